@@ -1,0 +1,84 @@
+"""Whole-sequence kernels behind one interface, and the choice among them.
+
+:func:`run` is the only entry the layers use: it picks a kernel (``backend``), and when gradients are
+needed wraps it in :class:`~lstmkit.kernels.autograd.SequenceFunction` so that autograd calls the kernel's
+hand-written backward. Implementations register themselves with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from ..cells.base import CellSpec
+from .autograd import SequenceFunction
+from .base import FamilyOps, Kernel
+from .common import SeqMasks
+from .reference import ReferenceKernel
+
+__all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run"]
+
+_KERNELS: dict[str, Kernel] = {}
+#: preference order of ``backend="auto"`` per device type; the reference runs everywhere
+_AUTO_ORDER: dict[str, list[str]] = {"cpu": ["reference"], "cuda": ["reference"]}
+
+
+def register(kernel: Kernel, auto_for: Sequence[str] = ()) -> None:
+    """Make ``kernel`` selectable by name and, for the device types in ``auto_for``, preferred by "auto"."""
+    _KERNELS[kernel.name] = kernel
+    for dev in auto_for:
+        order = _AUTO_ORDER.setdefault(dev, ["reference"])
+        if kernel.name in order:
+            order.remove(kernel.name)
+        order.insert(0, kernel.name)
+
+
+def available() -> list[str]:
+    """Names of the registered kernels (valid values of ``backend`` besides "auto")."""
+    return sorted(_KERNELS)
+
+
+def select(backend: str, spec: CellSpec, x: Tensor) -> Kernel:
+    """The kernel that ``backend`` names for this spec and input ("auto": the fastest that supports it)."""
+    if backend == "auto":
+        for name in _AUTO_ORDER.get(x.device.type, ["reference"]):
+            k = _KERNELS.get(name)
+            if k is not None and k.unsupported(spec, x) is None:
+                return k
+        return _KERNELS["reference"]
+    if backend not in _KERNELS:
+        raise ValueError(f"backend must be 'auto' or one of {available()}, got {backend!r}")
+    k = _KERNELS[backend]
+    why = k.unsupported(spec, x)
+    if why is not None:
+        raise ValueError(f"backend {backend!r} cannot run this layer: {why}")
+    return k
+
+
+def run(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: Optional[SeqMasks] = None,
+        reverse: bool = False, backend: str = "auto") -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run one layer-direction over a sequence.
+
+    Args:
+        spec: the cell's options; weights: the family's weights tuple (tensors may require grad).
+        x: (T, B, I); state0: the initial state tuple (h0 (B, P)[, c0 (B, H)]).
+        masks: lengths, resets, dropout and zoneout (:class:`SeqMasks`); reverse: run backwards in time
+            (each sequence within its length).
+    Returns:
+        (y (T, B, P), final state tuple).
+    """
+    masks = SeqMasks() if masks is None else masks
+    kernel = select(backend, spec, x)
+    fields = tuple(f for f in type(weights)._fields if getattr(weights, f) is not None)
+    wts = tuple(getattr(weights, f) for f in fields)
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *state0, *wts))
+    if not needs_grad:
+        y, stateT, _ = kernel.run_forward(spec, weights, x, tuple(state0), masks, reverse, save=False)
+        return y, tuple(stateT)
+    out = SequenceFunction.apply(kernel, spec, masks, reverse, fields, x, *state0, *wts)
+    return out[0], tuple(out[1:])
+
+
+register(ReferenceKernel())

@@ -1,0 +1,59 @@
+"""The kernel interface: one layer-direction of one cell family over a whole sequence.
+
+A kernel implements, for the families it supports, a forward in time and its BPTT backward::
+
+    forward(spec, w, x, state0, masks, save)  -> (y, stateT, saved)
+    backward(spec, w, x, state0, masks, saved, dy, d_stateT) -> (dx, d_state0, dw)
+
+with x (T, B, I), y / dy (T, B, P), state tuples (h (B, P)[, c (B, H)]), w and dw the family's weights
+tuple, masks a :class:`~lstmkit.kernels.common.SeqMasks`, and ``saved`` a NamedTuple of tensors (or None
+when ``save`` is False). :class:`Kernel` adds the reverse direction on top of the forward-time functions
+by reordering each sequence within its length; a kernel that reverses natively overrides
+:meth:`Kernel.run_forward` / :meth:`Kernel.run_backward`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional
+
+from torch import Tensor
+
+from ..cells.base import CellSpec
+from .common import SeqMasks, reverse_index, reverse_masks, reverse_time
+
+
+class FamilyOps(NamedTuple):
+    forward: Callable
+    backward: Callable
+
+
+class Kernel:
+    """Base class: subclasses set ``name``, ``families`` (family -> :class:`FamilyOps`) and may refine
+    :meth:`unsupported`."""
+
+    name = "kernel"
+    families: dict[str, FamilyOps] = {}
+
+    def unsupported(self, spec: CellSpec, x: Tensor) -> Optional[str]:
+        """None if this kernel runs ``spec`` on tensors like ``x``, else the reason it does not."""
+        if spec.family not in self.families:
+            return f"the {self.name} kernel has no {spec.family} implementation"
+        return None
+
+    def run_forward(self, spec, w, x: Tensor, state0, m: SeqMasks, reverse: bool, save: bool):
+        ops = self.families[spec.family]
+        if not reverse:
+            return ops.forward(spec, w, x, state0, m, save)
+        idx = reverse_index(x.shape[0], x.shape[1], m.lengths, x.device)
+        y, stateT, saved = ops.forward(spec, w, reverse_time(x, idx), state0,
+                                       reverse_masks(m, x.shape[0], idx), save)
+        return reverse_time(y, idx), stateT, saved
+
+    def run_backward(self, spec, w, x: Tensor, state0, m: SeqMasks, reverse: bool, saved, dy: Tensor, d_stateT):
+        ops = self.families[spec.family]
+        if not reverse:
+            return ops.backward(spec, w, x, state0, m, saved, dy, d_stateT)
+        idx = reverse_index(x.shape[0], x.shape[1], m.lengths, x.device)
+        dx, d_state0, dw = ops.backward(spec, w, reverse_time(x, idx), state0, reverse_masks(m, x.shape[0], idx),
+                                        saved, reverse_time(dy, idx), d_stateT)
+        return reverse_time(dx, idx), d_state0, dw

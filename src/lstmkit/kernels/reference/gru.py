@@ -1,0 +1,127 @@
+"""Reference GRU kernel (both forms): whole-sequence forward and hand-written BPTT in torch ops.
+
+Equations: :class:`lstmkit.cells.gru.GRUCell`; state bookkeeping: :mod:`lstmkit.kernels.common`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from ...cells.gru import GRUSpec, GRUWeights
+from ..common import SeqMasks, add_opt, enter, enter_backward, leave, leave_backward, valid_mask
+from ._shared import at, drop_input, gemm_grad, input_grads, project_all, recurrent_input, zones_at
+
+
+class GRUSaved(NamedTuple):
+    xd: Tensor                 # (T, B, I) input after padding zeroed and input dropout
+    hp: Tensor                 # (T, B, H) h entering each step
+    r: Tensor                  # (T, B, H) reset gate
+    z: Tensor                  # (T, B, H) update gate
+    n: Tensor                  # (T, B, H) candidate
+    ah_n: Optional[Tensor]     # (T, B, H) W_hn h_{t-1} + b_hn (reset after)
+
+
+def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0: tuple[Tensor], m: SeqMasks, save: bool = True):
+    """x: (T, B, I); state0: (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""
+    T, B, _ = x.shape
+    H = spec.hidden_size
+    valid = valid_mask(m.lengths, T)
+    xd = drop_input(x, m, valid)
+    a_x = project_all(xd, w.w_ih)                                     # (T, B, 3H)
+    if w.b_ih is not None:
+        a_x = a_x + w.b_ih
+    w_rz, w_n = w.w_hh[: 2 * H], w.w_hh[2 * H:]
+    rec = {k: [] for k in ("hp", "r", "z", "n", "ah_n")}
+    ys, state = [], tuple(state0)
+    for t in range(T):
+        (hp,) = enter(state, at(m.reset, t))
+        hd = recurrent_input(hp, m)
+        ax_r, ax_z, ax_n = a_x[t].split(H, dim=1)
+        if spec.reset_before:
+            a_rz = hd @ w_rz.t()                                      # (B, 2H)
+            if w.b_hh is not None:
+                a_rz = a_rz + w.b_hh[: 2 * H]
+            r = torch.sigmoid(ax_r + a_rz[:, :H])                     # r_t
+            z = torch.sigmoid(ax_z + a_rz[:, H:])                     # z_t
+            a_n = (r * hd) @ w_n.t()                                  # W_hn (r_t h_{t-1})
+            if w.b_hh is not None:
+                a_n = a_n + w.b_hh[2 * H:]
+            n = torch.tanh(ax_n + a_n)                                # n_t
+            ah_n = None
+        else:
+            a_h = hd @ w.w_hh.t()                                     # (B, 3H)
+            if w.b_hh is not None:
+                a_h = a_h + w.b_hh
+            r = torch.sigmoid(ax_r + a_h[:, :H])
+            z = torch.sigmoid(ax_z + a_h[:, H:2 * H])
+            ah_n = a_h[:, 2 * H:]
+            n = torch.tanh(ax_n + r * ah_n)                           # n_t = tanh(a_n + r_t (W_hn h + b_hn))
+        h_new = (1.0 - z) * n + z * hp                                # h_t = (1 - z_t) n_t + z_t h_{t-1}
+        state, y = leave(state, (hp,), (h_new,), zones_at(m.zones(1), t), at(valid, t))
+        ys.append(y)
+        if save:
+            for k, v in (("hp", hp), ("r", r), ("z", z), ("n", n), ("ah_n", ah_n)):
+                if v is not None:
+                    rec[k].append(v)
+    y = torch.stack(ys)
+    if not save:
+        return y, state, None
+    st = {k: (torch.stack(v) if v else None) for k, v in rec.items()}
+    return y, state, GRUSaved(xd=xd, **st)
+
+
+def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, saved: GRUSaved,
+                 dy: Tensor, d_stateT: tuple[Tensor]):
+    """dy: (T, B, H); d_stateT: (dh_T,). Returns (dx, (dh0,), dw :class:`GRUWeights`)."""
+    T, B, _ = x.shape
+    H = spec.hidden_size
+    valid = valid_mask(m.lengths, T)
+    sv = saved
+    w_rz, w_n = w.w_hh[: 2 * H], w.w_hh[2 * H:]
+    d_ax_all = x.new_empty(T, B, 3 * H)                               # dL/d(W_ih x_t + b_ih)
+    d_ah_all = x.new_empty(T, B, 3 * H)                               # dL/d(W_hh-side pre-activations)
+    (dh,) = d_stateT
+    for t in reversed(range(T)):
+        (dh_c,), (dhp_z,), carry = leave_backward((dh,), dy[t], zones_at(m.zones(1), t), at(valid, t))
+        hp, r, z, n = sv.hp[t], sv.r[t], sv.z[t], sv.n[t]
+        hd = recurrent_input(hp, m)
+        d_n = dh_c * (1.0 - z)                                        # dn = dh (1 - z)
+        d_z = dh_c * (hp - n)                                         # dz = dh (h_{t-1} - n)
+        dhp = dh_c * z                                                # dh_{t-1} = dh z  (+ through W_hh)
+        d_pre_n = d_n * (1.0 - n * n)                                 # dpre_n = dn (1 - n^2)
+        if spec.reset_before:
+            d_rh = d_pre_n @ w_n                                      # d(r h) = W_hn^T dpre_n
+            d_r = d_rh * hd
+            dhd = d_rh * r
+            d_ah_n = d_pre_n
+        else:
+            d_r = d_pre_n * sv.ah_n[t]                                # dr = dpre_n (W_hn h + b_hn)
+            d_ah_n = d_pre_n * r
+            dhd = None
+        d_pre_r = d_r * r * (1.0 - r)                                 # dpre_r = dr r (1 - r)
+        d_pre_z = d_z * z * (1.0 - z)                                 # dpre_z = dz z (1 - z)
+        d_ax_all[t] = torch.cat([d_pre_r, d_pre_z, d_pre_n], 1)
+        d_ah = torch.cat([d_pre_r, d_pre_z, d_ah_n], 1)
+        d_ah_all[t] = d_ah
+        if spec.reset_before:
+            dhd = dhd + d_ah[:, : 2 * H] @ w_rz                       # + W_h[rz]^T dpre_[rz]
+        else:
+            dhd = d_ah @ w.w_hh                                       # W_hh^T da_h
+        if m.drop_h is not None:
+            dhd = dhd * m.drop_h
+        (dh,) = enter_backward((add_opt(dhp + dhd, dhp_z),), at(m.reset, t))
+        if carry is not None:
+            dh = dh + carry[0]
+    dw_ih, dx = input_grads(d_ax_all, sv.xd, w.w_ih, m)
+    hd_all = recurrent_input(sv.hp, m)
+    if spec.reset_before:
+        dw_hh = torch.cat([gemm_grad(d_ah_all[..., : 2 * H], hd_all),
+                           gemm_grad(d_ah_all[..., 2 * H:], sv.r * hd_all)], 0)  # W_hn sees r_t h_{t-1}
+    else:
+        dw_hh = gemm_grad(d_ah_all, hd_all)
+    db_ih = d_ax_all.sum((0, 1)) if w.b_ih is not None else None
+    db_hh = d_ah_all.sum((0, 1)) if w.b_hh is not None else None
+    return dx, (dh,), GRUWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db_ih, b_hh=db_hh)

@@ -1,0 +1,216 @@
+"""Reference LSTM kernel: whole-sequence forward and hand-written BPTT in torch ops.
+
+Equations: :class:`lstmkit.cells.lstm.LSTMCell`; state bookkeeping (reset, zoneout, lengths):
+:mod:`lstmkit.kernels.common`. Plan (as haste): one GEMM for W_ih x_t over all steps, then per step one
+recurrent GEMM and the pointwise gate math; the backward runs the reverse-time recursion per step and
+finishes with big GEMMs over all steps for dW_ih, dW_hh, dW_hr, db and dx.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from ...cells.lstm import LSTMSpec, LSTMWeights, gate_slices, peephole_rows
+from ..common import (SeqMasks, add_opt, enter, enter_backward, leave, leave_backward, ln_backward,
+                      ln_forward, valid_mask)
+from ._shared import at, drop_input, gemm_grad, input_grads, project_all, recurrent_input, zones_at
+
+
+class LSTMSaved(NamedTuple):
+    """What the forward keeps for the backward (T steps, G gates)."""
+
+    xd: Tensor                  # (T, B, I)  input after padding zeroed and input dropout
+    hp: Tensor                  # (T, B, P)  h entering each step (after reset), P_t's h
+    cp: Tensor                  # (T, B, H)  c entering each step
+    gates: Tensor               # (T, B, G*H) activated gates i|f|g|o (f|g|o with cifg)
+    c_new: Tensor               # (T, B, H)  candidate cell state c~_t
+    tc: Tensor                  # (T, B, H)  tanh(LN_c(c~_t))
+    n_x: Optional[Tensor] = None     # (T, B, G*H) normalised W_ih x_t     (layer_norm)
+    rstd_x: Optional[Tensor] = None  # (T, B, 1)
+    n_h: Optional[Tensor] = None     # (T, B, G*H) normalised W_hh h_{t-1}
+    rstd_h: Optional[Tensor] = None
+    n_c: Optional[Tensor] = None     # (T, B, H) normalised c~_t
+    rstd_c: Optional[Tensor] = None
+
+
+def _input_side(spec: LSTMSpec, w: LSTMWeights, x: Tensor, m: SeqMasks, valid: Optional[Tensor]):
+    """xd, and the input half of the gate pre-activations for all steps: (T, B, G*H), one GEMM."""
+    xd = drop_input(x, m, valid)
+    a_x = project_all(xd, w.w_ih)                                     # (T, B, G*H)
+    n_x = rstd_x = None
+    if spec.layer_norm:
+        n_x, rstd_x = ln_forward(a_x, spec.ln_eps)
+        a_x = n_x * w.ln_ih
+    if w.b_ih is not None:
+        a_x = a_x + (w.b_ih + w.b_hh)
+    return xd, a_x, n_x, rstd_x
+
+
+def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor, Tensor], m: SeqMasks,
+                 save: bool = True):
+    """Run the sequence forward in time.
+
+    Args:
+        x: (T, B, I); state0: (h0 (B, P), c0 (B, H)); m: :class:`SeqMasks`.
+    Returns:
+        (y (T, B, P), (h_T (B, P), c_T (B, H)), saved :class:`LSTMSaved` or None).
+    """
+    T, B, _ = x.shape
+    s, pr = gate_slices(spec), peephole_rows(spec)
+    valid = valid_mask(m.lengths, T)
+    xd, a_x, n_x, rstd_x = _input_side(spec, w, x, m, valid)
+    zones = m.zones(2)
+    keep = save
+    rec = {k: [] for k in ("hp", "cp", "gates", "c_new", "tc", "n_h", "rstd_h", "n_c", "rstd_c")}
+    ys = []
+    state = tuple(state0)
+    for t in range(T):
+        hp, cp = enter(state, at(m.reset, t))
+        hd = recurrent_input(hp, m)
+        a_h = hd @ w.w_hh.t()                                         # (B, G*H)
+        if spec.layer_norm:
+            n_h, rstd_h = ln_forward(a_h, spec.ln_eps)
+            a_h = n_h * w.ln_hh
+        pre = a_x[t] + a_h                                            # (B, G*H)
+        pre_f, pre_g, pre_o = pre[:, s["f"]], pre[:, s["g"]], pre[:, s["o"]]
+        if spec.peephole:
+            pre_f = pre_f + w.w_ch[pr["f"]] * cp
+        f = torch.sigmoid(pre_f)                                      # f_t
+        if spec.cifg:
+            i = 1.0 - f                                               # i_t = 1 - f_t
+        else:
+            pre_i = pre[:, s["i"]]
+            if spec.peephole:
+                pre_i = pre_i + w.w_ch[pr["i"]] * cp
+            i = torch.sigmoid(pre_i)                                  # i_t
+        g = torch.tanh(pre_g)                                         # g_t = C~_t
+        c_new = f * cp + i * g                                        # c_t = f_t c_{t-1} + i_t g_t
+        if spec.peephole:
+            pre_o = pre_o + w.w_ch[pr["o"]] * c_new
+        o = torch.sigmoid(pre_o)                                      # o_t
+        c_hat = c_new
+        if spec.layer_norm:
+            n_c, rstd_c = ln_forward(c_new, spec.ln_eps)
+            c_hat = n_c * w.ln_c_w if w.ln_c_b is None else n_c * w.ln_c_w + w.ln_c_b
+        tc = torch.tanh(c_hat)
+        h_new = o * tc                                                # h_t = o_t tanh(c_t)
+        if w.w_hr is not None:
+            h_new = h_new @ w.w_hr.t()                                # h_t = W_hr (o_t tanh(c_t))
+        state, y = leave(state, (hp, cp), (h_new, c_new), zones_at(zones, t), at(valid, t))
+        ys.append(y)
+        if keep:
+            gates = torch.cat([f, g, o] if spec.cifg else [i, f, g, o], dim=1)
+            for k, v in (("hp", hp), ("cp", cp), ("gates", gates), ("c_new", c_new), ("tc", tc)):
+                rec[k].append(v)
+            if spec.layer_norm:
+                for k, v in (("n_h", n_h), ("rstd_h", rstd_h), ("n_c", n_c), ("rstd_c", rstd_c)):
+                    rec[k].append(v)
+    y = torch.stack(ys)
+    if not keep:
+        return y, state, None
+    st = {k: torch.stack(v) for k, v in rec.items() if v}
+    saved = LSTMSaved(xd=xd, n_x=n_x, rstd_x=rstd_x, **st)
+    return y, state, saved
+
+
+def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks, saved: LSTMSaved,
+                  dy: Tensor, d_stateT: tuple[Tensor, Tensor]):
+    """Backpropagation through time.
+
+    Args:
+        dy: (T, B, P) gradient of the outputs; d_stateT: (dh_T (B, P), dc_T (B, H)).
+    Returns:
+        (dx (T, B, I), (dh0, dc0), dw :class:`LSTMWeights` of gradients, None where no parameter).
+    """
+    T, B, _ = x.shape
+    H = spec.hidden_size
+    s, pr = gate_slices(spec), peephole_rows(spec)
+    valid = valid_mask(m.lengths, T)
+    zones = m.zones(2)
+    sv = saved
+    d_pre_all = torch.empty_like(sv.gates)                            # (T, B, G*H) dL/d(gate pre-activations)
+    d_ah_all = torch.empty_like(sv.gates) if spec.layer_norm else d_pre_all   # dL/d(W_hh h_{t-1})
+    d_hcand_all = torch.empty_like(dy) if w.w_hr is not None else None        # (T, B, P) dL/dh~_t
+    dw_ch = torch.zeros_like(w.w_ch) if spec.peephole else None
+    dln_hh = torch.zeros_like(w.ln_hh) if spec.layer_norm else None
+    dln_c_w = torch.zeros_like(w.ln_c_w) if spec.layer_norm else None
+    dln_c_b = torch.zeros_like(w.ln_c_b) if w.ln_c_b is not None else None
+    dh, dc = d_stateT
+    for t in reversed(range(T)):
+        (dh_c, dc_c), (dhp_z, dcp_z), carry = leave_backward((dh, dc), dy[t], zones_at(zones, t), at(valid, t))
+        gates, cp, tc = sv.gates[t], sv.cp[t], sv.tc[t]
+        f, g, o = gates[:, s["f"]], gates[:, s["g"]], gates[:, s["o"]]
+        i = 1.0 - f if spec.cifg else gates[:, s["i"]]
+        if w.w_hr is not None:
+            d_hcand_all[t] = dh_c
+            dh_c = dh_c @ w.w_hr                                      # dm_t = W_hr^T dh~_t
+        # do_t = dh_t * tanh(c_t) ;  dĉ_t = dh_t * o_t * (1 - tanh(ĉ_t)^2)
+        d_o = dh_c * tc
+        d_chat = dh_c * o * (1.0 - tc * tc)
+        if spec.layer_norm:
+            n_c = sv.n_c[t]
+            dln_c_w += (d_chat * n_c).sum(0)
+            if dln_c_b is not None:
+                dln_c_b += d_chat.sum(0)
+            d_chat = ln_backward(d_chat * w.ln_c_w, n_c, sv.rstd_c[t])
+        # dc_t = dĉ_t (through LN_c) + dc_{t+1} f_{t+1} (arrived in dc_c) [+ dpre_o w_co]
+        dc_c = dc_c + d_chat
+        d_pre_o = d_o * o * (1.0 - o)                                  # dpre_o = do_t o_t (1 - o_t)
+        if spec.peephole:
+            dc_c = dc_c + d_pre_o * w.w_ch[pr["o"]]
+            dw_ch[pr["o"]] += (d_pre_o * sv.c_new[t]).sum(0)
+        d_i, d_g, d_f = dc_c * g, dc_c * i, dc_c * cp                 # di = dc g ; dg = dc i ; df = dc c_{t-1}
+        dcp = dc_c * f                                                # dc_{t-1} = dc_t f_t (+ peepholes)
+        if spec.cifg:
+            d_pre_f = (d_f - d_i) * f * (1.0 - f)                     # i = 1 - f: df_total = df - di
+        else:
+            d_pre_i = d_i * i * (1.0 - i)
+            d_pre_f = d_f * f * (1.0 - f)
+        d_pre_g = d_g * (1.0 - g * g)                                 # dpre_g = dg (1 - g^2)
+        if spec.peephole:
+            dcp = dcp + d_pre_f * w.w_ch[pr["f"]]
+            dw_ch[pr["f"]] += (d_pre_f * cp).sum(0)
+            if not spec.cifg:
+                dcp = dcp + d_pre_i * w.w_ch[pr["i"]]
+                dw_ch[pr["i"]] += (d_pre_i * cp).sum(0)
+        d_pre = torch.cat([d_pre_f, d_pre_g, d_pre_o] if spec.cifg else [d_pre_i, d_pre_f, d_pre_g, d_pre_o], 1)
+        d_pre_all[t] = d_pre
+        d_ah = d_pre
+        if spec.layer_norm:
+            dln_hh += (d_pre * sv.n_h[t]).sum(0)
+            d_ah = ln_backward(d_pre * w.ln_hh, sv.n_h[t], sv.rstd_h[t])
+            d_ah_all[t] = d_ah
+        dhp = d_ah @ w.w_hh                                           # dh_{t-1} = W_hh^T da_h
+        if m.drop_h is not None:
+            dhp = dhp * m.drop_h
+        d_prev = enter_backward((add_opt(dhp, dhp_z), add_opt(dcp, dcp_z)), at(m.reset, t))
+        if carry is not None:
+            d_prev = (d_prev[0] + carry[0], d_prev[1] + carry[1])
+        dh, dc = d_prev
+    return _weight_grads(spec, w, sv, m, d_pre_all, d_ah_all, d_hcand_all,
+                         dw_ch, dln_hh, dln_c_w, dln_c_b, (dh, dc))
+
+
+def _weight_grads(spec, w, sv: LSTMSaved, m: SeqMasks, d_pre_all, d_ah_all, d_hcand_all,
+                  dw_ch, dln_hh, dln_c_w, dln_c_b, d_state0):
+    """dx and the weight gradients as big GEMMs over all T*B rows."""
+    T, B, GH = d_pre_all.shape
+    d_ax_all = d_pre_all                                              # dL/d(W_ih x_t)
+    dln_ih = None
+    if spec.layer_norm:
+        dln_ih = (d_pre_all * sv.n_x).sum((0, 1))
+        d_ax_all = ln_backward(d_pre_all * w.ln_ih, sv.n_x, sv.rstd_x)
+    dw_ih, dx = input_grads(d_ax_all, sv.xd, w.w_ih, m)
+    dw_hh = gemm_grad(d_ah_all, recurrent_input(sv.hp, m))            # dW_hh = sum_t da_h^T h_{t-1}
+    db = d_pre_all.sum((0, 1)) if w.b_ih is not None else None        # db_ih = db_hh = sum_t da
+    dw_hr = None
+    if w.w_hr is not None:
+        s = gate_slices(spec)
+        mm = sv.gates[..., s["o"]] * sv.tc                            # (T, B, H) o_t tanh(c_t)
+        dw_hr = gemm_grad(d_hcand_all, mm)                            # dW_hr = sum_t dh~_t^T m_t
+    dw = LSTMWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone(), w_hr=dw_hr,
+                     w_ch=dw_ch, ln_ih=dln_ih, ln_hh=dln_hh, ln_c_w=dln_c_w, ln_c_b=dln_c_b)
+    return dx, d_state0, dw

@@ -1,0 +1,72 @@
+"""Reference Elman RNN kernel: whole-sequence forward and hand-written BPTT in torch ops.
+
+Equations: :class:`lstmkit.cells.rnn.RNNCell`; state bookkeeping: :mod:`lstmkit.kernels.common`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from ...cells.rnn import RNNSpec, RNNWeights
+from ..common import SeqMasks, add_opt, enter, enter_backward, leave, leave_backward, valid_mask
+from ._shared import at, drop_input, gemm_grad, input_grads, project_all, recurrent_input, zones_at
+
+
+class RNNSaved(NamedTuple):
+    xd: Tensor        # (T, B, I)
+    hp: Tensor        # (T, B, H) h entering each step
+    h_new: Tensor     # (T, B, H) candidate h~_t = act(pre_t)
+
+
+def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0: tuple[Tensor], m: SeqMasks, save: bool = True):
+    """x: (T, B, I); state0: (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""
+    T = x.shape[0]
+    valid = valid_mask(m.lengths, T)
+    xd = drop_input(x, m, valid)
+    a_x = project_all(xd, w.w_ih)                                     # (T, B, H)
+    if w.b_ih is not None:
+        a_x = a_x + (w.b_ih + w.b_hh)
+    act = torch.tanh if spec.nonlinearity == "tanh" else torch.relu
+    ys, hps, hs, state = [], [], [], tuple(state0)
+    for t in range(T):
+        (hp,) = enter(state, at(m.reset, t))
+        h_new = act(a_x[t] + recurrent_input(hp, m) @ w.w_hh.t())   # h_t = act(W_ih x_t + W_hh h_{t-1} + b)
+        state, y = leave(state, (hp,), (h_new,), zones_at(m.zones(1), t), at(valid, t))
+        ys.append(y)
+        if save:
+            hps.append(hp)
+            hs.append(h_new)
+    y = torch.stack(ys)
+    if not save:
+        return y, state, None
+    return y, state, RNNSaved(xd=xd, hp=torch.stack(hps), h_new=torch.stack(hs))
+
+
+def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m: SeqMasks, saved: RNNSaved,
+                 dy: Tensor, d_stateT: tuple[Tensor]):
+    """dy: (T, B, H); d_stateT: (dh_T,). Returns (dx, (dh0,), dw :class:`RNNWeights`)."""
+    T = x.shape[0]
+    valid = valid_mask(m.lengths, T)
+    d_pre_all = torch.empty_like(saved.h_new)                         # (T, B, H)
+    (dh,) = d_stateT
+    for t in reversed(range(T)):
+        (dh_c,), (dhp_z,), carry = leave_backward((dh,), dy[t], zones_at(m.zones(1), t), at(valid, t))
+        h_new = saved.h_new[t]
+        if spec.nonlinearity == "tanh":
+            d_pre = dh_c * (1.0 - h_new * h_new)                      # dpre = dh (1 - h^2)
+        else:
+            d_pre = dh_c * (h_new > 0).to(dh_c.dtype)                 # dpre = dh [pre > 0]
+        d_pre_all[t] = d_pre
+        dhp = d_pre @ w.w_hh                                          # dh_{t-1} = W_hh^T dpre
+        if m.drop_h is not None:
+            dhp = dhp * m.drop_h
+        (dh,) = enter_backward((add_opt(dhp, dhp_z),), at(m.reset, t))
+        if carry is not None:
+            dh = dh + carry[0]
+    dw_ih, dx = input_grads(d_pre_all, saved.xd, w.w_ih, m)
+    dw_hh = gemm_grad(d_pre_all, recurrent_input(saved.hp, m))
+    db = d_pre_all.sum((0, 1)) if w.b_ih is not None else None
+    return dx, (dh,), RNNWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone())
