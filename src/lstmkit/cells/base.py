@@ -14,7 +14,8 @@ Nothing here knows about kernels or layers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
 from typing import Callable, NamedTuple, Sequence
 
 import torch
@@ -55,7 +56,7 @@ def check_prob(name: str, value: object) -> float:
 
 
 @dataclass(frozen=True)
-class CellSpec:
+class CellSpec(ABC):
     """Options of one layer-direction of a cell family. Subclasses add their switches."""
 
     input_size: int
@@ -79,12 +80,19 @@ class CellSpec:
         """Sizes of the carried state tensors, in order (h first)."""
         return (self.out_size,)
 
+    @abstractmethod
     def layout(self) -> list[ParamInfo]:
         """Parameters in registration order (torch.nn's order for the standard ones)."""
-        raise NotImplementedError  # abstract: each family defines its layout
 
+    @abstractmethod
     def weights_type(self) -> type:
-        raise NotImplementedError  # abstract: each family defines its weights tuple
+        """The family's weights NamedTuple."""
+
+    def variant_options(self) -> dict:
+        """Options set away from their defaults that torch.nn's cell does not have."""
+        shared = {"input_size", "hidden_size", "bias", "nonlinearity"}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in shared and getattr(self, f.name) != f.default}
 
     def make_weights(self, params: dict[str, Tensor | None]) -> NamedTuple:
         """Build the family's weights tuple from ``{field: tensor}`` (absent fields become None)."""
@@ -114,6 +122,8 @@ class CellModule(nn.Module):
 
     spec: CellSpec
     _step: Callable
+    _torch_cls: type = nn.Module
+    _torch_args: tuple[str, ...] = ("input_size", "hidden_size", "bias")
 
     def _register(self, spec: CellSpec, device=None, dtype=None) -> None:
         self.spec = spec
@@ -159,6 +169,27 @@ class CellModule(nn.Module):
         if unbatched:
             return h.squeeze(0), tuple(s.squeeze(0) for s in new_state)
         return h, new_state
+
+    def to_torch(self) -> nn.Module:
+        """The equivalent torch.nn cell with a copy of these weights (standard configurations only)."""
+        extra = self.spec.variant_options()
+        if extra:
+            raise ValueError(f"{type(self).__name__} with {extra} has no torch.nn.{self._torch_cls.__name__} "
+                             f"equivalent; to_torch() needs those options at their defaults")
+        p = next(self.parameters())
+        mod = self._torch_cls(**{k: getattr(self.spec, k) for k in self._torch_args}, device=p.device, dtype=p.dtype)
+        mod.load_state_dict(self.state_dict(), strict=True)
+        return mod
+
+    @classmethod
+    def from_torch(cls, module: nn.Module):
+        """A cell with the configuration and a copy of the weights of the torch.nn cell ``module``."""
+        if not isinstance(module, cls._torch_cls):
+            raise TypeError(f"from_torch expects a torch.nn.{cls._torch_cls.__name__}, got {type(module).__name__}")
+        p = next(module.parameters())
+        cell = cls(**{k: getattr(module, k) for k in cls._torch_args}, device=p.device, dtype=p.dtype)
+        cell.load_state_dict(module.state_dict(), strict=True)
+        return cell
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in vars(self.spec).items())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .base import CellModule, CellSpec, ParamInfo
 
@@ -123,3 +123,4 @@ class GRUCell(CellModule):
         self._register(GRUSpec(input_size, hidden_size, bias, reset_before=reset_before), device, dtype)
 
     _step = staticmethod(gru_step)
+    _torch_cls = nn.GRUCell

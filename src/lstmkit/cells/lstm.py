@@ -7,7 +7,7 @@ from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from .base import CellModule, CellSpec, ParamInfo, check_size
 
@@ -231,3 +231,4 @@ class LSTMCell(CellModule):
         self._register(spec, device, dtype)
 
     _step = staticmethod(lstm_step)
+    _torch_cls = nn.LSTMCell

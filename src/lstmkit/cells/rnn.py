@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .base import CellModule, CellSpec, ParamInfo
 
@@ -88,3 +88,5 @@ class RNNCell(CellModule):
         self._register(RNNSpec(input_size, hidden_size, bias, nonlinearity=nonlinearity), device, dtype)
 
     _step = staticmethod(rnn_step)
+    _torch_cls = nn.RNNCell
+    _torch_args = ("input_size", "hidden_size", "bias", "nonlinearity")

@@ -78,7 +78,7 @@ def leave(prev: tuple[Tensor, ...], entered: tuple[Tensor, ...], cand: tuple[Ten
     """S_t and y_t from the candidate S~_t (zoneout, then lengths). Returns (S_t, y_t)."""
     out = []
     for s_prev, p, s_c, d in zip(prev, entered, cand, zones):
-        s_z = s_c if d is None else s_c + d * (p - s_c)              # S'_t = d P_t + (1 - d) S~_t
+        s_z = s_c if d is None else d * p + (1.0 - d) * s_c            # S'_t = d P_t + (1 - d) S~_t (exact for d in {0,1})
         out.append(s_z)
     y = out[0]
     if valid_t is not None:

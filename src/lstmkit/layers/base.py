@@ -1,0 +1,264 @@
+"""The recurrent layer stack shared by LSTM, GRU and RNN: parameters under torch.nn's names, stacking,
+bidirectional, dropout between layers, variational dropout and zoneout masks, lengths and resets,
+PackedSequence, the step API, and weight moves to and from torch.nn."""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import kernels
+from ..cells.base import CellSpec, check_prob, check_size
+from ..kernels import SeqMasks
+from .inputs import Prepared, finish, prepare
+
+
+class RecurrentBase(nn.Module, metaclass=ABCMeta):
+    """A stack of recurrent layers (uni- or bidirectional). Subclasses define the cell family.
+
+    Subclasses set ``_torch_cls`` (the torch.nn module they replace), ``_torch_args`` (constructor
+    arguments torch.nn shares) and implement :meth:`_make_spec`.
+    """
+
+    _torch_cls: type = nn.Module
+    _torch_args: tuple[str, ...] = ("input_size", "hidden_size", "num_layers", "bias", "batch_first",
+                                    "dropout", "bidirectional")
+    #: constructor options that change the math away from torch.nn, with their neutral value
+    _variant_defaults: dict = {}
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None, *, input_dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 backend: str = "auto", **cell_options) -> None:
+        super().__init__()
+        check_size("input_size", input_size)
+        check_size("hidden_size", hidden_size)
+        check_size("num_layers", num_layers)
+        for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__} ({flag!r})")
+        self.dropout = check_prob("dropout", dropout)
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"dropout={dropout} is applied between layers, so it does nothing with num_layers=1 "
+                          f"(variational dropout on one layer: input_dropout= / recurrent_dropout=)", stacklevel=2)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        self.input_dropout = check_prob("input_dropout", input_dropout)
+        self.recurrent_dropout = check_prob("recurrent_dropout", recurrent_dropout)
+        self.backend = backend
+        self._cell_options = dict(cell_options)
+        for k, v in cell_options.items():
+            setattr(self, k, v)
+        D = 2 if bidirectional else 1
+        self._specs: list[CellSpec] = []
+        self._fields: list[list[tuple[str, str]]] = []                # per (layer, dir): (field, param name)
+        for k in range(num_layers):
+            spec = self._make_spec(input_size if k == 0 else D * self._out_size(), hidden_size, bias,
+                                   **cell_options)
+            self._specs.append(spec)
+            for d in range(D):
+                suffix = f"_l{k}" + ("_reverse" if d == 1 else "")
+                fields = []
+                for info in spec.layout():
+                    name = info.name + suffix
+                    self.register_parameter(name, nn.Parameter(torch.empty(info.shape, device=device, dtype=dtype)))
+                    fields.append((info.field, name))
+                self._fields.append(fields)
+        self.reset_parameters()
+
+    # ------------------------------------------------------------------------------------ definition
+    @abstractmethod
+    def _make_spec(self, input_size: int, hidden_size: int, bias: bool, **options) -> CellSpec:
+        """The family's spec for one layer."""
+
+    def _out_size(self) -> int:
+        return self.hidden_size
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _state_shapes(self) -> list[tuple[str, int, int]]:
+        n = self.num_layers * self.num_directions
+        names = ("h0", "c0")
+        return [(names[k], n, size) for k, size in enumerate(self._specs[0].state_sizes())]
+
+    def reset_parameters(self) -> None:
+        """torch.nn's initialisation (same RNG stream for the standard parameters), then the variants'."""
+        for k, spec in enumerate(self._specs):
+            for d in range(self.num_directions):
+                spec.init_(self._params(k, d))
+
+    def _params(self, layer: int, direction: int) -> dict[str, Tensor]:
+        return {f: getattr(self, n) for f, n in self._fields[layer * self.num_directions + direction]}
+
+    def weights(self, layer: int = 0, direction: int = 0):
+        """The parameters of one layer-direction as the family's weights tuple."""
+        return self._specs[layer].make_weights(self._params(layer, direction))
+
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """Parameters grouped per layer-direction, as torch.nn's ``all_weights``."""
+        return [[getattr(self, n) for _, n in fields] for fields in self._fields]
+
+    def flatten_parameters(self) -> None:
+        """No-op, for drop-in compatibility with torch.nn (lstmkit kernels need no flat weight buffer)."""
+
+    def _is_stochastic(self) -> bool:
+        return self.training and (self.input_dropout > 0 or self.recurrent_dropout > 0)
+
+    # ------------------------------------------------------------------------------------ forward
+    def forward(self, input, hx=None, lengths: Optional[Tensor] = None, reset: Optional[Tensor] = None):
+        """Run the stack over a sequence; see the class docstring for shapes."""
+        prep = prepare(input, hx, lengths, reset, input_size=self.input_size, batch_first=self.batch_first,
+                       dtype=self._dtype(), state_shapes=self._state_shapes())
+        y, states = self._run(prep)
+        out, states = finish(prep, y, states, self.batch_first)
+        return out, self._pack_state(states)
+
+    def _dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def _pack_state(self, states: tuple[Tensor, ...]):
+        return states[0] if len(states) == 1 else states
+
+    def _run(self, prep: Prepared) -> tuple[Tensor, tuple[Tensor, ...]]:
+        x = prep.x
+        T, B = x.shape[0], x.shape[1]
+        D = self.num_directions
+        finals: list[list[Tensor]] = [[] for _ in prep.state0]
+        for k, spec in enumerate(self._specs):
+            outs = []
+            for d in range(D):
+                idx = k * D + d
+                masks = self._masks(spec, x, prep, T, B)
+                state0 = tuple(s[idx] for s in prep.state0)
+                y, stateT = kernels.run(spec, self.weights(k, d), x, state0, masks, reverse=d == 1,
+                                        backend=self.backend)
+                outs.append(y)
+                for lst, s in zip(finals, stateT):
+                    lst.append(s)
+            x = outs[0] if D == 1 else torch.cat(outs, dim=2)         # (T, B, D*P)
+            if self.dropout > 0 and self.training and k < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        return x, tuple(torch.stack(lst) for lst in finals)
+
+    def _masks(self, spec: CellSpec, x: Tensor, prep: Prepared, T: int, B: int) -> SeqMasks:
+        """Per layer-direction masks: variational dropout (one per sequence) and zoneout (per step)."""
+        drop_x = drop_h = None
+        if self._is_stochastic():
+            if self.input_dropout > 0:
+                drop_x = _bernoulli_scaled(x.new_empty(B, spec.input_size), self.input_dropout)
+            if self.recurrent_dropout > 0:
+                drop_h = _bernoulli_scaled(x.new_empty(B, spec.out_size), self.recurrent_dropout)
+        zones = self._zoneout_masks(spec, x, T, B)
+        return SeqMasks(lengths=prep.lengths, reset=prep.reset, drop_x=drop_x, drop_h=drop_h, **zones)
+
+    def _zoneout_masks(self, spec: CellSpec, x: Tensor, T: int, B: int) -> dict[str, Tensor]:
+        """{'zone_h': (T, B, P), 'zone_c': ...}: Bernoulli(p) keep-previous masks in training, p in eval."""
+        out = {}
+        sizes = spec.state_sizes()
+        for key, p, size in zip(("zone_h", "zone_c"), self._zoneout_rates(), sizes):
+            if p <= 0:
+                continue
+            if self.training:
+                out[key] = torch.bernoulli(x.new_full((T, B, size), p))
+            else:
+                out[key] = x.new_full((1, 1, 1), p).expand(T, B, size)
+        return out
+
+    def _zoneout_rates(self) -> tuple[float, ...]:
+        return ()
+
+    # ------------------------------------------------------------------------------------ streaming
+    def init_state(self, batch: Optional[int] = None, device=None, dtype=None):
+        """Zero initial state in forward()'s ``hx`` format: (L*D, batch, size) tensors (no batch dim when
+        ``batch`` is None), a tuple (h, c) for LSTM."""
+        p = next(self.parameters())
+        lead = () if batch is None else (batch,)
+        states = tuple(torch.zeros((n,) + lead + (size,), device=device or p.device, dtype=dtype or p.dtype)
+                       for _, n, size in self._state_shapes())
+        return self._pack_state(states)
+
+    def step(self, x_t: Tensor, hx=None):
+        """One time step through every layer, carrying the state: for streaming and generation.
+
+        Args:
+            x_t: (B, input_size), or (input_size,) unbatched.
+            hx: the state as forward() takes and returns it (None for zeros).
+        Returns:
+            (y_t (B, D*P), new state), the same as forward() on a length-1 sequence.
+        """
+        if self.bidirectional:
+            raise ValueError("step() runs forward in time, so it needs bidirectional=False; a bidirectional "
+                             "layer sees the whole sequence: call forward()")
+        if not isinstance(x_t, Tensor) or x_t.dim() not in (1, 2):
+            shape = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
+            raise ValueError(f"x_t must be (batch, input_size) or (input_size,), got {shape}")
+        seq = x_t.unsqueeze(1) if self.batch_first and x_t.dim() == 2 else x_t.unsqueeze(0)
+        y, hx = self.forward(seq, hx)
+        return (y[:, 0] if self.batch_first and x_t.dim() == 2 else y[0]), hx
+
+    # ------------------------------------------------------------------------------------ torch.nn
+    def _variant_options(self) -> dict:
+        """Options set away from torch.nn's math (empty for a standard configuration)."""
+        opts = {"input_dropout": self.input_dropout, "recurrent_dropout": self.recurrent_dropout,
+                **self._cell_options}
+        neutral = {"input_dropout": 0.0, "recurrent_dropout": 0.0, **self._variant_defaults}
+        return {k: v for k, v in opts.items() if k in neutral and v != neutral[k]}
+
+    def to_torch(self) -> nn.Module:
+        """An equivalent torch.nn module holding a copy of these weights (standard configurations only)."""
+        extra = self._variant_options()
+        if extra:
+            raise ValueError(f"{type(self).__name__} with {extra} has no torch.nn.{self._torch_cls.__name__} "
+                             f"equivalent; to_torch() needs those options at their defaults")
+        p = next(self.parameters())
+        mod = self._torch_cls(**self._torch_kwargs(), device=p.device, dtype=p.dtype)
+        mod.load_state_dict(self.state_dict(), strict=True)
+        mod.train(self.training)
+        return mod
+
+    def _torch_kwargs(self) -> dict:
+        return {k: getattr(self, k) for k in self._torch_args}
+
+    @classmethod
+    def from_torch(cls, module: nn.Module, **options):
+        """Build an lstmkit layer with the configuration and a copy of the weights of a torch.nn module.
+
+        ``options`` sets lstmkit-only options that keep the parameter layout (``backend``,
+        ``input_dropout``, ``recurrent_dropout``, zoneout rates).
+        """
+        if not isinstance(module, cls._torch_cls):
+            raise TypeError(f"from_torch expects a torch.nn.{cls._torch_cls.__name__}, got {type(module).__name__}")
+        p = next(module.parameters())
+        kwargs = {k: getattr(module, k) for k in cls._torch_args}
+        layer = cls(**kwargs, device=p.device, dtype=p.dtype, **options)
+        layer.load_state_dict(module.state_dict(), strict=True)
+        layer.train(module.training)
+        return layer
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False}
+        for k, v in defaults.items():
+            if getattr(self, k) != v:
+                s += f", {k}={getattr(self, k)}"
+        for k, v in {**self._torch_extra_repr(), **self._variant_options()}.items():
+            s += f", {k}={v}"
+        if self.backend != "auto":
+            s += f", backend={self.backend!r}"
+        return s
+
+    def _torch_extra_repr(self) -> dict:
+        return {}
+
+
+def _bernoulli_scaled(buf: Tensor, p: float) -> Tensor:
+    """A dropout mask: 1/(1-p) with probability 1-p, else 0."""
+    return torch.bernoulli(buf.fill_(1.0 - p)).div_(1.0 - p)

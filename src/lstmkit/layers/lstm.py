@@ -1,0 +1,102 @@
+"""lstmkit.LSTM: drop-in for torch.nn.LSTM, plus the LSTM variants and recurrent regularisation."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import nn
+
+from ..cells.base import check_prob
+from ..cells.lstm import LSTMSpec
+from .base import RecurrentBase
+
+
+class LSTM(RecurrentBase):
+    r"""Multi-layer LSTM over a sequence; a drop-in replacement for :class:`torch.nn.LSTM`.
+
+    Equations: :class:`lstmkit.cells.LSTMCell`. Same arguments, parameter names (``weight_ih_l{k}``,
+    ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``, ``weight_hr_l{k}``, ``_reverse`` for the
+    backward direction), layouts (rows i|f|g|o), initialisation and outputs as torch.nn.LSTM; a
+    state_dict moves between the two unchanged (:meth:`from_torch`, :meth:`to_torch`).
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
+            device, dtype: as torch.nn.LSTM (``dropout`` is standard dropout on the outputs of every
+            layer but the last, in training).
+        peephole: peephole connections (extra parameter ``weight_ch_l{k}``, (3, H)).
+        layer_norm: layer normalisation of W_ih x_t, W_hh h_{t-1} and c_t (``weight_ln_ih_l{k}``,
+            ``weight_ln_hh_l{k}``, ``weight_ln_c_l{k}``, ``bias_ln_c_l{k}``).
+        cifg: coupled input-forget gate (i_t = 1 - f_t; weights have 3H rows f|g|o).
+        forget_bias: initial forget-gate bias (None: torch.nn's initialisation).
+        input_dropout: variational dropout on each layer's input x_t, one mask per sequence (Gal &
+            Ghahramani 2016), in training.
+        recurrent_dropout: variational dropout on h_{t-1} where it enters W_hh h_{t-1}, one mask per
+            sequence, in training.
+        zoneout_h, zoneout_c: zoneout probabilities of h and c (Krueger et al. 2016): in training each
+            unit keeps its previous value with that probability; in evaluation the expectation
+            p * previous + (1 - p) * new is used.
+        backend: "auto" (the fastest kernel for the device), "reference", or another registered kernel.
+
+    Forward: ``output, (h_n, c_n) = lstm(input, hx=None, lengths=None, reset=None)``
+
+    * ``input``: (T, B, I), (B, T, I) with ``batch_first``, (T, I) unbatched, or a ``PackedSequence``.
+    * ``hx``: ``(h_0, c_0)`` of (D*num_layers, B, P) and (D*num_layers, B, H) (no B dim unbatched);
+      zeros when None. D = 2 if bidirectional else 1; P = proj_size if set else H.
+    * ``lengths``: (B,) valid lengths of a padded batch, each in [1, T]. The state stops updating after
+      each sequence's end, outputs there are zero, and (h_n, c_n) is the state at each sequence's last
+      valid step (the reverse direction runs each sequence backwards from its own last step).
+    * ``reset``: (T, B) bool ((B, T) with ``batch_first``): True restarts that sample's state at zero
+      before step t (document boundaries in a continuous stream).
+    * ``output``: (T, B, D*P) (or batch-first, unbatched, or a PackedSequence like the input);
+      ``h_n``: (D*num_layers, B, P); ``c_n``: (D*num_layers, B, H).
+
+    Example::
+
+        >>> import torch, lstmkit
+        >>> lstm = lstmkit.LSTM(10, 20, num_layers=2, batch_first=True)
+        >>> x = torch.randn(3, 5, 10)
+        >>> out, (h, c) = lstm(x, lengths=torch.tensor([5, 3, 2]))
+        >>> out.shape, h.shape, c.shape
+        (torch.Size([3, 5, 20]), torch.Size([2, 3, 20]), torch.Size([2, 3, 20]))
+        >>> ln = lstmkit.LSTM(10, 20, layer_norm=True, peephole=True, zoneout_c=0.5, forget_bias=1.0)
+        >>> ln(torch.randn(7, 2, 10))[0].shape
+        torch.Size([7, 2, 20])
+    """
+
+    _torch_cls = nn.LSTM
+    _torch_args = RecurrentBase._torch_args + ("proj_size",)
+    _variant_defaults = {"peephole": False, "layer_norm": False, "cifg": False, "forget_bias": None}
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device=None, dtype=None, *, peephole: bool = False,
+                 layer_norm: bool = False, cifg: bool = False, forget_bias: Optional[float] = None,
+                 input_dropout: float = 0.0, recurrent_dropout: float = 0.0, zoneout_h: float = 0.0,
+                 zoneout_c: float = 0.0, backend: str = "auto") -> None:
+        self.proj_size = proj_size
+        self.zoneout_h = check_prob("zoneout_h", zoneout_h)
+        self.zoneout_c = check_prob("zoneout_c", zoneout_c)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype, input_dropout=input_dropout, recurrent_dropout=recurrent_dropout,
+                         backend=backend, proj_size=proj_size, peephole=peephole, layer_norm=layer_norm,
+                         cifg=cifg, forget_bias=forget_bias)
+
+    def _make_spec(self, input_size, hidden_size, bias, **options) -> LSTMSpec:
+        return LSTMSpec(input_size, hidden_size, bias, **options)
+
+    def _out_size(self) -> int:
+        return self.proj_size if self.proj_size > 0 else self.hidden_size
+
+    def _zoneout_rates(self) -> tuple[float, ...]:
+        return (self.zoneout_h, self.zoneout_c)
+
+    def _variant_options(self) -> dict:
+        out = super()._variant_options()
+        out.pop("proj_size", None)
+        for k in ("zoneout_h", "zoneout_c"):
+            if getattr(self, k) > 0:
+                out[k] = getattr(self, k)
+        return out
+
+    def _torch_extra_repr(self) -> dict:
+        return {"proj_size": self.proj_size} if self.proj_size else {}

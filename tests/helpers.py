@@ -1,0 +1,47 @@
+"""Test helpers (imported as `helpers`; tests/ is on pytest's pythonpath): build matching lstmkit / torch.nn modules, run them, collect outputs and every gradient."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+import torch
+
+import lstmkit
+from lstmkit import kernels
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BACKENDS = kernels.available()
+TOL = {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-5, atol=1e-5)}
+
+
+def assert_close(actual, expected, dtype, what=""):
+    torch.testing.assert_close(actual, expected, **TOL[dtype], msg=lambda m: f"{what}: {m}")
+
+
+def loss_of(out, states, seed=1234):
+    """A loss that weighs every output and state element differently, so every gradient is exercised."""
+    g = torch.Generator().manual_seed(seed)
+    total = 0
+    for t in [out, *states]:
+        w = torch.randn(t.shape, generator=g, dtype=t.dtype).to(t.device)
+        total = total + (t * w).sum()
+    return total
+
+
+def grads(loss, named_inputs: dict):
+    """{name: d loss / d input} with zeros for inputs the loss does not reach."""
+    names = list(named_inputs)
+    gs = torch.autograd.grad(loss, [named_inputs[n] for n in names], allow_unused=True)
+    return {n: torch.zeros_like(named_inputs[n]) if g is None else g for n, g in zip(names, gs)}
+
+
+def needs_shared(name: str) -> pathlib.Path:
+    """Path of a file under ../shared/data, or skip with the reason (a fresh clone has no ../shared)."""
+    p = SHARED_DATA / name
+    if not p.exists():
+        pytest.skip(f"{p} is absent: the shared data folder sits beside the repo in CI, not in a fresh clone")
+    return p
+
+
+__all__ = ["BACKENDS", "TOL", "assert_close", "loss_of", "grads", "needs_shared", "lstmkit"]

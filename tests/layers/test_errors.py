@@ -1,0 +1,141 @@
+"""Bad input: each raises ValueError/TypeError whose message names the expected and the actual value."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import lstmkit
+
+
+@pytest.fixture
+def lstm():
+    return lstmkit.LSTM(5, 6, num_layers=2)
+
+
+def raises(exc, *fragments):
+    return pytest.raises(exc, match=".*".join(re.escape(f) for f in fragments))
+
+
+def test_wrong_feature_size(lstm):
+    with raises(ValueError, "input.size(-1) must be 5 (input_size), got 4"):
+        lstm(torch.randn(7, 3, 4))
+
+
+def test_wrong_ndim(lstm):
+    with raises(ValueError, "input must be 2-D", "or 3-D", "got 4-D with shape (2, 7, 3, 5)"):
+        lstm(torch.randn(2, 7, 3, 5))
+    with raises(ValueError, "got 1-D"):
+        lstm(torch.randn(5))
+
+
+def test_integer_dtype(lstm):
+    with raises(TypeError, "floating-point tensor, got dtype torch.int64"):
+        lstm(torch.ones(7, 3, 5, dtype=torch.int64))
+
+
+def test_dtype_mismatch(lstm):
+    with raises(TypeError, "parameters' dtype torch.float32, got torch.float64"):
+        lstm(torch.randn(7, 3, 5, dtype=torch.float64))
+
+
+def test_not_a_tensor(lstm):
+    with raises(TypeError, "torch.Tensor or PackedSequence, got list"):
+        lstm([[1.0] * 5])
+
+
+def test_empty_sequence(lstm):
+    with raises(ValueError, "at least one time step, got seq_len=0"):
+        lstm(torch.randn(0, 3, 5))
+
+
+def test_h0_c0_wrong_shape(lstm):
+    x = torch.randn(7, 3, 5)
+    with raises(ValueError, "h0 must have shape (2, 3, 6)", "got (2, 3, 5)"):
+        lstm(x, (torch.zeros(2, 3, 5), torch.zeros(2, 3, 6)))
+    with raises(ValueError, "c0 must have shape (2, 3, 6)", "got (1, 3, 6)"):
+        lstm(x, (torch.zeros(2, 3, 6), torch.zeros(1, 3, 6)))
+    with raises(ValueError, "h0 must have shape (2, 6)", "unbatched", "got (2, 3, 6)"):
+        lstm(torch.randn(7, 5), (torch.zeros(2, 3, 6), torch.zeros(2, 3, 6)))
+    with raises(TypeError, "hx must be a tuple (h0 and c0) of 2 tensors, got Tensor"):
+        lstm(x, torch.zeros(2, 3, 6))
+    gru = lstmkit.GRU(5, 6)
+    with raises(ValueError, "h0 must have shape (1, 3, 6)", "got (1, 2, 6)"):
+        gru(x, torch.zeros(1, 2, 6))
+    with raises(TypeError, "h0 dtype must be torch.float32", "got torch.float64"):
+        gru(x, torch.zeros(1, 3, 6, dtype=torch.float64))
+
+
+def test_lengths_out_of_range_or_wrong_count(lstm):
+    x = torch.randn(7, 3, 5)
+    with raises(ValueError, "lengths must lie in [1, 7]", "got values in [0, 7]"):
+        lstm(x, lengths=torch.tensor([7, 0, 3]))
+    with raises(ValueError, "lengths must lie in [1, 7]", "got values in [2, 8]"):
+        lstm(x, lengths=torch.tensor([8, 2, 3]))
+    with raises(ValueError, "one length per sequence (3,), got shape (2,)"):
+        lstm(x, lengths=torch.tensor([7, 2]))
+    with raises(TypeError, "lengths must hold integers, got dtype torch.float32"):
+        lstm(x, lengths=torch.tensor([7.0, 2.0, 1.0]))
+    out, _ = lstm(x, lengths=[7, 2, 1])                               # a list is fine
+    assert out.shape == (7, 3, 6)
+
+
+def test_reset_wrong_shape_or_dtype():
+    lstm = lstmkit.LSTM(5, 6, batch_first=True)
+    x = torch.randn(3, 7, 5)
+    with raises(ValueError, "reset must have shape (3, 7) (batch, seq_len), got (7, 3)"):
+        lstm(x, reset=torch.zeros(7, 3, dtype=torch.bool))
+    with raises(TypeError, "reset must be a bool", "got dtype torch.float32"):
+        lstm(x, reset=torch.zeros(3, 7))
+
+
+def test_proj_size_not_smaller_than_hidden():
+    with raises(ValueError, "proj_size must be smaller than hidden_size (6), got 6"):
+        lstmkit.LSTM(5, 6, proj_size=6)
+    with raises(ValueError, "proj_size must be >= 0, got -1"):
+        lstmkit.LSTM(5, 6, proj_size=-1)
+
+
+def test_unknown_nonlinearity():
+    with raises(ValueError, "nonlinearity must be one of ('tanh', 'relu'), got 'sigmoid'"):
+        lstmkit.RNN(5, 6, nonlinearity="sigmoid")
+
+
+def test_bad_sizes_and_probabilities():
+    with raises(ValueError, "hidden_size must be >= 1, got 0"):
+        lstmkit.GRU(5, 0)
+    with raises(TypeError, "input_size must be an int, got float (5.0)"):
+        lstmkit.GRU(5.0, 6)
+    with raises(ValueError, "dropout must be in [0, 1), got 1.5"):
+        lstmkit.LSTM(5, 6, num_layers=2, dropout=1.5)
+    with raises(ValueError, "zoneout_c must be in [0, 1), got 1.0"):
+        lstmkit.LSTM(5, 6, zoneout_c=1.0)
+    with raises(ValueError, "backend must be 'auto' or one of", "got 'fortran'"):
+        lstmkit.LSTM(5, 6, backend="fortran")(torch.randn(2, 1, 5))
+
+
+def test_options_that_do_not_combine():
+    with raises(ValueError, "forget_bias=1.0 needs bias=True"):
+        lstmkit.LSTM(5, 6, bias=False, forget_bias=1.0)
+    lstm = lstmkit.LSTM(5, 6)
+    packed = pack_padded_sequence(torch.randn(4, 2, 5), torch.tensor([4, 2]))
+    with raises(ValueError, "lengths= cannot be combined with a PackedSequence"):
+        lstm(packed, lengths=torch.tensor([4, 2]))
+    with raises(ValueError, "lengths= needs a batched 3-D input"):
+        lstm(torch.randn(4, 5), lengths=torch.tensor([4]))
+    with raises(ValueError, "step() runs forward in time, so it needs bidirectional=False"):
+        lstmkit.GRU(5, 6, bidirectional=True).step(torch.randn(2, 5))
+    with raises(ValueError, "{'peephole': True} has no torch.nn.LSTM equivalent"):
+        lstmkit.LSTM(5, 6, peephole=True).to_torch()
+    with raises(ValueError, "{'zoneout': 0.1} has no torch.nn.GRU equivalent"):
+        lstmkit.GRU(5, 6, zoneout=0.1).to_torch()
+    with raises(TypeError, "from_torch expects a torch.nn.LSTM, got GRU"):
+        lstmkit.LSTM.from_torch(torch.nn.GRU(5, 6))
+
+
+def test_dropout_on_single_layer_warns():
+    with pytest.warns(UserWarning, match="does nothing with num_layers=1"):
+        lstmkit.LSTM(5, 6, dropout=0.2)

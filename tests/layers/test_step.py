@@ -1,0 +1,70 @@
+"""The step API (streaming): layer.step and the cells, against whole-sequence runs and torch.nn cells."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import lstmkit
+from helpers import assert_close
+
+
+@pytest.mark.parametrize("cls,kw", [(lstmkit.LSTM, {}), (lstmkit.LSTM, {"proj_size": 3, "peephole": True,
+                                     "layer_norm": True}), (lstmkit.GRU, {}), (lstmkit.RNN, {})])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_layer_step_equals_forward(cls, kw, batch_first):
+    layer = cls(5, 6, num_layers=2, batch_first=batch_first, dtype=torch.float64, **kw)
+    x = torch.randn(8, 3, 5, dtype=torch.float64)
+    y_seq, st_seq = layer(x.transpose(0, 1) if batch_first else x)
+    state = layer.init_state(3)
+    ys = []
+    for x_t in x:
+        y_t, state = layer.step(x_t, state)
+        ys.append(y_t)
+    assert_close(torch.stack(ys, 1 if batch_first else 0), y_seq, torch.float64, "outputs")
+    for a, b in zip(state if isinstance(state, tuple) else (state,), st_seq if isinstance(st_seq, tuple) else (st_seq,)):
+        assert_close(a, b, torch.float64, "state")
+
+
+def test_layer_step_unbatched_and_zoneout_eval():
+    layer = lstmkit.LSTM(5, 6, zoneout_h=0.3, zoneout_c=0.5, dtype=torch.float64).eval()
+    x = torch.randn(4, 5, dtype=torch.float64)
+    y_seq, (h, c) = layer(x)
+    state = None
+    for x_t in x:
+        y_t, state = layer.step(x_t, state)
+    assert y_t.shape == (6,)
+    assert_close(y_t, y_seq[-1], torch.float64, "last output")
+    assert_close(state[1], c, torch.float64, "cell state")
+
+
+@pytest.mark.parametrize("ours_cls,torch_cls,kw", [(lstmkit.LSTMCell, nn.LSTMCell, {}),
+                                                   (lstmkit.GRUCell, nn.GRUCell, {}),
+                                                   (lstmkit.RNNCell, nn.RNNCell, {"nonlinearity": "relu"})])
+def test_cells_match_torch_cells(ours_cls, torch_cls, kw):
+    ref = torch_cls(5, 6, **kw, dtype=torch.float64)
+    cell = ours_cls.from_torch(ref)
+    x = torch.randn(3, 5, dtype=torch.float64)
+    state = cell.init_state(3)
+    h, new = cell(x, state)
+    expect = ref(x, state if len(state) == 2 else state[0])
+    expect = expect if isinstance(expect, tuple) else (expect,)
+    for a, b in zip(new, expect):
+        assert_close(a, b, torch.float64, "state")
+    assert torch.equal(h, new[0])
+    back = cell.to_torch()
+    for k, v in ref.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v)
+
+
+def test_cell_unbatched_and_state_errors():
+    cell = lstmkit.LSTMCell(5, 6, proj_size=2)
+    h, (h2, c) = cell(torch.randn(5))
+    assert h.shape == (2,) and c.shape == (6,)
+    with pytest.raises(ValueError, match=r"x.size\(-1\) must be 5 \(input_size\), got 4"):
+        cell(torch.randn(3, 4))
+    with pytest.raises(ValueError, match=r"state\[1\] must have shape \(3, 6\), got \(3, 5\)"):
+        cell(torch.randn(3, 5), (torch.zeros(3, 2), torch.zeros(3, 5)))
+    with pytest.raises(ValueError, match="state must hold 2 tensor"):
+        cell(torch.randn(3, 5), (torch.zeros(3, 2),))
