@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(VENV)/bin/lstmkit demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
