@@ -16,6 +16,7 @@ from ..cells.base import CellSpec
 from .autograd import SequenceFunction
 from .base import FamilyOps, Kernel
 from .common import SeqMasks
+from .cpu import CpuKernel
 from .reference import ReferenceKernel
 
 __all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run"]
@@ -82,3 +83,4 @@ def run(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: O
 
 
 register(ReferenceKernel())
+register(CpuKernel(), auto_for=["cpu"])

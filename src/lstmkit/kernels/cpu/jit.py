@@ -1,0 +1,21 @@
+"""How lstmkit compiles CPU code: numba, cached on disk, vectorisable.
+
+* ``cache=True``: compiled machine code is written beside the sources (or, where that is read-only, to
+  numba's user cache dir, or to ``NUMBA_CACHE_DIR``), so a second process does not recompile.
+* ``error_model="numpy"``: no zero-division checks, so loops with divisions vectorise.
+* ``fastmath``: reassociation and contraction (FMA) only; NaN and inf keep their meaning.
+* ``nogil=True``: kernels release the GIL.
+"""
+
+from __future__ import annotations
+
+import numba
+
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+jit = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
+
+
+def jit_inline(fn):
+    """A jitted helper that LLVM inlines into its callers (per-element math)."""
+    return numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")(fn)

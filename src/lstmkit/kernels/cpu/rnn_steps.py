@@ -1,0 +1,26 @@
+"""Elman RNN pointwise work of one time step, compiled. Equations: :class:`lstmkit.cells.rnn.RNNCell`."""
+
+from __future__ import annotations
+
+from .activations import tanh
+from .jit import jit
+
+
+@jit
+def rnn_fwd_rows(n, gates, relu, h_cand):
+    """gates (B, H): in, the pre-activation; out, h~_t = act(pre) (also written to h_cand)."""
+    for b in range(n):
+        for j in range(gates.shape[1]):
+            p = gates[b, j]
+            h = (p if p > 0.0 else 0.0) if relu else tanh(p)
+            gates[b, j] = h
+            h_cand[b, j] = h
+
+
+@jit
+def rnn_bwd_rows(n, gates, relu, dh_cand, d_pre):
+    """d_pre = dh~ * act'(pre): (1 - h^2) for tanh, [h > 0] for relu."""
+    for b in range(n):
+        for j in range(gates.shape[1]):
+            h = gates[b, j]
+            d_pre[b, j] = dh_cand[b, j] * ((1.0 if h > 0.0 else 0.0) if relu else (1.0 - h * h))

@@ -1,0 +1,80 @@
+"""Pieces every CPU kernel driver uses: the input side, step GEMMs, the recurrent input, dx and dW_ih."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .steps import prepare_hd
+from .plan import Plan
+
+
+def at_np(a: Optional[np.ndarray], t: int):
+    """a[t] for a per-step array, None stays None."""
+    return None if a is None else a[t]
+
+
+def valid_internal(plan: Plan, device) -> Optional[Tensor]:
+    """(T, B, 1) bool: rows running at each step (a prefix, in internal order); None if all run."""
+    if plan.last is None:
+        return None
+    n_t = torch.from_numpy(plan.n_t).to(device)
+    return (torch.arange(plan.B, device=device).unsqueeze(0) < n_t.unsqueeze(1)).unsqueeze(-1)
+
+
+def input_side(plan: Plan, x: Tensor) -> Tensor:
+    """x in internal order with padding zeroed (it never reaches the cell) and input dropout applied."""
+    xi = plan.seq_in(x.detach())
+    valid = valid_internal(plan, x.device)
+    if valid is not None:
+        xi = torch.where(valid, xi, torch.zeros_like(xi))
+    if plan.masks.drop_x is not None:
+        xi = xi * plan.masks.drop_x
+    return xi.contiguous()
+
+
+def input_grads(plan: Plan, d_ax: Tensor, xd: Tensor, w_ih: Tensor) -> tuple[Tensor, Tensor]:
+    """(dW_ih, dx in the caller's order) from dL/d(W_ih x_t) over all steps (internal order)."""
+    T, B, N = d_ax.shape
+    d2 = d_ax.reshape(T * B, N)
+    dw_ih = d2.t() @ xd.reshape(T * B, -1)                            # dW_ih = sum_t da_x^T x_t
+    dx = (d2 @ w_ih.detach()).view(T, B, -1)                          # dx_t = W_ih^T da_x
+    if plan.masks.drop_x is not None:
+        dx = dx * plan.masks.drop_x
+    return dw_ih, plan.seq_out(dx)
+
+
+def zeros_or_empty(plan: Plan, shape, like: Tensor) -> Tensor:
+    """A buffer whose rows past each sequence's end are never written: zero it only when such rows exist."""
+    return like.new_zeros(shape) if plan.last is not None else like.new_empty(shape)
+
+
+def step_mm(a: Tensor, b: Tensor, out: Tensor) -> None:
+    """out = a @ b (one per-step GEMM, MKL through torch)."""
+    torch.mm(a, b, out=out)
+
+
+def recurrent_inputs(n: int, h_prev: Tensor, reset_t, drop_h, hd: Optional[Tensor], hd_np) -> Tensor:
+    """The (n, P) rows of h_{t-1} entering W_hh: zero after a reset, times the recurrent-dropout mask."""
+    if hd is None:
+        return h_prev[:n]
+    prepare_hd(n, h_prev.numpy(), reset_t, drop_h, hd_np)
+    return hd[:n]
+
+
+def recurrent_input_all(plan: Plan, h0: Tensor, y: Tensor) -> Tensor:
+    """h_{t-1} as it entered W_hh at every step (T, B, P): [h0, y_0 .. y_{T-2}], reset and dropout applied."""
+    h_in = torch.cat([h0.unsqueeze(0), y[:-1]])
+    if plan.masks.reset is not None:
+        h_in = torch.where(plan.masks.reset.unsqueeze(-1), torch.zeros_like(h_in), h_in)
+    if plan.masks.drop_h is not None:
+        h_in = h_in * plan.masks.drop_h
+    return h_in
+
+
+def gemm_grad(d_out: Tensor, inp: Tensor) -> Tensor:
+    """sum_t d_out_t^T inp_t over all T*B rows: (T, B, N), (T, B, K) -> (N, K)."""
+    return d_out.reshape(-1, d_out.shape[-1]).t() @ inp.reshape(-1, inp.shape[-1])

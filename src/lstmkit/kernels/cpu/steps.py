@@ -1,0 +1,66 @@
+"""Compiled per-step work every family shares: the recurrent input, zoneout on h, the h side of BPTT.
+
+Rows are the batch in internal order (sorted by length), so the rows running at step t are [0, n).
+"""
+
+from __future__ import annotations
+
+from .jit import jit
+
+
+@jit
+def prepare_hd(n, h_prev, reset_t, drop_h, hd):
+    """hd[:n] = h_{t-1} entering W_hh: zero after a reset, times the recurrent-dropout mask."""
+    for b in range(n):
+        if reset_t is not None and reset_t[b]:
+            hd[b, :] = 0.0
+        elif drop_h is not None:
+            hd[b, :] = h_prev[b, :] * drop_h[b, :]
+        else:
+            hd[b, :] = h_prev[b, :]
+
+
+@jit
+def blend_h_rows(n, h_cand, h_prev, reset_t, zone_h, h_out):
+    """h_t = d h_{t-1} + (1 - d) h~_t (zoneout; h_{t-1} zero after a reset), rows [0, n)."""
+    for b in range(n):
+        keep = not (reset_t is not None and reset_t[b])
+        for j in range(h_out.shape[1]):
+            hp = h_prev[b, j] if keep else 0.0
+            d = zone_h[b, j]
+            h_out[b, j] = d * hp + (1.0 - d) * h_cand[b, j]
+
+
+@jit
+def bwd_h_rows(n, n_next, dh_acc, dy_t, dh_rec, drop_h, reset_t, reset_next, zone_h, dh_cand):
+    """The h side of one backward step, rows [0, n).
+
+    dh_t = dh_acc + dy_t + (W_hh^T da_{t+1} masked by dropout and reset_{t+1}: dh_rec, rows [0, n_next)).
+    Zoneout splits it: dh_cand = (1 - d) dh_t goes into the cell; d dh_t flows to h_{t-1} (kept in
+    dh_acc, zero across a reset at t).
+    """
+    P = dh_acc.shape[1]
+    for b in range(n):
+        rec = b < n_next and not (reset_next is not None and reset_next[b])
+        rs = reset_t is not None and reset_t[b]
+        for j in range(P):
+            dh = dh_acc[b, j] + dy_t[b, j]
+            if rec:
+                dh += dh_rec[b, j] if drop_h is None else dh_rec[b, j] * drop_h[b, j]
+            if zone_h is None:
+                dh_cand[b, j] = dh
+                dh_acc[b, j] = 0.0
+            else:
+                d = zone_h[b, j]
+                dh_cand[b, j] = (1.0 - d) * dh
+                dh_acc[b, j] = 0.0 if rs else d * dh
+
+
+@jit
+def finish_dh(n, dh_acc, dh_rec, drop_h, reset_0):
+    """dh_0: add the recurrent-GEMM gradient of step 0 (masked by dropout, stopped by a reset at 0)."""
+    for b in range(n):
+        if reset_0 is not None and reset_0[b]:
+            continue
+        for j in range(dh_acc.shape[1]):
+            dh_acc[b, j] += dh_rec[b, j] if drop_h is None else dh_rec[b, j] * drop_h[b, j]
