@@ -1,4 +1,5 @@
-"""Test helpers (imported as `helpers`; tests/ is on pytest's pythonpath): build matching lstmkit / torch.nn modules, run them, collect outputs and every gradient."""
+"""Test helpers (imported as `helpers`; tests/ is on pytest's pythonpath): tolerances, losses that weigh
+every output, gradients of everything, the shared data folder."""
 
 from __future__ import annotations
 

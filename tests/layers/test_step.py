@@ -10,8 +10,9 @@ import lstmkit
 from helpers import assert_close
 
 
-@pytest.mark.parametrize("cls,kw", [(lstmkit.LSTM, {}), (lstmkit.LSTM, {"proj_size": 3, "peephole": True,
-                                     "layer_norm": True}), (lstmkit.GRU, {}), (lstmkit.RNN, {})])
+@pytest.mark.parametrize("cls,kw", [(lstmkit.LSTM, {}),
+                                    (lstmkit.LSTM, {"proj_size": 3, "peephole": True, "layer_norm": True}),
+                                    (lstmkit.GRU, {}), (lstmkit.RNN, {})])
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_layer_step_equals_forward(cls, kw, batch_first):
     layer = cls(5, 6, num_layers=2, batch_first=batch_first, dtype=torch.float64, **kw)
@@ -23,7 +24,8 @@ def test_layer_step_equals_forward(cls, kw, batch_first):
         y_t, state = layer.step(x_t, state)
         ys.append(y_t)
     assert_close(torch.stack(ys, 1 if batch_first else 0), y_seq, torch.float64, "outputs")
-    for a, b in zip(state if isinstance(state, tuple) else (state,), st_seq if isinstance(st_seq, tuple) else (st_seq,)):
+    as_tuple = lambda s: s if isinstance(s, tuple) else (s,)   # noqa: E731
+    for a, b in zip(as_tuple(state), as_tuple(st_seq)):
         assert_close(a, b, torch.float64, "state")
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+import json
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, NamedTuple, Sequence
 
 import torch
@@ -70,6 +71,9 @@ class CellSpec(ABC):
     def __post_init__(self) -> None:
         check_size("input_size", self.input_size)
         check_size("hidden_size", self.hidden_size)
+        # the spec as JSON, computed once here (not while torch.compile traces): the custom ops' argument
+        object.__setattr__(self, "config_json", json.dumps({"family": self.family, "spec": asdict(self)},
+                                                           sort_keys=True))
 
     @property
     def out_size(self) -> int:

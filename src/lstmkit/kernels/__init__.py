@@ -72,6 +72,9 @@ def run(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: O
     """
     masks = SeqMasks() if masks is None else masks
     kernel = select(backend, spec, x)
+    if torch.compiler.is_compiling():                  # one custom op per call: no graph break
+        from .ops import run_op
+        return run_op(kernel, spec, weights, x, tuple(state0), masks, reverse)
     fields = tuple(f for f in type(weights)._fields if getattr(weights, f) is not None)
     wts = tuple(getattr(weights, f) for f in fields)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *state0, *wts))
@@ -83,4 +86,6 @@ def run(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: O
 
 
 register(ReferenceKernel())
+register(CpuKernel("cpu-fused", route="fused"))
+register(CpuKernel("cpu-stepped", route="stepped"))
 register(CpuKernel(), auto_for=["cpu"])

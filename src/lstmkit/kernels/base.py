@@ -25,6 +25,10 @@ from .common import SeqMasks, reverse_index, reverse_masks, reverse_time
 class FamilyOps(NamedTuple):
     forward: Callable
     backward: Callable
+    #: saved_shapes(spec, T, B, I, masks) -> {field: shape} of what forward saves (for fake tensors)
+    saved_shapes: Callable
+    #: the NamedTuple forward saves into
+    saved_type: type
 
 
 class Kernel:
@@ -48,6 +52,18 @@ class Kernel:
         y, stateT, saved = ops.forward(spec, w, reverse_time(x, idx), state0,
                                        reverse_masks(m, x.shape[0], idx), save)
         return reverse_time(y, idx), stateT, saved
+
+    def step(self, spec, w, x: Tensor, state: tuple, zone_rates: tuple = ()) -> tuple:
+        """One step without gradient (streaming): x (B, I), state (h (B, P)[, c (B, H)]) -> new state.
+
+        ``zone_rates``: evaluation-mode zoneout probabilities of (h[, c]). The default runs the sequence
+        forward on one step; kernels with a cheaper single step override it.
+        """
+        T1 = x.unsqueeze(0)
+        zones = {k: T1.new_full((1, 1, 1), p).expand(1, x.shape[0], n)
+                 for k, p, n in zip(("zone_h", "zone_c"), zone_rates, spec.state_sizes()) if p > 0}
+        _, stateT, _ = self.run_forward(spec, w, T1, tuple(state), SeqMasks(**zones), False, save=False)
+        return tuple(stateT)
 
     def run_backward(self, spec, w, x: Tensor, state0, m: SeqMasks, reverse: bool, saved, dy: Tensor, d_stateT):
         ops = self.families[spec.family]

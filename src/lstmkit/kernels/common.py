@@ -74,12 +74,13 @@ def enter_backward(d_entered: tuple[Tensor, ...], reset_t: Optional[Tensor]) -> 
 
 
 def leave(prev: tuple[Tensor, ...], entered: tuple[Tensor, ...], cand: tuple[Tensor, ...],
-          zones: tuple[Optional[Tensor], ...], valid_t: Optional[Tensor]) -> tuple[tuple[Tensor, ...], Tensor]:
+          zones: tuple[Optional[Tensor], ...],
+          valid_t: Optional[Tensor]) -> tuple[tuple[Tensor, ...], Tensor]:
     """S_t and y_t from the candidate S~_t (zoneout, then lengths). Returns (S_t, y_t)."""
     out = []
     for s_prev, p, s_c, d in zip(prev, entered, cand, zones):
-        s_z = s_c if d is None else d * p + (1.0 - d) * s_c            # S'_t = d P_t + (1 - d) S~_t (exact for d in {0,1})
-        out.append(s_z)
+        # S'_t = d P_t + (1 - d) S~_t, written so that d in {0, 1} picks one side exactly
+        out.append(s_c if d is None else d * p + (1.0 - d) * s_c)
     y = out[0]
     if valid_t is not None:
         y = torch.where(valid_t, y, torch.zeros_like(y))

@@ -200,9 +200,54 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         if not isinstance(x_t, Tensor) or x_t.dim() not in (1, 2):
             shape = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
             raise ValueError(f"x_t must be (batch, input_size) or (input_size,), got {shape}")
+        if self._fast_step_ok(x_t, hx):
+            return self._fast_step(x_t, hx)
         seq = x_t.unsqueeze(1) if self.batch_first and x_t.dim() == 2 else x_t.unsqueeze(0)
         y, hx = self.forward(seq, hx)
         return (y[:, 0] if self.batch_first and x_t.dim() == 2 else y[0]), hx
+
+    def _fast_step_ok(self, x_t: Tensor, hx) -> bool:
+        """The kernel's single step applies: no gradient to record and nothing to sample."""
+        if self.training and (self.dropout > 0 or self._is_stochastic() or any(p > 0 for p in self._zoneout_rates())):
+            return False
+        if not x_t.is_floating_point() or x_t.dtype != self._dtype() or x_t.size(-1) != self.input_size:
+            return False                                       # the full path reports the error
+        if torch.is_grad_enabled():
+            states = () if hx is None else ((hx,) if isinstance(hx, Tensor) else tuple(hx))
+            if x_t.requires_grad or any(p.requires_grad for p in self.parameters()) or \
+                    any(isinstance(s, Tensor) and s.requires_grad for s in states):
+                return False
+        return True
+
+    def _fast_step(self, x_t: Tensor, hx):
+        unbatched = x_t.dim() == 1
+        x = x_t.unsqueeze(0) if unbatched else x_t
+        B = x.shape[0]
+        shapes = self._state_shapes()
+        if hx is None:
+            states = tuple(x.new_zeros(n, B, size) for _, n, size in shapes)
+        else:
+            states = (hx,) if isinstance(hx, Tensor) else tuple(hx)
+            want = [(n, size) if unbatched else (n, B, size) for _, n, size in shapes]
+            if len(states) != len(shapes) or any(tuple(s.shape) != w for s, w in zip(states, want)):
+                raise ValueError(f"hx must hold tensors of shapes {want} for this step, got "
+                                 f"{[tuple(s.shape) for s in states] if isinstance(states, tuple) else type(hx)}")
+            if unbatched:
+                states = tuple(s.unsqueeze(1) for s in states)
+        rates = tuple(p for p in self._zoneout_rates()) if not self.training else ()
+        new: list[list[Tensor]] = [[] for _ in states]
+        inp = x
+        with torch.no_grad():
+            for k, spec in enumerate(self._specs):
+                kernel = kernels.select(self.backend, spec, inp)
+                out = kernel.step(spec, self.weights(k, 0), inp, tuple(s[k] for s in states), rates)
+                for lst, s in zip(new, out):
+                    lst.append(s)
+                inp = out[0]
+        stacked = tuple(torch.stack(lst) for lst in new)
+        if unbatched:
+            return inp.squeeze(0), self._pack_state(tuple(s.squeeze(1) for s in stacked))
+        return inp, self._pack_state(stacked)
 
     # ------------------------------------------------------------------------------------ torch.nn
     def _variant_options(self) -> dict:

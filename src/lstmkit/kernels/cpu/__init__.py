@@ -14,19 +14,23 @@ from torch import Tensor
 from ..base import FamilyOps, Kernel
 
 try:  # numba is a dependency, but a broken LLVM install should leave the reference usable
-    from .gru import gru_backward, gru_forward
-    from .lstm import lstm_backward, lstm_forward
-    from .rnn import rnn_backward, rnn_forward
+    from . import gru, lstm, rnn
+    from .step import gru_step, lstm_step, rnn_step
     _IMPORT_ERROR: Optional[str] = None
 except ImportError as e:  # pragma: no cover - exercised only on a broken install
     _IMPORT_ERROR = f"numba could not be imported ({e})"
 
 
 class CpuKernel(Kernel):
-    name = "cpu"
-    families = {} if _IMPORT_ERROR else {"lstm": FamilyOps(lstm_forward, lstm_backward),
-                                         "gru": FamilyOps(gru_forward, gru_backward),
-                                         "rnn": FamilyOps(rnn_forward, rnn_backward)}
+    """``route``: None chooses per call (fused loop for small steps, stepped with oneDNN/MKL GEMMs for
+    large ones); "fused" or "stepped" force one (backends "cpu-fused", "cpu-stepped")."""
+
+    def __init__(self, name: str = "cpu", route: Optional[str] = None) -> None:
+        self.name, self.route = name, route
+    families = {} if _IMPORT_ERROR else {
+        "lstm": FamilyOps(lstm.lstm_forward, lstm.lstm_backward, lstm.saved_shapes, lstm.CpuLSTMSaved),
+        "gru": FamilyOps(gru.gru_forward, gru.gru_backward, gru.saved_shapes, gru.CpuGRUSaved),
+        "rnn": FamilyOps(rnn.rnn_forward, rnn.rnn_backward, rnn.saved_shapes, rnn.CpuRNNSaved)}
 
     def unsupported(self, spec, x: Tensor) -> Optional[str]:
         if _IMPORT_ERROR:
@@ -37,12 +41,19 @@ class CpuKernel(Kernel):
             return f"it supports float32 and float64, got {x.dtype}"
         return super().unsupported(spec, x)
 
+    def step(self, spec, w, x, state, zone_rates=()):
+        rates = tuple(zone_rates) + (0.0,) * (spec.num_states - len(zone_rates))
+        if spec.family == "lstm":
+            return lstm_step(spec, w, x, state, rates)
+        return ((gru_step if spec.family == "gru" else rnn_step)(spec, w, x, state, rates),)
+
     # the CPU drivers handle the reverse direction and lengths themselves (internal order)
     def run_forward(self, spec, w, x, state0, m, reverse, save):
-        return self.families[spec.family].forward(spec, w, x, state0, m, reverse, save)
+        return self.families[spec.family].forward(spec, w, x, state0, m, reverse, save, route=self.route)
 
     def run_backward(self, spec, w, x, state0, m, reverse, saved, dy, d_stateT):
-        return self.families[spec.family].backward(spec, w, x, state0, m, reverse, saved, dy, d_stateT)
+        return self.families[spec.family].backward(spec, w, x, state0, m, reverse, saved, dy, d_stateT,
+                                                   route=self.route)
 
 
 __all__ = ["CpuKernel"]

@@ -13,10 +13,11 @@ import torch
 from torch import Tensor
 
 from ...cells.gru import GRUSpec, GRUWeights
+from . import fused
 from . import gru_steps as K
-from .plan import contiguous_zone, make_plan, np_view
-from .shared import (at_np, gemm_grad, input_grads, input_side, recurrent_input_all, recurrent_inputs, step_mm,
-                     zeros_or_empty)
+from .plan import Plan, contiguous_zone, make_plan, np_view
+from .gemm import Linear, gemm_grad, project_all
+from .shared import at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, zeros_or_empty
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -29,102 +30,101 @@ class CpuGRUSaved(NamedTuple):
     rh: Optional[Tensor] = None     # (T, B, H) r_t * h_{t-1} (reset before)
 
 
-def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bool, save: bool):
+def saved_shapes(spec: GRUSpec, T: int, B: int, I: int, m) -> dict:
+    """Shapes of the tensors :func:`gru_forward` saves, in field order (for fake tensors)."""
+    H = spec.hidden_size
+    out = dict(xd=(T, B, I), gates=(T, B, 3 * H), y=(T, B, H), h0=(B, H))
+    out["rh" if spec.reset_before else "ah_n"] = (T, B, H)
+    return out
+
+
+def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bool, save: bool,
+                route=None):
     """x (T, B, I); state0 (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""
     plan = make_plan(x, m, reverse)
     mi = plan.masks
     T, B, H = plan.T, plan.B, spec.hidden_size
     with torch.no_grad():
         xd = input_side(plan, x)
-        x2 = xd.reshape(T * B, -1)
-        gates = (torch.addmm(w.b_ih, x2, w.w_ih.t()) if w.b_ih is not None else x2 @ w.w_ih.t()).view(T, B, 3 * H)
-        h0 = plan.rows(state0[0].detach()).contiguous()
-        y = x.new_zeros(T, B, H)
-        zone_h = contiguous_zone(mi.zone_h)
-        h_cand = x.new_empty(B, H) if zone_h is not None else None
-        hd = x.new_empty(B, H) if (mi.reset is not None or mi.drop_h is not None) else None
-        a_h = x.new_empty(B, 3 * H)
         k_T = T if save else 1
-        ah_n = x.new_empty(k_T, B, H) if not spec.reset_before else None
-        rh = zeros_or_empty(plan, (k_T, B, H), x) if spec.reset_before else None
-        w_hh_t = w.w_hh.detach().t()
-        b_hh = None if w.b_hh is None else w.b_hh.detach()
-        v = dict(gates=np_view(gates), y=np_view(y), hc=np_view(h_cand), hd=np_view(hd), ah=np_view(a_h),
-                 ahn=np_view(ah_n), rh=np_view(rh), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
-                 zh=np_view(zone_h))
-        for t in range(T):
-            n = int(plan.n_t[t])
-            if n == 0:
-                break
-            k = t if save else 0
-            h_prev = h0 if t == 0 else y[t - 1]
-            reset_t = at_np(v["reset"], t)
-            src = recurrent_inputs(n, h_prev, reset_t, v["drop_h"], hd, v["hd"])        # (n, H)
-            cand = v["y"][t] if zone_h is None else v["hc"]
-            hp_np = h_prev.numpy()
-            if spec.reset_before:
-                _mm_bias(src, w_hh_t[:, : 2 * H], None if b_hh is None else b_hh[: 2 * H], a_h[:n, : 2 * H])
-                K.gru_rb_gates_rows(n, v["gates"][t], v["ah"][:, : 2 * H], src.numpy(), v["rh"][k])
-                _mm_bias(rh[k, :n], w_hh_t[:, 2 * H:], None if b_hh is None else b_hh[2 * H:], a_h[:n, 2 * H:])
-                K.gru_rb_out_rows(n, v["gates"][t], v["ah"][:, 2 * H:], hp_np, reset_t, cand)
-            else:
-                _mm_bias(src, w_hh_t, b_hh, a_h[:n])                  # W_hh h_{t-1} + b_hh
-                K.gru_fwd_rows(n, v["gates"][t], v["ah"], hp_np, reset_t, v["ahn"][k], cand)
-            if zone_h is not None:
-                blend_h_rows(n, v["hc"], hp_np, reset_t, v["zh"][t], v["y"][t])
+        buf = dict(gates=project_all(xd, w.w_ih, w.b_ih),             # (T, B, 3H) W_ih x_t + b_ih
+                   h0=plan.rows(state0[0].detach()).contiguous(), y=x.new_zeros(T, B, H),
+                   zone_h=contiguous_zone(mi.zone_h), h_cand=x.new_empty(B, H), hd=x.new_empty(B, H),
+                   ah_n=x.new_empty(k_T, B, H) if not spec.reset_before else None,
+                   rh=zeros_or_empty(plan, (k_T, B, H), x) if spec.reset_before else None)
+        run = _forward_fused if fused.use_fused(route, B, H, 3 * H) else _forward_stepped
+        run(spec, w, plan, buf, save)
+        y, h0 = buf["y"], buf["h0"]
         hT = plan.unrows(plan.final(y, h0))
         y_out = plan.seq_out(y)
-    saved = CpuGRUSaved(xd=xd, gates=gates, y=y, h0=h0, ah_n=ah_n, rh=rh) if save else None
+    saved = CpuGRUSaved(xd=xd, gates=buf["gates"], y=y, h0=h0, ah_n=buf["ah_n"], rh=buf["rh"]) if save else None
     return y_out, (hT,), saved
 
 
-def _mm_bias(a: Tensor, b: Tensor, bias: Optional[Tensor], out: Tensor) -> None:
-    if bias is None:
-        torch.mm(a, b, out=out)
+def _or_placeholder(a, like: Tensor):
+    """The fused loop types both GRU forms' branches: an empty (0, 0, 0) array stands in for the unused one."""
+    return a if a is not None else np_view(like.new_empty(0, 0, 0))
+
+
+def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool) -> None:
+    mi, B, H = plan.masks, plan.B, spec.hidden_size
+    v = {k: np_view(t) for k, t in buf.items()}
+    x = buf["gates"]
+    fused.gru_forward_loop(plan.n_t, v["gates"], np_view(w.w_hh.detach().t().contiguous()),
+                           None if w.b_hh is None else np_view(w.b_hh.detach()), v["h0"], v["y"],
+                           _or_placeholder(v["ah_n"], x), _or_placeholder(v["rh"], x), save, spec.reset_before,
+                           np_view(mi.reset), np_view(mi.drop_h), v["zone_h"], v["hd"], np_view(x.new_empty(B, 3 * H)),
+                           v["h_cand"])
+
+
+def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool) -> None:
+    mi, B, H = plan.masks, plan.B, spec.hidden_size
+    y, h0, rh = buf["y"], buf["h0"], buf["rh"]
+    v = {k: np_view(t) for k, t in buf.items()}
+    reset, drop_h = np_view(mi.reset), np_view(mi.drop_h)
+    hd = buf["hd"] if (mi.reset is not None or mi.drop_h is not None) else None
+    b_hh = w.b_hh
+    if spec.reset_before:
+        lin_rz = Linear(w.w_hh[: 2 * H], B, None if b_hh is None else b_hh[: 2 * H])
+        lin_n = Linear(w.w_hh[2 * H:], B, None if b_hh is None else b_hh[2 * H:])
     else:
-        torch.addmm(bias, a, b, out=out)
+        lin_hh = Linear(w.w_hh, B, b_hh)
+    for t in range(plan.T):
+        n = int(plan.n_t[t])
+        if n == 0:
+            break
+        k = t if save else 0
+        h_prev = h0 if t == 0 else y[t - 1]
+        reset_t = at_np(reset, t)
+        src = recurrent_inputs(n, h_prev, reset_t, drop_h, hd, v["hd"])   # (n, H)
+        cand = v["y"][t] if v["zone_h"] is None else v["h_cand"]
+        hp_np = h_prev.numpy()
+        if spec.reset_before:
+            a_rz = lin_rz(src)                                        # W_h[rz] h_{t-1} + b_h[rz]
+            K.gru_rb_gates_rows(n, v["gates"][t], a_rz.numpy(), src.numpy(), v["rh"][k])
+            a_n = lin_n(rh[k, :n])                                    # W_hn (r_t h_{t-1}) + b_hn
+            K.gru_rb_out_rows(n, v["gates"][t], a_n.numpy(), hp_np, reset_t, cand)
+        else:
+            a_h = lin_hh(src)                                         # W_hh h_{t-1} + b_hh
+            K.gru_fwd_rows(n, v["gates"][t], a_h.numpy(), hp_np, reset_t, v["ah_n"][k], cand)
+        if v["zone_h"] is not None:
+            blend_h_rows(n, v["h_cand"], hp_np, reset_t, v["zone_h"][t], v["y"][t])
 
 
 def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bool, saved: CpuGRUSaved,
-                 dy: Tensor, d_stateT):
+                 dy: Tensor, d_stateT, route=None):
     """Returns (dx (T, B, I), (dh0,), dw :class:`GRUWeights`)."""
     plan = make_plan(x, m, reverse)
-    mi = plan.masks
     T, B, H = plan.T, plan.B, spec.hidden_size
     sv = saved
     with torch.no_grad():
-        dyi = plan.seq_in(dy).contiguous()
-        dh_acc = plan.rows(d_stateT[0]).clone().contiguous()
-        d_ax = zeros_or_empty(plan, (T, B, 3 * H), x)                 # dL/d(W_ih x_t + b_ih)
-        d_ah = zeros_or_empty(plan, (T, B, 3 * H), x)                 # dL/d(W_hh-side pre-activations)
-        dh_c = x.new_empty(B, H)
-        dh_rec = x.new_zeros(B, H)
-        hd_all = recurrent_input_all(plan, sv.h0, sv.y).contiguous()  # (T, B, H)
-        d_rh = x.new_empty(B, H) if spec.reset_before else None
-        w_hh = w.w_hh.detach()
-        v = dict(gates=np_view(sv.gates), y=np_view(sv.y), h0=np_view(sv.h0), ahn=np_view(sv.ah_n),
-                 dy=np_view(dyi), dh=np_view(dh_acc), dax=np_view(d_ax), dah=np_view(d_ah), dhc=np_view(dh_c),
-                 rec=np_view(dh_rec), hd=np_view(hd_all), drh=np_view(d_rh), reset=np_view(mi.reset),
-                 drop_h=np_view(mi.drop_h), zh=np_view(contiguous_zone(mi.zone_h)))
-        for t in range(T - 1, -1, -1):
-            n = int(plan.n_t[t])
-            if n == 0:
-                continue
-            n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
-            reset_t = at_np(v["reset"], t)
-            bwd_h_rows(n, n_next, v["dh"], v["dy"][t], v["rec"], v["drop_h"], reset_t,
-                       at_np(v["reset"], t + 1) if t + 1 < T else None, at_np(v["zh"], t), v["dhc"])
-            hp_np = v["h0"] if t == 0 else v["y"][t - 1]
-            if spec.reset_before:
-                K.gru_rb_bwd1_rows(n, v["gates"][t], hp_np, reset_t, v["dhc"], v["dh"], v["dax"][t], v["dah"][t])
-                step_mm(d_ah[t, :n, 2 * H:], w_hh[2 * H:], d_rh[:n])   # d(r h) = W_hn^T dpre_n
-                K.gru_rb_bwd2_rows(n, v["gates"][t], v["hd"][t], v["drh"], v["dax"][t], v["dah"][t], v["rec"])
-                torch.addmm(dh_rec[:n], d_ah[t, :n, : 2 * H], w_hh[: 2 * H], out=dh_rec[:n])
-            else:
-                K.gru_bwd_rows(n, v["gates"][t], v["ahn"][t], hp_np, reset_t, v["dhc"], v["dh"], v["dax"][t],
-                               v["dah"][t])
-                step_mm(d_ah[t, :n], w_hh, dh_rec[:n])                # dh_{t-1} += W_hh^T da_h
-        finish_dh(int(plan.n_t[0]), v["dh"], v["rec"], v["drop_h"], at_np(v["reset"], 0))
+        buf = dict(dy=plan.seq_in(dy).contiguous(), dh=plan.rows(d_stateT[0]).clone().contiguous(),
+                   d_ax=zeros_or_empty(plan, (T, B, 3 * H), x),        # dL/d(W_ih x_t + b_ih)
+                   d_ah=zeros_or_empty(plan, (T, B, 3 * H), x),        # dL/d(W_hh-side pre-activations)
+                   hd=recurrent_input_all(plan, sv.h0, sv.y).contiguous())   # (T, B, H) h_{t-1} into W_hh
+        run = _backward_fused if fused.use_fused(route, B, H, 3 * H) else _backward_stepped
+        run(spec, w, plan, sv, buf)
+        d_ax, d_ah, hd_all = buf["d_ax"], buf["d_ah"], buf["hd"]
         dw_ih, dx = input_grads(plan, d_ax, sv.xd, w.w_ih)
         if spec.reset_before:
             dw_hh = torch.cat([gemm_grad(d_ah[..., : 2 * H], hd_all), gemm_grad(d_ah[..., 2 * H:], sv.rh)])
@@ -132,4 +132,46 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bo
             dw_hh = gemm_grad(d_ah, hd_all)
         db_ih = d_ax.sum((0, 1)) if w.b_ih is not None else None
         db_hh = d_ah.sum((0, 1)) if w.b_hh is not None else None
-    return dx, (plan.unrows(dh_acc),), GRUWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db_ih, b_hh=db_hh)
+    return dx, (plan.unrows(buf["dh"]),), GRUWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db_ih, b_hh=db_hh)
+
+
+def _backward_fused(spec, w, plan: Plan, sv: CpuGRUSaved, buf: dict) -> None:
+    mi, B, H = plan.masks, plan.B, spec.hidden_size
+    v = {k: np_view(t) for k, t in buf.items()}
+    x = buf["d_ax"]
+    fused.gru_backward_loop(plan.n_t, np_view(sv.gates), np_view(sv.y), np_view(sv.h0),
+                            _or_placeholder(np_view(sv.ah_n), x), v["hd"], v["dy"], v["dh"], v["d_ax"], v["d_ah"],
+                            np_view(w.w_hh.detach().contiguous()), spec.reset_before, np_view(mi.reset),
+                            np_view(mi.drop_h), np_view(contiguous_zone(mi.zone_h)), np_view(x.new_empty(B, H)),
+                            np_view(x.new_zeros(B, H)), np_view(x.new_empty(B, H)), np_view(x.new_empty(B, H)))
+
+
+def _backward_stepped(spec, w, plan: Plan, sv: CpuGRUSaved, buf: dict) -> None:
+    mi, T, B, H = plan.masks, plan.T, plan.B, spec.hidden_size
+    v = {k: np_view(t) for k, t in buf.items()}
+    gates, y, h0, ah_n = np_view(sv.gates), np_view(sv.y), np_view(sv.h0), np_view(sv.ah_n)
+    reset, drop_h, zh = np_view(mi.reset), np_view(mi.drop_h), np_view(contiguous_zone(mi.zone_h))
+    d_ah, x = buf["d_ah"], buf["d_ax"]
+    dh_c, dh_rec, dhd_n = x.new_empty(B, H), x.new_zeros(B, H), x.new_empty(B, H)
+    if spec.reset_before:
+        lin_rz_t, lin_n_t = Linear(w.w_hh[: 2 * H].t(), B), Linear(w.w_hh[2 * H:].t(), B)
+    else:
+        lin_hh_t = Linear(w.w_hh.t(), B)
+    for t in range(T - 1, -1, -1):
+        n = int(plan.n_t[t])
+        if n == 0:
+            continue
+        n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
+        reset_t = at_np(reset, t)
+        bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), drop_h, reset_t,
+                   at_np(reset, t + 1) if t + 1 < T else None, at_np(zh, t), dh_c.numpy())
+        hp_np = h0 if t == 0 else y[t - 1]
+        if spec.reset_before:
+            K.gru_rb_bwd1_rows(n, gates[t], hp_np, reset_t, dh_c.numpy(), v["dh"], v["d_ax"][t], v["d_ah"][t])
+            d_rh = lin_n_t(d_ah[t, :n, 2 * H:].contiguous())          # d(r h) = W_hn^T dpre_n
+            K.gru_rb_bwd2_rows(n, gates[t], v["hd"][t], d_rh.numpy(), v["d_ax"][t], v["d_ah"][t], dhd_n.numpy())
+            dh_rec = lin_rz_t(d_ah[t, :n, : 2 * H].contiguous()) + dhd_n[:n]   # + W_h[rz]^T dpre_[rz]
+        else:
+            K.gru_bwd_rows(n, gates[t], ah_n[t], hp_np, reset_t, dh_c.numpy(), v["dh"], v["d_ax"][t], v["d_ah"][t])
+            dh_rec = lin_hh_t(d_ah[t, :n])                            # dh_{t-1} += W_hh^T da_h
+    finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), drop_h, at_np(reset, 0))

@@ -8,10 +8,11 @@ import torch
 from torch import Tensor
 
 from ...cells.rnn import RNNSpec, RNNWeights
+from . import fused
 from . import rnn_steps as K
 from .plan import contiguous_zone, make_plan, np_view
-from .shared import (at_np, gemm_grad, input_grads, input_side, recurrent_input_all, recurrent_inputs, step_mm,
-                     zeros_or_empty)
+from .gemm import Linear, gemm_grad, project_all
+from .shared import at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, zeros_or_empty
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -22,7 +23,14 @@ class CpuRNNSaved(NamedTuple):
     h0: Tensor         # (B, H)
 
 
-def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bool, save: bool):
+def saved_shapes(spec: RNNSpec, T: int, B: int, I: int, m) -> dict:
+    """Shapes of the tensors :func:`rnn_forward` saves, in field order (for fake tensors)."""
+    H = spec.hidden_size
+    return dict(xd=(T, B, I), gates=(T, B, H), y=(T, B, H), h0=(B, H))
+
+
+def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bool, save: bool,
+                route=None):
     """x (T, B, I); state0 (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""
     plan = make_plan(x, m, reverse)
     mi = plan.masks
@@ -30,35 +38,43 @@ def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: boo
     relu = spec.nonlinearity == "relu"
     with torch.no_grad():
         xd = input_side(plan, x)
-        x2 = xd.reshape(T * B, -1)
-        gates = (torch.addmm(w.b_ih + w.b_hh, x2, w.w_ih.t()) if w.b_ih is not None
-                 else x2 @ w.w_ih.t()).view(T, B, H)
+        gates = project_all(xd, w.w_ih, None if w.b_ih is None else w.b_ih + w.b_hh)   # (T, B, H)
         h0 = plan.rows(state0[0].detach()).contiguous()
         y = x.new_zeros(T, B, H)
         zone_h = contiguous_zone(mi.zone_h)
         h_cand = x.new_empty(B, H) if zone_h is not None else None
         hd = x.new_empty(B, H) if (mi.reset is not None or mi.drop_h is not None) else None
-        w_hh_t = w.w_hh.detach().t()
-        v = dict(gates=np_view(gates), y=np_view(y), hc=np_view(h_cand), hd=np_view(hd), reset=np_view(mi.reset),
-                 drop_h=np_view(mi.drop_h), zh=np_view(zone_h))
-        for t in range(T):
-            n = int(plan.n_t[t])
-            if n == 0:
-                break
-            h_prev = h0 if t == 0 else y[t - 1]
-            reset_t = at_np(v["reset"], t)
-            src = recurrent_inputs(n, h_prev, reset_t, v["drop_h"], hd, v["hd"])
-            gates[t, :n].addmm_(src, w_hh_t)                          # pre_t += W_hh h_{t-1}
-            K.rnn_fwd_rows(n, v["gates"][t], relu, v["y"][t] if zone_h is None else v["hc"])
-            if zone_h is not None:
-                blend_h_rows(n, v["hc"], h_prev.numpy(), reset_t, v["zh"][t], v["y"][t])
+        lin_hh = Linear(w.w_hh, B)
+        v = dict(gates=np_view(gates), y=np_view(y), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
+                 zh=np_view(zone_h))
+        if fused.use_fused(route, B, H, H):
+            fused.rnn_forward_loop(plan.n_t, v["gates"], np_view(w.w_hh.detach().t().contiguous()), np_view(h0),
+                                   v["y"], relu, v["reset"], v["drop_h"], v["zh"], np_view(x.new_empty(B, H)),
+                                   np_view(x.new_empty(B, H)), np_view(x.new_empty(B, H)))
+        else:
+            _forward_stepped(plan, lin_hh, gates, y, h0, hd, h_cand, relu)
         hT = plan.unrows(plan.final(y, h0))
         y_out = plan.seq_out(y)
     return y_out, (hT,), (CpuRNNSaved(xd=xd, gates=gates, y=y, h0=h0) if save else None)
 
 
+def _forward_stepped(plan, lin_hh, gates, y, h0, hd, h_cand, relu) -> None:
+    mi = plan.masks
+    reset, drop_h, zh = np_view(mi.reset), np_view(mi.drop_h), np_view(contiguous_zone(mi.zone_h))
+    for t in range(plan.T):
+        n = int(plan.n_t[t])
+        if n == 0:
+            break
+        h_prev = h0 if t == 0 else y[t - 1]
+        reset_t = at_np(reset, t)
+        rec = lin_hh(recurrent_inputs(n, h_prev, reset_t, drop_h, hd, np_view(hd)))   # W_hh h_{t-1}
+        K.rnn_fwd_rows(n, gates[t].numpy(), rec.numpy(), relu, y[t].numpy() if zh is None else h_cand.numpy())
+        if zh is not None:
+            blend_h_rows(n, h_cand.numpy(), h_prev.numpy(), reset_t, zh[t], y[t].numpy())
+
+
 def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bool, saved: CpuRNNSaved,
-                 dy: Tensor, d_stateT):
+                 dy: Tensor, d_stateT, route=None):
     """Returns (dx (T, B, I), (dh0,), dw :class:`RNNWeights`)."""
     plan = make_plan(x, m, reverse)
     mi = plan.masks
@@ -71,21 +87,27 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bo
         d_pre = zeros_or_empty(plan, (T, B, H), x)
         dh_c = x.new_empty(B, H)
         dh_rec = x.new_zeros(B, H)
-        w_hh = w.w_hh.detach()
+        lin_hh_t = Linear(w.w_hh.t(), B)
         v = dict(gates=np_view(sv.gates), dy=np_view(dyi), dh=np_view(dh_acc), dp=np_view(d_pre),
-                 dhc=np_view(dh_c), rec=np_view(dh_rec), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
+                 dhc=np_view(dh_c), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
                  zh=np_view(contiguous_zone(mi.zone_h)))
-        for t in range(T - 1, -1, -1):
-            n = int(plan.n_t[t])
-            if n == 0:
-                continue
-            n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
-            bwd_h_rows(n, n_next, v["dh"], v["dy"][t], v["rec"], v["drop_h"], at_np(v["reset"], t),
-                       at_np(v["reset"], t + 1) if t + 1 < T else None, at_np(v["zh"], t), v["dhc"])
-            K.rnn_bwd_rows(n, v["gates"][t], relu, v["dhc"], v["dp"][t])
-            step_mm(d_pre[t, :n], w_hh, dh_rec[:n])                   # dh_{t-1} += W_hh^T dpre
-        finish_dh(int(plan.n_t[0]), v["dh"], v["rec"], v["drop_h"], at_np(v["reset"], 0))
+        if fused.use_fused(route, B, H, H):
+            fused.rnn_backward_loop(plan.n_t, v["gates"], v["dy"], v["dh"], v["dp"],
+                                    np_view(w.w_hh.detach().contiguous()), relu, v["reset"], v["drop_h"], v["zh"],
+                                    v["dhc"], np_view(dh_rec))
+        else:
+            for t in range(T - 1, -1, -1):
+                n = int(plan.n_t[t])
+                if n == 0:
+                    continue
+                n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
+                bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), v["drop_h"], at_np(v["reset"], t),
+                           at_np(v["reset"], t + 1) if t + 1 < T else None, at_np(v["zh"], t), v["dhc"])
+                K.rnn_bwd_rows(n, v["gates"][t], relu, v["dhc"], v["dp"][t])
+                dh_rec = lin_hh_t(d_pre[t, :n])                       # dh_{t-1} += W_hh^T dpre
+            finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), v["drop_h"], at_np(v["reset"], 0))
         dw_ih, dx = input_grads(plan, d_pre, sv.xd, w.w_ih)
         dw_hh = gemm_grad(d_pre, recurrent_input_all(plan, sv.h0, sv.y))
         db = d_pre.sum((0, 1)) if w.b_ih is not None else None
-    return dx, (plan.unrows(dh_acc),), RNNWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone())
+    dw = RNNWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone())
+    return dx, (plan.unrows(dh_acc),), dw

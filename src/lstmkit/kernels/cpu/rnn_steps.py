@@ -7,11 +7,11 @@ from .jit import jit
 
 
 @jit
-def rnn_fwd_rows(n, gates, relu, h_cand):
-    """gates (B, H): in, the pre-activation; out, h~_t = act(pre) (also written to h_cand)."""
+def rnn_fwd_rows(n, gates, a_h, relu, h_cand):
+    """gates (B, H): in, W_ih x_t + b; a_h (B, H): W_hh h_{t-1}; out, h~_t = act(pre) (also in h_cand)."""
     for b in range(n):
         for j in range(gates.shape[1]):
-            p = gates[b, j]
+            p = gates[b, j] + a_h[b, j]
             h = (p if p > 0.0 else 0.0) if relu else tanh(p)
             gates[b, j] = h
             h_cand[b, j] = h

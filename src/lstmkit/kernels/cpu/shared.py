@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .steps import prepare_hd
+from .gemm import backproject_all, gemm_grad
 from .plan import Plan
 
 
@@ -38,10 +39,8 @@ def input_side(plan: Plan, x: Tensor) -> Tensor:
 
 def input_grads(plan: Plan, d_ax: Tensor, xd: Tensor, w_ih: Tensor) -> tuple[Tensor, Tensor]:
     """(dW_ih, dx in the caller's order) from dL/d(W_ih x_t) over all steps (internal order)."""
-    T, B, N = d_ax.shape
-    d2 = d_ax.reshape(T * B, N)
-    dw_ih = d2.t() @ xd.reshape(T * B, -1)                            # dW_ih = sum_t da_x^T x_t
-    dx = (d2 @ w_ih.detach()).view(T, B, -1)                          # dx_t = W_ih^T da_x
+    dw_ih = gemm_grad(d_ax, xd)                                       # dW_ih = sum_t da_x^T x_t
+    dx = backproject_all(d_ax, w_ih.detach())                         # dx_t = W_ih^T da_x
     if plan.masks.drop_x is not None:
         dx = dx * plan.masks.drop_x
     return dw_ih, plan.seq_out(dx)
@@ -50,11 +49,6 @@ def input_grads(plan: Plan, d_ax: Tensor, xd: Tensor, w_ih: Tensor) -> tuple[Ten
 def zeros_or_empty(plan: Plan, shape, like: Tensor) -> Tensor:
     """A buffer whose rows past each sequence's end are never written: zero it only when such rows exist."""
     return like.new_zeros(shape) if plan.last is not None else like.new_empty(shape)
-
-
-def step_mm(a: Tensor, b: Tensor, out: Tensor) -> None:
-    """out = a @ b (one per-step GEMM, MKL through torch)."""
-    torch.mm(a, b, out=out)
 
 
 def recurrent_inputs(n: int, h_prev: Tensor, reset_t, drop_h, hd: Optional[Tensor], hd_np) -> Tensor:
@@ -73,8 +67,3 @@ def recurrent_input_all(plan: Plan, h0: Tensor, y: Tensor) -> Tensor:
     if plan.masks.drop_h is not None:
         h_in = h_in * plan.masks.drop_h
     return h_in
-
-
-def gemm_grad(d_out: Tensor, inp: Tensor) -> Tensor:
-    """sum_t d_out_t^T inp_t over all T*B rows: (T, B, N), (T, B, K) -> (N, K)."""
-    return d_out.reshape(-1, d_out.shape[-1]).t() @ inp.reshape(-1, inp.shape[-1])

@@ -1,17 +1,15 @@
 """The reference kernels: readable torch ops, hand-written BPTT, any device. The oracle of every other kernel."""
 
 from ..base import FamilyOps, Kernel
-from .gru import gru_backward, gru_forward
-from .lstm import lstm_backward, lstm_forward
-from .rnn import rnn_backward, rnn_forward
+from . import gru, lstm, rnn
 
 
 class ReferenceKernel(Kernel):
     name = "reference"
     families = {
-        "lstm": FamilyOps(lstm_forward, lstm_backward),
-        "gru": FamilyOps(gru_forward, gru_backward),
-        "rnn": FamilyOps(rnn_forward, rnn_backward),
+        "lstm": FamilyOps(lstm.lstm_forward, lstm.lstm_backward, lstm.saved_shapes, lstm.LSTMSaved),
+        "gru": FamilyOps(gru.gru_forward, gru.gru_backward, gru.saved_shapes, gru.GRUSaved),
+        "rnn": FamilyOps(rnn.rnn_forward, rnn.rnn_backward, rnn.saved_shapes, rnn.RNNSaved),
     }
 
 

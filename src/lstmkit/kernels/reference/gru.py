@@ -24,6 +24,15 @@ class GRUSaved(NamedTuple):
     ah_n: Optional[Tensor]     # (T, B, H) W_hn h_{t-1} + b_hn (reset after)
 
 
+def saved_shapes(spec: GRUSpec, T: int, B: int, I: int, m: SeqMasks) -> dict:
+    """Shapes of the tensors :func:`gru_forward` saves, in field order (for fake tensors)."""
+    H = spec.hidden_size
+    out = dict(xd=(T, B, I), hp=(T, B, H), r=(T, B, H), z=(T, B, H), n=(T, B, H))
+    if not spec.reset_before:
+        out["ah_n"] = (T, B, H)
+    return out
+
+
 def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0: tuple[Tensor], m: SeqMasks, save: bool = True):
     """x: (T, B, I); state0: (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""
     T, B, _ = x.shape

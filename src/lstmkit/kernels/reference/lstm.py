@@ -36,6 +36,16 @@ class LSTMSaved(NamedTuple):
     rstd_c: Optional[Tensor] = None
 
 
+def saved_shapes(spec: LSTMSpec, T: int, B: int, I: int, m: SeqMasks) -> dict:
+    """Shapes of the tensors :func:`lstm_forward` saves, in field order (for fake tensors)."""
+    H, P, GH = spec.hidden_size, spec.out_size, spec.num_gates * spec.hidden_size
+    out = dict(xd=(T, B, I), hp=(T, B, P), cp=(T, B, H), gates=(T, B, GH), c_new=(T, B, H), tc=(T, B, H))
+    if spec.layer_norm:
+        out.update(n_x=(T, B, GH), rstd_x=(T, B, 1), n_h=(T, B, GH), rstd_h=(T, B, 1), n_c=(T, B, H),
+                   rstd_c=(T, B, 1))
+    return out
+
+
 def _input_side(spec: LSTMSpec, w: LSTMWeights, x: Tensor, m: SeqMasks, valid: Optional[Tensor]):
     """xd, and the input half of the gate pre-activations for all steps: (T, B, G*H), one GEMM."""
     xd = drop_input(x, m, valid)
@@ -125,8 +135,7 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks
     Returns:
         (dx (T, B, I), (dh0, dc0), dw :class:`LSTMWeights` of gradients, None where no parameter).
     """
-    T, B, _ = x.shape
-    H = spec.hidden_size
+    T = x.shape[0]
     s, pr = gate_slices(spec), peephole_rows(spec)
     valid = valid_mask(m.lengths, T)
     zones = m.zones(2)

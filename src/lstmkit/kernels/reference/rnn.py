@@ -21,6 +21,12 @@ class RNNSaved(NamedTuple):
     h_new: Tensor     # (T, B, H) candidate h~_t = act(pre_t)
 
 
+def saved_shapes(spec: RNNSpec, T: int, B: int, I: int, m: SeqMasks) -> dict:
+    """Shapes of the tensors :func:`rnn_forward` saves, in field order (for fake tensors)."""
+    H = spec.hidden_size
+    return dict(xd=(T, B, I), hp=(T, B, H), h_new=(T, B, H))
+
+
 def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0: tuple[Tensor], m: SeqMasks, save: bool = True):
     """x: (T, B, I); state0: (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""
     T = x.shape[0]

@@ -1,0 +1,96 @@
+"""What is particular to the compiled CPU kernels: the float32 activations, the GEMM routes, the choice
+between the fused loop and the stepped driver. (Every CPU route also runs the whole parity suite.)"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import torch
+
+from lstmkit import kernels
+from lstmkit.cells import GRUSpec, LSTMSpec, RNNSpec
+from lstmkit.kernels.cpu import fused, gemm
+from lstmkit.kernels.cpu.activations import sigmoid, tanh
+
+
+@numba.njit
+def _apply(x, t_out, s_out):
+    for i in range(x.shape[0]):
+        t_out[i] = tanh(x[i])
+        s_out[i] = sigmoid(x[i])
+
+
+def test_float32_activations_are_accurate_and_float64_exact():
+    x64 = np.linspace(-30, 30, 600_001)
+    for dtype, tol in ((np.float32, 3.5e-7), (np.float64, 1e-15)):
+        x = x64.astype(dtype)
+        t, s = np.empty_like(x), np.empty_like(x)
+        _apply(x, t, s)
+        xr = x.astype(np.float64)
+        assert np.abs(t - np.tanh(xr)).max() <= tol
+        assert np.abs(s - 1 / (1 + np.exp(-xr))).max() <= tol
+        assert np.all(np.abs(t) <= 1) and np.all((s >= 0) & (s <= 1))
+
+
+def _weights(spec, dtype):
+    params = {i.field: torch.empty(i.shape, dtype=dtype) for i in spec.layout()}
+    spec.init_(params)
+    for p in params.values():
+        p.requires_grad_()
+    return params
+
+
+def _run_all(spec, params, x, state0, masks, backend):
+    y, sT = kernels.run(spec, spec.make_weights(params), x, state0, masks, backend=backend)
+    g = torch.Generator().manual_seed(5)
+    loss = sum((t * torch.randn(t.shape, generator=g, dtype=torch.float64).to(t.dtype)).sum() for t in (y, *sT))
+    grads = torch.autograd.grad(loss, [x, *state0, *params.values()], allow_unused=True)
+    return [y, *sT, *[g for g in grads if g is not None]]
+
+
+SPECS = [LSTMSpec(16, 64), LSTMSpec(16, 64, proj_size=32, peephole=True, layer_norm=True),
+         GRUSpec(16, 64), GRUSpec(16, 64, reset_before=True), RNNSpec(16, 64)]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.family}-{len(s.variant_options())}")
+@pytest.mark.parametrize("force_onednn", [False, True])
+def test_stepped_float32_matches_float64_truth(spec, force_onednn, monkeypatch):
+    """float32 through oneDNN or MKL GEMMs stays within 1e-5 (relative to each tensor's scale) of float64."""
+    if force_onednn:
+        if not gemm.ONEDNN:
+            pytest.skip("this torch build has no oneDNN matmul ops")  # the MKL route is the only one here
+        monkeypatch.setattr(gemm, "ONEDNN_MIN_MACS", 0)
+    T, B = 12, 6
+    params64 = _weights(spec, torch.float64)
+    x64 = torch.randn(T, B, 16, dtype=torch.float64, requires_grad=True)
+    s64 = tuple(torch.randn(B, n, dtype=torch.float64, requires_grad=True) for n in spec.state_sizes())
+    masks = kernels.SeqMasks(lengths=torch.tensor([12, 3, 7, 12, 1, 9]), reset=torch.rand(T, B) < 0.2)
+    truth = _run_all(spec, params64, x64, s64, masks, "reference")
+    params32 = {k: v.detach().float().requires_grad_() for k, v in params64.items()}
+    x32 = x64.detach().float().requires_grad_()
+    s32 = tuple(s.detach().float().requires_grad_() for s in s64)
+    got = _run_all(spec, params32, x32, s32, masks, "cpu-stepped")
+    for a, b in zip(got, truth):
+        assert (a.double() - b).abs().max() <= 1e-5 * (1 + b.abs().max())
+
+
+def test_route_choice_by_size():
+    assert fused.use_fused(None, 1, 64, 256)                      # one sequence, small layer: fused loop
+    assert not fused.use_fused(None, 64, 256, 1024)               # a real batch: stepped with big GEMMs
+    assert fused.use_fused("fused", 64, 256, 1024) and not fused.use_fused("stepped", 1, 4, 4)
+    lin = gemm.Linear(torch.randn(1024, 256), rows=64)
+    assert lin.onednn == (gemm.ONEDNN and 64 * 1024 * 256 >= gemm.ONEDNN_MIN_MACS)
+    assert not gemm.Linear(torch.randn(1024, 256, dtype=torch.float64), rows=64).onednn   # float64: MKL
+
+
+@pytest.mark.parametrize("backend", ["cpu", "cpu-fused", "cpu-stepped"])
+def test_cpu_backends_reject_what_they_cannot_run(backend):
+    spec = LSTMSpec(4, 5)
+    w = spec.make_weights(_weights(spec, torch.float32))
+    x = torch.randn(3, 2, 4, dtype=torch.float16)
+    with pytest.raises(ValueError, match="supports float32 and float64, got torch.float16"):
+        kernels.select(backend, spec, x)
+    assert kernels.select("auto", spec, x).name == "reference"       # auto falls back to the oracle
+    assert kernels.select("auto", spec, x.float()).name == "cpu"
+    assert w.w_ih.shape == (20, 4)
