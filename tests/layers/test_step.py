@@ -10,23 +10,40 @@ import lstmkit
 from helpers import assert_close
 
 
-@pytest.mark.parametrize("cls,kw", [(lstmkit.LSTM, {}),
-                                    (lstmkit.LSTM, {"proj_size": 3, "peephole": True, "layer_norm": True}),
-                                    (lstmkit.GRU, {}), (lstmkit.RNN, {})])
+STEP_CASES = [(lstmkit.LSTM, {}),
+              (lstmkit.LSTM, {"proj_size": 3, "peephole": True, "layer_norm": True}),
+              (lstmkit.LSTM, {"cifg": True, "bias": False, "zoneout_h": 0.2, "zoneout_c": 0.4}),
+              (lstmkit.GRU, {}), (lstmkit.GRU, {"reset_before": True, "zoneout": 0.3}),
+              (lstmkit.RNN, {}), (lstmkit.RNN, {"nonlinearity": "relu", "bias": False})]
+
+
+@pytest.mark.parametrize("cls,kw", STEP_CASES)
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_layer_step_equals_forward(cls, kw, batch_first):
-    layer = cls(5, 6, num_layers=2, batch_first=batch_first, dtype=torch.float64, **kw)
+@pytest.mark.parametrize("grad", [True, False], ids=["grad", "no_grad"])
+def test_layer_step_equals_forward(cls, kw, batch_first, grad):
+    """With gradients the step runs the differentiable path; under no_grad the compiled single step."""
+    layer = cls(5, 6, num_layers=2, batch_first=batch_first, dtype=torch.float64, **kw).eval()
     x = torch.randn(8, 3, 5, dtype=torch.float64)
-    y_seq, st_seq = layer(x.transpose(0, 1) if batch_first else x)
-    state = layer.init_state(3)
-    ys = []
-    for x_t in x:
-        y_t, state = layer.step(x_t, state)
-        ys.append(y_t)
+    with torch.set_grad_enabled(grad):
+        y_seq, st_seq = layer(x.transpose(0, 1) if batch_first else x)
+        state = layer.init_state(3)
+        ys = []
+        for x_t in x:
+            y_t, state = layer.step(x_t, state)
+            ys.append(y_t)
     assert_close(torch.stack(ys, 1 if batch_first else 0), y_seq, torch.float64, "outputs")
     as_tuple = lambda s: s if isinstance(s, tuple) else (s,)   # noqa: E731
     for a, b in zip(as_tuple(state), as_tuple(st_seq)):
         assert_close(a, b, torch.float64, "state")
+    assert y_t.requires_grad == grad
+
+
+def test_step_in_training_with_sampling_takes_the_sequence_path():
+    layer = lstmkit.LSTM(5, 6, zoneout_c=0.5)                       # training mode: masks are sampled
+    with torch.no_grad():
+        assert not layer._fast_step_ok(torch.randn(2, 5), None)
+        assert layer.eval()._fast_step_ok(torch.randn(2, 5), None)  # evaluation: the expectation, compiled
+    assert not layer._fast_step_ok(torch.randn(2, 5), None)        # gradients wanted: differentiable path
 
 
 def test_layer_step_unbatched_and_zoneout_eval():

@@ -114,21 +114,25 @@ def _(config, x, state0, weights, lengths, reset, drop_x, drop_h, zone_h, zone_c
 
 
 def _setup_context(ctx, inputs, output):
-    ctx.n_state = len(inputs[2])
-    ctx.args = inputs
-    ctx.saved = output[1 + len(state0):]
+    config, x, state0, weights, *masks = inputs
+    ctx.config, ctx.n_state, ctx.n_weights = config, len(state0), len(weights)
+    ctx.mask_present = [m is not None for m in masks]
+    saved = output[1 + len(state0):]
+    ctx.save_for_backward(x, *state0, *weights, *[m for m in masks if m is not None], *saved)
 
 
 def _backward(ctx, grads):
-    ns = ctx.n_state
-    config, x, state0, weights, *masks = ctx.args
-    spec = decode(config)[1]
-    y_shape = (x.shape[0], x.shape[1], spec.out_size)
-    dy = torch.zeros(y_shape, dtype=x.dtype, device=x.device) if grads[0] is None else grads[0]
+    ns, nw = ctx.n_state, ctx.n_weights
+    tensors = list(ctx.saved_tensors)
+    x, state0, weights = tensors[0], tensors[1:1 + ns], tensors[1 + ns:1 + ns + nw]
+    rest = iter(tensors[1 + ns + nw:])
+    masks = [next(rest) if present else None for present in ctx.mask_present]
+    saved = list(rest)
+    spec = decode(ctx.config)[1]
+    dy = grads[0] if grads[0] is not None else x.new_zeros(x.shape[0], x.shape[1], spec.out_size)
     d_stateT = [torch.zeros_like(s) if g is None else g for g, s in zip(grads[1:1 + ns], state0)]
-    outs = sequence_backward(config, x, state0, weights, *masks, list(ctx.saved), dy, d_stateT)
-    dx, d_state0, d_weights = outs[0], outs[1:1 + ns], outs[1 + ns:]
-    return (None, dx, list(d_state0), list(d_weights)) + (None,) * len(masks)
+    outs = sequence_backward(ctx.config, x, state0, weights, *masks, saved, dy, d_stateT)
+    return (None, outs[0], list(outs[1:1 + ns]), list(outs[1 + ns:])) + (None,) * len(masks)
 
 
 torch.library.register_autograd("lstmkit::sequence_forward", _backward, setup_context=_setup_context)

@@ -50,7 +50,7 @@ def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: boo
         buf = dict(gates=project_all(xd, w.w_ih, w.b_ih),             # (T, B, 3H) W_ih x_t + b_ih
                    h0=plan.rows(state0[0].detach()).contiguous(), y=x.new_zeros(T, B, H),
                    zone_h=contiguous_zone(mi.zone_h), h_cand=x.new_empty(B, H), hd=x.new_empty(B, H),
-                   ah_n=x.new_empty(k_T, B, H) if not spec.reset_before else None,
+                   ah_n=zeros_or_empty(plan, (k_T, B, H), x) if not spec.reset_before else None,
                    rh=zeros_or_empty(plan, (k_T, B, H), x) if spec.reset_before else None)
         run = _forward_fused if fused.use_fused(route, B, H, 3 * H) else _forward_stepped
         run(spec, w, plan, buf, save)

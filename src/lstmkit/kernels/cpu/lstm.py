@@ -81,10 +81,10 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: 
         h0, c0 = (plan.rows(s.detach()).contiguous() for s in state0)
         zone_h, zone_c = contiguous_zone(mi.zone_h), contiguous_zone(mi.zone_c)
         buf = dict(
-            gates=gates, h0=h0, c0=c0, y=x.new_zeros(T, B, P), c_states=x.new_empty(T, B, H),
-            c_cand=x.new_empty(T, B, H) if zone_c is not None else None,
+            gates=gates, h0=h0, c0=c0, y=x.new_zeros(T, B, P), c_states=zeros_or_empty(plan, (T, B, H), x),
+            c_cand=zeros_or_empty(plan, (T, B, H), x) if zone_c is not None else None,
             m=zeros_or_empty(plan, (T if save else 1, B, H), x) if (proj or zone_h is not None) else None,
-            a_h=x.new_empty(T, B, GH) if (spec.layer_norm and save) else None,
+            a_h=zeros_or_empty(plan, (T, B, GH), x) if (spec.layer_norm and save) else None,
             hd=x.new_empty(B, P), zone_h=zone_h, zone_c=zone_c)
         run = _forward_fused if fused.use_fused(route, B, P, GH) else _forward_stepped
         run(spec, w, plan, buf, save)

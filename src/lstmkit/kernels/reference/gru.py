@@ -21,7 +21,7 @@ class GRUSaved(NamedTuple):
     r: Tensor                  # (T, B, H) reset gate
     z: Tensor                  # (T, B, H) update gate
     n: Tensor                  # (T, B, H) candidate
-    ah_n: Optional[Tensor]     # (T, B, H) W_hn h_{t-1} + b_hn (reset after)
+    ah_n: Optional[Tensor] = None   # (T, B, H) W_hn h_{t-1} + b_hn (reset after)
 
 
 def saved_shapes(spec: GRUSpec, T: int, B: int, I: int, m: SeqMasks) -> dict:
