@@ -7,10 +7,11 @@ import argparse
 import sys
 
 from . import __version__
+from . import bench
 from .tasks import demo
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = [demo]
+TASKS = [demo, bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

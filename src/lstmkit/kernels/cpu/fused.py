@@ -57,6 +57,15 @@ def _h_in(t, h0, y, reset, drop_h, hd, n):
     return hd, h_prev
 
 
+@jit_inline
+def _bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c):
+    """The h side of backward step t (:func:`~lstmkit.kernels.cpu.steps.bwd_h_rows`) with its step's masks."""
+    T = n_t.shape[0]
+    bwd_h_rows(n_t[t], n_t[t + 1] if t + 1 < T else 0, dh_acc, dy[t], dh_rec, drop_h,
+               None if reset is None else reset[t], None if (reset is None or t + 1 >= T) else reset[t + 1],
+               None if zone_h is None else zone_h[t], dh_c)
+
+
 @jit
 def lstm_forward_loop(n_t, gates, w_hh_t, w_hr_t, h0, c0, y, c_states, c_cand, m_all, save, ln_hh, w_ch, ln_c_w,
                       ln_c_b, eps, a_h_all, reset, drop_h, zone_h, zone_c, hd, rec, h_cand):
@@ -95,12 +104,9 @@ def lstm_backward_loop(n_t, gates, c_states, c0, c_cand, a_h_all, dy, dh_acc, dc
         n = n_t[t]
         if n == 0:
             continue
-        n_next = n_t[t + 1] if t + 1 < T else 0
         reset_t = None if reset is None else reset[t]
-        reset_next = None if (reset is None or t + 1 >= T) else reset[t + 1]
         k = t if w_hr is not None else 0
-        bwd_h_rows(n, n_next, dh_acc, dy[t], dh_rec, drop_h, reset_t, reset_next,
-                   None if zone_h is None else zone_h[t], dh_c[k])
+        _bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c[k])
         if w_hr is not None:
             gemm_rows(n, dh_c[k], w_hr, dm, None)                     # dm_t = W_hr^T dh~_t
         else:
@@ -136,9 +142,7 @@ def rnn_backward_loop(n_t, gates, dy, dh_acc, d_pre, w_hh, relu, reset, drop_h, 
         n = n_t[t]
         if n == 0:
             continue
-        n_next = n_t[t + 1] if t + 1 < T else 0
-        bwd_h_rows(n, n_next, dh_acc, dy[t], dh_rec, drop_h, None if reset is None else reset[t],
-                   None if (reset is None or t + 1 >= T) else reset[t + 1], None if zone_h is None else zone_h[t], dh_c)
+        _bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c)
         rnn_bwd_rows(n, gates[t], relu, dh_c, d_pre[t])
         gemm_rows(n, d_pre[t], w_hh, dh_rec, None)
     finish_dh(n_t[0], dh_acc, dh_rec, drop_h, None if reset is None else reset[0])
@@ -180,10 +184,8 @@ def gru_backward_loop(n_t, gates, y, h0, ah_n, hd_all, dy, dh_acc, d_ax, d_ah, w
         n = n_t[t]
         if n == 0:
             continue
-        n_next = n_t[t + 1] if t + 1 < T else 0
         reset_t = None if reset is None else reset[t]
-        bwd_h_rows(n, n_next, dh_acc, dy[t], dh_rec, drop_h, reset_t,
-                   None if (reset is None or t + 1 >= T) else reset[t + 1], None if zone_h is None else zone_h[t], dh_c)
+        _bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c)
         hp = h0 if t == 0 else y[t - 1]
         if reset_before:
             gru_rb_bwd1_rows(n, gates[t], hp, reset_t, dh_c, dh_acc, d_ax[t], d_ah[t])

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .gru_steps import gru_fwd_rows, gru_rb_gates_rows, gru_rb_out_rows
-from .jit import FASTMATH
+from .jit import FASTMATH, jit, jit_inline
 from .lstm_steps import lstm_fwd_rows
 from .rnn_steps import rnn_fwd_rows
 from .steps import blend_h_rows
@@ -25,32 +25,30 @@ _pjit = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=Tru
 PARALLEL_MIN_MACS = 200_000
 
 
+@jit_inline
+def _gemv_rows(lo, hi, a, w, bias, out):
+    """out[:, i] = w[i] . a[b] (+ bias[i]) for output rows i in [lo, hi)."""
+    for i in range(lo, hi):
+        wi = w[i]
+        for b in range(a.shape[0]):
+            acc = 0.0 if bias is None else bias[i]
+            ab = a[b]
+            for k in range(wi.shape[0]):
+                acc += wi[k] * ab[k]
+            out[b, i] = acc
+
+
 @_pjit
 def _gemv_par(a, w, bias, out):
-    B = a.shape[0]
     N = w.shape[0]
-    for i in numba.prange(N):
-        wi = w[i]
-        for b in range(B):
-            acc = 0.0 if bias is None else bias[i]
-            ab = a[b]
-            for k in range(wi.shape[0]):
-                acc += wi[k] * ab[k]
-            out[b, i] = acc
+    chunks = numba.get_num_threads() * 4
+    for c in numba.prange(chunks):
+        _gemv_rows(c * N // chunks, (c + 1) * N // chunks, a, w, bias, out)
 
 
-@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
+@jit
 def _gemv_seq(a, w, bias, out):
-    B = a.shape[0]
-    N = w.shape[0]
-    for i in range(N):
-        wi = w[i]
-        for b in range(B):
-            acc = 0.0 if bias is None else bias[i]
-            ab = a[b]
-            for k in range(wi.shape[0]):
-                acc += wi[k] * ab[k]
-            out[b, i] = acc
+    _gemv_rows(0, w.shape[0], a, w, bias, out)
 
 
 def gemv(a: np.ndarray, w: np.ndarray, bias, out: np.ndarray) -> None:
