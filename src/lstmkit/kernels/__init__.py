@@ -19,7 +19,7 @@ from .common import SeqMasks
 from .cpu import CpuKernel
 from .reference import ReferenceKernel
 
-__all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run"]
+__all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run", "record"]
 
 _KERNELS: dict[str, Kernel] = {}
 #: preference order of ``backend="auto"`` per device type; the reference runs everywhere
@@ -83,6 +83,14 @@ def run(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: O
         return y, tuple(stateT)
     out = SequenceFunction.apply(kernel, spec, masks, reverse, fields, x, *state0, *wts)
     return out[0], tuple(out[1:])
+
+
+def record(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: Optional[SeqMasks] = None,
+           reverse: bool = False, backend: str = "auto") -> dict:
+    """Every step's gate activations (LSTM: i, f, g, o and c; GRU: r, z, n) of one layer-direction,
+    (T, B, H) each in the caller's order, zero past each sequence's end; no gradient."""
+    masks = SeqMasks() if masks is None else masks
+    return select(backend, spec, x).record(spec, weights, x, tuple(state0), masks, reverse)
 
 
 register(ReferenceKernel())

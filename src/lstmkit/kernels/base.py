@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional
 
+import torch
 from torch import Tensor
 
 from ..cells.base import CellSpec
-from .common import SeqMasks, reverse_index, reverse_masks, reverse_time
+from .common import SeqMasks, reverse_index, reverse_masks, reverse_time, valid_mask
 
 
 class FamilyOps(NamedTuple):
@@ -29,6 +30,8 @@ class FamilyOps(NamedTuple):
     saved_shapes: Callable
     #: the NamedTuple forward saves into
     saved_type: type
+    #: gates_of(spec, saved) -> {name: (T, B, H)} gate activations (and LSTM's c_t), in processing order
+    gates_of: Callable
 
 
 class Kernel:
@@ -52,6 +55,24 @@ class Kernel:
         y, stateT, saved = ops.forward(spec, w, reverse_time(x, idx), state0,
                                        reverse_masks(m, x.shape[0], idx), save)
         return reverse_time(y, idx), stateT, saved
+
+    def record(self, spec, w, x: Tensor, state0, m: SeqMasks, reverse: bool) -> dict:
+        """Every step's gate activations (and LSTM's c_t) in original time and batch order, (T, B, H)
+        each, zero past each sequence's end. A no-grad forward that keeps what the backward would."""
+        with torch.no_grad():
+            _, _, saved = self.run_forward(spec, w, x, tuple(state0), m, reverse, save=True)
+            rec = self.families[spec.family].gates_of(spec, saved)
+            rec = {k: self.to_original_order(v, x, m, reverse) for k, v in rec.items()}
+            valid = valid_mask(m.lengths, x.shape[0])
+            if valid is not None:
+                rec = {k: torch.where(valid, v, torch.zeros_like(v)) for k, v in rec.items()}
+        return rec
+
+    def to_original_order(self, seq: Tensor, x: Tensor, m: SeqMasks, reverse: bool) -> Tensor:
+        """A (T, B, ...) tensor in this kernel's processing order -> the caller's order."""
+        if not reverse:
+            return seq
+        return reverse_time(seq, reverse_index(x.shape[0], x.shape[1], m.lengths, x.device))
 
     def step(self, spec, w, x: Tensor, state: tuple, zone_rates: tuple = ()) -> tuple:
         """One step without gradient (streaming): x (B, I), state (h (B, P)[, c (B, H)]) -> new state.

@@ -113,11 +113,19 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         return self.training and (self.input_dropout > 0 or self.recurrent_dropout > 0)
 
     # ------------------------------------------------------------------------------------ forward
-    def forward(self, input, hx=None, lengths: Optional[Tensor] = None, reset: Optional[Tensor] = None):
-        """Run the stack over a sequence; see the class docstring for shapes."""
+    def forward(self, input, hx=None, lengths: Optional[Tensor] = None, reset: Optional[Tensor] = None,
+                record: bool = False):
+        """Run the stack over a sequence; see the class docstring for shapes.
+
+        ``record=True`` also keeps every step's gates and states in :attr:`last_record` (see
+        :meth:`_run`); the outputs are the same either way.
+        """
         prep = prepare(input, hx, lengths, reset, input_size=self.input_size, batch_first=self.batch_first,
                        dtype=self._dtype(), state_shapes=self._state_shapes())
-        y, states = self._run(prep)
+        recording = record or getattr(self, "_recorder", None) is not None
+        y, states = self._run(prep, recording)
+        if recording and getattr(self, "_recorder", None) is not None:
+            self._recorder(self.last_record)
         out, states = finish(prep, y, states, self.batch_first)
         return out, self._pack_state(states)
 
@@ -127,11 +135,15 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
     def _pack_state(self, states: tuple[Tensor, ...]):
         return states[0] if len(states) == 1 else states
 
-    def _run(self, prep: Prepared) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _run(self, prep: Prepared, recording: bool = False) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The stack, time-major. When ``recording``, ``self.last_record[(layer, direction)]`` gets
+        {gate name: (T, B, H), ..., "h": (T, B, P)} (LSTM gates i, f, g, o and c; GRU r, z, n)."""
         x = prep.x
         T, B = x.shape[0], x.shape[1]
         D = self.num_directions
         finals: list[list[Tensor]] = [[] for _ in prep.state0]
+        if recording:
+            self.last_record: dict = {}
         for k, spec in enumerate(self._specs):
             outs = []
             for d in range(D):
@@ -140,6 +152,10 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
                 state0 = tuple(s[idx] for s in prep.state0)
                 y, stateT = kernels.run(spec, self.weights(k, d), x, state0, masks, reverse=d == 1,
                                         backend=self.backend)
+                if recording:
+                    rec = kernels.record(spec, self.weights(k, d), x.detach(), tuple(s.detach() for s in state0),
+                                         masks, reverse=d == 1, backend=self.backend)
+                    self.last_record[(k, d)] = {**rec, "h": y.detach()}
                 outs.append(y)
                 for lst, s in zip(finals, stateT):
                     lst.append(s)

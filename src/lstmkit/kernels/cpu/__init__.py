@@ -28,9 +28,10 @@ class CpuKernel(Kernel):
     def __init__(self, name: str = "cpu", route: Optional[str] = None) -> None:
         self.name, self.route = name, route
     families = {} if _IMPORT_ERROR else {
-        "lstm": FamilyOps(lstm.lstm_forward, lstm.lstm_backward, lstm.saved_shapes, lstm.CpuLSTMSaved),
-        "gru": FamilyOps(gru.gru_forward, gru.gru_backward, gru.saved_shapes, gru.CpuGRUSaved),
-        "rnn": FamilyOps(rnn.rnn_forward, rnn.rnn_backward, rnn.saved_shapes, rnn.CpuRNNSaved)}
+        "lstm": FamilyOps(lstm.lstm_forward, lstm.lstm_backward, lstm.saved_shapes, lstm.CpuLSTMSaved,
+                          lstm.gates_of),
+        "gru": FamilyOps(gru.gru_forward, gru.gru_backward, gru.saved_shapes, gru.CpuGRUSaved, gru.gates_of),
+        "rnn": FamilyOps(rnn.rnn_forward, rnn.rnn_backward, rnn.saved_shapes, rnn.CpuRNNSaved, rnn.gates_of)}
 
     def unsupported(self, spec, x: Tensor) -> Optional[str]:
         if _IMPORT_ERROR:
@@ -46,6 +47,10 @@ class CpuKernel(Kernel):
         if spec.family == "lstm":
             return lstm_step(spec, w, x, state, rates)
         return ((gru_step if spec.family == "gru" else rnn_step)(spec, w, x, state, rates),)
+
+    def to_original_order(self, seq, x, m, reverse):
+        from .plan import make_plan
+        return make_plan(x, m, reverse).seq_out(seq)
 
     # the CPU drivers handle the reverse direction and lengths themselves (internal order)
     def run_forward(self, spec, w, x, state0, m, reverse, save):

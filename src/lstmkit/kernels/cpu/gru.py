@@ -38,6 +38,12 @@ def saved_shapes(spec: GRUSpec, T: int, B: int, I: int, m) -> dict:
     return out
 
 
+def gates_of(spec: GRUSpec, saved: CpuGRUSaved) -> dict:
+    """r, z, n for every step (internal order)."""
+    H = spec.hidden_size
+    return {"r": saved.gates[..., :H], "z": saved.gates[..., H:2 * H], "n": saved.gates[..., 2 * H:]}
+
+
 def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bool, save: bool,
                 route=None):
     """x (T, B, I); state0 (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""

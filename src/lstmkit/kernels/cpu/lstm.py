@@ -52,6 +52,12 @@ def saved_shapes(spec: LSTMSpec, T: int, B: int, I: int, m) -> dict:
     return out
 
 
+def gates_of(spec: LSTMSpec, saved: CpuLSTMSaved) -> dict:
+    """i, f, g, o and c for every step (internal order), from what the forward saved."""
+    from ..reference.lstm import _split_gates
+    return _split_gates(spec, saved.gates) | {"c": saved.c_states}
+
+
 def _np(w: Optional[Tensor]) -> Optional[np.ndarray]:
     return None if w is None else np_view(w.detach().contiguous())
 

@@ -29,6 +29,11 @@ def saved_shapes(spec: RNNSpec, T: int, B: int, I: int, m) -> dict:
     return dict(xd=(T, B, I), gates=(T, B, H), y=(T, B, H), h0=(B, H))
 
 
+def gates_of(spec: RNNSpec, saved: CpuRNNSaved) -> dict:
+    """The Elman cell has no gates: only h, which the layer records from its output."""
+    return {}
+
+
 def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bool, save: bool,
                 route=None):
     """x (T, B, I); state0 (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""

@@ -33,6 +33,11 @@ def saved_shapes(spec: GRUSpec, T: int, B: int, I: int, m: SeqMasks) -> dict:
     return out
 
 
+def gates_of(spec: GRUSpec, saved: GRUSaved) -> dict:
+    """r, z, n for every step (processing order)."""
+    return {"r": saved.r, "z": saved.z, "n": saved.n}
+
+
 def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0: tuple[Tensor], m: SeqMasks, save: bool = True):
     """x: (T, B, I); state0: (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""
     T, B, _ = x.shape

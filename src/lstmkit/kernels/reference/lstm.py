@@ -28,6 +28,7 @@ class LSTMSaved(NamedTuple):
     gates: Tensor               # (T, B, G*H) activated gates i|f|g|o (f|g|o with cifg)
     c_new: Tensor               # (T, B, H)  candidate cell state c~_t
     tc: Tensor                  # (T, B, H)  tanh(LN_c(c~_t))
+    c: Tensor                   # (T, B, H)  c_t, the carried state (after zoneout and lengths)
     n_x: Optional[Tensor] = None     # (T, B, G*H) normalised W_ih x_t     (layer_norm)
     rstd_x: Optional[Tensor] = None  # (T, B, 1)
     n_h: Optional[Tensor] = None     # (T, B, G*H) normalised W_hh h_{t-1}
@@ -39,11 +40,24 @@ class LSTMSaved(NamedTuple):
 def saved_shapes(spec: LSTMSpec, T: int, B: int, I: int, m: SeqMasks) -> dict:
     """Shapes of the tensors :func:`lstm_forward` saves, in field order (for fake tensors)."""
     H, P, GH = spec.hidden_size, spec.out_size, spec.num_gates * spec.hidden_size
-    out = dict(xd=(T, B, I), hp=(T, B, P), cp=(T, B, H), gates=(T, B, GH), c_new=(T, B, H), tc=(T, B, H))
+    out = dict(xd=(T, B, I), hp=(T, B, P), cp=(T, B, H), gates=(T, B, GH), c_new=(T, B, H), tc=(T, B, H), c=(T, B, H))
     if spec.layer_norm:
         out.update(n_x=(T, B, GH), rstd_x=(T, B, 1), n_h=(T, B, GH), rstd_h=(T, B, 1), n_c=(T, B, H),
                    rstd_c=(T, B, 1))
     return out
+
+
+def gates_of(spec: LSTMSpec, saved: LSTMSaved) -> dict:
+    """i, f, g, o and c for every step (processing order), from what the forward saved."""
+    return _split_gates(spec, saved.gates) | {"c": saved.c}
+
+
+def _split_gates(spec: LSTMSpec, gates: Tensor) -> dict:
+    s = gate_slices(spec)
+    out = {name: gates[..., sl] for name, sl in s.items()}
+    if spec.cifg:
+        out["i"] = 1.0 - out["f"]                                      # i_t = 1 - f_t
+    return {k: out[k] for k in "ifgo"}
 
 
 def _input_side(spec: LSTMSpec, w: LSTMWeights, x: Tensor, m: SeqMasks, valid: Optional[Tensor]):
@@ -74,7 +88,7 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor
     xd, a_x, n_x, rstd_x = _input_side(spec, w, x, m, valid)
     zones = m.zones(2)
     keep = save
-    rec = {k: [] for k in ("hp", "cp", "gates", "c_new", "tc", "n_h", "rstd_h", "n_c", "rstd_c")}
+    rec = {k: [] for k in ("hp", "cp", "gates", "c_new", "tc", "c", "n_h", "rstd_h", "n_c", "rstd_c")}
     ys = []
     state = tuple(state0)
     for t in range(T):
@@ -113,7 +127,7 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor
         ys.append(y)
         if keep:
             gates = torch.cat([f, g, o] if spec.cifg else [i, f, g, o], dim=1)
-            for k, v in (("hp", hp), ("cp", cp), ("gates", gates), ("c_new", c_new), ("tc", tc)):
+            for k, v in (("hp", hp), ("cp", cp), ("gates", gates), ("c_new", c_new), ("tc", tc), ("c", state[1])):
                 rec[k].append(v)
             if spec.layer_norm:
                 for k, v in (("n_h", n_h), ("rstd_h", rstd_h), ("n_c", n_c), ("rstd_c", rstd_c)):

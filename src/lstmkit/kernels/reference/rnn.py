@@ -27,6 +27,11 @@ def saved_shapes(spec: RNNSpec, T: int, B: int, I: int, m: SeqMasks) -> dict:
     return dict(xd=(T, B, I), hp=(T, B, H), h_new=(T, B, H))
 
 
+def gates_of(spec: RNNSpec, saved: RNNSaved) -> dict:
+    """The Elman cell has no gates: only h, which the layer records from its output."""
+    return {}
+
+
 def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0: tuple[Tensor], m: SeqMasks, save: bool = True):
     """x: (T, B, I); state0: (h0 (B, H),). Returns (y (T, B, H), (h_T,), saved or None)."""
     T = x.shape[0]
