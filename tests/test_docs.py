@@ -27,7 +27,7 @@ def test_readme_python_blocks_run(k):
 
 def modules():
     for info in pkgutil.walk_packages(lstmkit.__path__, "lstmkit."):
-        if info.name != "lstmkit.__main__":
+        if not info.name.endswith("__main__"):                      # running them is their job
             yield info.name
 
 
