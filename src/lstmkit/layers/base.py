@@ -30,6 +30,8 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
                                     "dropout", "bidirectional")
     #: constructor options that change the math away from torch.nn, with their neutral value
     _variant_defaults: dict = {}
+    #: set by :func:`lstmkit.inspect.recording`: called with each forward's record
+    _recorder = None
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -122,9 +124,9 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         """
         prep = prepare(input, hx, lengths, reset, input_size=self.input_size, batch_first=self.batch_first,
                        dtype=self._dtype(), state_shapes=self._state_shapes())
-        recording = record or getattr(self, "_recorder", None) is not None
+        recording = record or self._recorder is not None
         y, states = self._run(prep, recording)
-        if recording and getattr(self, "_recorder", None) is not None:
+        if self._recorder is not None:
             self._recorder(self.last_record)
         out, states = finish(prep, y, states, self.batch_first)
         return out, self._pack_state(states)
