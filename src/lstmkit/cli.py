@@ -7,10 +7,10 @@ import argparse
 import sys
 
 from . import __version__
-from .tasks import demo
+from .tasks import charlm, demo
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = [demo]
+TASKS = [demo, charlm]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as e:
+    except (ValueError, TypeError, OSError, ImportError) as e:
         print(f"lstmkit {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
