@@ -51,9 +51,10 @@ def _train(args: argparse.Namespace) -> None:
 def _sample(args: argparse.Namespace) -> None:
     model, vocab, _ = load_model(args.run, args.checkpoint)
     prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.index else vocab.chars[1])
+    chars = sample_text(model, vocab, prime, args.length, args.temperature, args.top_k, args.seed, args.unknown)
     out = sys.stdout
     out.write(prime)
-    for ch in sample_text(model, vocab, prime, args.length, args.temperature, args.top_k, args.seed, args.unknown):
+    for ch in chars:
         out.write(ch)
         out.flush()
     out.write("\n")

@@ -91,26 +91,38 @@ def load_model(run_path: str | pathlib.Path, checkpoint: str = "auto",
 
 def sample_text(model: CharLM, vocab: Vocab, prime: str, length: int, temperature: float = 1.0,
                 top_k: int = 0, seed: Optional[int] = None, unknown: str = "error") -> Iterator[str]:
-    """Yield ``length`` characters continuing ``prime``, one at a time.
+    """An iterator of ``length`` characters continuing ``prime``, drawn one at a time. The prime is checked
+    here, before anything is drawn.
 
     ``unknown`` is the policy for characters of ``prime`` outside the vocabulary: ``error`` (name them),
     ``replace`` (read them as the <unk> symbol) or ``skip`` (drop them).
+
+    Example::
+
+        >>> from lstmkit.tasks.charlm import CharLM, CharLMConfig, Vocab, sample_text
+        >>> vocab = Vocab.from_text("abc ")
+        >>> model = CharLM(len(vocab), CharLMConfig(hidden=8, embed=4, layers=1)).eval()
+        >>> len("".join(sample_text(model, vocab, "ab", 10, seed=0)))
+        10
+        >>> sample_text(model, vocab, "abz", 10)
+        Traceback (most recent call last):
+        ...
+        ValueError: --prime has 1 character(s) the model never saw: 'z' (U+007A); expected ...
     """
     if not prime:
         raise ValueError("--prime must hold at least one character, got an empty string")
+    if unknown not in ("error", "replace", "skip"):
+        raise ValueError(f"unknown must be error, replace or skip, got {unknown!r}")
     missing = vocab.unknown(prime)
-    if missing:
-        if unknown == "error":
-            raise ValueError(f"--prime has {len(missing)} character(s) the model never saw: "
-                             f"{''.join(missing)!r} (codepoints {', '.join(f'U+{ord(c):04X}' for c in missing)}); "
-                             f"expected characters of its vocabulary, or --unknown replace / skip")
-        if unknown == "skip":
-            prime = "".join(c for c in prime if c in vocab.index)
-            if not prime:
-                raise ValueError("--prime has no character of the vocabulary left after --unknown skip")
-        elif unknown != "replace":
-            raise ValueError(f"unknown must be error, replace or skip, got {unknown!r}")
+    if missing and unknown == "error":
+        raise ValueError(f"--prime has {len(missing)} character(s) the model never saw: "
+                         f"{', '.join(f'{c!r} (U+{ord(c):04X})' for c in missing)}; expected characters of its "
+                         f"vocabulary, or --unknown replace / skip")
+    if missing and unknown == "skip":
+        prime = "".join(c for c in prime if c in vocab.index)
+        if not prime:
+            raise ValueError("--prime has no character of the vocabulary left after --unknown skip")
     p = next(model.parameters())
     g = torch.Generator(device=p.device).manual_seed(seed) if seed is not None else None
-    for i in sample_ids(model, vocab.encode(prime).to(p.device), length, temperature, top_k, g, banned=[0]):
-        yield vocab.chars[i]
+    ids = sample_ids(model, vocab.encode(prime).to(p.device), length, temperature, top_k, g, banned=[0])
+    return (vocab.chars[i] for i in ids)
