@@ -31,3 +31,12 @@ def test_step_and_constant():
     assert [lr_at(s, cfg) for s in (10, 109, 110, 310)] == [1.0, 1.0, 0.5, 0.125]
     cfg = TrainConfig(lr=1.0, warmup_steps=0, schedule="constant")
     assert {lr_at(s, cfg) for s in (0, 10, 10**6)} == {1.0}
+
+
+def test_cosine_can_follow_the_wall_clock_budget():
+    cfg = TrainConfig(lr=1.0, warmup_steps=0, min_lr=0.0, max_time=100.0, decay_by="time", max_steps=10**9)
+    assert lr_at(5, cfg, elapsed=0.0) == pytest.approx(1.0)
+    assert lr_at(5, cfg, elapsed=50.0) == pytest.approx(0.5)
+    assert lr_at(5, cfg, elapsed=150.0) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="decay_by='time' needs --schedule cosine and a --max-time budget"):
+        TrainConfig(decay_by="time").validate()

@@ -74,6 +74,10 @@ class TrainConfig:
                                   "--gamma every --step-every steps) or constant",
                         choices=("cosine", "step", "constant"))
     decay_steps: int = opt(0, "length of the cosine decay (0: --max-steps)")
+    decay_by: str = opt("steps", "what the cosine decay follows: steps (to --decay-steps), or time (the "
+                                 "fraction of --max-time spent: anneals to a wall-clock budget, but the rate "
+                                 "then follows the clock, so runs are not bit-reproducible)",
+                        choices=("steps", "time"))
     step_every: int = opt(1000, "step schedule: steps between learning-rate drops")
     gamma: float = opt(0.5, "step schedule: factor of each drop")
     weight_decay: float = opt(0.1, "AdamW weight decay, on matrices only (not biases, gains)")
@@ -103,6 +107,9 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.decay_by == "time" and not (self.max_time > 0 and self.schedule == "cosine"):
+            raise ValueError(f"decay_by='time' needs --schedule cosine and a --max-time budget, got "
+                             f"schedule={self.schedule!r}, max_time={self.max_time}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         for f in fields(self):

@@ -179,7 +179,7 @@ class Trainer:
             if cfg.max_time and self.elapsed >= cfg.max_time:
                 stopped_by = "max_time"
                 break
-            lr = lr_at(self.step, cfg)
+            lr = lr_at(self.step, cfg, self.elapsed)
             for group in self.opt.param_groups:
                 group["lr"] = lr
             self.model.train()

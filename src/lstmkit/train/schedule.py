@@ -12,11 +12,13 @@ from .config import TrainConfig
 __all__ = ["lr_at"]
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Learning rate for the update that follows ``step`` completed updates (``step`` = 0, 1, ...).
+def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
+    """Learning rate for the update that follows ``step`` completed updates (``step`` = 0, 1, ...), after
+    ``elapsed`` seconds of training.
 
     * warm-up: ``lr * (step + 1) / warmup_steps`` for the first ``warmup_steps`` updates;
     * cosine: from ``lr`` down to ``lr * min_lr`` at ``decay_steps`` (default ``max_steps``), then flat;
+      with ``decay_by="time"`` the progress is ``elapsed / max_time`` instead;
     * step: ``lr * gamma ** k`` after the k-th block of ``step_every`` updates past warm-up;
     * constant: ``lr``.
 
@@ -35,6 +37,9 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.lr
     if cfg.schedule == "step":
         return cfg.lr * cfg.gamma ** (after // cfg.step_every)
-    horizon = (cfg.decay_steps or cfg.max_steps) - cfg.warmup_steps
-    progress = min(1.0, after / horizon) if horizon > 0 else 1.0
+    if cfg.decay_by == "time":
+        progress = min(1.0, elapsed / cfg.max_time)
+    else:
+        horizon = (cfg.decay_steps or cfg.max_steps) - cfg.warmup_steps
+        progress = min(1.0, after / horizon) if horizon > 0 else 1.0
     return cfg.lr * (cfg.min_lr + (1.0 - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress)))
