@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ class ToyConfig(TrainConfig):
     task = "toy"
     interrupt_at: int = opt(0, "send SIGINT to this process after this step (0: never)")
     nan_at: int = opt(0, "return a NaN loss at this step (0: never)")
+    step_sleep: float = opt(0.0, "seconds each step sleeps (a slow job for the time budget tests)")
 
 
 class ToyTask(TrainTask):
@@ -35,6 +37,7 @@ class ToyTask(TrainTask):
     def train_step(self, model, step):
         if self.config.interrupt_at and step + 1 == self.config.interrupt_at:
             os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(self.config.step_sleep)
         x = torch.randn(8, 4, generator=self.g)
         loss = (model(x).squeeze(1) - x.sum(1)).pow(2).mean()
         if self.config.nan_at and step + 1 == self.config.nan_at:

@@ -114,9 +114,20 @@ def test_resume_of_a_run_without_checkpoint_or_a_non_run(tmp_path):
         RunDir.create(run.path, ToyConfig())
 
 
-def test_max_time_and_early_stopping(tmp_path):
-    result, out, _ = _fit(ToyConfig(**{**CFG, "max_steps": 10**6, "max_time": 0.5}), tmp_path / "t")
-    assert result.stopped_by == "max_time" and 0 < result.step < 10**6 and "--max-time" in out
+def test_max_time_stops_evaluates_and_a_resume_with_more_time_continues_exactly(tmp_path):
+    cfg = {**CFG, "max_steps": 150, "eval_every": 25, "log_every": 3, "step_sleep": 0.004}
+    _, _, full = _fit(ToyConfig(**cfg), tmp_path / "full")
+    result, out, run = _fit(ToyConfig(**{**cfg, "max_time": 0.3}), tmp_path / "t")
+    assert result.stopped_by == "max_time" and 0 < result.step < 150 and "--max-time" in out
+    final = MetricsLog(run.metrics_path).read()[-1]
+    if result.step % 25:
+        assert final["final"] is True and final["step"] == result.step and "val_loss" in final
+    resumed, _, _ = _fit(ToyConfig(**{**cfg, "max_time": 999.0}), run.path, resume=True)
+    assert resumed.stopped_by == "max_steps" and resumed.step == 150
+    assert [r for r in _records(run) if not r.get("final")] == _records(full)
+
+
+def test_early_stopping(tmp_path):
     cfg = ToyConfig(**{**CFG, "max_steps": 10**4, "eval_every": 1, "patience": 2, "lr": 1e-9, "warmup_steps": 0})
     result, out, _ = _fit(cfg, tmp_path / "e")
     assert result.stopped_by == "early_stopping" and result.step < 50

@@ -219,6 +219,8 @@ class Trainer:
                 stopped_by = "early_stopping"
                 break
         self.elapsed = start_elapsed + time.perf_counter() - start_wall
+        if stopped_by == "max_time" and self.step > first_step and self.step % cfg.eval_every:
+            self._final_evaluation(progress, tb)
         if saved_at != self.step:
             self.save_last()
         progress.message(self._stop_message(stopped_by, stop.signal))
@@ -233,7 +235,18 @@ class Trainer:
         self.win_loss, self.win_count, self.win_items = 0.0, 0, 0
         return rec
 
-    def _evaluate(self, progress) -> dict:
+    def _final_evaluation(self, progress, tb) -> None:
+        """Evaluate the model a time budget stopped between evaluations. The record is marked ``final``;
+        it may update ``best`` but leaves the loop's counters alone, so a resumed run (with more
+        --max-time) continues exactly as if it had not stopped."""
+        rec = {"step": self.step, **self._evaluate(progress, scheduled=False), "final": True,
+               "elapsed": round(self.elapsed, 3)}
+        self.metrics.append(rec)
+        if tb is not None:
+            tb.record(rec)
+        progress.record(rec)
+
+    def _evaluate(self, progress, scheduled: bool = True) -> dict:
         self.model.eval()
         with torch.no_grad():
             metrics = self.task.evaluate(self.model)
@@ -248,10 +261,10 @@ class Trainer:
             write_text(self.run.samples / f"step-{self.step}.txt", text)
         value = metrics[self.task.monitor]
         if value < self.best:
-            self.best, self.best_step, self.bad_evals = value, self.step, 0
+            self.best, self.best_step = value, self.step
             self._save_best(metrics)
-        else:
-            self.bad_evals += 1
+        if scheduled:
+            self.bad_evals = 0 if self.best_step == self.step else self.bad_evals + 1
         return metrics
 
     def _checkpoint_due(self, evaluated: bool) -> bool:
