@@ -38,5 +38,7 @@ def test_cosine_can_follow_the_wall_clock_budget():
     assert lr_at(5, cfg, elapsed=0.0) == pytest.approx(1.0)
     assert lr_at(5, cfg, elapsed=50.0) == pytest.approx(0.5)
     assert lr_at(5, cfg, elapsed=150.0) == pytest.approx(0.0)
-    with pytest.raises(ValueError, match="decay_by='time' needs --schedule cosine and a --max-time budget"):
+    cfg.decay_time = 200.0
+    assert lr_at(5, cfg, elapsed=100.0) == pytest.approx(0.5)                   # spans decay_time, not max_time
+    with pytest.raises(ValueError, match=r"decay_by='time' needs --schedule cosine and a --max-time \(or"):
         TrainConfig(decay_by="time").validate()

@@ -78,6 +78,8 @@ class TrainConfig:
                                  "fraction of --max-time spent: anneals to a wall-clock budget, but the rate "
                                  "then follows the clock, so runs are not bit-reproducible)",
                         choices=("steps", "time"))
+    decay_time: float = opt(0.0, "with --decay-by time: the budget the cosine decay spans, in seconds or "
+                                 "90s/3m/1h (0: --max-time)", parse=parse_duration)
     step_every: int = opt(1000, "step schedule: steps between learning-rate drops")
     gamma: float = opt(0.5, "step schedule: factor of each drop")
     weight_decay: float = opt(0.1, "AdamW weight decay, on matrices only (not biases, gains)")
@@ -98,7 +100,7 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "decay_steps", "checkpoint_every", "patience", "max_time",
+        for name in ("warmup_steps", "decay_steps", "checkpoint_every", "patience", "max_time", "decay_time",
                      "weight_decay", "grad_clip", "min_lr"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -107,9 +109,9 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.decay_by == "time" and not (self.max_time > 0 and self.schedule == "cosine"):
-            raise ValueError(f"decay_by='time' needs --schedule cosine and a --max-time budget, got "
-                             f"schedule={self.schedule!r}, max_time={self.max_time}")
+        if self.decay_by == "time" and not ((self.decay_time or self.max_time) > 0 and self.schedule == "cosine"):
+            raise ValueError(f"decay_by='time' needs --schedule cosine and a --max-time (or --decay-time) "
+                             f"budget, got schedule={self.schedule!r}, max_time={self.max_time}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         for f in fields(self):

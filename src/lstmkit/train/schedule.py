@@ -18,7 +18,7 @@ def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
 
     * warm-up: ``lr * (step + 1) / warmup_steps`` for the first ``warmup_steps`` updates;
     * cosine: from ``lr`` down to ``lr * min_lr`` at ``decay_steps`` (default ``max_steps``), then flat;
-      with ``decay_by="time"`` the progress is ``elapsed / max_time`` instead;
+      with ``decay_by="time"`` the progress is ``elapsed / decay_time`` (default ``max_time``) instead;
     * step: ``lr * gamma ** k`` after the k-th block of ``step_every`` updates past warm-up;
     * constant: ``lr``.
 
@@ -38,7 +38,7 @@ def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
     if cfg.schedule == "step":
         return cfg.lr * cfg.gamma ** (after // cfg.step_every)
     if cfg.decay_by == "time":
-        progress = min(1.0, elapsed / cfg.max_time)
+        progress = min(1.0, elapsed / (cfg.decay_time or cfg.max_time))
     else:
         horizon = (cfg.decay_steps or cfg.max_steps) - cfg.warmup_steps
         progress = min(1.0, after / horizon) if horizon > 0 else 1.0

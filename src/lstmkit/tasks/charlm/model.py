@@ -64,8 +64,14 @@ class CharLM(nn.Module):
         return self.head(self.drop(features))
 
     def step(self, ids: Tensor, state: Optional[Any] = None) -> tuple[Tensor, Any]:
-        """One character per sequence: ids (B,) -> logits (B, V), the new state."""
-        y, state = self.rnn.step(self.embed(ids), state)                # (B, H)
+        """One character per sequence: ids (B,) -> logits (B, V), the new state. (A torch.nn recurrent
+        module in place of ``rnn``, which has no ``step``, runs a length-1 sequence instead.)"""
+        x = self.embed(ids)                                              # (B, E)
+        if hasattr(self.rnn, "step"):
+            y, state = self.rnn.step(x, state)                           # (B, H)
+        else:
+            out, state = self.rnn(x.unsqueeze(0), state)
+            y = out[0]
         return self.head(self.drop(y)), state
 
     @torch.no_grad()
