@@ -39,14 +39,15 @@ def recipe(text: str, minutes: float) -> CharLMConfig:
     learning rate anneals (cosine) to the end of the budget."""
     return CharLMConfig(text=[text], decay_by="time", decay_time=minutes * 60, cell="lstm", layers=2,
                         hidden=512, embed=64, dropout=0.25, batch_size=32, seq_len=100, lr=3e-3, min_lr=0.05,
-                        warmup_steps=100, weight_decay=0.1, beta2=0.99, grad_clip=1.0, **NO_SCHEDULED_EVAL)
+                        warmup_steps=100, weight_decay=0.1, beta2=0.99, grad_clip=1.0, eval_batch_size=128,
+                        **NO_SCHEDULED_EVAL)
 
 
 def baseline(text: str, minutes: float) -> CharLMConfig:
     """The char-rnn reference of the issue: 2 x 512, batch 32 x 100, AdamW 2e-3, dropout 0.1, no schedule."""
     return CharLMConfig(text=[text], cell="lstm", layers=2, hidden=512, embed=64, dropout=0.1, batch_size=32,
                         seq_len=100, lr=2e-3, schedule="constant", warmup_steps=0, weight_decay=0.01,
-                        beta2=0.999, grad_clip=5.0, **NO_SCHEDULED_EVAL)
+                        beta2=0.999, grad_clip=5.0, eval_batch_size=128, **NO_SCHEDULED_EVAL)
 
 
 class TorchLSTMTask(CharLMTask):

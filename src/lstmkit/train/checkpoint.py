@@ -33,7 +33,18 @@ VERSION = 1
 
 
 class CheckpointError(ValueError):
-    """A checkpoint is missing, truncated, corrupt or of another format."""
+    """A checkpoint is missing, truncated, corrupt or of another format.
+
+    Example::
+
+        >>> import tempfile
+        >>> from lstmkit.train import CheckpointError, load_checkpoint
+        >>> try:
+        ...     load_checkpoint(tempfile.mkdtemp(), "last")
+        ... except CheckpointError as e:
+        ...     print(str(e).split(":")[0])
+        no checkpoint 'last'
+    """
 
 
 # ---------------------------------------------------------------------------------- tree <-> JSON + tensors

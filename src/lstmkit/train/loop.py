@@ -27,7 +27,14 @@ __all__ = ["Trainer", "TrainResult", "make_optimizer"]
 
 @dataclass
 class TrainResult:
-    """How a :meth:`Trainer.fit` call ended."""
+    """How a :meth:`Trainer.fit` call ended.
+
+    Example::
+
+        >>> from lstmkit.train import TrainResult
+        >>> TrainResult("runs/x", step=100, stopped_by="max_time", best=1.5, best_step=100, elapsed=60.0).stopped_by
+        'max_time'
+    """
 
     run: str                  #: the run folder
     step: int                 #: optimisation steps done (over all resumes)
@@ -73,13 +80,20 @@ class Trainer:
     exactly from its ``last`` checkpoint with ``resume=True``.
 
     Progress goes to ``stream`` (default stdout): a tqdm bar on a terminal, plain lines otherwise. See
-    :class:`~lstmkit.train.TrainTask` for a complete runnable example.
+    :class:`~lstmkit.train.TrainTask` for a job written from scratch.
 
-    Example::
+    Example (train the character model's task for a few steps, stop, then resume to the end)::
 
-        >>> from lstmkit.train import Trainer
-        >>> Trainer.fit.__doc__.splitlines()[0]
-        'Run until max_steps, max_time, early stopping or Ctrl-C; save; return how it ended.'
+        >>> import io, tempfile
+        >>> from lstmkit.train import RunDir, Trainer
+        >>> from lstmkit.tasks.charlm import CharLMConfig, CharLMTask
+        >>> cfg = CharLMConfig(max_steps=6, hidden=16, embed=8, layers=1, batch_size=4, seq_len=16,
+        ...                    eval_every=3, eval_chars=300, sample_chars=0)
+        >>> run = RunDir.create(tempfile.mkdtemp() + "/run", cfg)
+        >>> Trainer(CharLMTask(cfg), run, stream=io.StringIO()).fit().step
+        6
+        >>> Trainer(CharLMTask(cfg), RunDir.open(run.path), resume=True).fit().stopped_by
+        'done'
     """
 
     def __init__(self, task: TrainTask, run: RunDir, resume: bool = False, stream: Optional[IO] = None) -> None:

@@ -26,7 +26,18 @@ __all__ = ["RunDir", "RunError", "default_run_dir"]
 
 
 class RunError(ValueError):
-    """A folder is not a run, or a run cannot be created there."""
+    """A folder is not a run, or a run cannot be created there.
+
+    Example::
+
+        >>> import tempfile
+        >>> from lstmkit.train import RunDir, RunError
+        >>> try:
+        ...     RunDir.open(tempfile.mkdtemp())
+        ... except RunError as e:
+        ...     print("not an lstmkit run" in str(e))
+        True
+    """
 
 
 def default_run_dir(task: str) -> pathlib.Path:

@@ -62,6 +62,23 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def register(commands, train_commands) -> None:
+    """Add ``lstmkit train charlm`` and ``lstmkit sample`` to the command line.
+
+    Example (both commands, through :func:`lstmkit.cli.main`)::
+
+        >>> import contextlib, io, tempfile
+        >>> from lstmkit.cli import main
+        >>> run = tempfile.mkdtemp() + "/run"
+        >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+        ...     code = main(["train", "charlm", "--out", run, "--max-steps", "4", "--hidden", "16", "--layers", "1",
+        ...                  "--batch-size", "4", "--seq-len", "16", "--eval-every", "2", "--eval-chars", "300"])
+        >>> code, "stopped at step 4" in out.getvalue()
+        (0, True)
+        >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+        ...     code = main(["sample", run, "--prime", "The ", "--length", "30", "--seed", "1"])
+        >>> code, out.getvalue().startswith("The "), len(out.getvalue())
+        (0, True, 35)
+    """
     p = train_commands.add_parser("charlm", help="character-level language model (text generation)",
                                   description=TRAIN_HELP, epilog=TRAIN_EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
