@@ -152,6 +152,10 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
     bar.close()
     text = bar.stream.getvalue()
     assert "3/10" in text and "loss=1.500" in text and "val=1.700" in text and "chars/s=1,234" in text
+    timed = make_progress(10**6, 0, "chars", Tty(), max_time=60.0)              # a time budget: bar over seconds
+    timed.step(40, elapsed=30.0)
+    timed.close()
+    assert "30/60s" in timed.stream.getvalue() and "step=40" in timed.stream.getvalue()
 
 
 def test_tensorboard_missing_gives_the_install_command(tmp_path, monkeypatch):

@@ -167,7 +167,7 @@ class Trainer:
         cfg = self.cfg
         if self.step >= cfg.max_steps:
             return self._result("done")
-        progress = make_progress(cfg.max_steps, self.step, self.task.unit, self.stream)
+        progress = make_progress(cfg.max_steps, self.step, self.task.unit, self.stream, cfg.max_time, self.elapsed)
         tb = TensorBoard(self.run.tensorboard) if cfg.tensorboard else None
         try:
             with _StopFlag() as stop:
@@ -211,7 +211,7 @@ class Trainer:
                                          f"value (try a lower --lr or --grad-clip)")
             self.win_loss, self.win_count, self.win_items = self.win_loss + value, self.win_count + 1, \
                 self.win_items + n_items
-            progress.step(self.step)
+            progress.step(self.step, start_elapsed + time.perf_counter() - start_wall)
             evaluate = self.step % cfg.eval_every == 0 or self.step == cfg.max_steps
             if self.step % cfg.log_every == 0 or evaluate:
                 rec = self._window_record(lr, time.perf_counter() - win_start)

@@ -52,11 +52,12 @@ class Progress:
         step 5/10 | loss 2.0000 | 0:03 elapsed
     """
 
-    def __init__(self, max_steps: int, start_step: int, unit: str, stream: Optional[IO] = None) -> None:
+    def __init__(self, max_steps: int, start_step: int, unit: str, stream: Optional[IO] = None,
+                 max_time: float = 0.0, start_time: float = 0.0) -> None:
         self.max_steps, self.unit = max_steps, unit
         self.stream = stream or sys.stdout
 
-    def step(self, step: int) -> None:
+    def step(self, step: int, elapsed: float = 0.0) -> None:
         """Called after every optimisation step."""
 
     def record(self, rec: dict) -> None:
@@ -71,7 +72,9 @@ class Progress:
 
 
 class BarProgress(Progress):
-    """A tqdm bar with loss, val loss, throughput and ETA; messages print above it.
+    """A tqdm bar with loss, val loss, throughput and ETA; messages print above it. With a time budget
+    (``max_time``) the bar runs over the budget's seconds, so its ETA is the budget's end (or the step
+    limit's, when that comes first: see the ``eta`` field).
 
     Example::
 
@@ -83,17 +86,30 @@ class BarProgress(Progress):
         True
     """
 
-    def __init__(self, max_steps: int, start_step: int, unit: str, stream: Optional[IO] = None) -> None:
+    def __init__(self, max_steps: int, start_step: int, unit: str, stream: Optional[IO] = None,
+                 max_time: float = 0.0, start_time: float = 0.0) -> None:
         super().__init__(max_steps, start_step, unit, stream)
         from tqdm.auto import tqdm
 
         self._tqdm = tqdm
-        self.bar = tqdm(total=max_steps, initial=start_step, unit="step", file=self.stream,
-                        dynamic_ncols=True, smoothing=0.1)
+        self.by_time = max_time > 0
+        if self.by_time:
+            self.bar = tqdm(total=round(max_time), initial=round(start_time), unit="s", file=self.stream,
+                            dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}s [{elapsed}<{remaining}"
+                                                           "{postfix}]")
+        else:
+            self.bar = tqdm(total=max_steps, initial=start_step, unit="step", file=self.stream,
+                            dynamic_ncols=True, smoothing=0.1)
         self.postfix: dict[str, str] = {}
 
-    def step(self, step: int) -> None:
-        self.bar.update(step - self.bar.n)
+    def step(self, step: int, elapsed: float = 0.0) -> None:
+        if self.by_time:
+            self.bar.n = min(elapsed, self.bar.total)
+            self.postfix["step"] = str(step)
+            self.bar.set_postfix(self.postfix, refresh=False)
+            self.bar.refresh()
+        else:
+            self.bar.update(step - self.bar.n)
 
     def record(self, rec: dict) -> None:
         if rec.get("train_loss") is not None:
@@ -111,11 +127,12 @@ class BarProgress(Progress):
         self.bar.close()
 
 
-def make_progress(max_steps: int, start_step: int, unit: str, stream: Optional[IO] = None) -> Progress:
+def make_progress(max_steps: int, start_step: int, unit: str, stream: Optional[IO] = None,
+                  max_time: float = 0.0, start_time: float = 0.0) -> Progress:
     """A tqdm bar when ``stream`` (default stdout) is a terminal, plain lines otherwise."""
     stream = stream or sys.stdout
     cls = BarProgress if getattr(stream, "isatty", lambda: False)() else Progress
-    return cls(max_steps, start_step, unit, stream)
+    return cls(max_steps, start_step, unit, stream, max_time, start_time)
 
 
 class TensorBoard:
