@@ -26,7 +26,6 @@ from torch import nn
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import SHAKESPEARE, median, write_result  # noqa: E402
 
-from lstmkit import LSTM  # noqa: E402
 from lstmkit.tasks.charlm import CharLM, CharLMConfig, CharLMTask, Vocab, sample_text  # noqa: E402
 from lstmkit.tasks.charlm.text import default_corpus  # noqa: E402
 from lstmkit.train import make_optimizer  # noqa: E402

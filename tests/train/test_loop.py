@@ -11,7 +11,7 @@ import torch
 
 from lstmkit.train import CheckpointError, RunDir, RunError, Trainer, load_checkpoint
 from lstmkit.train.metrics import MetricsLog
-from lstmkit.train.progress import BarProgress, Progress, TensorBoard, make_progress
+from lstmkit.train.progress import BarProgress, Progress, make_progress
 from toy_task import ToyConfig, ToyTask, deterministic
 
 
