@@ -8,10 +8,10 @@ import sys
 
 from . import __version__
 from . import bench
-from .tasks import demo
+from .tasks import charlm, demo
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = [demo, bench]
+TASKS = [charlm, demo, bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as e:
+    except (ValueError, TypeError, OSError, ImportError) as e:
         print(f"lstmkit {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,45 @@
+"""Shared by the charlm benchmarks: the Tiny Shakespeare path, the machine's description, JSON results."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pathlib
+import platform
+import statistics
+
+import torch
+
+from lstmkit import kernels
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def machine() -> dict:
+    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "python": platform.python_version(),
+            "torch": torch.__version__, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "processor": platform.processor() or platform.machine(), "lstmkit_kernels": kernels.available(),
+            "load_average_1m": os.getloadavg()[0]}
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def write_result(name: str, data: dict) -> pathlib.Path:
+    """benchmarks/results/<name>.json, written atomically."""
+    from lstmkit.train.atomic import write_json
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    write_json(path, {"machine": machine(), **data})
+    return path
+
+
+def need_shakespeare(path: pathlib.Path) -> pathlib.Path:
+    if not path.is_file():
+        raise SystemExit(f"Tiny Shakespeare not found at {path}; pass --text PATH (the benchmarks read it by "
+                         f"path, they never copy it)")
+    return path

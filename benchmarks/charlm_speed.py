@@ -1,0 +1,157 @@
+"""Speed of the char-LM job: training throughput and generation speed, lstmkit vs torch.nn.LSTM.
+
+* train: the same model (embedding 64 -> 2 x 512 LSTM -> linear, dropout 0.1, batch 32 x 100 characters
+  of Tiny Shakespeare) with its recurrent stack built on lstmkit.LSTM and on torch.nn.LSTM; full training
+  steps (forward, loss, backward, clipping, AdamW), the two models interleaved in one process.
+* generate: ``lstmkit sample``'s code path (prime read once, then one ``layer.step`` per character) vs a
+  naive loop that calls torch.nn.LSTM once per character with the state carried (under no_grad), same
+  weights; and, for context, a loop that re-reads the whole prefix for every character.
+
+    python benchmarks/charlm_speed.py                    # both
+    python benchmarks/charlm_speed.py --only train --rounds 3
+
+Writes benchmarks/results/charlm_speed.json (medians and ratios). Run it alone on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _common import SHAKESPEARE, median, write_result  # noqa: E402
+
+from lstmkit.tasks.charlm import CharLM, CharLMConfig, CharLMTask, Vocab, sample_text  # noqa: E402
+from lstmkit.tasks.charlm.text import default_corpus  # noqa: E402
+from lstmkit.train import make_optimizer  # noqa: E402
+
+
+def model_config(**kw) -> CharLMConfig:
+    return CharLMConfig(cell="lstm", layers=2, hidden=512, embed=64, dropout=0.1, batch_size=32, seq_len=100, **kw)
+
+
+def _text() -> str:
+    return SHAKESPEARE.read_text(encoding="utf-8") if SHAKESPEARE.is_file() else default_corpus()
+
+
+# ------------------------------------------------------------------------------------------- training
+def _trainer(task: CharLMTask, model: nn.Module):
+    opt = make_optimizer(model, task.config)
+
+    def steps(n: int) -> float:
+        """Seconds for n full training steps."""
+        t0 = time.perf_counter()
+        for i in range(n):
+            loss, _ = task.train_step(model, i)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        return time.perf_counter() - t0
+
+    return steps
+
+
+def bench_train(rounds: int, steps: int) -> dict:
+    text = _text()
+    cfg = model_config()
+    torch.manual_seed(0)
+    task_ours, task_torch = CharLMTask(cfg, text=text), CharLMTask(cfg, text=text)
+    ours = CharLM(len(task_ours.vocab), cfg)
+    theirs = CharLM(len(task_torch.vocab), cfg)
+    theirs.rnn = ours.rnn.to_torch()                                  # same weights, torch.nn.LSTM
+    run = {"lstmkit": _trainer(task_ours, ours.train()), "torch.nn.LSTM": _trainer(task_torch, theirs.train())}
+    chars = cfg.batch_size * cfg.seq_len * steps
+    for f in run.values():                                            # warm-up
+        f(1)
+    speeds: dict = {k: [] for k in run}
+    for r in range(rounds):
+        for name, f in run.items():
+            speeds[name].append(chars / f(steps))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} chars/s" for k, v in speeds.items()), flush=True)
+    med = {k: median(v) for k, v in speeds.items()}
+    return {"model": "embed 64 -> LSTM 2 x 512 -> linear, dropout 0.1, batch 32 x 100", "steps_per_round": steps,
+            "rounds": rounds, "chars_per_s": speeds, "median_chars_per_s": med,
+            "ratio_lstmkit_over_torch": med["lstmkit"] / med["torch.nn.LSTM"]}
+
+
+# ------------------------------------------------------------------------------------------- generation
+def bench_generate(rounds: int, length: int) -> dict:
+    text = _text()
+    vocab = Vocab.from_text(text)
+    torch.manual_seed(0)
+    model = CharLM(len(vocab), model_config()).eval()
+    embed, lstm, head = model.embed, model.rnn.to_torch().eval(), model.head
+    prime = "ROMEO:\n"
+
+    def ours() -> float:
+        t0 = time.perf_counter()
+        out = "".join(sample_text(model, vocab, prime, length, temperature=0.8, seed=1))
+        assert len(out) == length
+        return time.perf_counter() - t0
+
+    @torch.no_grad()
+    def naive_stateful(n: int = length) -> float:
+        t0 = time.perf_counter()
+        state, out = None, []
+        for c in vocab.encode(prime).tolist():
+            logits, state = lstm(embed(torch.tensor([[c]])), state)
+        for _ in range(n):
+            p = torch.softmax(head(logits[0, 0]) / 0.8, dim=-1)
+            c = int(torch.multinomial(p, 1))
+            out.append(vocab.chars[c])
+            logits, state = lstm(embed(torch.tensor([[c]])), state)
+        return time.perf_counter() - t0
+
+    @torch.no_grad()
+    def naive_rerun(n: int) -> float:
+        t0 = time.perf_counter()
+        ids = vocab.encode(prime).tolist()
+        for _ in range(n):
+            y, _ = lstm(embed(torch.tensor(ids).unsqueeze(1)))
+            p = torch.softmax(head(y[-1, 0]) / 0.8, dim=-1)
+            ids.append(int(torch.multinomial(p, 1)))
+        return time.perf_counter() - t0
+
+    ours(), naive_stateful()                                          # warm-up
+    speeds: dict = {"lstmkit sample": [], "naive nn.LSTM per char (state carried)": []}
+    for r in range(rounds):
+        speeds["lstmkit sample"].append(length / ours())
+        speeds["naive nn.LSTM per char (state carried)"].append(length / naive_stateful())
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} chars/s" for k, v in speeds.items()), flush=True)
+    rerun_n = min(length, 200)
+    rerun = rerun_n / naive_rerun(rerun_n)
+    med = {k: median(v) for k, v in speeds.items()}
+    return {"model": "embed 64 -> LSTM 2 x 512 -> linear", "length": length, "rounds": rounds,
+            "chars_per_s": speeds, "median_chars_per_s": med,
+            "naive_rerun_prefix_chars_per_s (first %d chars)" % rerun_n: rerun,
+            "ratio_vs_naive_stateful": med["lstmkit sample"] / med["naive nn.LSTM per char (state carried)"],
+            "ratio_vs_naive_rerun_prefix": med["lstmkit sample"] / rerun}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", choices=("train", "generate"))
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--train-steps", type=int, default=5, help="training steps per model per round")
+    p.add_argument("--length", type=int, default=1000, help="characters generated per round")
+    args = p.parse_args(argv)
+    out = {}
+    if args.only in (None, "train"):
+        out["train"] = bench_train(args.rounds, args.train_steps)
+        print(f"training throughput ratio lstmkit / torch.nn.LSTM: {out['train']['ratio_lstmkit_over_torch']:.2f}")
+    if args.only in (None, "generate"):
+        out["generate"] = bench_generate(args.rounds, args.length)
+        print(f"generation ratio vs naive per-char nn.LSTM: {out['generate']['ratio_vs_naive_stateful']:.2f} "
+              f"(vs re-reading the prefix: {out['generate']['ratio_vs_naive_rerun_prefix']:.1f})")
+    name = "charlm_speed" if args.only is None else f"charlm_speed_{args.only}"
+    print(f"wrote {write_result(name, out)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Typed run configuration: the engine's settings, which every task's config dataclass extends.
+
+Each field is declared with :func:`opt`, which records its help text (shown by ``--help`` and in the
+docs) and whether it is a *control* setting: one that steers the run without changing its results
+(``max_time``, ``tensorboard``), and so may differ when a run is resumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+__all__ = ["opt", "TrainConfig", "config_from_dict", "config_to_dict", "config_diff", "parse_duration"]
+
+
+def opt(default: Any, help: str, *, control: bool = False, choices: tuple | None = None,
+        flag: str | None = None, parse: Any = None) -> Any:
+    """A config field with its ``--help`` text; ``control=True`` marks it changeable on ``--resume``;
+    ``flag`` overrides the command-line name, ``parse`` the function that reads the flag's text."""
+    meta = {"help": help, "control": control, "choices": choices, "flag": flag, "parse": parse}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"3m"``, ``"1h30m"`` or ``"1.5h"``; 0 means no limit.
+
+    Example::
+
+        >>> from lstmkit.train.config import parse_duration
+        >>> parse_duration("1h30m"), parse_duration("3m"), parse_duration(90)
+        (5400.0, 180.0, 90.0)
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms]?)", text)
+        if not text or not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms]?)", "", text).strip():
+            raise ValueError(f"a duration must look like 90, 90s, 3m or 1h30m, got {value!r}")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+    if seconds < 0:
+        raise ValueError(f"a duration must be >= 0, got {value!r}")
+    return seconds
+
+
+@dataclass
+class TrainConfig:
+    """Settings of the shared training engine (:class:`lstmkit.train.Trainer`); task configs extend it.
+
+    Example::
+
+        >>> from lstmkit.train import TrainConfig
+        >>> cfg = TrainConfig(max_steps=100, lr=1e-3)
+        >>> cfg.schedule, cfg.warmup_steps
+        ('cosine', 100)
+    """
+
+    task: ClassVar[str] = "train"
+
+    seed: int = opt(0, "seed of every random number generator (init, data order, dropout)")
+    max_steps: int = opt(5000, "optimisation steps to run")
+    max_time: float = opt(0.0, "wall-clock budget in seconds or 90s/3m/1h (0: none); the run saves and "
+                               "stops when it is spent", control=True, parse=parse_duration)
+    lr: float = opt(2e-3, "peak learning rate of AdamW")
+    min_lr: float = opt(0.1, "final learning rate as a fraction of --lr (cosine schedule)")
+    warmup_steps: int = opt(100, "steps of linear learning-rate warm-up from 0")
+    schedule: str = opt("cosine", "decay after warm-up: cosine to min-lr at --decay-steps, step (times "
+                                  "--gamma every --step-every steps) or constant",
+                        choices=("cosine", "step", "constant"))
+    decay_steps: int = opt(0, "length of the cosine decay (0: --max-steps)")
+    decay_by: str = opt("steps", "what the cosine decay follows: steps (to --decay-steps), or time (the "
+                                 "fraction of --max-time spent: anneals to a wall-clock budget, but the rate "
+                                 "then follows the clock, so runs are not bit-reproducible)",
+                        choices=("steps", "time"))
+    decay_time: float = opt(0.0, "with --decay-by time: the budget the cosine decay spans, in seconds or "
+                                 "90s/3m/1h (0: --max-time)", parse=parse_duration)
+    step_every: int = opt(1000, "step schedule: steps between learning-rate drops")
+    gamma: float = opt(0.5, "step schedule: factor of each drop")
+    weight_decay: float = opt(0.1, "AdamW weight decay, on matrices only (not biases, gains)")
+    beta1: float = opt(0.9, "AdamW beta1")
+    beta2: float = opt(0.99, "AdamW beta2")
+    grad_clip: float = opt(1.0, "clip the global gradient norm to this (0: off)")
+    eval_every: int = opt(500, "steps between evaluations on the held-out split (and samples, checkpoints)")
+    log_every: int = opt(50, "steps between metrics lines (train loss is averaged over them)")
+    checkpoint_every: int = opt(0, "steps between 'last' checkpoints (0: at each evaluation)")
+    patience: int = opt(0, "early stopping: evaluations without improvement before stopping (0: off)")
+    device: str = opt("cpu", "torch device: cpu, cuda, cuda:1 ...")
+    tensorboard: bool = opt(False, "also write scalars for TensorBoard into the run folder "
+                                   "(needs: pip install 'lstmkit[tensorboard]')", control=True)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting out of range (subclasses extend it)."""
+        positive = ("max_steps", "eval_every", "log_every", "step_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("warmup_steps", "decay_steps", "checkpoint_every", "patience", "max_time", "decay_time",
+                     "weight_decay", "grad_clip", "min_lr"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.decay_by == "time" and not ((self.decay_time or self.max_time) > 0 and self.schedule == "cosine"):
+            raise ValueError(f"decay_by='time' needs --schedule cosine and a --max-time (or --decay-time) "
+                             f"budget, got schedule={self.schedule!r}, max_time={self.max_time}")
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ValueError(f"{f.name} must be one of {list(choices)}, got {getattr(self, f.name)!r}")
+
+
+def _check_type(name: str, value: Any, annotation: Any) -> Any:
+    """Return ``value`` as the field's type (int -> float allowed), or raise TypeError."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        annotation = next(a for a in options if a is not type(None))
+        origin = typing.get_origin(annotation)
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list, got {type(value).__name__} ({value!r})")
+        return [_check_type(f"{name}[{i}]", v, item) for i, v in enumerate(value)]
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool) and (type(value) is not annotation):
+        raise TypeError(f"{name} must be {annotation.__name__}, got {type(value).__name__} ({value!r})")
+    return value
+
+
+def config_from_dict(cls: type, data: dict) -> Any:
+    """Build and validate config ``cls`` from a dict; unknown keys and wrong types are refused.
+
+    Example::
+
+        >>> from lstmkit.train import TrainConfig, config_from_dict
+        >>> config_from_dict(TrainConfig, {"lr": 1e-3}).lr
+        0.001
+        >>> config_from_dict(TrainConfig, {"learning_rate": 1e-3})
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown config key 'learning_rate' for train; valid keys: seed, max_steps, ...
+    """
+    names = [f.name for f in fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise ValueError(f"unknown config key{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(repr(k) for k in unknown)} for {cls.task}; valid keys: {', '.join(names)}")
+    hints = typing.get_type_hints(cls)
+    cfg = cls(**{k: _check_type(k, v, hints[k]) for k, v in data.items()})
+    cfg.validate()
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict:
+    """The config as a plain dict (what ``config.json`` holds, after ``"task"``)."""
+    return dataclasses.asdict(cfg)
+
+
+def config_diff(old: Any, new: Any, include_control: bool = False) -> list[str]:
+    """Human-readable differences ``"lr: 0.002 in the run, 0.001 now"`` between two configs of one class."""
+    out = []
+    for f in fields(old):
+        if f.metadata.get("control") and not include_control:
+            continue
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if a != b:
+            out.append(f"{f.name}: {a!r} in the run, {b!r} now")
+    return out

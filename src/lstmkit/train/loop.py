@@ -1,0 +1,319 @@
+"""The training loop every job shares: AdamW with warm-up and decay, gradient clipping, evaluation at
+intervals, early stopping, step and wall-clock budgets, checkpoints, exact resume, clean Ctrl-C."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import IO, Optional
+
+import torch
+from torch import nn
+
+from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from .config import config_diff, config_to_dict
+from .metrics import MetricsLog, plot_losses
+from .progress import TensorBoard, make_progress
+from .rng import rng_state, seed_everything, set_rng_state
+from .rundir import RunDir, RunError
+from .schedule import lr_at
+from .task import TrainTask
+
+__all__ = ["Trainer", "TrainResult", "make_optimizer"]
+
+
+@dataclass
+class TrainResult:
+    """How a :meth:`Trainer.fit` call ended.
+
+    Example::
+
+        >>> from lstmkit.train import TrainResult
+        >>> TrainResult("runs/x", step=100, stopped_by="max_time", best=1.5, best_step=100, elapsed=60.0).stopped_by
+        'max_time'
+    """
+
+    run: str                  #: the run folder
+    step: int                 #: optimisation steps done (over all resumes)
+    stopped_by: str           #: max_steps, max_time, early_stopping, interrupted, or done (already finished)
+    best: float               #: best value of the task's monitored metric (inf if never evaluated)
+    best_step: Optional[int]  #: step of the best evaluation
+    elapsed: float            #: wall-clock seconds of training over all resumes
+
+
+def make_optimizer(model: nn.Module, cfg) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices (embeddings, weights) and none on vectors (biases, gains)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+class _StopFlag:
+    """SIGINT / SIGTERM set a flag the loop checks after each step; a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.signal: Optional[str] = None
+        self._old: dict = {}
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class Trainer:
+    """Train ``task``'s model into run folder ``run`` (made by :meth:`RunDir.create`), or continue it
+    exactly from its ``last`` checkpoint with ``resume=True``.
+
+    Progress goes to ``stream`` (default stdout): a tqdm bar on a terminal, plain lines otherwise. See
+    :class:`~lstmkit.train.TrainTask` for a job written from scratch.
+
+    Example (train the character model's task for a few steps, stop, then resume to the end)::
+
+        >>> import io, tempfile
+        >>> from lstmkit.train import RunDir, Trainer
+        >>> from lstmkit.tasks.charlm import CharLMConfig, CharLMTask
+        >>> cfg = CharLMConfig(max_steps=6, hidden=16, embed=8, layers=1, batch_size=4, seq_len=16,
+        ...                    eval_every=3, eval_chars=300, sample_chars=0)
+        >>> run = RunDir.create(tempfile.mkdtemp() + "/run", cfg)
+        >>> Trainer(CharLMTask(cfg), run, stream=io.StringIO()).fit().step
+        6
+        >>> Trainer(CharLMTask(cfg), RunDir.open(run.path), resume=True).fit().stopped_by
+        'done'
+    """
+
+    def __init__(self, task: TrainTask, run: RunDir, resume: bool = False, stream: Optional[IO] = None) -> None:
+        self.task, self.run, self.resume, self.stream = task, run, resume, stream
+        self.cfg = task.config
+        if self.cfg.tensorboard:
+            TensorBoard.check()
+        self.metrics = MetricsLog(run.metrics_path)
+        self.device = torch.device(self.cfg.device)
+
+    # ---------------------------------------------------------------------------------------- state
+    def _fresh(self) -> None:
+        seed_everything(self.cfg.seed)
+        self.model = self.task.build_model().to(self.device)
+        self.opt = make_optimizer(self.model, self.cfg)
+        self.step, self.elapsed = 0, 0.0
+        self.best, self.best_step, self.bad_evals = math.inf, None, 0
+        self.win_loss, self.win_count, self.win_items = 0.0, 0, 0
+
+    def _engine_state(self) -> dict:
+        return {"elapsed": self.elapsed, "best": self.best, "best_step": self.best_step,
+                "bad_evals": self.bad_evals, "win_loss": self.win_loss, "win_count": self.win_count,
+                "win_items": self.win_items}
+
+    def _load_last(self) -> None:
+        """Restore model, optimiser, RNGs, data position and loop counters from ``last``; refuse a run
+        whose config differs (except control settings, which the new config updates)."""
+        old_cfg = self.run.config(type(self.cfg))
+        diffs = config_diff(old_cfg, self.cfg)
+        if diffs:
+            raise RunError(f"--resume {self.run.path}: the run was made with a different config; expected "
+                           f"the same settings, got these differences:\n  " + "\n  ".join(diffs))
+        ck = load_checkpoint(self.run.checkpoints, "last")["state"]
+        self._fresh()
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.task.load_state_dict(ck["task_state"])
+        e = ck["engine"]
+        self.step = ck["step"]
+        self.elapsed, self.best, self.best_step = e["elapsed"], e["best"], e["best_step"]
+        self.bad_evals, self.win_loss, self.win_count, self.win_items = (e["bad_evals"], e["win_loss"],
+                                                                         e["win_count"], e["win_items"])
+        set_rng_state(ck["rng"])
+        self.metrics.truncate_after(self.step)
+        if config_diff(old_cfg, self.cfg, include_control=True):
+            self.run.write_config(self.cfg)
+
+    def _checkpoint_state(self) -> dict:
+        return {"task": type(self.cfg).task, "config": config_to_dict(self.cfg), "meta": self.task.metadata(),
+                "step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "rng": rng_state(), "task_state": self.task.state_dict(), "engine": self._engine_state()}
+
+    def save_last(self) -> None:
+        save_checkpoint(self.run.checkpoints, "last", self._checkpoint_state(), self.step)
+
+    def _save_best(self, metrics: dict) -> None:
+        state = {"task": type(self.cfg).task, "config": config_to_dict(self.cfg), "meta": self.task.metadata(),
+                 "step": self.step, "model": self.model.state_dict(), "metrics": metrics}
+        save_checkpoint(self.run.checkpoints, "best", state, self.step)
+
+    # ---------------------------------------------------------------------------------------- loop
+    def fit(self) -> TrainResult:
+        """Run until max_steps, max_time, early stopping or Ctrl-C; save; return how it ended."""
+        if self.resume:
+            if not checkpoint_exists(self.run.checkpoints, "last"):
+                raise RunError(f"--resume {self.run.path}: expected a checkpoint {self.run.checkpoints}/last.json, "
+                               f"which does not exist (the run saved none yet)")
+            self._load_last()
+        else:
+            self._fresh()
+        cfg = self.cfg
+        if self.step >= cfg.max_steps:
+            return self._result("done")
+        progress = make_progress(cfg.max_steps, self.step, self.task.unit, self.stream, cfg.max_time, self.elapsed)
+        tb = TensorBoard(self.run.tensorboard) if cfg.tensorboard else None
+        try:
+            with _StopFlag() as stop:
+                stopped_by = self._loop(progress, tb, stop)
+        finally:
+            progress.close()
+            if tb is not None:
+                tb.close()
+        self._plot()
+        return self._result(stopped_by)
+
+    def _loop(self, progress, tb, stop: _StopFlag) -> str:
+        cfg, task = self.cfg, self.task
+        start_wall, start_elapsed = time.perf_counter(), self.elapsed
+        win_start = time.perf_counter()
+        saved_at = first_step = self.step
+        stopped_by = "max_steps"
+        while self.step < cfg.max_steps:
+            self.elapsed = start_elapsed + time.perf_counter() - start_wall
+            if stop.signal is not None:
+                stopped_by = "interrupted"
+                break
+            if cfg.max_time and self.elapsed >= cfg.max_time:
+                stopped_by = "max_time"
+                break
+            lr = lr_at(self.step, cfg, self.elapsed)
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+            self.model.train()
+            loss, n_items = task.train_step(self.model, self.step)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.opt.step()
+            self.step += 1
+            value = loss.item()
+            if not math.isfinite(value):
+                self.save_last()
+                raise FloatingPointError(f"training loss became {value} at step {self.step}; expected a finite "
+                                         f"value (try a lower --lr or --grad-clip)")
+            self.win_loss, self.win_count, self.win_items = self.win_loss + value, self.win_count + 1, \
+                self.win_items + n_items
+            progress.step(self.step, start_elapsed + time.perf_counter() - start_wall)
+            evaluate = self.step % cfg.eval_every == 0 or self.step == cfg.max_steps
+            if self.step % cfg.log_every == 0 or evaluate:
+                rec = self._window_record(lr, time.perf_counter() - win_start)
+                if evaluate:
+                    rec.update(self._evaluate(progress))
+                self.elapsed = start_elapsed + time.perf_counter() - start_wall
+                rec["elapsed"] = round(self.elapsed, 3)
+                self.metrics.append(rec)
+                if tb is not None:
+                    tb.record(rec)
+                progress.record({**rec, "eta": self._eta(start_wall, first_step)})
+                win_start = time.perf_counter()
+                if evaluate:
+                    self._plot()
+            if self._checkpoint_due(evaluate):
+                self.save_last()
+                saved_at = self.step
+            if cfg.patience and self.bad_evals >= cfg.patience:
+                stopped_by = "early_stopping"
+                break
+        self.elapsed = start_elapsed + time.perf_counter() - start_wall
+        if stopped_by == "max_time" and self.step > first_step and self.step % cfg.eval_every:
+            self._final_evaluation(progress, tb)
+        if saved_at != self.step:
+            self.save_last()
+        progress.message(self._stop_message(stopped_by, stop.signal))
+        return stopped_by
+
+    def _window_record(self, lr: float, seconds: float) -> dict:
+        rec = {"step": self.step}
+        if self.win_count:
+            rec.update(self.task.train_metrics(self.win_loss / self.win_count))
+        rec["lr"] = lr
+        rec[f"{self.task.unit}_per_s"] = round(self.win_items / seconds, 1) if seconds > 0 else None
+        self.win_loss, self.win_count, self.win_items = 0.0, 0, 0
+        return rec
+
+    def _final_evaluation(self, progress, tb) -> None:
+        """Evaluate the model a time budget stopped between evaluations. The record is marked ``final``;
+        it may update ``best`` but leaves the loop's counters alone, so a resumed run (with more
+        --max-time) continues exactly as if it had not stopped."""
+        rec = {"step": self.step, **self._evaluate(progress, scheduled=False), "final": True,
+               "elapsed": round(self.elapsed, 3)}
+        self.metrics.append(rec)
+        if tb is not None:
+            tb.record(rec)
+        progress.record(rec)
+
+    def _evaluate(self, progress, scheduled: bool = True) -> dict:
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.task.evaluate(self.model)
+            text = self.task.sample(self.model, self.step)
+        self.model.train()
+        if self.task.monitor not in metrics:
+            raise KeyError(f"{type(self.task).__name__}.evaluate() must return {self.task.monitor!r} "
+                           f"(the monitored metric), got {sorted(metrics)}")
+        if text is not None:
+            from .atomic import write_text
+            self.run.samples.mkdir(exist_ok=True)
+            write_text(self.run.samples / f"step-{self.step}.txt", text)
+        value = metrics[self.task.monitor]
+        if value < self.best:
+            self.best, self.best_step = value, self.step
+            self._save_best(metrics)
+        if scheduled:
+            self.bad_evals = 0 if self.best_step == self.step else self.bad_evals + 1
+        return metrics
+
+    def _checkpoint_due(self, evaluated: bool) -> bool:
+        every = self.cfg.checkpoint_every
+        return (self.step % every == 0) if every else evaluated
+
+    def _eta(self, start_wall: float, start_step: int) -> Optional[float]:
+        done = self.step - start_step
+        spent = time.perf_counter() - start_wall
+        if done <= 0:
+            return None
+        eta = spent / done * (self.cfg.max_steps - self.step)
+        if self.cfg.max_time:
+            eta = min(eta, max(0.0, self.cfg.max_time - self.elapsed))
+        return eta
+
+    def _stop_message(self, stopped_by: str, sig: Optional[str]) -> str:
+        why = {"max_steps": f"reached --max-steps {self.cfg.max_steps}",
+               "max_time": f"spent --max-time {self.cfg.max_time:g}s",
+               "early_stopping": f"no improvement of {self.task.monitor} in {self.cfg.patience} evaluations",
+               "interrupted": f"interrupted ({sig})"}[stopped_by]
+        msg = f"stopped at step {self.step}: {why}; saved {self.run.checkpoints / 'last.json'}"
+        if self.best_step is not None:
+            msg += f"\nbest {self.task.monitor} {self.best:.4f} at step {self.best_step}"
+        if stopped_by == "interrupted":
+            msg += f"\ncontinue with: --resume {self.run.path}"
+        elif stopped_by == "max_time":
+            msg += f"\ncontinue with: --resume {self.run.path} --max-time <a larger budget>"
+        return msg
+
+    def _plot(self) -> None:
+        records = self.metrics.read()
+        if records:
+            plot_losses(records, self.run.plot_path, title=str(self.run.path.name), ylabel=self.task.loss_label)
+
+    def _result(self, stopped_by: str) -> TrainResult:
+        return TrainResult(run=str(self.run.path), step=self.step, stopped_by=stopped_by, best=self.best,
+                           best_step=self.best_step, elapsed=self.elapsed)

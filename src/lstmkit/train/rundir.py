@@ -1,0 +1,141 @@
+"""A run is a plain folder:
+
+.. code-block:: text
+
+    RUN_DIR/
+      config.json          {"task": ..., every resolved setting}
+      metrics.jsonl        one JSON object per logged step
+      loss.png             train and validation curves
+      samples/step-N.txt   what the model produced at each evaluation (tasks that generate)
+      checkpoints/         last.json + last-<step>.safetensors, best.json + best-<step>.safetensors
+      tensorboard/         scalars, with --tensorboard
+
+A run folder is enough to resume, sample or inspect.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pathlib
+
+from . import atomic
+from .config import config_from_dict, config_to_dict
+
+__all__ = ["RunDir", "RunError", "default_run_dir"]
+
+
+class RunError(ValueError):
+    """A folder is not a run, or a run cannot be created there.
+
+    Example::
+
+        >>> import tempfile
+        >>> from lstmkit.train import RunDir, RunError
+        >>> try:
+        ...     RunDir.open(tempfile.mkdtemp())
+        ... except RunError as e:
+        ...     print("not an lstmkit run" in str(e))
+        True
+    """
+
+
+def default_run_dir(task: str) -> pathlib.Path:
+    """``runs/<task>-<YYYYmmdd-HHMMSS>`` under the working directory."""
+    return pathlib.Path("runs") / f"{task}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+
+
+class RunDir:
+    """Paths and config of one run folder.
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> from lstmkit.train import RunDir, TrainConfig
+        >>> run = RunDir.create(pathlib.Path(tempfile.mkdtemp()) / "run", TrainConfig(max_steps=10))
+        >>> RunDir.open(run.path).config(TrainConfig).max_steps
+        10
+    """
+
+    def __init__(self, path: str | pathlib.Path) -> None:
+        self.path = pathlib.Path(path)
+
+    # paths
+    @property
+    def config_path(self) -> pathlib.Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics_path(self) -> pathlib.Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def plot_path(self) -> pathlib.Path:
+        return self.path / "loss.png"
+
+    @property
+    def checkpoints(self) -> pathlib.Path:
+        return self.path / "checkpoints"
+
+    @property
+    def samples(self) -> pathlib.Path:
+        return self.path / "samples"
+
+    @property
+    def tensorboard(self) -> pathlib.Path:
+        return self.path / "tensorboard"
+
+    # creation and opening
+    @classmethod
+    def create(cls, path: str | pathlib.Path, cfg) -> "RunDir":
+        """Make a new run folder and write ``config.json``; an existing non-empty folder is refused."""
+        run = cls(path)
+        if run.path.exists() and not run.path.is_dir():
+            raise RunError(f"--out {run.path} is a file; expected a new or empty folder for the run")
+        if run.path.is_dir() and any(run.path.iterdir()):
+            what = "a run" if run.config_path.exists() else "a non-empty folder"
+            raise RunError(f"--out {run.path} is {what}; expected a new or empty folder "
+                           f"(continue a run with --resume {run.path})")
+        for d in (run.path, run.checkpoints, run.samples):
+            d.mkdir(parents=True, exist_ok=True)
+        run.write_config(cfg)
+        return run
+
+    def write_config(self, cfg) -> None:
+        atomic.write_json(self.config_path, {"task": type(cfg).task, **config_to_dict(cfg)})
+
+    @classmethod
+    def open(cls, path: str | pathlib.Path) -> "RunDir":
+        """An existing run; :class:`RunError` says why a folder is not one."""
+        run = cls(path)
+        if not run.path.exists():
+            raise RunError(f"run folder {run.path} does not exist")
+        if not run.path.is_dir():
+            raise RunError(f"{run.path} is a file; expected a run folder (with config.json and checkpoints/)")
+        if not run.config_path.is_file():
+            raise RunError(f"{run.path} is not an lstmkit run: expected {run.config_path}, which does not exist")
+        run.task                                                      # parses config.json
+        return run
+
+    def _raw_config(self) -> dict:
+        try:
+            data = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RunError(f"{self.config_path} is corrupt: expected JSON, got a parse error ({e})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("task"), str):
+            raise RunError(f"{self.config_path} is not an lstmkit run config: expected an object with a "
+                           f"'task' name, got {str(data)[:80]!r}")
+        return data
+
+    @property
+    def task(self) -> str:
+        """The task that made the run (``config.json``'s ``"task"``)."""
+        return self._raw_config()["task"]
+
+    def config(self, cls):
+        """The run's config as ``cls`` (which must be the config class of the run's task)."""
+        data = self._raw_config()
+        task = data.pop("task")
+        if task != cls.task:
+            raise RunError(f"{self.path} is a {task!r} run; expected a {cls.task!r} run")
+        return config_from_dict(cls, data)

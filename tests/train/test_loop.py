@@ -1,0 +1,178 @@
+"""The shared training loop on a toy job: it learns, writes a complete run folder, resumes exactly after
+Ctrl-C, stops on budgets and early stopping, and refuses a resume with another config."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+
+from lstmkit.train import CheckpointError, RunDir, RunError, Trainer, load_checkpoint
+from lstmkit.train.metrics import MetricsLog
+from lstmkit.train.progress import BarProgress, Progress, make_progress
+from toy_task import ToyConfig, ToyTask, deterministic
+
+
+def _fit(cfg, path, resume=False):
+    run = RunDir.open(path) if resume else RunDir.create(path, cfg)
+    out = io.StringIO()
+    return Trainer(ToyTask(cfg), run, resume=resume, stream=out).fit(), out.getvalue(), run
+
+
+CFG = dict(max_steps=60, lr=0.02, warmup_steps=5, eval_every=20, log_every=5)
+
+
+def test_training_lowers_loss_and_writes_a_complete_run(tmp_path):
+    result, out, run = _fit(ToyConfig(**CFG), tmp_path / "run")
+    assert result.stopped_by == "max_steps" and result.step == 60 and result.best_step in (20, 40, 60)
+    recs = [json.loads(line) for line in run.metrics_path.read_text().splitlines()]
+    assert [r["step"] for r in recs] == list(range(5, 61, 5))
+    assert recs[-1]["train_loss"] < recs[0]["train_loss"] / 3
+    assert [r["step"] for r in recs if "val_loss" in r] == [20, 40, 60]
+    assert {"lr", "samples_per_s", "elapsed"} <= set(recs[0])
+    assert run.plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in run.samples.iterdir()) == ["step-20.txt", "step-40.txt", "step-60.txt"]
+    last = load_checkpoint(run.checkpoints, "last")["state"]
+    assert last["step"] == 60 and last["meta"] == {"inputs": 4} and last["task_state"]["seen"] == 480
+    assert {"model", "optimizer", "rng", "engine", "config"} <= set(last)
+    assert load_checkpoint(run.checkpoints, "best")["state"]["step"] == result.best_step
+    assert "step 60/60 | loss" in out and "stopped at step 60: reached --max-steps 60" in out
+
+
+def test_seed_makes_runs_identical_and_another_seed_differs(tmp_path):
+    a = _fit(ToyConfig(**CFG), tmp_path / "a")[2]
+    b = _fit(ToyConfig(**CFG), tmp_path / "b")[2]
+    c = _fit(ToyConfig(**CFG, seed=1), tmp_path / "c")[2]
+    assert _records(a) == _records(b) and _records(a) != _records(c)
+
+
+def _records(run):
+    return deterministic(MetricsLog(run.metrics_path).read())
+
+
+@pytest.mark.parametrize("stop_at", [17, 20])            # mid log-window, and on an evaluation step
+def test_ctrl_c_saves_and_resume_is_step_for_step_identical(tmp_path, stop_at):
+    _, _, full = _fit(ToyConfig(**CFG), tmp_path / "full")
+    result, out, run = _fit(ToyConfig(**CFG, interrupt_at=stop_at), tmp_path / "cut")
+    assert result.stopped_by == "interrupted" and result.step == stop_at
+    assert "interrupted (SIGINT)" in out and f"--resume {run.path}" in out
+    assert load_checkpoint(run.checkpoints, "last")["step"] == stop_at
+    cfg = ToyConfig(**CFG, interrupt_at=stop_at)        # same config; the resumed pass does not interrupt
+    resumed = Trainer(_NoInterrupt(cfg), RunDir.open(run.path), resume=True, stream=io.StringIO()).fit()
+    assert resumed.stopped_by == "max_steps" and resumed.step == 60
+    assert _records(run) == _records(full)
+    a = load_checkpoint(full.checkpoints, "last")["state"]["model"]
+    b = load_checkpoint(run.checkpoints, "last")["state"]["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class _NoInterrupt(ToyTask):
+    def train_step(self, model, step):
+        saved, self.config.interrupt_at = self.config.interrupt_at, 0
+        try:
+            return super().train_step(model, step)
+        finally:
+            self.config.interrupt_at = saved
+
+
+def test_resume_refuses_a_different_config_and_lists_differences(tmp_path):
+    _, _, run = _fit(ToyConfig(**{**CFG, "max_steps": 20}), tmp_path / "run")
+    cfg = ToyConfig(**{**CFG, "max_steps": 20, "lr": 0.5, "seed": 3})
+    before = run.checkpoints.joinpath("last.json").read_bytes()
+    with pytest.raises(RunError, match=r"different config.*\n  seed: 0 in the run, 3 now\n  lr: 0.02 in the run, 0.5 now"):
+        Trainer(ToyTask(cfg), RunDir.open(run.path), resume=True).fit()
+    assert run.checkpoints.joinpath("last.json").read_bytes() == before
+
+
+def test_resume_may_change_control_settings_and_a_finished_run_has_nothing_to_do(tmp_path):
+    _, _, run = _fit(ToyConfig(**{**CFG, "max_steps": 20}), tmp_path / "run")
+    result, _, _ = _fit(ToyConfig(**{**CFG, "max_steps": 20, "max_time": 999.0}), run.path, resume=True)
+    assert result.stopped_by == "done" and result.step == 20
+    assert '"max_time": 999.0' in run.config_path.read_text()
+
+
+def test_resume_of_a_corrupt_checkpoint_fails_and_overwrites_nothing(tmp_path):
+    _, _, run = _fit(ToyConfig(**{**CFG, "max_steps": 20}), tmp_path / "run")
+    tfile = next(run.checkpoints.glob("last-*.safetensors"))
+    tfile.write_bytes(tfile.read_bytes()[:100])
+    snapshot = {p: p.read_bytes() for p in run.path.rglob("*") if p.is_file()}
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        Trainer(ToyTask(ToyConfig(**{**CFG, "max_steps": 20})), RunDir.open(run.path), resume=True).fit()
+    assert {p: p.read_bytes() for p in run.path.rglob("*") if p.is_file()} == snapshot
+
+
+def test_resume_of_a_run_without_checkpoint_or_a_non_run(tmp_path):
+    run = RunDir.create(tmp_path / "fresh", ToyConfig(**CFG))
+    with pytest.raises(RunError, match=r"expected a checkpoint .*last.json, which does not exist"):
+        Trainer(ToyTask(ToyConfig(**CFG)), run, resume=True).fit()
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(RunError, match=r"is not an lstmkit run: expected .*config.json"):
+        RunDir.open(tmp_path / "plain")
+    with pytest.raises(RunError, match="is a run; expected a new or empty folder"):
+        RunDir.create(run.path, ToyConfig())
+
+
+def test_max_time_stops_evaluates_and_a_resume_with_more_time_continues_exactly(tmp_path):
+    cfg = {**CFG, "max_steps": 150, "eval_every": 25, "log_every": 3, "step_sleep": 0.004}
+    _, _, full = _fit(ToyConfig(**cfg), tmp_path / "full")
+    result, out, run = _fit(ToyConfig(**{**cfg, "max_time": 0.3}), tmp_path / "t")
+    assert result.stopped_by == "max_time" and 0 < result.step < 150 and "--max-time" in out
+    final = MetricsLog(run.metrics_path).read()[-1]
+    if result.step % 25:
+        assert final["final"] is True and final["step"] == result.step and "val_loss" in final
+    resumed, _, _ = _fit(ToyConfig(**{**cfg, "max_time": 999.0}), run.path, resume=True)
+    assert resumed.stopped_by == "max_steps" and resumed.step == 150
+    assert [r for r in _records(run) if not r.get("final")] == _records(full)
+
+
+def test_early_stopping(tmp_path):
+    cfg = ToyConfig(**{**CFG, "max_steps": 10**4, "eval_every": 1, "patience": 2, "lr": 1e-9, "warmup_steps": 0})
+    result, out, _ = _fit(cfg, tmp_path / "e")
+    assert result.stopped_by == "early_stopping" and result.step < 50
+    assert "no improvement of val_loss in 2 evaluations" in out
+
+
+def test_non_finite_loss_stops_with_a_clear_error(tmp_path):
+    with pytest.raises(FloatingPointError, match="training loss became nan at step 3; expected a finite value"):
+        _fit(ToyConfig(**CFG, nan_at=3), tmp_path / "nan")
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert type(make_progress(10, 0, "chars", io.StringIO())) is Progress
+    bar = make_progress(10, 0, "chars", Tty())
+    assert isinstance(bar, BarProgress)
+    bar.step(3)
+    bar.record({"step": 3, "train_loss": 1.5, "val_loss": 1.7, "chars_per_s": 1234.0})
+    bar.close()
+    text = bar.stream.getvalue()
+    assert "3/10" in text and "loss=1.500" in text and "val=1.700" in text and "chars/s=1,234" in text
+    timed = make_progress(10**6, 0, "chars", Tty(), max_time=60.0)              # a time budget: bar over seconds
+    timed.step(40, elapsed=30.0)
+    timed.close()
+    assert "30/60s" in timed.stream.getvalue() and "step=40" in timed.stream.getvalue()
+
+
+def test_tensorboard_missing_gives_the_install_command(tmp_path, monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def fake(name, *a, **k):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ModuleNotFoundError("No module named 'tensorboard'")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    with pytest.raises(ImportError, match=r"--tensorboard needs the tensorboard package.*pip install 'lstmkit\[tensorboard\]'"):
+        Trainer(ToyTask(ToyConfig(tensorboard=True)), RunDir.create(tmp_path / "tb", ToyConfig()))
+
+
+def test_tensorboard_writes_scalars_when_installed(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard is an optional extra: pip install 'lstmkit[tensorboard]'")
+    _, _, run = _fit(ToyConfig(**{**CFG, "max_steps": 10, "tensorboard": True}), tmp_path / "tb")
+    assert list(run.tensorboard.glob("events.out.tfevents.*"))
