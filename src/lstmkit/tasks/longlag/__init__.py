@@ -1,0 +1,1 @@
+"""The long-time-lag experiments of Hochreiter & Schmidhuber (1997)."""
