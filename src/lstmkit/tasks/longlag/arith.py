@@ -76,6 +76,7 @@ class Adding(Task):
 
     def __init__(self, T: int = 100) -> None:
         self.T = check_param(self.name, "T", T, 6)
+        self.horizon = T + T // 10
 
     def describe(self) -> str:
         return f"{'4' if self.name == 'adding' else '5'} {self.name} T={self.T}"
@@ -149,6 +150,7 @@ class ModernAdding(Task):
 
     def __init__(self, T: int = 200) -> None:
         self.T = check_param(self.name, "T", T, 2)
+        self.horizon = max(T, 3)
 
     def describe(self) -> str:
         return f"adding (modern) T={self.T}"

@@ -81,6 +81,8 @@ class Task(ABC):
     input_size: int = 1
     output_size: int = 1
     tol: float = 0.5
+    #: the longest lag the task asks to bridge, in steps (the chrono initialisation's horizon)
+    horizon: int = 30
 
     @abstractmethod
     def sample(self, batch: int, g: torch.Generator) -> Batch:

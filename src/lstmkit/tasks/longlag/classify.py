@@ -63,6 +63,7 @@ class TwoSequence(Task):
         self.N = check_param(self.name, "N", N, 1)
         if N >= T:
             raise ValueError(f"3a: N must be smaller than T ({T}), got {N}")
+        self.horizon = T + T // 10
         self.seed, self.check_every = seed, check_param(self.name, "check_every", check_every, 1)
 
     def describe(self) -> str:
@@ -125,6 +126,7 @@ class TemporalOrder(Task):
             if not 2 <= lo <= hi < length[0]:
                 raise ValueError(f"{name}: relevant positions must lie in [2, {length[0] - 1}], got {(lo, hi)}")
         self.output_size = 2 ** len(self.positions)
+        self.horizon = length[1]
 
     @classmethod
     def six_a(cls) -> "TemporalOrder":

@@ -42,6 +42,7 @@ class CopyMemory(Task):
 
     def __init__(self, T: int = 100) -> None:
         self.T = check_param(self.name, "T", T, 1)
+        self.horizon = T + 20
 
     @property
     def baseline_loss(self) -> float:

@@ -70,6 +70,7 @@ class NoiseFreeLag(_LagTask):
     def __init__(self, p: int = 100) -> None:
         self.p = check_param(self.name, "p", p, 2)
         self.input_size = self.output_size = p + 1
+        self.horizon = p + 1
 
     def describe(self) -> str:
         return f"2a noise-free p={self.p}"
@@ -106,6 +107,7 @@ class RandomMiddleLag(_LagTask):
     def __init__(self, p: int = 100) -> None:
         self.p = check_param(self.name, "p", p, 2)
         self.input_size = p + 1
+        self.horizon = p + 1
 
     def describe(self) -> str:
         return f"2b random middle p={self.p}"
@@ -147,6 +149,7 @@ class VeryLongLag(_LagTask):
         self.q = check_param(self.name, "q", q, 1)
         self.p = check_param(self.name, "p", p, 1)
         self.input_size = p + 4
+        self.horizon = q + 24
 
     def describe(self) -> str:
         return f"2c very long lag q={self.q} p={self.p}"

@@ -40,8 +40,10 @@ class LongLagConfig:
         T: the task's length or lag parameter (adding/multiplication/copy/3a: T; 2c: the minimal lag q).
         p: distractor symbols (2a, 2b, 2c; 2c defaults to p = q).
         N: informative leading elements (3a).
-        hidden, layers: network size; peephole, forget_bias: LSTM options (forget_bias 1.0 by default:
-            the forget gate starts mostly open).
+        hidden, layers: network size; peephole, forget_bias: LSTM options (forget_bias 1.0: the
+            forget gate starts mostly open; used with ``init="default"``).
+        init: "chrono" (default: gate biases set for the task's lag, Tallec & Ollivier 2018, LSTM and
+            GRU) or "default" (torch.nn's initialisation, plus ``forget_bias``).
         batch, lr, clip: mini-batch size, Adam learning rate, gradient-norm clipping (0: none).
         max_sequences, max_seconds: the budget; training stops there unsolved.
         seed: seeds the weights and the sequence generator.
@@ -58,6 +60,7 @@ class LongLagConfig:
     layers: int = 1
     peephole: bool = False
     forget_bias: Optional[float] = 1.0
+    init: str = "chrono"
     batch: Optional[int] = None
     lr: Optional[float] = None
     clip: float = 1.0
@@ -93,6 +96,8 @@ def resolve(cfg: LongLagConfig) -> LongLagConfig:
         raise ValueError(f"lr must be > 0, got {out.lr}")
     if out.cell != "lstm" and out.peephole:
         raise ValueError(f"--peephole is an LSTM option, got cell {out.cell!r}")
+    if out.init not in ("chrono", "default"):
+        raise ValueError(f"init must be 'chrono' or 'default', got {out.init!r}")
     if out.cell != "lstm":
         out.forget_bias = None
     return out
@@ -105,7 +110,7 @@ def train(cfg: LongLagConfig, log: Callable[[str], None] = print) -> dict:
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
     net = Net(cfg.cell, task.input_size, cfg.hidden, task.output_size, cfg.layers, cfg.peephole,
-              cfg.forget_bias, cfg.backend)
+              cfg.forget_bias, task.horizon if cfg.init == "chrono" else None, cfg.backend)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     stateful = getattr(task, "stateful", False)
 
@@ -120,7 +125,7 @@ def train(cfg: LongLagConfig, log: Callable[[str], None] = print) -> dict:
     crit = task.criterion(predict_stream if stateful else predict)
     seen, steps, state, solved = 0, 0, None, False
     t0 = last_log = time.perf_counter()
-    log(f"{task.describe()} | {cfg.cell.upper()} {cfg.hidden} units | batch {cfg.batch}, Adam lr {cfg.lr} | "
+    log(f"{task.describe()} | {cfg.cell.upper()} {cfg.hidden} units, {cfg.init} init | batch {cfg.batch}, Adam lr {cfg.lr} | "
         f"seed {cfg.seed} | budget {cfg.max_sequences:,} sequences")
     while True:
         b = task.sample(cfg.batch, g)
