@@ -7,10 +7,10 @@ import argparse
 import sys
 
 from . import __version__
-from .tasks import demo
+from .tasks import demo, longlag
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = [demo]
+TASKS = [demo, longlag]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ from ...state import detach_state
 from .model import CELLS, Net
 from .registry import make_task, others, paper, recipe
 
-__all__ = ["LongLagConfig", "train", "resolve"]
+__all__ = ["LongLagConfig", "train", "build", "fit", "resolve"]
 
 
 @dataclass
@@ -103,14 +103,24 @@ def resolve(cfg: LongLagConfig) -> LongLagConfig:
     return out
 
 
-def train(cfg: LongLagConfig, log: Callable[[str], None] = print) -> dict:
-    """Train one network on one task with one seed; return the report (JSON-able dict)."""
+def build(cfg: LongLagConfig):
+    """(resolved config, task, network) for ``cfg``, seeded."""
     cfg = resolve(cfg)
     task = make_task(cfg.task, seed=cfg.seed, T=cfg.T, p=cfg.p, N=cfg.N)
     torch.manual_seed(cfg.seed)
-    g = torch.Generator().manual_seed(cfg.seed)
     net = Net(cfg.cell, task.input_size, cfg.hidden, task.output_size, cfg.layers, cfg.peephole,
               cfg.forget_bias, task.horizon if cfg.init == "chrono" else None, cfg.backend)
+    return cfg, task, net
+
+
+def train(cfg: LongLagConfig, log: Callable[[str], None] = print) -> dict:
+    """Train one network on one task with one seed; return the report (JSON-able dict)."""
+    return fit(*build(cfg), log=log)
+
+
+def fit(cfg: LongLagConfig, task, net: Net, log: Callable[[str], None] = print) -> dict:
+    """Train ``net`` on ``task`` (a resolved ``cfg``) until the criterion or the budget; test; report."""
+    g = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     stateful = getattr(task, "stateful", False)
 
