@@ -106,6 +106,14 @@ def _suite(a) -> None:
         if unknown:
             raise ValueError(f"--tasks: {unknown} not in this suite's tasks {sorted({e.task for e in entries})}")
         entries = [e for e in entries if e.task in wanted]
+    if a.params:
+        try:
+            want = {k: int(v) for k, v in (kv.split("=") for kv in a.params.split(","))}
+        except ValueError:
+            raise ValueError(f"--params must look like T=100,p=50, got {a.params!r}") from None
+        entries = [e for e in entries if all(e.params.get(k) == v for k, v in want.items())]
+        if not entries:
+            raise ValueError(f"--params {a.params}: no entry of the suite has these parameters")
     cells = tuple(a.cells.split(","))
     bad = sorted(set(cells) - set(CELLS))
     if bad:
@@ -114,7 +122,7 @@ def _suite(a) -> None:
     name = a.name or ("longlag-quick" if a.quick else "longlag-full")
     print(f"long-lag suite ({'quick' if a.quick else 'full'}): {len(entries)} tasks x {len(cells)} cells x "
           f"{seeds} seeds, {a.jobs} jobs")
-    rows = run_suite(entries, cells, seeds, a.jobs)
+    rows = run_suite(entries, cells, seeds, a.jobs, extra={"max_seconds": a.max_seconds} if a.max_seconds else None)
     header = (f"# Long-lag suite ({'quick' if a.quick else 'full'}), {seeds} seeds\n\nCells: solved seeds/seeds, "
               f"median training sequences to the paper's criterion and median wall time of the solved runs "
               f"(Adam, mini-batches, chrono init); 'budget' = sequences seen by the unsolved runs.")
@@ -148,6 +156,8 @@ def register(commands, train_commands) -> None:
     s.add_argument("--cells", default="lstm,gru,rnn")
     s.add_argument("--tasks", help="comma-separated subset of the suite's tasks")
     s.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
+    s.add_argument("--max-seconds", type=_positive(float), help="cap every run's wall time (overrides the table)")
+    s.add_argument("--params", help="keep only entries with these task parameters, e.g. T=100")
     s.add_argument("--out", default="benchmarks/results", help="folder for the markdown and JSON tables")
     s.add_argument("--name", help="file name stem (default longlag-quick / longlag-full)")
     s.set_defaults(func=_suite)

@@ -45,34 +45,34 @@ class Entry:
 #: small settings and budgets: the whole table in under 10 minutes on 2 cores (2 jobs)
 QUICK = [
     Entry("reber", {}, {"max_seconds": 25}),
-    Entry("2a", {"p": 20}, {"max_seconds": 15}),
-    Entry("2b", {"p": 20}, {"max_seconds": 15}),
+    Entry("2a", {"p": 50}, {"max_seconds": 15}),
+    Entry("2b", {"p": 50}, {"max_seconds": 15}),
     Entry("2c", {"T": 50, "p": 50}, {"max_seconds": 20}),
-    Entry("3a", {"T": 50}, {"max_seconds": 15}),
-    Entry("adding", {"T": 50}, {"max_seconds": 25, "batch": 16}),
-    Entry("multiplication", {"T": 20}, {"max_seconds": 20, "batch": 16}),
-    Entry("6a", {}, {"max_seconds": 25}),
+    Entry("3a", {"T": 50}, {"max_seconds": 12}),
+    Entry("adding", {"T": 50}, {"max_seconds": 30, "batch": 16}),
+    Entry("multiplication", {"T": 20}, {"max_seconds": 15, "batch": 16}),
+    Entry("6a", {}, {"max_seconds": 30}),
     Entry("adding-modern", {"T": 50}, {"max_seconds": 15}),
     Entry("copy", {"T": 20}, {"max_seconds": 15}),
 ]
 
 #: the paper's settings (the benchmark)
 FULL = [
-    Entry("reber", {}, {}),
-    Entry("reber-continual", {}, {"max_seconds": 1800}),
-    Entry("2a", {"p": 100}, {}),
-    Entry("2b", {"p": 100}, {}),
-    Entry("2c", {"T": 100, "p": 100}, {}),
-    Entry("2c", {"T": 1000, "p": 1000}, {"max_seconds": 3600}),
-    Entry("3a", {"T": 100, "N": 3}, {}),
-    Entry("adding", {"T": 100}, {"batch": 16}),
-    Entry("adding", {"T": 500}, {"batch": 16, "max_seconds": 3600}),
-    Entry("adding", {"T": 1000}, {"batch": 16, "max_seconds": 5400}),
-    Entry("multiplication", {"T": 100}, {"batch": 16}),
-    Entry("6a", {}, {}),
-    Entry("6b", {}, {}),
-    Entry("adding-modern", {"T": 200}, {}),
-    Entry("copy", {"T": 100}, {}),
+    Entry("reber", {}, {"max_seconds": 120}),
+    Entry("reber-continual", {}, {"max_seconds": 1200}),
+    Entry("2a", {"p": 100}, {"max_seconds": 120}),
+    Entry("2b", {"p": 100}, {"max_seconds": 120}),
+    Entry("2c", {"T": 100, "p": 100}, {"max_seconds": 180}),
+    Entry("2c", {"T": 1000, "p": 1000}, {"max_seconds": 1800}),
+    Entry("3a", {"T": 100, "N": 3}, {"max_seconds": 120}),
+    Entry("adding", {"T": 100}, {"batch": 16, "max_seconds": 180}),
+    Entry("adding", {"T": 500}, {"batch": 16, "max_seconds": 1200}),
+    Entry("adding", {"T": 1000}, {"batch": 16, "max_seconds": 2400}),
+    Entry("multiplication", {"T": 100}, {"batch": 16, "max_seconds": 600}),
+    Entry("6a", {}, {"max_seconds": 180}),
+    Entry("6b", {}, {"max_seconds": 600}),
+    Entry("adding-modern", {"T": 200}, {"max_seconds": 180}),
+    Entry("copy", {"T": 100}, {"max_seconds": 300}),
 ]
 
 
@@ -92,12 +92,19 @@ def run_suite(entries: list[Entry], cells=("lstm", "gru", "rnn"), seeds: int = 3
     jobs_list = [(e, c, s, extra) for e in entries for c in cells for s in range(seeds)]
     t0 = time.perf_counter()
     results: list[dict] = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for job, res in zip(jobs_list, pool.map(_run_one, jobs_list)):
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    try:
+        outcomes = pool.map(_run_one, jobs_list) if pool else map(_run_one, jobs_list)
+        for job, res in zip(jobs_list, outcomes):
             e, c, s, _ = job
             results.append(res)
             log(f"  {e.describe():32s} {c.upper():4s} seed {s}: {'solved' if res['solved'] else 'not solved'} "
                 f"after {res['sequences']:,} sequences, {res['seconds']:.0f}s  [{time.perf_counter() - t0:.0f}s]")
+    finally:
+        if pool:
+            pool.shutdown()
     rows, k = [], 0
     for e in entries:
         row = {"entry": e, "paper": paper(e.task, **e.params)[1], "others": others(e.task), "cells": {}}

@@ -162,10 +162,14 @@ def fit(cfg: LongLagConfig, task, net: Net, log: Callable[[str], None] = print) 
     test = task.test(predict_stream if stateful else predict, torch.Generator().manual_seed(10**6 + cfg.seed))
     fig = paper(cfg.task, T=cfg.T, p=cfg.p, N=cfg.N)
     verdict = "SOLVED" if solved else "not solved"
+    if solved and hasattr(crit, "run"):
+        verdict += f" (correct from sequence {seen - crit.run:,} on)"
     log(f"{verdict} after {seen:,} sequences in {seconds:.1f}s (paper, LSTM: {fig[1]}); test: "
         + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in test.items()))
     return {"task": cfg.task, "describe": task.describe(), "cell": cfg.cell, "seed": cfg.seed, "solved": solved,
             "sequences": seen, "steps": steps, "seconds": round(seconds, 2), "test": test,
             "criterion": crit.status(), "first": getattr(crit, "first", {}),
+            # with a "n successive correct" criterion: sequences seen when that final run began
+            "learned_at": seen - crit.run if solved and hasattr(crit, "run") else None,
             "paper": {"lstm_sequences": fig[0], "lstm": fig[1], "others": others(cfg.task)},
             "config": asdict(cfg)}
