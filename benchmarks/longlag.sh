@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The long-lag benchmark: the measured tables of the README's "Remembering across long lags" section.
 # Each stage takes the shared CPU lock, so timed runs never overlap with other timed work.
-# Usage: bash benchmarks/longlag.sh [stage ...]   (stages: quick gradflow short adding100 2c100 long)
+# Usage: bash benchmarks/longlag.sh [stage ...]   (stages: quick gradflow adding100 long short 2c100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LK=".venv/bin/lstmkit"
 OUT=benchmarks/results
 LOCK="flock /tmp/lstmkit-cpu.lock"
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(quick gradflow short adding100 2c100 long)
+[ ${#stages[@]} -eq 0 ] && stages=(quick gradflow adding100 long short 2c100)
 for s in "${stages[@]}"; do
   case $s in
     quick)     $LOCK $LK longlag suite --quick --out $OUT ;;
