@@ -28,6 +28,13 @@ def test_lstm_solves_adding_at_T20():
     assert res["test"]["wrong"] <= 5 and res["test"]["mse"] < 1e-3   # 2560 fresh test sequences
 
 
+def test_continual_reber_trains_on_a_stream_carrying_the_state():
+    res = train(LongLagConfig(task="reber-continual", T=300, max_sequences=40, hidden=8, batch=2),
+                log=lambda s: None)
+    assert 40 <= res["sequences"] < 80 and res["steps"] >= 2          # strings completed, chunk by chunk
+    assert res["test"]["of"] == 10 and res["test"]["symbols_per_stream"] == 300
+
+
 def test_config_resolution_and_errors():
     cfg = resolve(LongLagConfig(task="6a"))
     assert cfg.hidden and cfg.batch and cfg.lr and cfg.max_sequences

@@ -26,7 +26,7 @@ from .training import LongLagConfig, train
 
 __all__ = ["register", "run_task"]
 
-_HELP = {"reber": "embedded Reber grammar (exp. 1)", "reber-continual": "continual embedded Reber (Gers 2000)",
+_HELP = {"reber": "embedded Reber grammar (exp. 1)", "reber-continual": "continual embedded Reber (Gers 2000; T = symbols per test stream)",
          "2a": "noise-free long lag (p)", "2b": "long lag, random middle (p)", "2c": "very long lag (T = q, p)",
          "3a": "two-sequence problem (T, N)", "adding": "adding problem (exp. 4; T)",
          "multiplication": "multiplication problem (exp. 5; T)", "6a": "temporal order, 2 symbols",

@@ -37,7 +37,8 @@ class LongLagConfig:
     Attributes:
         task: reber, reber-continual, 2a, 2b, 2c, 3a, adding, multiplication, 6a, 6b, adding-modern, copy.
         cell: lstm, gru or rnn (Elman).
-        T: the task's length or lag parameter (adding/multiplication/copy/3a: T; 2c: the minimal lag q).
+        T: the task's length or lag parameter (adding/multiplication/copy/3a: T; 2c: the minimal lag q;
+            reber-continual: symbols per test stream).
         p: distractor symbols (2a, 2b, 2c; 2c defaults to p = q).
         N: informative leading elements (3a).
         hidden, layers: network size; peephole, forget_bias: LSTM options (forget_bias 1.0: the
