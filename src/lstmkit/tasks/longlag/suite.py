@@ -123,12 +123,15 @@ def _cell_text(runs: list[dict]) -> str:
         return f"{head} (budget {max(r['sequences'] for r in runs):,})"
     seqs = int(statistics.median(r["sequences"] for r in solved))
     secs = statistics.median(r["seconds"] for r in solved)
-    return f"{head}, {seqs:,} ({secs:.0f} s)"
+    learned = [r["learned_at"] for r in solved if r.get("learned_at") is not None]
+    extra = f"; right from {int(statistics.median(learned)):,}" if learned else ""
+    return f"{head}, {seqs:,} ({secs:.0f} s{extra})"
 
 
 def table(rows: list[dict], cells=("lstm", "gru", "rnn")) -> str:
     """The markdown table: task | paper LSTM | each cell (solved/seeds, median sequences, median wall
-    time of the solved runs) | the paper on other networks."""
+    time of the solved runs, and for "n successive correct" criteria the median sequence from which
+    every one was right) | the paper on other networks."""
     names = {"lstm": "LSTM", "gru": "GRU", "rnn": "Elman RNN"}
     head = "| task | paper LSTM (sequences) | " + " | ".join(f"ours {names[c]}" for c in cells) + " | paper: others |"
     lines = [head, "|" + "---|" * (len(cells) + 3)]
