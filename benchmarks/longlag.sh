@@ -17,11 +17,11 @@ for s in "${stages[@]}"; do
     adding100) $LOCK $LK longlag suite --tasks adding --params T=100 --seeds 3 --max-seconds 120 --name longlag-full-adding100 --out $OUT ;;
     2c100)     $LOCK $LK longlag suite --tasks 2c --params T=100 --seeds 2 --max-seconds 120 --name longlag-full-2c100 --out $OUT ;;
     long)      # LSTM only: the long lags, one seed each
-      $LOCK $LK longlag 6b --seeds 2 --max-seconds 400 --json $OUT/longlag-lstm-6b.json
-      $LOCK $LK longlag adding --T 500 --batch 16 --max-seconds 900 --json $OUT/longlag-lstm-adding500.json
-      $LOCK $LK longlag 2c --T 1000 --p 1000 --max-seconds 900 --json $OUT/longlag-lstm-2c1000.json
-      $LOCK $LK longlag adding --T 1000 --batch 16 --max-seconds 1500 --json $OUT/longlag-lstm-adding1000.json
-      $LOCK $LK longlag multiplication --T 100 --batch 16 --max-seconds 400 --json $OUT/longlag-lstm-multiplication100.json
+      $LOCK $LK longlag adding --T 500 --batch 16 --max-seconds 600 --json $OUT/longlag-lstm-adding500.json
+      $LOCK $LK longlag 2c --T 1000 --p 1000 --max-seconds 600 --json $OUT/longlag-lstm-2c1000.json
+      $LOCK $LK longlag 6b --max-seconds 300 --json $OUT/longlag-lstm-6b.json
+      $LOCK $LK longlag adding --T 1000 --batch 16 --max-seconds 900 --json $OUT/longlag-lstm-adding1000.json
+      $LOCK $LK longlag multiplication --T 100 --batch 16 --max-seconds 300 --json $OUT/longlag-lstm-multiplication100.json
       ;;
     *) echo "unknown stage $s" >&2; exit 2 ;;
   esac
