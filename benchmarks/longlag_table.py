@@ -28,6 +28,25 @@ def cell_text(runs: list[dict] | None) -> str:
     return f"{head}, {seqs:,} ({secs:.0f} s{extra})"
 
 
+def test_text(runs: list[dict] | None) -> str:
+    """The test error of the LSTM runs, as the paper reports it (wrong of n fresh sequences; MSE)."""
+    if not runs:
+        return "-"
+    out = []
+    for r in runs:
+        t = r["test"]
+        if "wrong" in t:
+            s = f"{t['wrong']}/{t['of']} wrong"
+        elif "wrong_test" in t:
+            s = f"{t['wrong_train'] + t['wrong_test']}/{t['of_train'] + t['of_test']} strings wrong"
+        else:
+            s = f"{t.get('perfect_streams')}/{t.get('of')} perfect streams"
+        if "mse" in t:
+            s += f", MSE {t['mse']:.2g}"
+        out.append(s)
+    return "; ".join(out)
+
+
 def main() -> None:
     rows: dict[str, dict] = {}
     for path in sorted(RESULTS.glob("longlag-full-*.json")):
@@ -40,10 +59,11 @@ def main() -> None:
         r = rows.setdefault(rep["task"], {"paper": first["paper"]["lstm"], "others": first["paper"]["others"],
                                           "cells": {}})
         r["cells"].setdefault(rep["cell"], rep["runs"])
-    lines = ["| task | paper LSTM (sequences) | ours LSTM | ours GRU | ours Elman RNN | paper: others |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| task | paper LSTM (sequences) | ours LSTM | LSTM test error | ours GRU | ours Elman RNN | "
+             "paper: others |", "|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
-        cols = " | ".join(cell_text(r["cells"].get(c)) for c in CELLS)
+        cols = " | ".join([cell_text(r["cells"].get("lstm")), test_text(r["cells"].get("lstm"))]
+                          + [cell_text(r["cells"].get(c)) for c in CELLS[1:]])
         lines.append(f"| {name} | {r['paper']} | {cols} | {r['others']} |")
     out = RESULTS / "longlag-full.md"
     out.write_text("# Long-lag experiments at the paper's settings\n\nCells: solved seeds/seeds, median "
