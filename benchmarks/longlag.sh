@@ -18,7 +18,7 @@ for s in "${stages[@]}"; do
     2c100)     $LOCK $LK longlag suite --tasks 2c --params T=100 --seeds 2 --max-seconds 120 --name longlag-full-2c100 --out $OUT ;;
     long)      # LSTM only: the long lags, one seed each
       $LOCK $LK longlag adding --T 500 --batch 16 --max-seconds 600 --json $OUT/longlag-lstm-adding500.json
-      $LOCK $LK longlag 2c --T 1000 --p 1000 --max-seconds 600 --json $OUT/longlag-lstm-2c1000.json
+      $LOCK $LK longlag 2c --T 1000 --p 1000 --max-seconds 1200 --json $OUT/longlag-lstm-2c1000.json
       bash "$0" long2 ;;
     long2)     # the rest of "long", LSTM only
       $LOCK $LK longlag 6b --max-seconds 300 --json $OUT/longlag-lstm-6b.json
