@@ -39,9 +39,8 @@ def _gemv_rows(lo, hi, a, w, bias, out):
 
 
 @_pjit
-def _gemv_par(a, w, bias, out):
+def _gemv_par(a, w, bias, out, chunks):
     N = w.shape[0]
-    chunks = numba.get_num_threads() * 4
     for c in numba.prange(chunks):
         _gemv_rows(c * N // chunks, (c + 1) * N // chunks, a, w, bias, out)
 
@@ -53,8 +52,10 @@ def _gemv_seq(a, w, bias, out):
 
 def gemv(a: np.ndarray, w: np.ndarray, bias, out: np.ndarray) -> None:
     """out = a @ w.T (+ bias) for few rows a (B, K) and a row-major weight w (N, K)."""
-    fn = _gemv_par if a.shape[0] * w.shape[0] * w.shape[1] >= PARALLEL_MIN_MACS else _gemv_seq
-    fn(a, w, bias, out)
+    if a.shape[0] * w.shape[0] * w.shape[1] >= PARALLEL_MIN_MACS:
+        _gemv_par(a, w, bias, out, numba.get_num_threads() * 4)   # chunks: an argument, so the kernel caches
+    else:
+        _gemv_seq(a, w, bias, out)
 
 
 def _np(t):
