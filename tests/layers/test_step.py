@@ -1,11 +1,9 @@
-"""The step API (streaming): layer.step and the cells, against whole-sequence runs and torch.nn cells."""
+"""The layers' step API (streaming): layer.step against whole-sequence runs."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
-
 import lstmkit
 from helpers import assert_close
 
@@ -56,34 +54,3 @@ def test_layer_step_unbatched_and_zoneout_eval():
     assert y_t.shape == (6,)
     assert_close(y_t, y_seq[-1], torch.float64, "last output")
     assert_close(state[1], c, torch.float64, "cell state")
-
-
-@pytest.mark.parametrize("ours_cls,torch_cls,kw", [(lstmkit.LSTMCell, nn.LSTMCell, {}),
-                                                   (lstmkit.GRUCell, nn.GRUCell, {}),
-                                                   (lstmkit.RNNCell, nn.RNNCell, {"nonlinearity": "relu"})])
-def test_cells_match_torch_cells(ours_cls, torch_cls, kw):
-    ref = torch_cls(5, 6, **kw, dtype=torch.float64)
-    cell = ours_cls.from_torch(ref)
-    x = torch.randn(3, 5, dtype=torch.float64)
-    state = cell.init_state(3)
-    h, new = cell(x, state)
-    expect = ref(x, state if len(state) == 2 else state[0])
-    expect = expect if isinstance(expect, tuple) else (expect,)
-    for a, b in zip(new, expect):
-        assert_close(a, b, torch.float64, "state")
-    assert torch.equal(h, new[0])
-    back = cell.to_torch()
-    for k, v in ref.state_dict().items():
-        assert torch.equal(back.state_dict()[k], v)
-
-
-def test_cell_unbatched_and_state_errors():
-    cell = lstmkit.LSTMCell(5, 6, proj_size=2)
-    h, (h2, c) = cell(torch.randn(5))
-    assert h.shape == (2,) and c.shape == (6,)
-    with pytest.raises(ValueError, match=r"x.size\(-1\) must be 5 \(input_size\), got 4"):
-        cell(torch.randn(3, 4))
-    with pytest.raises(ValueError, match=r"state\[1\] must have shape \(3, 6\), got \(3, 5\)"):
-        cell(torch.randn(3, 5), (torch.zeros(3, 2), torch.zeros(3, 5)))
-    with pytest.raises(ValueError, match="state must hold 2 tensor"):
-        cell(torch.randn(3, 5), (torch.zeros(3, 2),))

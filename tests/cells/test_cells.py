@@ -1,0 +1,70 @@
+"""The cells (one step of the math): against torch.nn's cells, against a one-step layer with every variant,
+unbatched input, and state errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import lstmkit
+from helpers import assert_close
+
+
+@pytest.mark.parametrize("ours_cls,torch_cls,kw", [(lstmkit.LSTMCell, nn.LSTMCell, {}),
+                                                   (lstmkit.GRUCell, nn.GRUCell, {}),
+                                                   (lstmkit.RNNCell, nn.RNNCell, {"nonlinearity": "relu"})])
+def test_cells_match_torch_cells(ours_cls, torch_cls, kw):
+    ref = torch_cls(5, 6, **kw, dtype=torch.float64)
+    cell = ours_cls.from_torch(ref)
+    x = torch.randn(3, 5, dtype=torch.float64)
+    state = cell.init_state(3)
+    h, new = cell(x, state)
+    expect = ref(x, state if len(state) == 2 else state[0])
+    expect = expect if isinstance(expect, tuple) else (expect,)
+    for a, b in zip(new, expect):
+        assert_close(a, b, torch.float64, "state")
+    assert torch.equal(h, new[0])
+    back = cell.to_torch()
+    for k, v in ref.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v)
+
+
+def test_cell_unbatched_and_state_errors():
+    cell = lstmkit.LSTMCell(5, 6, proj_size=2)
+    h, (h2, c) = cell(torch.randn(5))
+    assert h.shape == (2,) and c.shape == (6,)
+    with pytest.raises(ValueError, match=r"x.size\(-1\) must be 5 \(input_size\), got 4"):
+        cell(torch.randn(3, 4))
+    with pytest.raises(ValueError, match=r"state\[1\] must have shape \(3, 6\), got \(3, 5\)"):
+        cell(torch.randn(3, 5), (torch.zeros(3, 2), torch.zeros(3, 5)))
+    with pytest.raises(ValueError, match="state must hold 2 tensor"):
+        cell(torch.randn(3, 5), (torch.zeros(3, 2),))
+
+
+VARIANTS = [(lstmkit.LSTMCell, lstmkit.LSTM, {"peephole": True, "layer_norm": True, "cifg": True, "proj_size": 3}),
+            (lstmkit.LSTMCell, lstmkit.LSTM, {"peephole": True, "forget_bias": 1.0}),
+            (lstmkit.LSTMCell, lstmkit.LSTM, {"peephole": True, "bias": False}),
+            (lstmkit.GRUCell, lstmkit.GRU, {"reset_before": True}),
+            (lstmkit.RNNCell, lstmkit.RNN, {"nonlinearity": "relu"})]
+
+
+@pytest.mark.parametrize("cell_cls,layer_cls,kw", VARIANTS)
+def test_cell_step_equals_one_step_of_the_layer(cell_cls, layer_cls, kw):
+    """A cell and a one-layer layer with the same parameters compute the same step, gradients included."""
+    torch.manual_seed(1)
+    cell = cell_cls(5, 6, dtype=torch.float64, **kw)
+    layer = layer_cls(5, 6, dtype=torch.float64, **kw)
+    layer.load_state_dict({f"{k}_l0": v for k, v in cell.state_dict().items()})
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn_like(s) for s in cell.init_state(3))
+    h, new = cell(x, state)
+    y, final = layer(x.unsqueeze(0), tuple(s.unsqueeze(0) for s in state) if len(state) > 1 else state[0][None])
+    final = final if isinstance(final, tuple) else (final,)
+    assert_close(h, y[0], torch.float64, "h_t")
+    for a, b in zip(new, final):
+        assert_close(a, b[0], torch.float64, "state")
+    g_cell = torch.autograd.grad(h.sum() + new[-1].pow(2).sum(), [x, *cell.parameters()])
+    g_layer = torch.autograd.grad(y[0].sum() + final[-1][0].pow(2).sum(), [x, *layer.parameters()])
+    for a, b in zip(g_cell, g_layer):
+        assert_close(a, b, torch.float64, "gradient")
