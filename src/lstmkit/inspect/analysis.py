@@ -7,7 +7,8 @@ network is in after reading that token:
 * ``in_quotes``: 1 from an opening ``"`` up to (not including) its closing one;
 * ``line_position``: tokens since the last newline (0 on the newline itself, which starts the new line);
 * ``indentation``: leading spaces and tabs of the current line (a tab counts as 4);
-* ``in_brackets``: 1 from an opening ``(``, ``[`` or ``{`` up to (not including) its closing bracket.
+* ``in_brackets``: 1 from an opening ``(``, ``[`` or ``{`` up to (not including) its closing bracket
+  (brackets inside quotes do not count).
 
 A token of several characters (a word) gets 1 for ``in_quotes`` / ``in_brackets`` when any of its
 characters leaves the reader inside.
@@ -63,6 +64,8 @@ def text_features(tokens: Sequence[str]) -> dict[str, np.ndarray]:
         for ch in tok:
             if ch == '"':
                 quote ^= 1
+            elif quote:
+                pass                                                   # brackets inside quotes are text
             elif ch in _OPEN:
                 depth += 1
             elif ch in _CLOSE:
