@@ -31,7 +31,8 @@ import numpy as np
 
 from .trace import GATES, Trace
 
-__all__ = ["text_features", "correlations", "saturation", "saturation_fractions", "FEATURES", "SATURATED_LOW", "SATURATED_HIGH"]
+__all__ = ["text_features", "correlations", "saturation", "saturation_fractions", "FEATURES", "SATURATED_LOW",
+           "SATURATED_HIGH"]
 
 FEATURES = ("in_quotes", "line_position", "indentation", "in_brackets")
 #: a gate is left- (right-) saturated at a step when its value is below SATURATED_LOW (above SATURATED_HIGH)

@@ -96,11 +96,22 @@ function link(e) {
   return a;
 }
 function table(title, head, rows) {
-  const div = document.createElement("div"), h = document.createElement("h3"), tb = document.createElement("table");
+  const div = document.createElement("div"), h = document.createElement("h3");
+  const tb = document.createElement("table");
   h.textContent = title; div.appendChild(h); div.appendChild(tb);
-  const tr = tb.insertRow(); for (const x of head) { const th = document.createElement("th"); th.textContent = x; tr.appendChild(th); }
-  for (const r of rows) { const row = tb.insertRow(); for (const x of r) { const c = row.insertCell(); if (typeof x === "string") c.textContent = x; else c.appendChild(x); } }
-  if (!rows.length) { const c = tb.insertRow().insertCell(); c.colSpan = head.length; c.textContent = "constant over this text"; }
+  const tr = tb.insertRow();
+  for (const x of head) { const th = document.createElement("th"); th.textContent = x; tr.appendChild(th); }
+  for (const r of rows) {
+    const row = tb.insertRow();
+    for (const x of r) {
+      const c = row.insertCell();
+      if (typeof x === "string") c.textContent = x; else c.appendChild(x);
+    }
+  }
+  if (!rows.length) {
+    const c = tb.insertRow().insertCell();
+    c.colSpan = head.length; c.textContent = "constant over this text";
+  }
   $("panel").appendChild(div);
 }
 for (const f in D.correlations)

@@ -60,7 +60,8 @@ def _heatmap(tr: Trace, view: View, q: str):
     ax.set_ylabel("unit")
     if T <= MAX_LABELS:
         ax.set_xticks(range(T))
-        ax.set_xticklabels([_label(t) for t in tr.tokens], fontsize=7, rotation=0 if all(len(t) <= 1 for t in tr.tokens) else 90)
+        chars = all(len(t) <= 1 for t in tr.tokens)
+        ax.set_xticklabels([_label(t) for t in tr.tokens], fontsize=7, rotation=0 if chars else 90)
         ax.set_xlabel("step (token read)")
     else:
         ax.set_xlabel("step")

@@ -66,19 +66,8 @@ def _check(result, task: str) -> None:
 
 
 def adapter_trace(run_dir: str | os.PathLike, text: str, checkpoint: str = "auto") -> Trace:
-    """The trace of ``text`` read by the run in ``run_dir``, through its task's adapter.
-
-    Example::
-
-        >>> import tempfile
-        >>> from lstmkit.tasks.charlm import CharLMConfig, train
-        >>> from lstmkit.tasks.inspect_run import adapter_trace
-        >>> cfg = CharLMConfig(max_steps=2, hidden=8, embed=4, layers=2, batch_size=2, seq_len=8,
-        ...                    eval_every=2, eval_chars=200, sample_chars=0, final_sample=0)
-        >>> run = train(cfg, tempfile.mkdtemp() + "/run", stream=open("/dev/null", "w")).run
-        >>> [v.label for v in adapter_trace(run, "x = (1)").views]
-        ['rnn layer 0 forward', 'rnn layer 1 forward']
-    """
+    """The trace of ``text`` read by the run in ``run_dir``, through its task's adapter (checked against the
+    protocol above)."""
     run = RunDir.open(run_dir)
     result = find_adapter(run.task)(run.path, text, checkpoint)
     _check(result, run.task)

@@ -29,7 +29,7 @@ def inspect_adapter(run_dir: str | os.PathLike, text: str, checkpoint: str = "au
         >>> run = train(cfg, tempfile.mkdtemp() + "/run", stream=open("/dev/null", "w")).run
         >>> a = inspect_adapter(run, "def f(x):")
         >>> with recording(a["model"]) as rec:
-        ...     a["run"]()
+        ...     _ = a["run"]()
         >>> a["tokens"][:4], a["layers"], rec.last("rnn")[(0, 0)]["c"].shape     # (T, B, H)
         (['d', 'e', 'f', ' '], ['rnn'], torch.Size([9, 1, 8]))
     """
