@@ -1,17 +1,19 @@
 """What looking inside costs.
 
-1. Recording overhead: forward (inference, no grad) and forward+backward of a 2-layer LSTM, GRU and RNN
+1. Recording overhead: forward (inference, no grad) and forward+backward of 2-layer LSTM, GRU and RNN
+   stacks, a small (per-call overhead) and a mid-sized case,
    with record off (a layer never recorded), off after a recording block ended, and on; interleaved
    rounds, medians, ratios to off.
 2. ``lstmkit inspect`` end to end on a 2x256 LSTM char model (untrained weights: timing does not depend
    on them) over texts of 500 and 2,000 characters: trace, page, heatmaps; the page's size.
 
-    flock /tmp/lstmkit-cpu.lock .venv/bin/python benchmarks/inspect_cost.py      # ~2 minutes
+    flock /tmp/lstmkit-cpu.lock .venv/bin/python benchmarks/inspect_cost.py      # ~5 minutes
 Writes benchmarks/results/inspect_cost.json.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import tempfile
@@ -28,10 +30,13 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from _common import RESULTS, machine  # noqa: E402
 
 
-def overhead(repeats: int = 15) -> list[dict]:
+#: (T, B, input, hidden, repeats): a small case where per-call overhead shows, and a mid-sized one
+SIZES = [(20, 1, 16, 32, 301), (100, 16, 64, 256, 7)]
+
+
+def overhead() -> list[dict]:
     rows = []
-    T, B, I, H = 200, 32, 64, 256
-    for cls in (lstmkit.LSTM, lstmkit.GRU, lstmkit.RNN):
+    for (T, B, I, H, repeats), cls in itertools.product(SIZES, (lstmkit.LSTM, lstmkit.GRU, lstmkit.RNN)):
         layer = cls(I, H, num_layers=2)
         x = torch.randn(T, B, I, requires_grad=True)
         with recording(layer):
@@ -50,8 +55,8 @@ def overhead(repeats: int = 15) -> list[dict]:
         for mode, fn in (("inference", infer), ("train", train)):
             t = interleaved({"off": lambda: fn(plain, False), "off_after_recording": lambda: fn(layer, False),
                              "on": lambda: fn(layer, True)}, repeats=repeats, warmup=2)
-            rows.append({"cell": cls.__name__, "mode": mode, "T": T, "B": B, "H": H, "layers": 2,
-                         **{f"{k}_ms": round(v * 1e3, 2) for k, v in t.items()},
+            rows.append({"cell": cls.__name__, "mode": mode, "T": T, "B": B, "H": H, "layers": 2, "repeats": repeats,
+                         **{f"{k}_ms": round(v * 1e3, 3) for k, v in t.items()},
                          "ratio_off_after_recording": round(t["off_after_recording"] / t["off"], 3),
                          "ratio_on": round(t["on"] / t["off"], 3)})
             print(rows[-1], flush=True)

@@ -33,7 +33,16 @@ BOUNDED = ("g", "n")
 
 @dataclass
 class View:
-    """One layer-direction of one lstmkit module: ``quantities[name]`` is a (T, H) float32 array."""
+    """One layer-direction of one lstmkit module: ``quantities[name]`` is a (T, H) float32 array.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from lstmkit.inspect import View
+        >>> v = View("enc", 1, 1, "GRU", {"z": np.full((3, 2), 0.5, np.float32), "h": np.zeros((3, 2), np.float32)})
+        >>> v.label, v.size, v.value_range("z").tolist()
+        ('enc layer 1 backward', 2, [[0.0, 1.0], [0.0, 1.0]])
+    """
 
     module: str                              # qualified name in model.named_modules() ("" for the model itself)
     layer: int
@@ -66,7 +75,16 @@ class View:
 
 @dataclass
 class Trace:
-    """Tokens (length T) and the views recorded while the model read them."""
+    """Tokens (length T) and the views recorded while the model read them (made by :func:`trace`).
+
+    Example::
+
+        >>> import numpy as np
+        >>> from lstmkit.inspect import Trace, View
+        >>> tr = Trace(["a", "b"], [View("", 0, 0, "RNN", {"h": np.zeros((2, 4), np.float32)})])
+        >>> tr.view("layer 0 forward").size
+        4
+    """
 
     tokens: list
     views: list

@@ -96,7 +96,7 @@ def _read_text(args: argparse.Namespace) -> str:
     if (args.text is None) == (args.text_file is None):
         raise ValueError("expected exactly one of --text TEXT or --text-file FILE")
     if args.text is not None:
-        return args.text.replace("\\n", "\n") if args.escapes else args.text
+        return args.text.replace("\\n", "\n").replace("\\t", "\t") if args.escapes else args.text
     path = pathlib.Path(args.text_file)
     if not path.is_file():
         raise ValueError(f"--text-file {path} is not a file")
@@ -145,7 +145,7 @@ def register(commands, train_commands) -> None:
     p.add_argument("run", metavar="RUN_DIR", help="a run folder made by lstmkit train <task>")
     p.add_argument("--text", help="the text to read")
     p.add_argument("--text-file", metavar="FILE", help="read the text from this UTF-8 file instead")
-    p.add_argument("--escapes", action="store_true", help="read \\n in --text as a newline")
+    p.add_argument("--escapes", action="store_true", help="read \\n and \\t in --text as a newline and a tab")
     p.add_argument("--out", metavar="PAGE.html", default=None,
                    help="the page to write (default: RUN_DIR/inspect/inspect.html)")
     p.add_argument("--png-dir", metavar="DIR", default=None, help="where the heatmaps go (default: beside --out)")
