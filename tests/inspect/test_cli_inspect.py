@@ -38,6 +38,13 @@ def test_charlm_run_to_page_and_heatmaps(charlm_run, tmp_path, capsys):
     pngs = sorted(p.name for p in page.parent.glob("*.png"))
     assert len(pngs) == 2 * 7 and "p-rnn-layer1-fwd-f.png" in pngs
 
+    small = tmp_path / "small.html"
+    assert main(["inspect", str(charlm_run), "--text", "ab", "--out", str(small), "--quantities", "c,f"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("small*.png")) == [
+        f"small-rnn-layer{k}-fwd-{q}.png" for k in (0, 1) for q in ("c", "f", "saturation")]
+    assert main(["inspect", str(charlm_run), "--text", "ab", "--quantities", "c,z"]) == 2
+    assert "--quantities must be names among c,f,g,h,i,o for this run, got c,z" in capsys.readouterr().err
+
 
 def test_charlm_adapter_follows_the_protocol(charlm_run):
     a = inspect_adapter(charlm_run, "ab\u2603")                           # a snowman the vocabulary lacks

@@ -15,7 +15,7 @@ import argparse
 import importlib
 import os
 import pathlib
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from torch import nn
 
@@ -74,17 +74,31 @@ def adapter_trace(run_dir: str | os.PathLike, text: str, checkpoint: str = "auto
     return trace(result["model"], result["run"], result["tokens"], layers=result["layers"])
 
 
+def _keep(tr: Trace, quantities: Optional[Sequence[str]]) -> Trace:
+    """The trace with only ``quantities`` (None: all); a name no view has is refused."""
+    if quantities is None:
+        return tr
+    known = sorted({q for v in tr.views for q in v.quantities})
+    bad = [q for q in quantities if q not in known]
+    if bad or not quantities:
+        raise ValueError(f"--quantities must be names among {','.join(known)} for this run, got {','.join(quantities)}")
+    for v in tr.views:
+        v.quantities = {q: a for q, a in v.quantities.items() if q in quantities} or v.quantities
+    return tr
+
+
 def inspect_run(run_dir: str | os.PathLike, text: str, out: Optional[str | os.PathLike] = None,
                 png_dir: Optional[str | os.PathLike] = None, checkpoint: str = "auto", heatmaps: bool = True,
-                top: int = 5) -> dict:
+                top: int = 5, quantities: Optional[Sequence[str]] = None) -> dict:
     """Write the page (default ``RUN_DIR/inspect/inspect.html``) and the heatmaps (default: beside the page,
-    named after it); everything is computed before anything is written. Returns {"page": path, "pngs": [...]}."""
+    named after it); everything is computed before anything is written. ``quantities`` keeps only those
+    (a view that has none of them keeps its own, e.g. an RNN's h). Returns {"page", "pngs", "trace"}."""
     if top < 1:
         raise ValueError(f"--top must be at least 1, got {top}")
     out = pathlib.Path(out) if out is not None else pathlib.Path(run_dir) / "inspect" / "inspect.html"
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; expected the path of the HTML page to write")
-    tr = adapter_trace(run_dir, text, checkpoint)
+    tr = _keep(adapter_trace(run_dir, text, checkpoint), quantities)
     page = render_page(tr, f"lstmkit inspect: {pathlib.Path(run_dir).name}", top)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, page)
@@ -109,7 +123,9 @@ def _read_text(args: argparse.Namespace) -> str:
 
 
 def _inspect(args: argparse.Namespace) -> None:
-    res = inspect_run(args.run, _read_text(args), args.out, args.png_dir, args.checkpoint, not args.no_png, args.top)
+    quantities = [q.strip() for q in args.quantities.split(",") if q.strip()] if args.quantities else None
+    res = inspect_run(args.run, _read_text(args), args.out, args.png_dir, args.checkpoint, not args.no_png, args.top,
+                      quantities)
     tr = res["trace"]
     print(f"{len(tr.tokens)} tokens, {len(tr.views)} layer-direction(s): {', '.join(v.label for v in tr.views)}")
     print(f"page: {res['page']}")
@@ -152,5 +168,9 @@ def register(commands, train_commands) -> None:
     p.add_argument("--no-png", action="store_true", help="write the page only")
     p.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
                    help="which checkpoint (default: auto = best if there is one, else last)")
+    p.add_argument("--quantities", metavar="Q,Q", default=None,
+                   help="keep only these (e.g. c,h,f; default: all: LSTM c,h,i,f,g,o; GRU h,r,z,n; RNN h); the page "
+                        "holds every value of every kept quantity (about 4 bytes x steps x cells each), so fewer "
+                        "make a smaller page")
     p.add_argument("--top", type=int, default=5, help="cells listed per feature in the panel (default: 5)")
     p.set_defaults(func=_inspect)
