@@ -86,7 +86,8 @@ script-src 'unsafe-inline'; img-src data:">
 <div id="status"></div>
 </div>
 <div id="text"></div>
-<p>Each token is coloured by the chosen cell's value after the network read it. Links below pick a cell.
+<p>Each token is coloured by the chosen cell's value after the layer read it (a backward direction reads from the
+end of the text). Links below pick a cell.
 Saturation: fraction of steps a gate spends below {SATURATED_LOW} or above {SATURATED_HIGH}
 (Karpathy, Johnson &amp; Fei-Fei 2015).</p>
 <div id="panel"></div>
