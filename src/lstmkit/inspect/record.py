@@ -49,10 +49,17 @@ def recording(module: nn.Module):
     layers = [(name, m) for name, m in module.named_modules() if isinstance(m, RecurrentBase)]
     if not layers:
         raise ValueError(f"{type(module).__name__} contains no lstmkit layer (LSTM, GRU or RNN) to record")
+    previous = [m.__dict__.get("_recorder") for _, m in layers]
     for name, m in layers:
-        m._recorder = lambda r, name=name: rec.add(name, r)
+        outer = m.__dict__.get("_recorder")
+
+        def hook(r, name=name, outer=outer):
+            rec.add(name, r)
+            if outer is not None:                              # an enclosing recording(...) gets it too
+                outer(r)
+        m._recorder = hook
     try:
         yield rec
     finally:
-        for _, m in layers:
-            m._recorder = None
+        for (_, m), old in zip(layers, previous):
+            m._recorder = old
