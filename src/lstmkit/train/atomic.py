@@ -25,14 +25,15 @@ def atomic_path(target: str | os.PathLike) -> Iterator[pathlib.Path]:
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "data.bin"
         >>> with atomic_path(out) as tmp:
         ...     _ = tmp.write_bytes(b"complete")
-        >>> out.read_bytes()
-        b'complete'
+        >>> out.read_bytes(), oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+        (b'complete', True)
     """
     target = pathlib.Path(target)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = pathlib.Path(name)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes 0600; give the file a normal file's mode
         yield tmp
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
@@ -41,6 +42,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[pathlib.Path]:
         tmp.unlink(missing_ok=True)
         raise
     _sync_dir(target.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _sync_dir(folder: pathlib.Path) -> None:
