@@ -1,4 +1,5 @@
-"""Shared pieces of the charlm tests (imported as `charlm_helpers`): a small text file and a tiny, fast configuration."""
+"""Shared pieces of the charlm tests (imported as `charlm_helpers`): a small text file and a tiny, fast
+configuration."""
 
 from __future__ import annotations
 

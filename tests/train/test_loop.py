@@ -81,7 +81,8 @@ def test_resume_refuses_a_different_config_and_lists_differences(tmp_path):
     _, _, run = _fit(ToyConfig(**{**CFG, "max_steps": 20}), tmp_path / "run")
     cfg = ToyConfig(**{**CFG, "max_steps": 20, "lr": 0.5, "seed": 3})
     before = run.checkpoints.joinpath("last.json").read_bytes()
-    with pytest.raises(RunError, match=r"different config.*\n  seed: 0 in the run, 3 now\n  lr: 0.02 in the run, 0.5 now"):
+    expected = r"different config.*\n  seed: 0 in the run, 3 now\n  lr: 0.02 in the run, 0.5 now"
+    with pytest.raises(RunError, match=expected):
         Trainer(ToyTask(cfg), RunDir.open(run.path), resume=True).fit()
     assert run.checkpoints.joinpath("last.json").read_bytes() == before
 
@@ -168,7 +169,8 @@ def test_tensorboard_missing_gives_the_install_command(tmp_path, monkeypatch):
         return real(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", fake)
-    with pytest.raises(ImportError, match=r"--tensorboard needs the tensorboard package.*pip install 'lstmkit\[tensorboard\]'"):
+    expected = r"--tensorboard needs the tensorboard package.*pip install 'lstmkit\[tensorboard\]'"
+    with pytest.raises(ImportError, match=expected):
         Trainer(ToyTask(ToyConfig(tensorboard=True)), RunDir.create(tmp_path / "tb", ToyConfig()))
 
 

@@ -36,7 +36,7 @@ def read_text(path: str | pathlib.Path, encoding: str = "utf-8", errors: str = "
         >>> read_text(p)
         Traceback (most recent call last):
         ...
-        ValueError: .../bad.txt is not valid utf-8: byte 0xe9 at offset 3 ... (try --encoding latin-1, or --errors replace)
+        ValueError: .../bad.txt is not valid utf-8: byte 0xe9 at offset 3 ... (try --encoding latin-1, ...)
         >>> read_text(p, errors="replace")
         'caf\\ufffd au lait'
     """

@@ -26,7 +26,8 @@ from .training import LongLagConfig, train
 
 __all__ = ["register", "run_task"]
 
-_HELP = {"reber": "embedded Reber grammar (exp. 1)", "reber-continual": "continual embedded Reber (Gers 2000; T = symbols per test stream)",
+_HELP = {"reber": "embedded Reber grammar (exp. 1)",
+         "reber-continual": "continual embedded Reber (Gers 2000; T = symbols per test stream)",
          "2a": "noise-free long lag (p)", "2b": "long lag, random middle (p)", "2c": "very long lag (T = q, p)",
          "3a": "two-sequence problem (T, N)", "adding": "adding problem (exp. 4; T)",
          "multiplication": "multiplication problem (exp. 5; T)", "6a": "temporal order, 2 symbols",
@@ -164,7 +165,8 @@ def register(commands, train_commands) -> None:
     gf = GradFlowConfig()
     g = sub.add_parser("gradflow", help="||dL/dh_t|| over t for RNN, LSTM, GRU, before/after training (PNG)",
                        epilog="example: lstmkit longlag gradflow --task adding --T 200")
-    g.add_argument("--task", default=gf.task, choices=[t for t in TASKS if t not in ("reber", "reber-continual", "2a", "copy")])
+    g.add_argument("--task", default=gf.task,
+                   choices=[t for t in TASKS if t not in ("reber", "reber-continual", "2a", "copy")])
     g.add_argument("--T", type=int, default=gf.T)
     g.add_argument("--cells", default=",".join(gf.cells))
     g.add_argument("--hidden", type=int, default=gf.hidden)

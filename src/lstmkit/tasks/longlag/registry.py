@@ -42,8 +42,8 @@ class Recipe:
 TASKS: dict[str, tuple[Callable[..., Task], tuple[str, ...], Recipe, str]] = {
     "reber": (lambda seed: EmbeddedReber(seed=seed), (), Recipe(hidden=16, batch=16, lr=1e-2, max_sequences=100_000),
               "Elman 0%, RTRL some fraction, RCC 50%"),
-    "reber-continual": (lambda seed, T=100_000: ContinualReber(seed=seed, test_symbols=T), ("T",), Recipe(hidden=16, batch=16, lr=1e-2,
-                                                                           max_sequences=500_000),
+    "reber-continual": (lambda seed, T=100_000: ContinualReber(seed=seed, test_symbols=T), ("T",),
+                        Recipe(hidden=16, batch=16, lr=1e-2, max_sequences=500_000),
                         "standard LSTM 0%, forget gates 18%, + lr decay 62%"),
     "2a": (lambda seed, p=100: NoiseFreeLag(p=p), ("p",), Recipe(hidden=16, batch=16, lr=1e-2, max_sequences=200_000),
            "RTRL/BPTT 0% at p=10 and p=100"),

@@ -136,7 +136,8 @@ def fit(cfg: LongLagConfig, task, net: Net, log: Callable[[str], None] = print) 
     crit = task.criterion(predict_stream if stateful else predict)
     seen, steps, state, solved = 0, 0, None, False
     t0 = last_log = time.perf_counter()
-    log(f"{task.describe()} | {cfg.cell.upper()} {cfg.hidden} units, {cfg.init} init | batch {cfg.batch}, Adam lr {cfg.lr} | "
+    log(f"{task.describe()} | {cfg.cell.upper()} {cfg.hidden} units, {cfg.init} init | "
+        f"batch {cfg.batch}, Adam lr {cfg.lr} | "
         f"seed {cfg.seed} | budget {cfg.max_sequences:,} sequences")
     while True:
         b = task.sample(cfg.batch, g)
