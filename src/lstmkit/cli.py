@@ -8,10 +8,10 @@ import sys
 
 from . import __version__
 from . import bench
-from .tasks import charlm, demo, evaluate, longlag
+from .tasks import charlm, ctc, demo, evaluate, forecast, longlag
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = [charlm, evaluate, demo, longlag, bench]
+TASKS = [charlm, evaluate, demo, longlag, bench, ctc, forecast]
 
 
 def build_parser() -> argparse.ArgumentParser:
