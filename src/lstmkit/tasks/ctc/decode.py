@@ -97,7 +97,8 @@ def beam_search(log_probs, beam: int = 8, blank: int = 0) -> list[tuple[list[int
                     add(prefix + (c,), label_part=pb + row[c])              # a blank between: a new label
                 else:
                     add(prefix + (c,), label_part=total + row[c])
-        ranked = sorted(nxt.items(), key=lambda kv: _logaddexp(*kv[1]), reverse=True)[:beam]
+        scored = [(k, v) for k, v in nxt.items() if _logaddexp(*v) > NEG_INF]    # impossible prefixes go
+        ranked = sorted(scored, key=lambda kv: _logaddexp(*kv[1]), reverse=True)[:beam]
         beams = {k: (v[0], v[1]) for k, v in ranked}
     out = [(list(k), _logaddexp(*v)) for k, v in beams.items()]
     out.sort(key=lambda kv: kv[1], reverse=True)

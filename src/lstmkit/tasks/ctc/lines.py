@@ -163,9 +163,12 @@ def load_lines(path: str | pathlib.Path, features: int = 8) -> Lines:
         raise FileNotFoundError(f"--data {path}: expected a .npz file of lines, which does not exist")
     try:
         data = np.load(path, allow_pickle=False)
+        absent = [k for k in ("x", "lengths", "targets", "target_lengths") if k not in data.files]
+        if absent:
+            raise KeyError(", ".join(absent))
         arrays = {k: data[k] for k in ("x", "lengths", "targets", "target_lengths")}
     except KeyError as e:
-        raise ValueError(f"{path}: expected arrays x, lengths, targets, target_lengths; missing {e}") from None
+        raise ValueError(f"{path}: expected arrays x, lengths, targets, target_lengths; missing {e.args[0]}") from None
     except (ValueError, OSError) as e:
         raise ValueError(f"{path}: expected a .npz file of arrays x, lengths, targets, target_lengths; "
                          f"got {e}") from None
