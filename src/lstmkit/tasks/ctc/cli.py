@@ -68,7 +68,8 @@ def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     print(f"{run.path} ({which} checkpoint) on {data}: {len(lines)} lines")
     print(f"  CTC loss {report['loss']:.4f} nats/line")
     print(f"  CER greedy {report['cer_greedy']:.4f}   beam {beam} {report['cer_beam']:.4f}")
-    print(f"  lines read exactly: greedy {report['line_accuracy_greedy']:.3f}   beam {report['line_accuracy_beam']:.3f}")
+    print(f"  lines read exactly: greedy {report['line_accuracy_greedy']:.3f}   "
+          f"beam {report['line_accuracy_beam']:.3f}")
     for ex in report["examples"][:5]:
         print(f"  {ex['reference']:>8} -> {ex['beam']}")
     return {k: v for k, v in report.items() if k != "examples"}
@@ -88,7 +89,8 @@ def register(commands, train_commands) -> None:
         >>> with contextlib.redirect_stdout(io.StringIO()) as out:
         ...     codes = [main(["ctc-lines", "--out", d + "/test.npz", "--lines", "6"]),
         ...              main(["train", "ctc", "--out", d + "/run", "--max-steps", "2", "--hidden", "8",
-        ...                    "--layers", "1", "--batch-size", "4", "--val-lines", "6", "--test-lines", "0"]),
+        ...                    "--layers", "1", "--batch-size", "4", "--val-lines", "6", "--test-lines", "0",
+        ...                    "--backend", "reference"]),
         ...              main(["eval", d + "/run", "--data", d + "/test.npz"])]
         >>> codes, "CER greedy" in out.getvalue()
         ([0, 0, 0], True)
