@@ -6,8 +6,9 @@ import argparse
 
 import torch
 
-from ...train import RunDir, add_config_args, config_from_args, read_config_file
+from ...train import RunDir
 from ..evaluate import register_evaluator
+from ..runs import add_run_args, run_train_command
 from .config import CTCConfig
 from .jobs import load_model, resume, test_report, train
 from .lines import DigitPools, LineSpec, load_lines, make_lines, save_lines
@@ -31,18 +32,7 @@ examples:
 
 
 def _train(args: argparse.Namespace) -> None:
-    if args.resume:
-        if args.out or args.config:
-            raise ValueError("--resume continues a run in its own folder with its own config; expected no "
-                             "--out or --config with it")
-        run = RunDir.open(args.resume)
-        cfg = config_from_args(CTCConfig, args, run.config(CTCConfig).__dict__.copy())
-        result = resume(run.path, cfg)
-    else:
-        base = read_config_file(args.config, CTCConfig.task) if args.config else None
-        result = train(config_from_args(CTCConfig, args, base), args.out)
-    if result.stopped_by == "done":
-        print(f"{result.run} already reached --max-steps {result.step}; nothing to do")
+    run_train_command(args, CTCConfig, train, resume)
 
 
 def _lines(args: argparse.Namespace) -> None:
@@ -98,10 +88,7 @@ def register(commands, train_commands) -> None:
     p = train_commands.add_parser("ctc", help="label sequences without alignment (CTC): handwritten digit lines",
                                   description=TRAIN_HELP, epilog=TRAIN_EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder to create (default: runs/ctc-<timestamp>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly from its last checkpoint")
-    p.add_argument("--config", metavar="FILE.json", help="settings from a JSON file (a run's config.json works)")
-    add_config_args(p, CTCConfig, "settings")
+    add_run_args(p, CTCConfig)
     p.set_defaults(func=_train)
 
     d = LineSpec()

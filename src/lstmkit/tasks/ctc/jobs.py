@@ -6,8 +6,9 @@ import pathlib
 import sys
 from typing import IO, Optional
 
-from ...train import CheckpointError, RunDir, RunError, Trainer, TrainResult, default_run_dir, load_checkpoint
+from ...train import CheckpointError, RunDir, TrainResult
 from ...train.atomic import write_json
+from ..runs import fit_run, open_checkpoint
 from .config import CTCConfig
 from .lines import Lines
 from .model import CTCModel
@@ -29,19 +30,16 @@ def train(cfg: CTCConfig, out: Optional[str | pathlib.Path] = None, stream: Opti
         >>> train(cfg, tempfile.mkdtemp() + "/run", stream=open("/dev/null", "w")).step
         3
     """
-    cfg.validate()
     task = CTCTask(cfg)
-    run = RunDir.create(out or default_run_dir(cfg.task), cfg)
-    result = Trainer(task, run, stream=stream).fit()
+    result, run = fit_run(task, out, stream=stream)
     _final_test(task, run, cfg, stream)
     return result
 
 
 def resume(run_path: str | pathlib.Path, cfg: CTCConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` exactly from its ``last`` checkpoint (``max_time`` and ``test_lines`` may change)."""
-    run = RunDir.open(run_path)
     task = CTCTask(cfg)
-    result = Trainer(task, run, resume=True, stream=stream).fit()
+    result, run = fit_run(task, resume=run_path, stream=stream)
     _final_test(task, run, cfg, stream)
     return result
 
@@ -69,17 +67,11 @@ def _final_test(task: CTCTask, run: RunDir, cfg: CTCConfig, stream: Optional[IO]
 
 def load_model(run_path: str | pathlib.Path, checkpoint: str = "auto", device: str = "cpu") -> tuple[CTCModel, str]:
     """``(model in eval mode, checkpoint name)`` of a ctc run; ``checkpoint``: best, last or auto."""
-    run = RunDir.open(run_path)
-    if run.task != CTCConfig.task:
-        raise RunError(f"{run.path} is a {run.task!r} run; expected a 'ctc' run")
-    cfg = run.config(CTCConfig)
-    if checkpoint == "auto":
-        checkpoint = "best" if (run.checkpoints / "best.json").exists() else "last"
-    state = load_checkpoint(run.checkpoints, checkpoint)["state"]
+    cfg, state, checkpoint = open_checkpoint(run_path, CTCConfig, checkpoint)
     try:
         model = CTCModel(FEATURES, N_LABELS, cfg)
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {run.checkpoints / checkpoint}.json does not match the run's "
+        raise CheckpointError(f"checkpoint {checkpoint} of {run_path} does not match the run's "
                               f"config.json: {str(e).splitlines()[0]}") from None
     return model.to(device).eval(), checkpoint

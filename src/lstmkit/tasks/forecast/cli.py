@@ -8,9 +8,10 @@ import pathlib
 
 import numpy as np
 
-from ...train import RunDir, add_config_args, config_from_args, read_config_file
+from ...train import RunDir
 from ...train.atomic import write_text
 from ..evaluate import register_evaluator
+from ..runs import add_run_args, run_train_command
 from .baselines import mase_scale, scores, seasonal_naive
 from .config import ForecastConfig
 from .jobs import load_model, resume, score_series, series_for_run, train
@@ -38,18 +39,7 @@ examples:
 
 
 def _train(args: argparse.Namespace) -> None:
-    if args.resume:
-        if args.out or args.config:
-            raise ValueError("--resume continues a run in its own folder with its own config; expected no "
-                             "--out or --config with it")
-        run = RunDir.open(args.resume)
-        cfg = config_from_args(ForecastConfig, args, run.config(ForecastConfig).__dict__.copy())
-        result = resume(run.path, cfg)
-    else:
-        base = read_config_file(args.config, ForecastConfig.task) if args.config else None
-        result = train(config_from_args(ForecastConfig, args, base), args.out)
-    if result.stopped_by == "done":
-        print(f"{result.run} already reached --max-steps {result.step}; nothing to do")
+    run_train_command(args, ForecastConfig, train, resume)
 
 
 def forecast_table(run_path, csv_path, target="", missing=None, non_numeric=None) -> tuple[str, dict]:
@@ -146,10 +136,7 @@ def register(commands, train_commands) -> None:
     p = train_commands.add_parser("forecast", help="multi-step forecasts of a series with prediction intervals",
                                   description=TRAIN_HELP, epilog=TRAIN_EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder to create (default: runs/forecast-<timestamp>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly from its last checkpoint")
-    p.add_argument("--config", metavar="FILE.json", help="settings from a JSON file (a run's config.json works)")
-    add_config_args(p, ForecastConfig, "settings")
+    add_run_args(p, ForecastConfig)
     p.set_defaults(func=_train)
 
     f = commands.add_parser("forecast", help="forecast the steps after the end of a CSV series with a trained run",

@@ -10,8 +10,9 @@ from typing import IO, Optional
 
 import numpy as np
 
-from ...train import CheckpointError, RunDir, RunError, Trainer, TrainResult, default_run_dir, load_checkpoint
+from ...train import CheckpointError, RunDir, TrainResult
 from ...train.atomic import write_json
+from ..runs import fit_run, open_checkpoint
 from .baselines import arima_forecasts, coverage, ets_forecasts, mase_scale, scores, seasonal_naive
 from .config import ForecastConfig
 from .model import Forecaster
@@ -39,38 +40,29 @@ def train(cfg: ForecastConfig, out: Optional[str | pathlib.Path] = None, stream:
     """
     if cfg.csv:
         cfg.csv = str(pathlib.Path(cfg.csv).expanduser().resolve())
-    cfg.validate()
     task = ForecastTask(cfg)
-    run = RunDir.create(out or default_run_dir(cfg.task), cfg)
-    result = Trainer(task, run, stream=stream).fit()
+    result, run = fit_run(task, out, stream=stream)
     _final_report(task, run, cfg, stream)
     return result
 
 
 def resume(run_path: str | pathlib.Path, cfg: ForecastConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` exactly from its ``last`` checkpoint."""
-    run = RunDir.open(run_path)
     task = ForecastTask(cfg)
-    result = Trainer(task, run, resume=True, stream=stream).fit()
+    result, run = fit_run(task, resume=run_path, stream=stream)
     _final_report(task, run, cfg, stream)
     return result
 
 
 def load_model(run_path: str | pathlib.Path, checkpoint: str = "auto") -> tuple[Forecaster, ForecastConfig, dict, str]:
     """``(model in eval mode, config, checkpoint metadata, checkpoint name)`` of a forecast run."""
-    run = RunDir.open(run_path)
-    if run.task != ForecastConfig.task:
-        raise RunError(f"{run.path} is a {run.task!r} run; expected a 'forecast' run")
-    cfg = run.config(ForecastConfig)
-    if checkpoint == "auto":
-        checkpoint = "best" if (run.checkpoints / "best.json").exists() else "last"
-    state = load_checkpoint(run.checkpoints, checkpoint)["state"]
+    cfg, state, checkpoint = open_checkpoint(run_path, ForecastConfig, checkpoint)
     try:
         meta = state["meta"]
         model = Forecaster(meta["features"], cfg)
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {run.checkpoints / checkpoint}.json does not match the run's "
+        raise CheckpointError(f"checkpoint {checkpoint} of {run_path} does not match the run's "
                               f"config.json: {str(e).splitlines()[0]}") from None
     return model.eval(), cfg, meta, checkpoint
 
