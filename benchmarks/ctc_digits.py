@@ -1,7 +1,7 @@
 """CTC on handwritten digit lines (scikit-learn's 8x8 digits side by side, random gaps, noise): character
 error rate on held-out lines made of digit images no training line uses, for a wall-clock training budget.
 
-    python benchmarks/ctc_digits.py --minutes 5
+    python benchmarks/ctc_digits.py --minutes 8
 
 Trains ``lstmkit train ctc`` with its defaults (BiLSTM 2 x 64 per direction) and the learning rate annealed
 to the budget, then scores 1,000 test lines with the best checkpoint, greedy and prefix beam search.
@@ -33,7 +33,8 @@ def main(argv=None) -> None:
     run = args.runs / f"ctc-digits-{args.minutes:g}m"
     if run.exists():
         shutil.rmtree(run)
-    cfg = CTCConfig(max_time=args.minutes * 60, decay_by="time", max_steps=10**7, eval_every=200, log_every=50,
+    cfg = CTCConfig(max_time=args.minutes * 60, decay_by="time", max_steps=10**7, eval_every=300, log_every=50,
+                    val_lines=300,
                     test_lines=1000, beam=args.beam)
     t0 = time.perf_counter()
     result = train(cfg, run, stream=sys.stdout)
