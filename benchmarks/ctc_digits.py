@@ -26,7 +26,7 @@ from lstmkit.tasks.ctc import CTCConfig, train  # noqa: E402
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--minutes", type=float, default=5.0)
+    p.add_argument("--minutes", type=float, default=8.0)
     p.add_argument("--beam", type=int, default=8)
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
     args = p.parse_args(argv)
@@ -34,8 +34,7 @@ def main(argv=None) -> None:
     if run.exists():
         shutil.rmtree(run)
     cfg = CTCConfig(max_time=args.minutes * 60, decay_by="time", max_steps=10**7, eval_every=300, log_every=50,
-                    val_lines=300,
-                    test_lines=1000, beam=args.beam)
+                    val_lines=300, test_lines=1000, beam=args.beam)
     t0 = time.perf_counter()
     result = train(cfg, run, stream=sys.stdout)
     wall = time.perf_counter() - t0
