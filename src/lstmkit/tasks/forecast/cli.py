@@ -1,0 +1,155 @@
+"""``lstmkit train forecast``, ``lstmkit forecast RUN_DIR --csv FILE`` and the ``lstmkit eval`` evaluator."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import pathlib
+
+import numpy as np
+
+from ...train import RunDir
+from ...train.atomic import write_text
+from ..evaluate import register_evaluator
+from ..runs import add_run_args, run_train_command
+from .baselines import mase_scale, scores, seasonal_naive
+from .config import ForecastConfig
+from .jobs import load_model, resume, score_series, series_for_run, train
+from .plot import plot_forecasts
+from .task import predict
+from .windows import Scaler, make_windows
+
+TRAIN_HELP = """\
+Forecast a series several steps ahead: an LSTM reads a window of the past (the target and optional
+covariates, normalised with statistics of the training part only) and outputs quantiles of the next
+--horizon values, all at once (direct) or one after the other (autoregressive). The last part of the series
+is a chronological hold-out, scored when training ends against seasonal-naive, ARIMA and ETS (statsmodels)
+with MAE, RMSE and MASE: RUN_DIR/holdout.json, and RUN_DIR/forecast.png (history, forecasts, intervals).
+With no --csv it trains on statsmodels' CO2 (monthly) or sunspots (yearly) series. Needs statsmodels for
+the built-in series and the ARIMA/ETS baselines: pip install 'lstmkit[forecast]'.
+"""
+
+TRAIN_EPILOG = """\
+examples:
+  lstmkit train forecast --dataset co2 --max-time 3m --out runs/co2
+  lstmkit train forecast --csv sales.csv --target sales --time month --covariates price --season 12
+  lstmkit forecast runs/co2 --csv new.csv --out next.csv --plot next.png
+  lstmkit eval runs/co2 --data new.csv
+"""
+
+
+def _train(args: argparse.Namespace) -> None:
+    run_train_command(args, ForecastConfig, train, resume)
+
+
+def forecast_table(run_path, csv_path, target="", missing=None, non_numeric=None) -> tuple[str, dict]:
+    """The next ``horizon`` values after the end of ``csv_path`` as CSV text (step, time when numeric, one
+    column per quantile), and what the plot needs."""
+    model, cfg, meta, _ = load_model(run_path)
+    series = series_for_run(cfg, meta, csv_path, target, None, missing, non_numeric)
+    if len(series) < cfg.window:
+        raise ValueError(f"{csv_path} has {len(series)} usable rows; the model reads a window of {cfg.window}")
+    scaler = Scaler.from_json(meta["scaler"])
+    w = make_windows(series.values, [len(series)], cfg.window, cfg.horizon, scaler, cfg.relative)
+    pred = predict(model, w, scaler, cfg.relative)[0]                               # (H, Q)
+    times = _future_times(series.times, cfg.horizon)
+    out = io.StringIO()
+    out.write(",".join(["step", "time"] + [f"q{q:g}" for q in cfg.quantiles]) + "\n")
+    for h in range(cfg.horizon):
+        out.write(",".join([str(h + 1), times[h]] + [f"{v:.6g}" for v in pred[h]]) + "\n")
+    return out.getvalue(), {"series": series, "pred": pred, "cfg": cfg}
+
+
+def _future_times(times: list[str], horizon: int) -> list[str]:
+    """Numeric evenly spaced time stamps continue; anything else is left empty."""
+    try:
+        t = [float(x) for x in times[-2:]]
+    except ValueError:
+        return [""] * horizon
+    if len(t) < 2:
+        return [""] * horizon
+    step = t[1] - t[0]
+    fmt = (lambda v: str(int(round(v)))) if all(x == int(x) for x in t) and step == int(step) else (lambda v: f"{v:g}")
+    return [fmt(t[1] + step * (h + 1)) for h in range(horizon)]
+
+
+def _forecast(args: argparse.Namespace) -> None:
+    text, parts = forecast_table(args.run, args.csv, args.target, args.missing, args.non_numeric)
+    if args.plot:
+        s, cfg = parts["series"], parts["cfg"]
+        plot_forecasts(args.plot, s.target, [len(s)], parts["pred"][None], f"{s.source}: next {cfg.horizon} steps",
+                       cfg.quantiles)
+    if args.out:
+        write_text(args.out, text)
+        print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+    else:
+        print(text, end="")
+
+
+def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
+    """The ``lstmkit eval`` evaluator of forecast runs: ``--data`` is a CSV file with the run's columns; the
+    model forecasts from every origin whose window and horizon fit, and is scored against seasonal-naive."""
+    model, cfg, meta, which = load_model(run.path, getattr(args, "checkpoint", "auto"))
+    series = series_for_run(cfg, meta, data)
+    m = cfg.period
+    if len(series) < max(cfg.window, m + 1) + cfg.horizon:
+        raise ValueError(f"{data} has {len(series)} usable rows, too short: expected at least window + horizon = "
+                         f"{max(cfg.window, m + 1) + cfg.horizon}")
+    origins = np.arange(max(cfg.window, m), len(series) - cfg.horizon + 1)
+    y = series.target
+    scale = mase_scale(y, m)
+    mine = score_series(model, cfg, Scaler.from_json(meta["scaler"]), series.values, origins, scale)
+    report = {"rows": len(series), "origins": len(origins), "horizon": cfg.horizon, "period": m,
+              "lstm": mine["scores"], "seasonal_naive": scores(seasonal_naive(y, origins, cfg.horizon, m),
+                                                               mine["truth"], scale)}
+    out_dir = pathlib.Path(getattr(args, "out", None) or run.path / "eval")
+    plot_forecasts(out_dir / "forecast.png", y, origins, mine["pred"], f"{data}: {cfg.horizon}-step forecasts",
+                   cfg.quantiles)
+    from .jobs import format_report
+    print(f"{run.path} ({which} checkpoint) on {data}")
+    print(format_report(report))
+    print(f"wrote {out_dir / 'forecast.png'}")
+    return report
+
+
+register_evaluator(ForecastConfig.task, evaluate_run)
+
+
+def register(commands, train_commands) -> None:
+    """Add ``lstmkit train forecast`` and ``lstmkit forecast`` to the command line.
+
+    Example (a CSV series: train a tiny model, then forecast what comes after the file)::
+
+        >>> import contextlib, io, math, pathlib, tempfile
+        >>> from lstmkit.cli import main
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> rows = [f"{t},{math.sin(t / 3):.4f}" for t in range(120)]
+        >>> _ = (d / "s.csv").write_text("t,y\\n" + "\\n".join(rows) + "\\n")
+        >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+        ...     codes = [main(["train", "forecast", "--csv", str(d / "s.csv"), "--target", "y", "--time", "t",
+        ...                    "--window", "12", "--horizon", "3", "--hidden", "8", "--max-steps", "2",
+        ...                    "--no-baselines", "--out", str(d / "run")]),
+        ...              main(["forecast", str(d / "run"), "--csv", str(d / "s.csv")])]
+        >>> codes, out.getvalue().splitlines()[-3:][0].split(",")[:2]
+        ([0, 0], ['1', '120'])
+    """
+    p = train_commands.add_parser("forecast", help="multi-step forecasts of a series with prediction intervals",
+                                  description=TRAIN_HELP, epilog=TRAIN_EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_args(p, ForecastConfig)
+    p.set_defaults(func=_train)
+
+    f = commands.add_parser("forecast", help="forecast the steps after the end of a CSV series with a trained run",
+                            description="Forecast the next --horizon values after the last row of --csv with a "
+                                        "trained forecast run: one line per step with every quantile.",
+                            epilog="example: lstmkit forecast runs/co2 --csv co2.csv --out next.csv --plot next.png")
+    f.add_argument("run", metavar="RUN_DIR", help="a run folder made by lstmkit train forecast")
+    f.add_argument("--csv", required=True, metavar="FILE", help="the series (the run's columns; at least a window)")
+    f.add_argument("--target", default="", help="the target column's name in FILE (default: the run's)")
+    f.add_argument("--missing", choices=("error", "drop", "ffill", "interpolate"), default=None,
+                   help="empty or NA cells (default: the run's policy)")
+    f.add_argument("--non-numeric", choices=("error", "missing"), default=None,
+                   help="cells that are not numbers (default: the run's policy)")
+    f.add_argument("--out", metavar="FILE.csv", help="write the forecast here (default: print it)")
+    f.add_argument("--plot", metavar="FILE.png", help="also plot history, forecast and interval")
+    f.set_defaults(func=_forecast)

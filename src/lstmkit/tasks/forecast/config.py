@@ -1,0 +1,112 @@
+"""Settings of ``lstmkit train forecast``: the engine's (:class:`~lstmkit.train.TrainConfig`) plus the
+series, the windows, the decoding and the model. Every field is a command-line flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ...train import TrainConfig, opt
+
+__all__ = ["ForecastConfig", "DATASETS"]
+
+#: the built-in series (shipped by statsmodels) and their seasonal period
+DATASETS = {"co2": 12, "sunspots": 11}
+
+
+@dataclass
+class ForecastConfig(TrainConfig):
+    """Multi-step forecasting: a window of the past (target + covariates) -> LSTM encoder -> the next
+    ``horizon`` values as quantiles, decoded all at once (direct) or one step at a time (autoregressive).
+
+    Example::
+
+        >>> from lstmkit.tasks.forecast import ForecastConfig
+        >>> cfg = ForecastConfig(dataset="sunspots", horizon=6)
+        >>> cfg.validate(); cfg.period
+        11
+    """
+
+    task: ClassVar[str] = "forecast"
+
+    # ------------------------------------------------------------------ engine defaults for this job
+    max_steps: int = opt(1500, "optimisation steps to run")
+    lr: float = opt(3e-3, "peak learning rate of AdamW")
+    weight_decay: float = opt(0.01, "AdamW weight decay, on matrices only (not biases, gains)")
+    warmup_steps: int = opt(50, "steps of linear learning-rate warm-up from 0")
+    eval_every: int = opt(100, "steps between evaluations on the validation part (and checkpoints)")
+    log_every: int = opt(50, "steps between metrics lines (train loss is averaged over them)")
+
+    # ------------------------------------------------------------------ data
+    csv: str = opt("", "CSV file with a header row (default: the built-in --dataset)")
+    target: str = opt("", "column to forecast (required with --csv)")
+    time: str = opt("", "column of time stamps, kept for reports and plots (optional)")
+    covariates: list[str] = opt([], "other numeric columns fed to the model alongside the target (past "
+                                    "values only)")
+    dataset: str = opt("co2", "built-in series when no --csv: co2 (Mauna Loa, monthly means of statsmodels' "
+                              "weekly co2) or sunspots (yearly, 1700-2008)", choices=tuple(DATASETS))
+    missing: str = opt("error", "empty or NA cells: error (name file and line), drop the row, ffill "
+                                "(previous value) or interpolate (linear)",
+                       choices=("error", "drop", "ffill", "interpolate"))
+    non_numeric: str = opt("error", "cells that are not numbers: error (name file and line) or missing "
+                                    "(then --missing applies)", choices=("error", "missing"))
+    val_fraction: float = opt(0.1, "chronological validation part (selects the best checkpoint)")
+    test_fraction: float = opt(0.15, "chronological hold-out at the end, scored once when training ends")
+    season: int = opt(0, "seasonal period for the seasonal-naive baseline, MASE and the baselines' models "
+                         "(0: the dataset's, 12 for co2, 11 for sunspots; 1 for a CSV)")
+
+    # ------------------------------------------------------------------ windows and decoding
+    window: int = opt(48, "past steps the model reads")
+    horizon: int = opt(12, "future steps it forecasts")
+    decoder: str = opt("direct", "direct (all horizon steps from one linear head) or autoregressive (a "
+                                 "recurrent decoder that feeds each median forecast back in)",
+                       choices=("direct", "autoregressive"))
+    quantiles: list[float] = opt([0.1, 0.5, 0.9], "quantiles forecast with the pinball loss; the median "
+                                                  "(0.5, required) is the point forecast")
+    relative: bool = opt(True, "model each window relative to its last value (handles trends; off: "
+                               "absolute normalised values)")
+    batch_size: int = opt(64, "windows per training batch")
+
+    # ------------------------------------------------------------------ model
+    layers: int = opt(1, "recurrent layers of the encoder")
+    hidden: int = opt(64, "hidden units")
+    dropout: float = opt(0.0, "dropout between layers and before the heads")
+    backend: str = opt("auto", "kernel: auto (fastest available) or a registered name such as reference")
+
+    # ------------------------------------------------------------------ reports
+    baselines: bool = opt(True, "score seasonal-naive, ARIMA and ETS (statsmodels) on the hold-out when "
+                                "training ends", control=True)
+
+    @property
+    def period(self) -> int:
+        """The seasonal period in use (``season``, or the dataset's default)."""
+        if self.season:
+            return self.season
+        return 1 if self.csv else DATASETS[self.dataset]
+
+    @property
+    def median_index(self) -> int:
+        return self.quantiles.index(0.5)
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("window", "horizon", "batch_size", "layers", "hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.season < 0:
+            raise ValueError(f"season must be >= 0, got {self.season}")
+        if self.csv and not self.target:
+            raise ValueError(f"--csv {self.csv} needs --target COLUMN (the column to forecast)")
+        if not self.csv and (self.target or self.time or self.covariates):
+            raise ValueError("--target, --time and --covariates name columns of a --csv file; got no --csv")
+        if self.target and (self.target in self.covariates or self.target == self.time):
+            raise ValueError(f"--target {self.target!r} must not also be --time or a --covariates column")
+        if not self.quantiles or sorted(set(self.quantiles)) != list(self.quantiles):
+            raise ValueError(f"quantiles must be distinct and increasing, got {self.quantiles}")
+        if 0.5 not in self.quantiles or not all(0 < q < 1 for q in self.quantiles):
+            raise ValueError(f"quantiles must lie in (0, 1) and include 0.5 (the point forecast), got {self.quantiles}")
+        for name in ("val_fraction", "test_fraction"):
+            if not 0 < getattr(self, name) < 0.5:
+                raise ValueError(f"{name} must be in (0, 0.5), got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")

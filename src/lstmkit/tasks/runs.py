@@ -1,0 +1,77 @@
+"""What every training command shares on top of the engine: the ``--out / --resume / --config`` flags and
+their handling, creating or resuming a run around a task, and opening a run's checkpoint for use."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+from typing import IO, Callable, Optional
+
+from ..train import (RunDir, RunError, Trainer, TrainResult, TrainTask, add_config_args, config_from_args,
+                     default_run_dir, load_checkpoint, read_config_file)
+
+__all__ = ["add_run_args", "run_train_command", "fit_run", "open_checkpoint"]
+
+
+def add_run_args(parser: argparse.ArgumentParser, cfg_cls: type) -> None:
+    """``--out``, ``--resume``, ``--config`` and one flag per field of ``cfg_cls``."""
+    parser.add_argument("--out", metavar="RUN_DIR",
+                        help=f"run folder to create (default: runs/{cfg_cls.task}-<timestamp>)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly from its last checkpoint")
+    parser.add_argument("--config", metavar="FILE.json", help="settings from a JSON file (a run's config.json "
+                                                              "works); flags override it")
+    add_config_args(parser, cfg_cls, "settings")
+
+
+def run_train_command(args: argparse.Namespace, cfg_cls: type, train: Callable, resume: Callable) -> TrainResult:
+    """The body of ``lstmkit train <task>``: a new run (``train(cfg, out)``) or ``--resume`` one
+    (``resume(path, cfg)``, the run's config overridden by the flags given)."""
+    if args.resume:
+        if args.out or args.config:
+            raise ValueError("--resume continues a run in its own folder with its own config; expected no "
+                             "--out or --config with it")
+        run = RunDir.open(args.resume)
+        result = resume(run.path, config_from_args(cfg_cls, args, run.config(cfg_cls).__dict__.copy()))
+    else:
+        base = read_config_file(args.config, cfg_cls.task) if args.config else None
+        result = train(config_from_args(cfg_cls, args, base), args.out)
+    if result.stopped_by == "done":
+        print(f"{result.run} already reached --max-steps {result.step}; nothing to do")
+    return result
+
+
+def fit_run(task: TrainTask, out: Optional[str | pathlib.Path] = None, resume: Optional[str | pathlib.Path] = None,
+            stream: Optional[IO] = None) -> tuple[TrainResult, RunDir]:
+    """Train ``task`` into a new run folder ``out`` (default ``runs/<task>-<timestamp>``), or continue the run
+    at ``resume``. Build the task (which reads and checks the data) before calling, so bad input leaves no
+    folder behind.
+
+    Example::
+
+        >>> import tempfile
+        >>> from lstmkit.tasks.ctc import CTCConfig, CTCTask
+        >>> from lstmkit.tasks.runs import fit_run
+        >>> cfg = CTCConfig(max_steps=2, hidden=4, layers=1, batch_size=2, val_lines=2, backend="reference")
+        >>> result, run = fit_run(CTCTask(cfg), tempfile.mkdtemp() + "/run", stream=open("/dev/null", "w"))
+        >>> result.step, run.task
+        (2, 'ctc')
+    """
+    if resume is not None:
+        run = RunDir.open(resume)
+        return Trainer(task, run, resume=True, stream=stream).fit(), run
+    run = RunDir.create(out or default_run_dir(task.config.task), task.config)
+    return Trainer(task, run, stream=stream).fit(), run
+
+
+def open_checkpoint(run_path: str | pathlib.Path, cfg_cls: type, checkpoint: str = "auto") -> tuple:
+    """``(run config, checkpoint state, checkpoint name)`` of a run made by ``cfg_cls``'s task; ``checkpoint``
+    is ``best``, ``last`` or ``auto`` (best if there is one)."""
+    run = RunDir.open(run_path)
+    if run.task != cfg_cls.task:
+        raise RunError(f"{run.path} is a {run.task!r} run; expected a {cfg_cls.task!r} run")
+    cfg = run.config(cfg_cls)
+    if checkpoint == "auto":
+        checkpoint = "best" if (run.checkpoints / "best.json").exists() else "last"
+    if checkpoint not in ("best", "last"):
+        raise ValueError(f"checkpoint must be best, last or auto, got {checkpoint!r}")
+    return cfg, load_checkpoint(run.checkpoints, checkpoint)["state"], checkpoint
