@@ -8,10 +8,10 @@ import sys
 
 from . import __version__
 from . import bench
-from .tasks import charlm, demo, evaluate, longlag, tagger
+from .tasks import charlm, classify, demo, evaluate, longlag, tagger
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = [charlm, tagger, evaluate, demo, longlag, bench]
+TASKS = [charlm, tagger, classify, evaluate, demo, longlag, bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
