@@ -31,12 +31,13 @@ def demo_sentences(column: str = "upos") -> list[Sentence]:
 
 
 def gold_tags(sentences: Sequence[Sentence], column: str, vocab: TaggerVocab, where: str) -> list[torch.Tensor]:
-    """Tag ids of every sentence; a tag the training data lacks (or ``_``, no tag) is refused with its line."""
+    """Tag ids of every sentence; a tag the training data lacks, or ``_`` (no tag) in UPOS / XPOS, is refused
+    with its file and line."""
     out = []
     for s in sentences:
         tags = s.column(column)
         for tag, word, line in zip(tags, s.words, s.lines):
-            if tag not in vocab.tag_index:
+            if tag not in vocab.tag_index or (tag == "_" and column in ("upos", "xpos")):
                 what = "has no tag ('_')" if tag == "_" else f"has tag {tag!r}, which training never saw"
                 raise ValueError(f"{where}:{line}: word {word!r} {what}; expected one of the {len(vocab.tags)} "
                                  f"{column.upper()} tags of the training data: {' '.join(vocab.tags)}")
