@@ -92,8 +92,9 @@ def test_text_training_eval_and_unseen_label(tmp_path):
            [f"{w} was awful,neg" for w in ("food", "room", "staff", "view")] * 5
     (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "dev.csv").write_text("text,label\nbed is great,pos\nbed was awful,neg\n")
-    code, _, err = quiet(["train", "classify", "--data", str(tmp_path / "train.csv"), "--dev", str(tmp_path / "dev.csv"),
-                          "--tokens", "word", "--out", str(tmp_path / "run"), "--max-steps", "60", "--lr", "0.01",
+    code, _, err = quiet(["train", "classify", "--data", str(tmp_path / "train.csv"),
+                          "--dev", str(tmp_path / "dev.csv"), "--tokens", "word", "--out", str(tmp_path / "run"),
+                          "--max-steps", "60", "--lr", "0.01",
                           "--hidden", "16", "--embed", "8", "--eval-every", "30"])
     assert code == 0, err
     code, out, err = quiet(["eval", str(tmp_path / "run"), "--data", str(tmp_path / "dev.csv"), "--json",

@@ -49,7 +49,8 @@ def format_report(scores: dict, what: str = "label") -> str:
     lines = [f"{what:<{width}}  precision  recall     f1  support"]
     for name, s in scores["labels"].items():
         lines.append(f"{name:<{width}}  {s['precision']:9.4f}  {s['recall']:6.4f}  {s['f1']:.4f}  {s['support']:7d}")
-    lines.append(f"accuracy {100 * scores['accuracy']:.2f}% of {scores['count']}, macro-F1 {100 * scores['macro_f1']:.2f}%")
+    lines.append(f"accuracy {100 * scores['accuracy']:.2f}% of {scores['count']}, "
+                 f"macro-F1 {100 * scores['macro_f1']:.2f}%")
     return "\n".join(lines)
 
 
