@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
-from ...train import RunDir, add_config_args, config_from_args, read_config_file
+from ..runs import add_train_command
 from .config import ClassifyConfig
 from .jobs import resume, train
 
@@ -23,20 +21,6 @@ examples:
   lstmkit train classify --data en_ewt-ud-train.conllu --dev en_ewt-ud-dev.conllu --tokens word
   lstmkit eval runs/reviews --data test.csv
 """
-
-
-def _train(args: argparse.Namespace) -> None:
-    if args.resume:
-        if args.out or args.config:
-            raise ValueError("--resume continues a run in its own folder with its own config; expected no "
-                             "--out or --config with it")
-        run = RunDir.open(args.resume)
-        result = resume(run.path, config_from_args(ClassifyConfig, args, run.config(ClassifyConfig).__dict__.copy()))
-    else:
-        base = read_config_file(args.config, ClassifyConfig.task) if args.config else None
-        result = train(config_from_args(ClassifyConfig, args, base), args.out)
-    if result.stopped_by == "done":
-        print(f"{result.run} already reached --max-steps {result.step}; nothing to do")
 
 
 def register(commands, train_commands) -> None:
@@ -58,12 +42,5 @@ def register(commands, train_commands) -> None:
         >>> code, "macro-F1" in out.getvalue()
         (0, True)
     """
-    p = train_commands.add_parser("classify", help="sequence classifier (text or numeric sequences)",
-                                  description=TRAIN_HELP, epilog=TRAIN_EPILOG,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder to create (default: runs/classify-<timestamp>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly from its last checkpoint")
-    p.add_argument("--config", metavar="FILE.json", help="settings from a JSON file (a run's config.json "
-                                                         "works); flags override it")
-    add_config_args(p, ClassifyConfig, "settings")
-    p.set_defaults(func=_train)
+    add_train_command(train_commands, ClassifyConfig, train, resume,
+                      "sequence classifier (text or numeric sequences)", TRAIN_HELP, TRAIN_EPILOG)

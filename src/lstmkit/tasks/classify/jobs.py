@@ -7,7 +7,8 @@ import json
 import pathlib
 from typing import IO, Optional
 
-from ...train import CheckpointError, RunDir, RunError, Trainer, TrainResult, default_run_dir, load_checkpoint
+from ...train import CheckpointError, RunDir, Trainer, TrainResult, default_run_dir
+from ..runs import absolute_paths, open_checkpoint
 from ..scores import confusion, format_report, label_scores, plot_confusion
 from .config import ClassifyConfig
 from .data import read_examples
@@ -18,9 +19,7 @@ __all__ = ["train", "resume", "load_classifier", "evaluate_run"]
 
 
 def _resolve(cfg: ClassifyConfig) -> ClassifyConfig:
-    for name in ("data", "dev", "labels", "dev_labels"):
-        if getattr(cfg, name):
-            setattr(cfg, name, str(pathlib.Path(getattr(cfg, name)).expanduser().resolve()))
+    absolute_paths(cfg, ("data", "dev", "labels", "dev_labels"))
     cfg.validate()
     return cfg
 
@@ -52,20 +51,14 @@ def resume(run_path: str | pathlib.Path, cfg: ClassifyConfig, stream: Optional[I
 def load_classifier(run_path: str | pathlib.Path, checkpoint: str = "auto"
                     ) -> tuple[SequenceClassifier, Encoder, ClassifyConfig]:
     """``(model in eval mode, encoder, config)`` of a classify run."""
-    run = RunDir.open(run_path)
-    if run.task != ClassifyConfig.task:
-        raise RunError(f"{run.path} is a {run.task!r} run; expected a 'classify' run")
-    cfg = run.config(ClassifyConfig)
-    if checkpoint == "auto":
-        checkpoint = "best" if (run.checkpoints / "best.json").exists() else "last"
-    state = load_checkpoint(run.checkpoints, checkpoint)["state"]
+    cfg, state, checkpoint = open_checkpoint(run_path, ClassifyConfig, checkpoint)
     try:
         enc = Encoder.from_json(state["meta"]["encoder"])
         model = SequenceClassifier(len(enc.classes), cfg, vocab_size=len(enc.tokens) + 2 if enc.kind == "text" else 0,
                                    features=enc.features)
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {run.checkpoints / checkpoint}.json does not match the run's "
+        raise CheckpointError(f"checkpoint {checkpoint} of {run_path} does not match the run's "
                               f"config.json: {str(e).splitlines()[0]}") from None
     return model.eval(), enc, cfg
 

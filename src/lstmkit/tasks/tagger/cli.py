@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ...train import RunDir, add_config_args, config_from_args, read_config_file
+from ..runs import add_train_command
 from .config import TaggerConfig
 from .jobs import load_tagger, resume, tag_sentences, train
 
@@ -31,21 +31,6 @@ Tag text from stdin with a trained tagger run: one sentence per line, words sepa
 tokenised); blank lines are skipped. Writes one line per sentence, word/TAG separated by spaces, or CoNLL-U
 with --conllu. Words the model never saw are tagged from their characters.
 """
-
-
-def _train(args: argparse.Namespace) -> None:
-    if args.resume:
-        if args.out or args.config:
-            raise ValueError("--resume continues a run in its own folder with its own config; expected no "
-                             "--out or --config with it")
-        run = RunDir.open(args.resume)
-        cfg = config_from_args(TaggerConfig, args, run.config(TaggerConfig).__dict__.copy())
-        result = resume(run.path, cfg)
-    else:
-        base = read_config_file(args.config, TaggerConfig.task) if args.config else None
-        result = train(config_from_args(TaggerConfig, args, base), args.out)
-    if result.stopped_by == "done":
-        print(f"{result.run} already reached --max-steps {result.step}; nothing to do")
 
 
 def _tag(args: argparse.Namespace) -> None:
@@ -88,15 +73,8 @@ def register(commands, train_commands) -> None:
         >>> code, out.getvalue()
         (0, 'Everybody/NN ate/V the/DET book/NN\\n')
     """
-    p = train_commands.add_parser("tagger", help="part-of-speech tagger (any CoNLL-U column)",
-                                  description=TRAIN_HELP, epilog=TRAIN_EPILOG,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder to create (default: runs/tagger-<timestamp>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly from its last checkpoint")
-    p.add_argument("--config", metavar="FILE.json", help="settings from a JSON file (a run's config.json "
-                                                         "works); flags override it")
-    add_config_args(p, TaggerConfig, "settings")
-    p.set_defaults(func=_train)
+    add_train_command(train_commands, TaggerConfig, train, resume, "part-of-speech tagger (any CoNLL-U column)",
+                      TRAIN_HELP, TRAIN_EPILOG)
 
     t = commands.add_parser("tag", help="tag text (one sentence per line) with a trained tagger run",
                             description=TAG_HELP, epilog="example: echo 'I saw her duck' | lstmkit tag runs/ewt",

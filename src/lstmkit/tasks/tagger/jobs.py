@@ -9,7 +9,8 @@ from typing import IO, Optional, Sequence
 
 import torch
 
-from ...train import CheckpointError, RunDir, RunError, Trainer, TrainResult, default_run_dir, load_checkpoint
+from ...train import CheckpointError, RunDir, Trainer, TrainResult, default_run_dir
+from ..runs import absolute_paths, open_checkpoint
 from ..scores import confusion, format_report, label_scores, plot_confusion
 from .config import TaggerConfig
 from .conllu_io import read_conllu
@@ -23,8 +24,7 @@ __all__ = ["train", "resume", "load_tagger", "tag_sentences", "evaluate_run"]
 
 def _resolve(cfg: TaggerConfig) -> TaggerConfig:
     """Paths made absolute (the run resumes from any folder) and max_steps 0 resolved."""
-    cfg.train = str(pathlib.Path(cfg.train).expanduser().resolve()) if cfg.train else ""
-    cfg.dev = str(pathlib.Path(cfg.dev).expanduser().resolve()) if cfg.dev else ""
+    absolute_paths(cfg, ("train", "dev"))
     cfg.max_steps = cfg.resolved_max_steps()
     cfg.validate()
     return cfg
@@ -60,21 +60,13 @@ def resume(run_path: str | pathlib.Path, cfg: TaggerConfig, stream: Optional[IO]
 def load_tagger(run_path: str | pathlib.Path, checkpoint: str = "auto",
                 device: str = "cpu") -> tuple[Tagger, TaggerVocab, TaggerConfig]:
     """``(model in eval mode, vocabulary, config)`` of a tagger run; ``checkpoint``: best, last or auto."""
-    run = RunDir.open(run_path)
-    if run.task != TaggerConfig.task:
-        raise RunError(f"{run.path} is a {run.task!r} run; expected a 'tagger' run")
-    cfg = run.config(TaggerConfig)
-    if checkpoint == "auto":
-        checkpoint = "best" if (run.checkpoints / "best.json").exists() else "last"
-    if checkpoint not in ("best", "last"):
-        raise ValueError(f"checkpoint must be best, last or auto, got {checkpoint!r}")
-    state = load_checkpoint(run.checkpoints, checkpoint)["state"]
+    cfg, state, checkpoint = open_checkpoint(run_path, TaggerConfig, checkpoint)
     try:
         vocab = TaggerVocab.from_json(state["meta"]["vocab"])
         model = Tagger(len(vocab.words), len(vocab.chars), len(vocab.tags), cfg)
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {run.checkpoints / checkpoint}.json does not match the run's "
+        raise CheckpointError(f"checkpoint {checkpoint} of {run_path} does not match the run's "
                               f"config.json: {str(e).splitlines()[0]}") from None
     return model.to(device).eval(), vocab, cfg
 
