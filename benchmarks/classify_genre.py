@@ -8,8 +8,9 @@ tuning on dev). The classifier is `lstmkit train classify --tokens word` with a 
 pooling, class weights, on a wall-clock budget.
 
     flock /tmp/lstmkit-cpu.lock python benchmarks/classify_genre.py --minutes 5
+    python benchmarks/classify_genre.py --steps 2000      # a step budget: its times are not comparable
 
-Writes benchmarks/results/classify_genre_<minutes>m.json.
+Writes benchmarks/results/classify_genre_<minutes>m.json (or _<steps>steps.json).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def bag_of_chars_logreg(train_x, train_y, dev_x, n_classes: int, epochs: int = 3
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=5.0, help="the classifier's training budget")
+    p.add_argument("--steps", type=int, default=0, help="a step budget instead of --minutes (quality then does "
+                                                         "not depend on the machine's speed)")
     p.add_argument("--data", type=pathlib.Path, default=EWT)
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
@@ -85,8 +88,10 @@ def main(argv=None) -> None:
     tr_path, dev_path = args.data / "en_ewt-ud-train.conllu", args.data / "en_ewt-ud-dev.conllu"
     if not tr_path.is_file() or not dev_path.is_file():
         raise SystemExit(f"UD English EWT not found under {args.data}; pass --data DIR")
-    cfg = ClassifyConfig(data=str(tr_path), dev=str(dev_path), tokens="word", class_weights=True,
-                         max_steps=10**6, max_time=args.minutes * 60, decay_by="time", eval_every=200)
+    budget = dict(max_steps=args.steps) if args.steps else dict(max_steps=10**6, max_time=args.minutes * 60,
+                                                                  decay_by="time")
+    cfg = ClassifyConfig(data=str(tr_path), dev=str(dev_path), tokens="word", class_weights=True, eval_every=200,
+                         **budget)
     tr, dev = read_examples(str(tr_path), cfg), read_examples(str(dev_path), cfg)
     classes = sorted(set(tr.labels))
     ytr = torch.tensor([classes.index(y) for y in tr.labels])
@@ -103,7 +108,8 @@ def main(argv=None) -> None:
                                   **scores(ydev, pred, classes)}
     print(json.dumps({k: out[k] for k in ("majority_class", "bag_of_chars_logreg")}, indent=1), flush=True)
 
-    run = args.runs / f"classify_genre_{args.minutes:g}m"
+    name = f"classify_genre_{args.steps}steps" if args.steps else f"classify_genre_{args.minutes:g}m"
+    run = args.runs / name
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.perf_counter()
     result = train(cfg, run)
@@ -119,7 +125,7 @@ def main(argv=None) -> None:
                                  "final_dev_macro_f1": evals[-1]["val_macro_f1"],
                                  "curve": [{"minutes": round(r["elapsed"] / 60, 2), "dev_accuracy": r["val_acc"],
                                             "dev_macro_f1": r["val_macro_f1"]} for r in evals]}
-    path = write_result(f"classify_genre_{args.minutes:g}m", out)
+    path = write_result(name, out)
     print(json.dumps({k: v for k, v in out["lstmkit_classifier"].items() if k not in ("config", "curve")}, indent=1))
     print(f"wrote {path}")
 
