@@ -13,7 +13,7 @@ from ..scores import confusion, format_report, label_scores, plot_confusion
 from .config import ClassifyConfig
 from .data import read_examples
 from .model import SequenceClassifier
-from .task import ClassifyTask, Encoder
+from .task import ClassifyTask, Encoder, predict_logits
 
 __all__ = ["train", "resume", "load_classifier", "evaluate_run"]
 
@@ -67,8 +67,6 @@ def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     """``lstmkit eval`` for classify runs: accuracy, macro-F1, per-class P/R/F1 and a confusion matrix PNG.
     ``--data`` is read like the run's training data (a .npy needs a labels file ``<name>.labels.npy``
     beside it); a label the training data lacks is refused, naming its row."""
-    import torch
-
     model, enc, cfg = load_classifier(run.path, getattr(args, "checkpoint", "auto"))
     p = pathlib.Path(data)
     labels = str(p.with_suffix(".labels.npy")) if p.suffix == ".npy" else ""
@@ -76,10 +74,7 @@ def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     if ex.kind != enc.kind:
         raise ValueError(f"{data} holds {ex.kind} sequences; the run was trained on {enc.kind} sequences")
     x, y = enc.encode(ex)
-    task = ClassifyTask.__new__(ClassifyTask)                       # only predict(): encoder, config, device
-    task.encoder, task.config, task.device = enc, cfg, torch.device("cpu")
-    with torch.no_grad():
-        pred = task.predict(model, x).argmax(1)
+    pred = predict_logits(model, x, cfg.eval_batch_size).argmax(1)
     matrix = confusion(y, pred, len(enc.classes))
     scores = label_scores(matrix, enc.classes)
     out = pathlib.Path(args.out) if getattr(args, "out", None) else run.path / "eval"

@@ -18,7 +18,7 @@ from .config import ClassifyConfig
 from .data import Examples, generated_waves, read_examples
 from .model import SequenceClassifier
 
-__all__ = ["ClassifyTask", "Encoder", "load_examples"]
+__all__ = ["ClassifyTask", "Encoder", "load_examples", "predict_logits"]
 
 
 def load_examples(cfg: ClassifyConfig) -> tuple[Examples, Examples]:
@@ -99,6 +99,17 @@ def collate(items: list[Tensor]) -> tuple[Tensor, Tensor]:
     return pad_sequence(items), torch.tensor([len(x) for x in items])
 
 
+@torch.no_grad()
+def predict_logits(model: SequenceClassifier, items: list[Tensor], batch_size: int = 256) -> Tensor:
+    """(N, n_classes) scores of encoded sequences, in input order (batches of similar length)."""
+    device = next(model.parameters()).device
+    logits = torch.empty(len(items), model.head.out_features)
+    for idx in length_batches([len(x) for x in items], batch_size):
+        x, lengths = collate([items[i] for i in idx])
+        logits[idx] = model(x.to(device), lengths).float().cpu()
+    return logits
+
+
 class ClassifyTask(TrainTask):
     """Reads the data (or generates the waves), builds the encoder from the training part and trains
     :class:`SequenceClassifier` on length-bucketed batches; evaluates accuracy and macro-F1.
@@ -142,16 +153,8 @@ class ClassifyTask(TrainTask):
         w = None if self.weights is None else self.weights.to(self.device)
         return F.cross_entropy(model(x.to(self.device), lengths), y, weight=w), len(idx)
 
-    def predict(self, model: SequenceClassifier, items: list[Tensor]) -> tuple[Tensor, float]:
-        """Predicted class ids (N,) and the summed log-loss is left to :meth:`evaluate`."""
-        logits = torch.empty(len(items), len(self.encoder.classes))
-        for idx in length_batches([len(x) for x in items], self.config.eval_batch_size):
-            x, lengths = collate([items[i] for i in idx])
-            logits[idx] = model(x.to(self.device), lengths).float().cpu()
-        return logits
-
     def evaluate(self, model: SequenceClassifier) -> dict[str, float]:
-        logits = self.predict(model, self.dev_x)
+        logits = predict_logits(model, self.dev_x, self.config.eval_batch_size)
         scores = label_scores(confusion(self.dev_y, logits.argmax(1), len(self.encoder.classes)),
                               self.encoder.classes)
         return {"val_loss": round(F.cross_entropy(logits, self.dev_y).item(), 6),
