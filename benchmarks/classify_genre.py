@@ -81,6 +81,8 @@ def main(argv=None) -> None:
                                                          "not depend on the machine's speed)")
     p.add_argument("--data", type=pathlib.Path, default=EWT)
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="classifier settings on top of the recipe (e.g. dropout=0.5 min_count=2)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     args = p.parse_args(argv)
     if args.threads:
@@ -90,8 +92,10 @@ def main(argv=None) -> None:
         raise SystemExit(f"UD English EWT not found under {args.data}; pass --data DIR")
     budget = dict(max_steps=args.steps) if args.steps else dict(max_steps=10**6, max_time=args.minutes * 60,
                                                                   decay_by="time")
+    extra = {k: json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
+             for k, v in (item.split("=", 1) for item in args.set)}
     cfg = ClassifyConfig(data=str(tr_path), dev=str(dev_path), tokens="word", class_weights=True, eval_every=200,
-                         **budget)
+                         **budget, **extra)
     tr, dev = read_examples(str(tr_path), cfg), read_examples(str(dev_path), cfg)
     classes = sorted(set(tr.labels))
     ytr = torch.tensor([classes.index(y) for y in tr.labels])
@@ -109,6 +113,7 @@ def main(argv=None) -> None:
     print(json.dumps({k: out[k] for k in ("majority_class", "bag_of_chars_logreg")}, indent=1), flush=True)
 
     name = f"classify_genre_{args.steps}steps" if args.steps else f"classify_genre_{args.minutes:g}m"
+    name += "".join(f"_{k}{v}" for k, v in extra.items())
     run = args.runs / name
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.perf_counter()
