@@ -8,10 +8,10 @@ import sys
 
 from . import __version__
 from . import bench
-from .tasks import charlm, ctc, demo, evaluate, forecast, inspect_run, longlag
+from .tasks import charlm, classify, ctc, demo, evaluate, forecast, inspect_run, longlag, tagger
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = [charlm, ctc, forecast, evaluate, inspect_run, demo, longlag, bench]
+TASKS = [charlm, tagger, classify, ctc, forecast, evaluate, inspect_run, demo, longlag, bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

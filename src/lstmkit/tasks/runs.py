@@ -1,5 +1,6 @@
-"""What every training command shares on top of the engine: the ``--out / --resume / --config`` flags and
-their handling, creating or resuming a run around a task, and opening a run's checkpoint for use."""
+"""What every training job's commands share on top of the engine: the ``lstmkit train <task>`` parser
+(``--out / --resume / --config`` and one flag per config field) and its handling, creating or resuming a run
+around a task, and opening a run's checkpoint for use."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from typing import IO, Callable, Optional
 from ..train import (RunDir, RunError, Trainer, TrainResult, TrainTask, add_config_args, config_from_args,
                      default_run_dir, load_checkpoint, read_config_file)
 
-__all__ = ["add_run_args", "run_train_command", "fit_run", "open_checkpoint"]
+__all__ = ["add_train_command", "add_run_args", "run_train_command", "fit_run", "open_checkpoint",
+           "absolute_paths"]
+
+
+def absolute_paths(cfg, names: tuple[str, ...]):
+    """The config's file fields made absolute, so a run resumes from any working directory."""
+    for name in names:
+        if getattr(cfg, name):
+            setattr(cfg, name, str(pathlib.Path(getattr(cfg, name)).expanduser().resolve()))
+    return cfg
 
 
 def add_run_args(parser: argparse.ArgumentParser, cfg_cls: type) -> None:
@@ -38,6 +48,28 @@ def run_train_command(args: argparse.Namespace, cfg_cls: type, train: Callable, 
     if result.stopped_by == "done":
         print(f"{result.run} already reached --max-steps {result.step}; nothing to do")
     return result
+
+
+def add_train_command(train_commands, cfg_cls: type, train: Callable, resume: Callable, help: str,
+                      description: str, epilog: str) -> argparse.ArgumentParser:
+    """Add ``lstmkit train <cfg_cls.task>``: ``train(cfg, out)`` makes a new run, ``resume(path, cfg)``
+    continues one; both return a :class:`~lstmkit.train.TrainResult`.
+
+    Example::
+
+        >>> import argparse
+        >>> from lstmkit.tasks.runs import add_train_command
+        >>> from lstmkit.tasks.tagger import TaggerConfig, train, resume
+        >>> sub = argparse.ArgumentParser().add_subparsers()
+        >>> p = add_train_command(sub, TaggerConfig, train, resume, "tagger", "Train a tagger.", "")
+        >>> p.parse_args(["--hidden", "8", "--out", "runs/x"]).hidden
+        8
+    """
+    p = train_commands.add_parser(cfg_cls.task, help=help, description=description, epilog=epilog,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_args(p, cfg_cls)
+    p.set_defaults(func=lambda args: run_train_command(args, cfg_cls, train, resume))
+    return p
 
 
 def fit_run(task: TrainTask, out: Optional[str | pathlib.Path] = None, resume: Optional[str | pathlib.Path] = None,

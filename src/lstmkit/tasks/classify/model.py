@@ -1,0 +1,66 @@
+"""The sequence classifier: tokens (embedding) or numeric steps (linear) -> recurrent stack -> pooling -> logits."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ...layers import GRU, LSTM, RNN
+from .config import ClassifyConfig
+
+__all__ = ["SequenceClassifier"]
+
+
+class SequenceClassifier(nn.Module):
+    """Class scores for padded sequences: ``forward(x, lengths)`` with ``x`` (T, B) token ids or (T, B, F)
+    numbers -> logits (B, n_classes).
+
+    Pooling over the recurrent outputs (T, B, D*H), each sequence up to its own length: ``last`` (the final
+    state of each direction: the forward direction's at the sequence's last step, the backward one's at its
+    first), ``mean``, ``max``, or ``attention`` (a learned score per step, softmax over the valid steps).
+
+    Example::
+
+        >>> import torch
+        >>> from lstmkit.tasks.classify import ClassifyConfig, SequenceClassifier
+        >>> model = SequenceClassifier(3, ClassifyConfig(hidden=8, embed=4), vocab_size=20).eval()
+        >>> model(torch.randint(1, 20, (7, 2)), torch.tensor([7, 3])).shape
+        torch.Size([2, 3])
+        >>> numeric = SequenceClassifier(4, ClassifyConfig(hidden=8, pooling="max"), features=1).eval()
+        >>> numeric(torch.randn(5, 2, 1), torch.tensor([5, 2])).shape
+        torch.Size([2, 4])
+    """
+
+    def __init__(self, n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0) -> None:
+        super().__init__()
+        if bool(vocab_size) == bool(features):
+            raise ValueError(f"expected either vocab_size (tokens) or features (numbers), got {vocab_size} and "
+                             f"{features}")
+        self.input = nn.Embedding(vocab_size, cfg.embed, padding_idx=0) if vocab_size else \
+            nn.Linear(features, cfg.embed)
+        cls = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cfg.cell]
+        self.rnn = cls(cfg.embed, cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
+                       dropout=cfg.dropout if cfg.layers > 1 else 0.0, backend=cfg.backend)
+        self.pooling, self.directions, self.layers = cfg.pooling, 2 if cfg.bidirectional else 1, cfg.layers
+        size = self.directions * cfg.hidden
+        self.score = nn.Linear(size, 1) if cfg.pooling == "attention" else None
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(size, n_classes)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        out, state = self.rnn(self.drop(self.input(x)), lengths=lengths)          # (T, B, D*H)
+        return self.head(self.drop(self.pool(out, state, lengths)))             # (B, C)
+
+    def pool(self, out: Tensor, state, lengths: Tensor) -> Tensor:
+        """(T, B, D*H) outputs -> (B, D*H)."""
+        T = out.shape[0]
+        valid = (torch.arange(T, device=out.device).unsqueeze(1) < lengths.unsqueeze(0)).unsqueeze(2)  # (T, B, 1)
+        if self.pooling == "last":
+            h = state[0] if isinstance(state, tuple) else state                   # (L*D, B, H)
+            return torch.cat(list(h[-self.directions:]), dim=1)                 # last layer's directions
+        if self.pooling == "mean":
+            return out.sum(0) / lengths.unsqueeze(1).to(out.dtype)              # zero past each end
+        if self.pooling == "max":
+            return out.masked_fill(~valid, float("-inf")).amax(0)
+        scores = self.score(torch.tanh(out)).masked_fill(~valid, float("-inf"))  # (T, B, 1)
+        return (scores.softmax(0) * out).sum(0)

@@ -1,0 +1,175 @@
+"""The sequence classifier as a :class:`~lstmkit.train.TrainTask`: data, vocabulary, batches, loss, metrics."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+
+from ...train import TrainTask
+from ..scores import confusion, label_scores
+from ..tagger.data import BucketSampler, length_batches
+from .config import ClassifyConfig
+from .data import Examples, generated_waves, read_examples
+from .model import SequenceClassifier
+
+__all__ = ["ClassifyTask", "Encoder", "load_examples", "predict_logits"]
+
+
+def load_examples(cfg: ClassifyConfig) -> tuple[Examples, Examples]:
+    """(train, dev) examples that ``cfg`` describes."""
+    if not cfg.data:
+        return generated_waves(2000, cfg.seed), generated_waves(400, cfg.seed + 10_000)
+    train = read_examples(cfg.data, cfg, cfg.labels)
+    if cfg.dev:
+        dev = read_examples(cfg.dev, cfg, cfg.dev_labels)
+        if dev.kind != train.kind:
+            raise ValueError(f"--dev {cfg.dev} holds {dev.kind} sequences; expected {train.kind} like --data")
+        return train, dev
+    n_dev = int(round(len(train) * cfg.dev_fraction))
+    if n_dev < 1 or n_dev >= len(train):
+        raise ValueError(f"{cfg.data} has {len(train)} examples; --dev-fraction {cfg.dev_fraction} leaves "
+                         f"{len(train) - n_dev} for training and {n_dev} for dev, expected >= 1 each (or give --dev)")
+    perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed)).tolist()
+    return train.subset(perm[n_dev:]), train.subset(perm[:n_dev])
+
+
+class Encoder:
+    """Examples -> tensors: token vocabulary (text; id 0 pad, 1 <unk>), class list, length cut.
+
+    Example::
+
+        >>> from lstmkit.tasks.classify.task import Encoder
+        >>> from lstmkit.tasks.classify.data import Examples
+        >>> enc = Encoder.build(Examples("text", ["ab", "ba b"], ["x", "y"]), tokens="char", min_count=1, max_len=0)
+        >>> enc.tokens, enc.classes, enc.encode_item("abc").tolist()
+        ([' ', 'a', 'b'], ['x', 'y'], [3, 4, 1])
+    """
+
+    def __init__(self, kind: str, tokens: list[str], classes: list[str], mode: str, max_len: int,
+                 features: int = 0) -> None:
+        self.kind, self.tokens, self.classes, self.mode = kind, tokens, classes, mode
+        self.max_len, self.features = max_len, features
+        self.index = {t: i + 2 for i, t in enumerate(tokens)}
+        self.class_index = {c: i for i, c in enumerate(classes)}
+
+    @classmethod
+    def build(cls, ex: Examples, tokens: str, min_count: int, max_len: int) -> "Encoder":
+        classes = sorted(set(ex.labels))
+        if ex.kind == "numeric":
+            return cls("numeric", [], classes, tokens, max_len, features=int(ex.items[0].shape[1]))
+        split = list if tokens == "char" else str.split
+        counts = Counter(t for s in ex.items for t in split(s))
+        return cls("text", sorted(t for t, n in counts.items() if n >= min_count), classes, tokens, max_len)
+
+    def encode_item(self, item) -> Tensor:
+        if self.kind == "numeric":
+            if item.shape[1] != self.features:
+                raise ValueError(f"expected {self.features} feature(s) per step, got {item.shape[1]}")
+            x = item
+        else:
+            toks = list(item) if self.mode == "char" else item.split()
+            x = torch.tensor([self.index.get(t, 1) for t in toks] or [1], dtype=torch.long)
+        return x[: self.max_len] if self.max_len else x
+
+    def encode(self, ex: Examples) -> tuple[list[Tensor], Tensor]:
+        """Items as tensors and labels as class ids; a label training never saw is refused, naming its row."""
+        for label, row in zip(ex.labels, ex.rows):
+            if label not in self.class_index:
+                raise ValueError(f"{row}: label {label!r} was never seen in training; expected one of "
+                                 f"{self.classes}")
+        return [self.encode_item(x) for x in ex.items], torch.tensor([self.class_index[y] for y in ex.labels])
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "tokens": self.tokens, "classes": self.classes, "mode": self.mode,
+                "max_len": self.max_len, "features": self.features}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Encoder":
+        return cls(d["kind"], d["tokens"], d["classes"], d["mode"], d["max_len"], d["features"])
+
+
+def collate(items: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """Pad into (T, B) or (T, B, F), with the (B,) lengths."""
+    return pad_sequence(items), torch.tensor([len(x) for x in items])
+
+
+@torch.no_grad()
+def predict_logits(model: SequenceClassifier, items: list[Tensor], batch_size: int = 256) -> Tensor:
+    """(N, n_classes) scores of encoded sequences, in input order (batches of similar length)."""
+    device = next(model.parameters()).device
+    logits = torch.empty(len(items), model.head.out_features)
+    for idx in length_batches([len(x) for x in items], batch_size):
+        x, lengths = collate([items[i] for i in idx])
+        logits[idx] = model(x.to(device), lengths).float().cpu()
+    return logits
+
+
+class ClassifyTask(TrainTask):
+    """Reads the data (or generates the waves), builds the encoder from the training part and trains
+    :class:`SequenceClassifier` on length-bucketed batches; evaluates accuracy and macro-F1.
+
+    Example::
+
+        >>> from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask
+        >>> task = ClassifyTask(ClassifyConfig())
+        >>> task.encoder.classes, len(task.train_x), len(task.dev_x)
+        (['sawtooth', 'sine', 'square', 'triangle'], 2000, 400)
+    """
+
+    unit = "sequences"
+    monitor = "val_error"
+
+    def __init__(self, config: ClassifyConfig, data: Optional[tuple[Examples, Examples]] = None) -> None:
+        super().__init__(config)
+        train, dev = data or load_examples(config)
+        self.encoder = Encoder.build(train, config.tokens, config.min_count, config.max_len)
+        self.train_x, self.train_y = self.encoder.encode(train)
+        self.dev_x, self.dev_y = self.encoder.encode(dev)
+        counts = torch.bincount(self.train_y, minlength=len(self.encoder.classes)).double()
+        self.weights = (counts.sum() / (len(counts) * counts)).float() if config.class_weights else None
+        self.sampler = BucketSampler([len(x) for x in self.train_x], config.batch_size, config.seed + 1)
+        self.device = torch.device(config.device)
+        digest = hashlib.sha256()
+        for x, y in zip(self.train_x, self.train_y.tolist()):
+            digest.update(x.numpy().tobytes() + str(y).encode())
+        self.data_sha256 = digest.hexdigest()
+
+    def build_model(self) -> nn.Module:
+        enc = self.encoder
+        if enc.kind == "text":
+            return SequenceClassifier(len(enc.classes), self.config, vocab_size=len(enc.tokens) + 2)
+        return SequenceClassifier(len(enc.classes), self.config, features=enc.features)
+
+    def train_step(self, model: SequenceClassifier, step: int) -> tuple[Tensor, int]:
+        idx = self.sampler.next()
+        x, lengths = collate([self.train_x[i] for i in idx])
+        y = self.train_y[idx].to(self.device)
+        w = None if self.weights is None else self.weights.to(self.device)
+        return F.cross_entropy(model(x.to(self.device), lengths), y, weight=w), len(idx)
+
+    def evaluate(self, model: SequenceClassifier) -> dict[str, float]:
+        logits = predict_logits(model, self.dev_x, self.config.eval_batch_size)
+        scores = label_scores(confusion(self.dev_y, logits.argmax(1), len(self.encoder.classes)),
+                              self.encoder.classes)
+        return {"val_loss": round(F.cross_entropy(logits, self.dev_y).item(), 6),
+                "val_acc": round(scores["accuracy"], 6), "val_macro_f1": round(scores["macro_f1"], 6),
+                "val_error": round(1 - scores["accuracy"], 6)}
+
+    def metadata(self) -> dict:
+        return {"encoder": self.encoder.to_json(), "data_sha256": self.data_sha256,
+                "train_examples": len(self.train_x), "dev_examples": len(self.dev_x)}
+
+    def state_dict(self) -> dict:
+        return {"sampler": self.sampler.state_dict(), "data_sha256": self.data_sha256}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["data_sha256"] != self.data_sha256:
+            raise ValueError(f"the training data changed since the run started: expected sha256 "
+                             f"{state['data_sha256']}, got {self.data_sha256}")
+        self.sampler.load_state_dict(state["sampler"])

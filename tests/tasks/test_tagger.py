@@ -1,0 +1,212 @@
+"""The tagger: CoNLL-U reading and its errors (file and line), the demo learns, the run folder, lstmkit tag,
+lstmkit eval (report, confusion PNG, unseen labels refused), resume, the inspect adapter, EWT reading."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+
+import pytest
+import torch
+
+from helpers import needs_shared
+from lstmkit.cli import main
+from lstmkit.inspect import recording
+from lstmkit.tasks.tagger import (ConlluError, TaggerConfig, TaggerTask, inspect_adapter, load_tagger,
+                                  parse_conllu, read_conllu, tag_sentences, train)
+from lstmkit.tasks.tagger.data import BucketSampler, make_batch
+from lstmkit.train import load_checkpoint
+
+SMALL = dict(lr=0.01, warmup_steps=0, hidden=32, char_hidden=16, word_dim=16, char_dim=8, eval_every=40,
+             log_every=20)
+
+
+def row(i, form, upos, xpos="_"):
+    return f"{i}\t{form}\t{form.lower()}\t{upos}\t{xpos}\t_\t0\tdep\t_\t_"
+
+
+def write(path, sentences):
+    """sentences: lists of (form, upos); written as CoNLL-U with a sent_id each."""
+    blocks = []
+    for k, s in enumerate(sentences):
+        blocks.append("\n".join([f"# sent_id = s-{k}"] + [row(i, w, t) for i, (w, t) in enumerate(s, 1)]))
+    path.write_text("\n\n".join(blocks) + "\n\n")
+    return path
+
+
+TOY = [[("The", "DET"), ("dog", "NOUN"), ("ate", "VERB"), ("the", "DET"), ("apple", "NOUN"), (".", "PUNCT")],
+       [("A", "DET"), ("cat", "NOUN"), ("saw", "VERB"), ("a", "DET"), ("dog", "NOUN"), (".", "PUNCT")],
+       [("Dogs", "NOUN"), ("bark", "VERB"), (".", "PUNCT")]]
+
+
+def quiet(argv):
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()) as err:
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("toy")
+    tr = write(d / "train.conllu", TOY * 4)
+    dev = write(d / "dev.conllu", TOY)
+    train(TaggerConfig(train=str(tr), dev=str(dev), max_steps=80, **SMALL), d / "run", stream=io.StringIO())
+    return d
+
+
+# ------------------------------------------------------------------------------------------ CoNLL-U
+def test_conllu_skips_multiword_tokens_and_empty_nodes_and_keeps_metadata():
+    text = "# sent_id = email-1\n# text = Don't go\n" + "\n".join([
+        "1-2\tDon't\t_\t_\t_\t_\t_\t_\t_\t_", row(1, "Do", "AUX"), row(2, "n't", "PART"), row(3, "go", "VERB"),
+        "3.1\tgone\tgo\tVERB\t_\t_\t_\t_\t_\t_"]) + "\n\n"
+    (s,) = parse_conllu(text, columns=("upos", "xpos"))
+    assert s.words == ["Do", "n't", "go"] and s.column("upos") == ["AUX", "PART", "VERB"]
+    assert s.meta["sent_id"] == "email-1" and s.lines == [4, 5, 6]
+
+
+@pytest.mark.parametrize("bad, line, what", [
+    ("1\tDogs\tdog\tNOUN\n", 3, "expected 10 tab-separated columns, got 4"),
+    ("x\tDogs\tdog\tNOUN\t_\t_\t0\troot\t_\t_\n", 3, "not valid CoNLL-U"),
+])
+def test_malformed_conllu_names_file_and_line(tmp_path, bad, line, what):
+    p = tmp_path / "bad.conllu"
+    p.write_text(row(1, "Fine", "ADJ") + "\n\n" + bad)
+    with pytest.raises(ConlluError) as e:
+        read_conllu(p)
+    assert str(e.value).startswith(f"{p}:{line}:") and what in str(e.value)
+
+
+def test_empty_and_missing_files_are_refused(tmp_path):
+    (tmp_path / "empty.conllu").write_text("\n\n")
+    with pytest.raises(ConlluError, match="expected at least one sentence"):
+        read_conllu(tmp_path / "empty.conllu")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_conllu(tmp_path / "nope.conllu")
+
+
+# ------------------------------------------------------------------------------------------ training
+def test_the_demo_learns_the_two_sentences_and_tags_a_new_one(tmp_path):
+    result = train(TaggerConfig(max_steps=60, eval_every=30, **{k: v for k, v in SMALL.items()
+                                                               if k not in ("eval_every",)}),
+                   tmp_path / "run", stream=io.StringIO())
+    assert result.best == 0.0                                        # val_error on the demo sentences
+    model, vocab, cfg = load_tagger(tmp_path / "run")
+    assert cfg.max_steps == 60 and vocab.tags == ["DET", "NN", "V"]
+    assert tag_sentences(model, vocab, [["Everybody", "ate", "the", "apple"]]) == [["NN", "V", "DET", "NN"]]
+
+
+def test_run_folder_metrics_and_the_word_dropout_and_lengths_paths(toy_run):
+    run = toy_run / "run"
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["task"] == "tagger" and cfg["train"].endswith("train.conllu") and cfg["max_steps"] == 80
+    recs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert recs[-1]["val_acc"] > 0.9 and recs[0]["train_loss"] > recs[-1]["train_loss"]
+    assert {"words_per_s", "val_loss", "val_error"} <= set(recs[-1])
+    assert (run / "checkpoints" / "best.json").is_file() and (run / "loss.png").is_file()
+
+
+def test_padding_does_not_change_a_sentence_s_tags(toy_run):
+    model, vocab, _ = load_tagger(toy_run / "run")
+    short, long_ = ["Dogs", "bark", "."], ["The", "cat", "saw", "a", "dog", "and", "more", "words", "."]
+    alone = model(make_batch([short], vocab))[:, 0]                  # (3, K)
+    padded = model(make_batch([long_, short], vocab))[:3, 1]
+    torch.testing.assert_close(alone, padded, rtol=1e-5, atol=1e-5)
+
+
+def test_bucket_sampler_resumes_exactly_and_covers_each_epoch():
+    a = BucketSampler(list(range(1, 11)), batch_size=3, seed=4)
+    first = [a.next() for _ in range(4)]
+    assert sorted(i for b in first for i in b) == list(range(10))   # one epoch: every sentence once
+    b = BucketSampler(list(range(1, 11)), batch_size=3, seed=99)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict(), default=lambda t: t.tolist())) | {"g": a.g.get_state()})
+    assert [a.next() for _ in range(5)] == [b.next() for _ in range(5)]
+
+
+def test_a_run_stopped_by_its_time_budget_resumes_to_the_same_weights(tmp_path):
+    cfg = dict(max_steps=24, **{**SMALL, "eval_every": 8})
+    train(TaggerConfig(**cfg), tmp_path / "full", stream=io.StringIO())
+    cut = train(TaggerConfig(max_time=0.15, **cfg), tmp_path / "cut", stream=io.StringIO())
+    assert 1 <= cut.step <= 24
+    code, _, err = quiet(["train", "tagger", "--resume", str(tmp_path / "cut"), "--max-time", "0"])
+    assert code == 0, err
+    full, resumed = (load_checkpoint(tmp_path / r / "checkpoints", "last")["state"]["model"] for r in ("full", "cut"))
+    for name in full:
+        assert torch.equal(full[name], resumed[name]), name
+    code, _, err = quiet(["train", "tagger", "--resume", str(tmp_path / "cut"), "--max-steps", "30"])
+    assert code == 2 and "different config" in err                  # max_steps is not a control setting
+
+
+def test_bad_training_input_leaves_no_run_folder(tmp_path):
+    bad = tmp_path / "bad.conllu"
+    bad.write_text(row(1, "Ok", "ADJ") + "\n" + "2\tbroken\n")
+    code, _, err = quiet(["train", "tagger", "--train", str(bad), "--out", str(tmp_path / "run")])
+    assert code == 2 and f"{bad}:2:" in err and not (tmp_path / "run").exists()
+    empty = tmp_path / "empty.conllu"
+    empty.write_text("")
+    code, _, err = quiet(["train", "tagger", "--train", str(empty), "--out", str(tmp_path / "run")])
+    assert code == 2 and "at least one sentence" in err and not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
+        main(["train", "tagger", "--hiden", "3"])
+    assert "unrecognized arguments: --hiden" in err.getvalue()
+
+
+def test_untagged_training_word_is_refused_with_its_line(tmp_path):
+    p = write(tmp_path / "t.conllu", [[("Dogs", "NOUN"), ("bark", "_")]])
+    with pytest.raises(ValueError, match=r"t.conllu:3: word 'bark' has no tag"):
+        TaggerTask(TaggerConfig(train=str(p), dev=str(p)))
+
+
+# ------------------------------------------------------------------------------------------ commands
+def test_tag_command_reads_stdin_and_refuses_empty_input(toy_run, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("The dog ate a cat .\n\nDogs bark .\n"))
+    code, out, err = quiet(["tag", str(toy_run / "run")])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines == ["The/DET dog/NOUN ate/VERB a/DET cat/NOUN ./PUNCT", "Dogs/NOUN bark/VERB ./PUNCT"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Dogs bark .\n"))
+    code, out, _ = quiet(["tag", str(toy_run / "run"), "--conllu"])
+    assert out.splitlines()[1].split("\t")[:4] == ["2", "bark", "_", "VERB"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n  \n"))
+    code, out, err = quiet(["tag", str(toy_run / "run")])
+    assert code == 2 and "no sentence" in err and out == ""
+
+
+def test_eval_prints_report_writes_confusion_png_and_json(toy_run, tmp_path):
+    code, out, err = quiet(["eval", str(toy_run / "run"), "--data", str(toy_run / "dev.conllu"),
+                            "--out", str(tmp_path / "ev"), "--json"])
+    assert code == 0, err
+    report, metrics = out.split("{", 1)
+    metrics = json.loads("{" + metrics)
+    assert "NOUN" in report and "accuracy" in report
+    assert metrics["count"] == 15 and metrics["accuracy"] > 0.9 and set(metrics["labels"]) == {"DET", "NOUN",
+                                                                                               "PUNCT", "VERB"}
+    assert (tmp_path / "ev" / "confusion-dev.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_refuses_a_label_unseen_in_training_and_writes_nothing(toy_run, tmp_path):
+    p = write(tmp_path / "new.conllu", [[("Wow", "INTJ"), ("dogs", "NOUN")]])
+    code, out, err = quiet(["eval", str(toy_run / "run"), "--data", str(p), "--out", str(tmp_path / "ev")])
+    assert code == 2 and f"{p}:2: word 'Wow' has tag 'INTJ', which training never saw" in err
+    assert not (tmp_path / "ev").exists()
+
+
+def test_inspect_adapter_follows_the_protocol(toy_run):
+    a = inspect_adapter(toy_run / "run", "Zebras bark loudly .")
+    assert a["tokens"] == ["Zebras", "bark", "loudly", "."] and a["layers"] == ["rnn"]
+    names = dict(a["model"].named_modules())
+    assert all(n in names for n in a["layers"]) and not a["model"].training
+    with recording(a["model"]) as rec:
+        a["run"]()
+    assert rec.last("rnn")[(0, 0)]["h"].shape == (4, 1, 32)
+    with pytest.raises(ValueError, match="at least one word"):
+        inspect_adapter(toy_run / "run", "   ")
+
+
+# ------------------------------------------------------------------------------------------ real data
+def test_reads_ud_english_ewt_dev():
+    path = needs_shared("ud_english_ewt/en_ewt-ud-dev.conllu")
+    sentences = read_conllu(path, ("upos",))
+    assert len(sentences) == 2001 and sum(len(s) for s in sentences) > 25000
+    assert sentences[0].meta["sent_id"].split("-")[0] in {"answers", "email", "newsgroup", "reviews", "weblog"}
