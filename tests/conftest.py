@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from helpers import one_thread_per_xdist_worker  # noqa: F401  (a fixture: tests/train and tests/tasks use it)
+
 
 @pytest.fixture(autouse=True)
 def _seed():

@@ -3,6 +3,7 @@ every output, gradients of everything, the shared data folder."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import pytest
@@ -48,3 +49,17 @@ def needs_shared(name: str) -> pathlib.Path:
 
 
 __all__ = ["BACKENDS", "TOL", "assert_close", "loss_of", "grads", "needs_shared", "lstmkit"]
+
+
+@pytest.fixture
+def one_thread_per_xdist_worker():
+    """Under pytest-xdist each worker shares the 2 cores with the others: one intra-op thread per worker
+    avoids the stalls of oversubscribed parallel regions (results do not depend on it). The training and
+    task suites use it for every test (their conftest.py makes it autouse)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        yield
+        torch.set_num_threads(previous)
+    else:
+        yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ...train import RunDir, add_config_args, config_from_args, read_config_file
+from ..runs import add_run_args, run_train_command
 from .config import CharLMConfig
 from .jobs import load_model, resume, sample_text, train
 
@@ -29,23 +29,6 @@ Write text from a trained charlm run to stdout, one character at a time as it is
 read in one pass, then each new character goes through the network with the recurrent state carried
 (layer.step), so the prefix is never run again.
 """
-
-
-def _train(args: argparse.Namespace) -> None:
-    if args.resume:
-        if args.out or args.config:
-            raise ValueError("--resume continues a run in its own folder with its own config; expected no "
-                             "--out or --config with it")
-        run = RunDir.open(args.resume)
-        base = run.config(CharLMConfig).__dict__.copy()
-        cfg = config_from_args(CharLMConfig, args, base)
-        result = resume(run.path, cfg)
-    else:
-        base = read_config_file(args.config, CharLMConfig.task) if args.config else None
-        cfg = config_from_args(CharLMConfig, args, base)
-        result = train(cfg, args.out)
-    if result.stopped_by == "done":
-        print(f"{result.run} already reached --max-steps {result.step}; nothing to do")
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -82,12 +65,8 @@ def register(commands, train_commands) -> None:
     p = train_commands.add_parser("charlm", help="character-level language model (text generation)",
                                   description=TRAIN_HELP, epilog=TRAIN_EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder to create (default: runs/charlm-<timestamp>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run exactly from its last checkpoint")
-    p.add_argument("--config", metavar="FILE.json", help="settings from a JSON file (a run's config.json "
-                                                         "works); flags override it")
-    add_config_args(p, CharLMConfig, "settings")
-    p.set_defaults(func=_train)
+    add_run_args(p, CharLMConfig)
+    p.set_defaults(func=lambda args: run_train_command(args, CharLMConfig, train, resume))
 
     s = commands.add_parser("sample", help="generate text from a trained charlm run", description=SAMPLE_HELP,
                             epilog='example: lstmkit sample runs/charlm-20250101-120000 --prime "def " '

@@ -9,8 +9,8 @@ from typing import IO, Iterator, Optional
 import torch
 
 from ...generate import sample_ids
-from ...train import (CheckpointError, RunDir, RunError, Trainer, TrainResult, default_run_dir,
-                      load_checkpoint)
+from ...train import CheckpointError, RunDir, TrainResult
+from ..runs import fit_run, open_checkpoint
 from .config import CharLMConfig
 from .model import CharLM
 from .task import CharLMTask
@@ -41,8 +41,7 @@ def train(cfg: CharLMConfig, out: Optional[str | pathlib.Path] = None, stream: O
     cfg = _resolve_paths(cfg)
     cfg.validate()
     task = CharLMTask(cfg)
-    run = RunDir.create(out or default_run_dir(cfg.task), cfg)
-    result = Trainer(task, run, stream=stream).fit()
+    result, run = fit_run(task, out, stream=stream)
     _final_sample(task, run, cfg, stream)
     return result
 
@@ -50,9 +49,8 @@ def train(cfg: CharLMConfig, out: Optional[str | pathlib.Path] = None, stream: O
 def resume(run_path: str | pathlib.Path, cfg: CharLMConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` from its ``last`` checkpoint; ``cfg`` must equal the run's config except
     for control settings (``max_time``, ``tensorboard``, ``final_sample``)."""
-    run = RunDir.open(run_path)
     task = CharLMTask(cfg)
-    result = Trainer(task, run, resume=True, stream=stream).fit()
+    result, run = fit_run(task, resume=run_path, stream=stream)
     _final_sample(task, run, cfg, stream)
     return result
 
@@ -70,22 +68,15 @@ def load_model(run_path: str | pathlib.Path, checkpoint: str = "auto",
                device: str = "cpu") -> tuple[CharLM, Vocab, str]:
     """``(model in eval mode, vocabulary, checkpoint name)`` of a charlm run; ``checkpoint`` is ``best``,
     ``last`` or ``auto`` (best if there is one)."""
-    run = RunDir.open(run_path)
-    if run.task != CharLMConfig.task:
-        raise RunError(f"{run.path} is a {run.task!r} run; sampling needs a 'charlm' run")
-    cfg = run.config(CharLMConfig)
-    if checkpoint == "auto":
-        checkpoint = "best" if (run.checkpoints / "best.json").exists() else "last"
-    if checkpoint not in ("best", "last"):
-        raise ValueError(f"checkpoint must be best, last or auto, got {checkpoint!r}")
-    state = load_checkpoint(run.checkpoints, checkpoint)["state"]
+    cfg, state, checkpoint = open_checkpoint(run_path, CharLMConfig, checkpoint)
     try:
         vocab = Vocab.from_json(state["meta"]["vocab"])
         model = CharLM(len(vocab), cfg)
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {run.checkpoints / checkpoint}.json does not match the run's "
-                              f"config.json: {str(e).splitlines()[0]}") from None
+        where = RunDir.open(run_path).checkpoints / f"{checkpoint}.json"
+        raise CheckpointError(f"checkpoint {where} does not match the run's config.json: "
+                              f"{str(e).splitlines()[0]}") from None
     return model.to(device).eval(), vocab, checkpoint
 
 
