@@ -50,8 +50,7 @@ def recording(module: nn.Module):
     if not layers:
         raise ValueError(f"{type(module).__name__} contains no lstmkit layer (LSTM, GRU or RNN) to record")
     previous = [m.__dict__.get("_recorder") for _, m in layers]
-    for name, m in layers:
-        outer = m.__dict__.get("_recorder")
+    for (name, m), outer in zip(layers, previous):
 
         def hook(r, name=name, outer=outer):
             rec.add(name, r)
