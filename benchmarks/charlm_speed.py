@@ -2,7 +2,10 @@
 
 * train: the same model (embedding 64 -> 2 x 512 LSTM -> linear, dropout 0.1, batch 32 x 100 characters
   of Tiny Shakespeare) with its recurrent stack built on lstmkit.LSTM and on torch.nn.LSTM; full training
-  steps (forward, loss, backward, clipping, AdamW), the two models interleaved in one process.
+  steps (forward, loss, backward, clipping, AdamW), the models interleaved in one process. float32 against
+  float32 is the comparison; mixed precision is measured beside it: lstmkit's ``backend="cpu-bf16"``
+  (bfloat16 GEMM operands inside the recurrent kernels, everything else float32) and torch.nn.LSTM under
+  ``torch.autocast("cpu", torch.bfloat16)`` (oneDNN's bfloat16 LSTM; embedding and head in bfloat16 too).
 * generate: ``lstmkit sample``'s code path (prime read once, then one ``layer.step`` per character) vs a
   naive loop that calls torch.nn.LSTM once per character with the state carried (under no_grad), same
   weights; and, for context, a loop that re-reads the whole prefix for every character.
@@ -16,6 +19,7 @@ Writes benchmarks/results/charlm_speed.json (medians and ratios). Run it alone o
 from __future__ import annotations
 
 import argparse
+import copy
 import pathlib
 import sys
 import time
@@ -40,14 +44,15 @@ def _text() -> str:
 
 
 # ------------------------------------------------------------------------------------------- training
-def _trainer(task: CharLMTask, model: nn.Module):
+def _trainer(task: CharLMTask, model: nn.Module, autocast: bool = False):
     opt = make_optimizer(model, task.config)
 
     def steps(n: int) -> float:
         """Seconds for n full training steps."""
         t0 = time.perf_counter()
         for i in range(n):
-            loss, _ = task.train_step(model, i)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                loss, _ = task.train_step(model, i)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -61,11 +66,16 @@ def bench_train(rounds: int, steps: int) -> dict:
     text = _text()
     cfg = model_config()
     torch.manual_seed(0)
-    task_ours, task_torch = CharLMTask(cfg, text=text), CharLMTask(cfg, text=text)
-    ours = CharLM(len(task_ours.vocab), cfg)
-    theirs = CharLM(len(task_torch.vocab), cfg)
+    tasks = [CharLMTask(cfg, text=text) for _ in range(4)]
+    ours = CharLM(len(tasks[0].vocab), cfg)
+    ours_bf16 = copy.deepcopy(ours)
+    ours_bf16.rnn.backend = "cpu-bf16"
+    theirs = CharLM(len(tasks[0].vocab), cfg)
     theirs.rnn = ours.rnn.to_torch()                                  # same weights, torch.nn.LSTM
-    run = {"lstmkit": _trainer(task_ours, ours.train()), "torch.nn.LSTM": _trainer(task_torch, theirs.train())}
+    theirs_bf16 = copy.deepcopy(theirs)
+    run = {"lstmkit": _trainer(tasks[0], ours.train()), "torch.nn.LSTM": _trainer(tasks[1], theirs.train()),
+           "lstmkit bf16": _trainer(tasks[2], ours_bf16.train()),
+           "torch.nn.LSTM autocast bf16": _trainer(tasks[3], theirs_bf16.train(), autocast=True)}
     chars = cfg.batch_size * cfg.seq_len * steps
     for f in run.values():                                            # warm-up
         f(1)
@@ -77,7 +87,9 @@ def bench_train(rounds: int, steps: int) -> dict:
     med = {k: median(v) for k, v in speeds.items()}
     return {"model": "embed 64 -> LSTM 2 x 512 -> linear, dropout 0.1, batch 32 x 100", "steps_per_round": steps,
             "rounds": rounds, "chars_per_s": speeds, "median_chars_per_s": med,
-            "ratio_lstmkit_over_torch": med["lstmkit"] / med["torch.nn.LSTM"]}
+            "ratio_lstmkit_over_torch": med["lstmkit"] / med["torch.nn.LSTM"],
+            "ratio_bf16_over_torch_bf16": med["lstmkit bf16"] / med["torch.nn.LSTM autocast bf16"],
+            "ratio_bf16_over_torch_float32": med["lstmkit bf16"] / med["torch.nn.LSTM"]}
 
 
 # ------------------------------------------------------------------------------------------- generation
@@ -144,7 +156,10 @@ def main(argv=None) -> None:
     out = {}
     if args.only in (None, "train"):
         out["train"] = bench_train(args.rounds, args.train_steps)
-        print(f"training throughput ratio lstmkit / torch.nn.LSTM: {out['train']['ratio_lstmkit_over_torch']:.2f}")
+        tr = out["train"]
+        print(f"training throughput ratio lstmkit / torch.nn.LSTM (float32): {tr['ratio_lstmkit_over_torch']:.2f}; "
+              f"bfloat16 GEMMs: {tr['ratio_bf16_over_torch_bf16']:.2f} vs nn.LSTM under autocast, "
+              f"{tr['ratio_bf16_over_torch_float32']:.2f} vs nn.LSTM float32")
     if args.only in (None, "generate"):
         out["generate"] = bench_generate(args.rounds, args.length)
         print(f"generation ratio vs naive per-char nn.LSTM: {out['generate']['ratio_vs_naive_stateful']:.2f} "

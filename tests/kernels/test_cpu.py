@@ -76,6 +76,46 @@ def test_stepped_float32_matches_float64_truth(spec, force_onednn, monkeypatch):
         assert (a.double() - b).abs().max() <= 1e-5 * (1 + b.abs().max())
 
 
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.family}-{len(s.variant_options())}")
+def test_bf16_gemms_stay_within_bfloat16_rounding_of_the_truth(spec, monkeypatch):
+    """cpu-bf16: every GEMM on bfloat16 operands (threshold lowered so these sizes use them); outputs,
+    states and all gradients within a few bfloat16 roundings (2^-8 relative, in norm) of float64, clearly
+    not float32-exact (so the bfloat16 path really ran), and float64 input is never lowered."""
+    monkeypatch.setattr(gemm, "ONEDNN_MIN_MACS", 0)
+    T, B = 12, 6
+    params64 = _weights(spec, torch.float64)
+    x64 = torch.randn(T, B, 16, dtype=torch.float64, requires_grad=True)
+    s64 = tuple(torch.randn(B, n, dtype=torch.float64, requires_grad=True) for n in spec.state_sizes())
+    masks = kernels.SeqMasks(lengths=torch.tensor([12, 3, 7, 12, 1, 9]))
+    truth = _run_all(spec, params64, x64, s64, masks, "reference")
+    params32 = {k: v.detach().float().requires_grad_() for k, v in params64.items()}
+    x32 = x64.detach().float().requires_grad_()
+    s32 = tuple(s.detach().float().requires_grad_() for s in s64)
+    got = _run_all(spec, params32, x32, s32, masks, "cpu-bf16")
+    errs = [((a.double() - b).norm() / b.norm()).item() for a, b in zip(got, truth)]
+    assert all(a.dtype == torch.float32 for a in got)
+    # layer norm divides W_hh h_{t-1} by its spread, which magnifies the rounding (torch.autocast does too)
+    worst, median = (5e-2, 2.5e-2) if getattr(spec, "layer_norm", False) else (1e-2, 5e-3)
+    assert max(errs) <= worst and max(errs) > 1e-4, errs
+    assert sorted(errs)[len(errs) // 2] <= median, errs
+    exact = _run_all(spec, params64, x64, s64, masks, "cpu-bf16")   # float64: the GEMMs stay float64
+    for a, b in zip(exact, truth):
+        assert (a - b).abs().max() <= 1e-10 * (1 + b.abs().max())
+
+
+def test_bf16_gemms_only_inside_their_block():
+    w, a = torch.randn(1024, 256), torch.randn(64, 256)
+    assert not gemm.Linear(w, rows=64).bf16
+    with gemm.bfloat16_gemms():
+        lin = gemm.Linear(w, rows=64)
+        small = gemm.Linear(torch.randn(8, 4), rows=1)
+    assert lin.bf16 and not small.bf16                        # below the size threshold: float32
+    out = lin(a)
+    assert out.dtype == torch.float32
+    assert (out - a @ w.t()).abs().max() / (a @ w.t()).abs().max() < 2e-2
+    assert not gemm.Linear(w, rows=64).bf16
+
+
 def test_route_choice_by_size():
     assert fused.use_fused(None, 1, 64, 256)                      # one sequence, small layer: fused loop
     assert not fused.use_fused(None, 64, 256, 1024)               # a real batch: stepped with big GEMMs
@@ -95,3 +135,30 @@ def test_cpu_backends_reject_what_they_cannot_run(backend):
     assert kernels.select("auto", spec, x).name == "reference"       # auto falls back to the oracle
     assert kernels.select("auto", spec, x.float()).name == "cpu"
     assert w.w_ih.shape == (20, 4)
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_input_layer_norm_matches_torch(with_bias, dtype):
+    """The one-pass input-side layer norm (forward and backward, split across threads) against
+    F.layer_norm under autograd, including all-zero rows (padding past a sequence's end)."""
+    from lstmkit.kernels.cpu.layer_norm import ln_backward_all, ln_forward
+    T, B, N, eps = 7, 5, 48, 1e-5
+    a = (torch.randn(T, B, N, dtype=dtype) * 3 + 1).requires_grad_()
+    with torch.no_grad():
+        a[-2:, 3:] = 0
+    g = torch.randn(N, dtype=dtype, requires_grad=True)
+    b = torch.randn(N, dtype=dtype, requires_grad=True) if with_bias else None
+    ref = torch.nn.functional.layer_norm(a, (N,), eps=eps) * g
+    ref = ref + b if with_bias else ref
+    d = torch.randn(T, B, N, dtype=dtype)
+    want = torch.autograd.grad(ref, [a, g] + ([b] if with_bias else []), d)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-5, atol=2e-5)
+    torch.testing.assert_close(ln_forward(a.detach(), g, b, eps), ref.detach(), **tol)
+    da, dg, db = ln_backward_all(a.detach(), d, g, eps, with_bias)
+    torch.testing.assert_close(da, want[0], **tol)
+    torch.testing.assert_close(dg, want[1], **tol)
+    if with_bias:
+        torch.testing.assert_close(db, want[2], **tol)
+    else:
+        assert db is None

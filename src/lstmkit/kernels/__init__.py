@@ -96,4 +96,5 @@ def record(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks
 register(ReferenceKernel())
 register(CpuKernel("cpu-fused", route="fused"))
 register(CpuKernel("cpu-stepped", route="stepped"))
+register(CpuKernel("cpu-bf16", bf16=True))
 register(CpuKernel(), auto_for=["cpu"])

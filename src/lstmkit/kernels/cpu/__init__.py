@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ..base import FamilyOps, Kernel
+from .gemm import bfloat16_gemms
 
 try:  # numba is a dependency, but a broken LLVM install should leave the reference usable
     from . import gru, lstm, rnn
@@ -23,10 +24,12 @@ except ImportError as e:  # pragma: no cover - exercised only on a broken instal
 
 class CpuKernel(Kernel):
     """``route``: None chooses per call (fused loop for small steps, stepped with oneDNN/MKL GEMMs for
-    large ones); "fused" or "stepped" force one (backends "cpu-fused", "cpu-stepped")."""
+    large ones); "fused" or "stepped" force one (backends "cpu-fused", "cpu-stepped").
+    ``bf16``: the stepped route's large float32 GEMMs take bfloat16 operands (backend "cpu-bf16", mixed
+    precision as under ``torch.autocast``; see :mod:`.gemm`); the fused loops stay float32."""
 
-    def __init__(self, name: str = "cpu", route: Optional[str] = None) -> None:
-        self.name, self.route = name, route
+    def __init__(self, name: str = "cpu", route: Optional[str] = None, bf16: bool = False) -> None:
+        self.name, self.route, self.bf16 = name, route, bf16
     families = {} if _IMPORT_ERROR else {
         "lstm": FamilyOps(lstm.lstm_forward, lstm.lstm_backward, lstm.saved_shapes, lstm.CpuLSTMSaved,
                           lstm.gates_of),
@@ -54,11 +57,13 @@ class CpuKernel(Kernel):
 
     # the CPU drivers handle the reverse direction and lengths themselves (internal order)
     def run_forward(self, spec, w, x, state0, m, reverse, save):
-        return self.families[spec.family].forward(spec, w, x, state0, m, reverse, save, route=self.route)
+        with bfloat16_gemms(self.bf16):
+            return self.families[spec.family].forward(spec, w, x, state0, m, reverse, save, route=self.route)
 
     def run_backward(self, spec, w, x, state0, m, reverse, saved, dy, d_stateT):
-        return self.families[spec.family].backward(spec, w, x, state0, m, reverse, saved, dy, d_stateT,
-                                                   route=self.route)
+        with bfloat16_gemms(self.bf16):
+            return self.families[spec.family].backward(spec, w, x, state0, m, reverse, saved, dy, d_stateT,
+                                                       route=self.route)
 
 
 __all__ = ["CpuKernel"]

@@ -9,11 +9,20 @@ reductions over all steps (dW = sum_t d_t^T x_t), and it is the only route for f
 
 oneDNN is reached through ``torch.ops.mkldnn._reorder_linear_weight`` / ``_linear_pointwise``, which a
 CPU build of torch with oneDNN has; where they are missing everything goes through ``torch.mm``.
+
+Mixed precision (backend ``"cpu-bf16"``): inside :func:`bfloat16_gemms` the large float32 GEMMs take
+bfloat16 operands and return float32 (rounded from bfloat16 products accumulated in float32 by
+oneDNN/MKL), as ``torch.autocast`` does for matmuls; biases, the cell state and every pointwise step stay
+float32. On this Zen 4 (AVX512-BF16) one recurrent step (32, 512) x (512, 2048) takes 195 us against
+323 us, the input projection of a 32 x 100 batch 17.7 ms against 31 ms. GEMMs below
+:data:`ONEDNN_MIN_MACS` stay float32: they are bound by call overhead, not arithmetic.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+import contextvars
+from typing import Iterator, Optional
 
 import torch
 from torch import Tensor
@@ -32,6 +41,24 @@ def _onednn_available() -> bool:
 
 ONEDNN = _onednn_available()
 
+_BF16 = contextvars.ContextVar("lstmkit_bf16_gemms", default=False)
+
+
+@contextlib.contextmanager
+def bfloat16_gemms(enabled: bool = True) -> Iterator[None]:
+    """Within this block the large float32 GEMMs of the CPU kernels run on bfloat16 operands (see the
+    module docstring); float64 is never lowered."""
+    token = _BF16.set(enabled)
+    try:
+        yield
+    finally:
+        _BF16.reset(token)
+
+
+def _lowered(t: Tensor, macs: int) -> bool:
+    """Whether a GEMM of ``macs`` multiply-adds on ``t``'s dtype runs in bfloat16 here."""
+    return _BF16.get() and t.dtype == torch.float32 and macs >= ONEDNN_MIN_MACS
+
 
 class Linear:
     """y = a @ W^T + bias for one weight W (N, K) applied to many inputs (every step of a sequence).
@@ -43,7 +70,10 @@ class Linear:
         self.w = w.detach()
         self.bias = None if bias is None else bias.detach()
         n, k = self.w.shape
-        self.onednn = (ONEDNN and not force_mm and self.w.dtype == torch.float32
+        self.bf16 = _lowered(self.w, rows * n * k)
+        if self.bf16:
+            self.w = self.w.to(torch.bfloat16)
+        self.onednn = (ONEDNN and not force_mm and self.w.dtype in (torch.float32, torch.bfloat16)
                        and rows * n * k >= ONEDNN_MIN_MACS)
         if self.onednn:
             self.packed = torch.ops.mkldnn._reorder_linear_weight(self.w.contiguous(), rows)
@@ -51,12 +81,18 @@ class Linear:
             self.wt = self.w.t()
 
     def __call__(self, a: Tensor) -> Tensor:
-        """(M, K) -> (M, N), a new tensor."""
+        """(M, K) -> (M, N), a new tensor (of ``a``'s dtype)."""
+        if self.bf16:
+            out = self._gemm(a.to(torch.bfloat16), None).float()
+            return out if self.bias is None else out.add_(self.bias)
+        return self._gemm(a, self.bias)
+
+    def _gemm(self, a: Tensor, bias: Optional[Tensor]) -> Tensor:
         if self.onednn:
-            return torch.ops.mkldnn._linear_pointwise(a, self.packed, self.bias, "none", [None], "")
-        if self.bias is None:
+            return torch.ops.mkldnn._linear_pointwise(a, self.packed, bias, "none", [None], "")
+        if bias is None:
             return torch.mm(a, self.wt)
-        return torch.addmm(self.bias, a, self.wt)
+        return torch.addmm(bias, a, self.wt)
 
 
 def project_all(xd: Tensor, w: Tensor, bias: Optional[Tensor] = None) -> Tensor:
@@ -73,4 +109,7 @@ def backproject_all(d: Tensor, w: Tensor) -> Tensor:
 
 def gemm_grad(d_out: Tensor, inp: Tensor) -> Tensor:
     """sum_t d_out_t^T inp_t over all T*B rows: (T, B, N), (T, B, K) -> (N, K) (MKL: a long reduction)."""
-    return d_out.reshape(-1, d_out.shape[-1]).t() @ inp.reshape(-1, inp.shape[-1])
+    d2, i2 = d_out.reshape(-1, d_out.shape[-1]), inp.reshape(-1, inp.shape[-1])
+    if _lowered(d2, d2.shape[0] * d2.shape[1] * i2.shape[1]):
+        return (d2.to(torch.bfloat16).t() @ i2.to(torch.bfloat16)).float()
+    return d2.t() @ i2

@@ -13,14 +13,13 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ...cells.lstm import LSTMSpec, LSTMWeights
-from ..common import ln_backward
 from . import fused
 from . import lstm_steps as K
 from .gemm import Linear, gemm_grad, project_all
+from .layer_norm import ln_backward_all, ln_forward
 from .plan import Plan, contiguous_zone, make_plan, np_view
 from .shared import at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, zeros_or_empty
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
@@ -80,8 +79,7 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: 
         a_x = None
         if spec.layer_norm:
             a_x = project_all(xd, w.w_ih)                             # (T, B, G*H)
-            gates = F.layer_norm(a_x, (GH,), eps=spec.ln_eps) * w.ln_ih
-            gates = gates + bias if bias is not None else gates
+            gates = ln_forward(a_x, w.ln_ih, bias, spec.ln_eps)       # LN(W_ih x_t) g_ih + b, one pass
         else:
             gates = project_all(xd, w.w_ih, bias)                     # W_ih x_t + b for all t
         h0, c0 = (plan.rows(s.detach()).contiguous() for s in state0)
@@ -229,16 +227,13 @@ def _backward_stepped(spec, w, plan: Plan, sv: CpuLSTMSaved, buf: dict) -> None:
 
 
 def _weight_grads(spec, w, plan: Plan, sv: CpuLSTMSaved, d_pre, d_ah, dh_c):
-    GH = d_pre.shape[-1]
-    d_ax, dln_ih = d_pre, None
-    if spec.layer_norm:
-        n_x = F.layer_norm(sv.a_x, (GH,), eps=spec.ln_eps)
-        rstd = torch.rsqrt(sv.a_x.var(-1, unbiased=False, keepdim=True) + spec.ln_eps)
-        dln_ih = (d_pre * n_x).sum((0, 1))
-        d_ax = ln_backward(d_pre * w.ln_ih, n_x, rstd)
+    d_ax, dln_ih, db = d_pre, None, None
+    if spec.layer_norm:                                               # da_x, dg_ih and db in one pass
+        d_ax, dln_ih, db = ln_backward_all(sv.a_x, d_pre, w.ln_ih, spec.ln_eps, w.b_ih is not None)
+    elif w.b_ih is not None:
+        db = d_pre.sum((0, 1))
     dw_ih, dx = input_grads(plan, d_ax, sv.xd, w.w_ih)
     dw_hh = gemm_grad(d_ah, recurrent_input_all(plan, sv.h0, sv.y))   # dW_hh = sum_t da_h^T h_{t-1}
-    db = d_pre.sum((0, 1)) if w.b_ih is not None else None
     dw_hr = gemm_grad(dh_c, sv.m) if dh_c is not None else None       # dW_hr = sum_t dh~_t^T m_t
     return dx, LSTMWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone(),
                            w_hr=dw_hr, ln_ih=dln_ih)
