@@ -35,7 +35,8 @@ class LSTM(RecurrentBase):
         zoneout_h, zoneout_c: zoneout probabilities of h and c (Krueger et al. 2016): in training each
             unit keeps its previous value with that probability; in evaluation the expectation
             p * previous + (1 - p) * new is used.
-        backend: "auto" (the fastest kernel for the device), "reference", or another registered kernel.
+        backend: "auto" (the fastest kernel for the device), "reference" (the oracle), "cpu-bf16" (CPU
+            kernels with bfloat16 GEMM operands: mixed precision), or another registered kernel.
 
     Forward: ``output, (h_n, c_n) = lstm(input, hx=None, lengths=None, reset=None)``
 

@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-__all__ = ["opt", "TrainConfig", "config_from_dict", "config_to_dict", "config_diff", "parse_duration"]
+__all__ = ["opt", "backend_opt", "TrainConfig", "config_from_dict", "config_to_dict", "config_diff", "parse_duration"]
 
 
 def opt(default: Any, help: str, *, control: bool = False, choices: tuple | None = None,
@@ -25,6 +25,13 @@ def opt(default: Any, help: str, *, control: bool = False, choices: tuple | None
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def backend_opt() -> Any:
+    """The ``backend`` field every task's config has: which kernel runs the recurrent layers."""
+    return opt("auto", "kernel: auto (fastest available), reference (the readable oracle), cpu-bf16 (CPU, "
+                       "bfloat16 GEMM operands: mixed precision, faster where the CPU has AVX512-BF16) or "
+                       "another registered name")
 
 
 def parse_duration(value: str | float | int) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from ...train import TrainConfig, opt
+from ...train import TrainConfig, backend_opt, opt
 
 __all__ = ["CharLMConfig", "CELL_OPTIONS"]
 
@@ -76,7 +76,7 @@ class CharLMConfig(TrainConfig):
     zoneout: float = opt(0.0, "GRU/RNN: zoneout probability of h")
     reset_before: bool = opt(False, "GRU: Cho et al. 2014 form (reset gate before W_hh)")
     nonlinearity: str = opt("tanh", "RNN: tanh or relu", choices=("tanh", "relu"))
-    backend: str = opt("auto", "kernel: auto (fastest available) or a registered name such as reference")
+    backend: str = backend_opt()
 
     @property
     def bptt_len(self) -> int:

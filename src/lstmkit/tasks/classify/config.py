@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...train import TrainConfig, opt
+from ...train import TrainConfig, backend_opt, opt
 
 __all__ = ["ClassifyConfig"]
 
@@ -67,7 +67,7 @@ class ClassifyConfig(TrainConfig):
     pooling: str = opt("attention", "sequence -> vector: last state, mean or max over steps, or attention",
                        choices=("last", "mean", "max", "attention"))
     dropout: float = opt(0.2, "dropout on the inputs, between layers and on the pooled vector")
-    backend: str = opt("auto", "kernel: auto (fastest available) or a registered name such as reference")
+    backend: str = backend_opt()
 
     def validate(self) -> None:
         super().validate()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...train import TrainConfig, opt
+from ...train import TrainConfig, backend_opt, opt
 from .lines import LineSpec
 
 __all__ = ["CTCConfig"]
@@ -51,7 +51,7 @@ class CTCConfig(TrainConfig):
     layers: int = opt(2, "bidirectional recurrent layers")
     hidden: int = opt(64, "hidden units per direction")
     dropout: float = opt(0.1, "dropout between layers and before the output layer")
-    backend: str = opt("auto", "kernel: auto (fastest available) or a registered name such as reference")
+    backend: str = backend_opt()
 
     def line_spec(self) -> LineSpec:
         return LineSpec(self.min_digits, self.max_digits, self.min_gap, self.max_gap, self.noise)

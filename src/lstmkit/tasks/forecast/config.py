@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...train import TrainConfig, opt
+from ...train import TrainConfig, backend_opt, opt
 
 __all__ = ["ForecastConfig", "DATASETS"]
 
@@ -71,7 +71,7 @@ class ForecastConfig(TrainConfig):
     layers: int = opt(1, "recurrent layers of the encoder")
     hidden: int = opt(64, "hidden units")
     dropout: float = opt(0.0, "dropout between layers and before the heads")
-    backend: str = opt("auto", "kernel: auto (fastest available) or a registered name such as reference")
+    backend: str = backend_opt()
 
     # ------------------------------------------------------------------ reports
     baselines: bool = opt(True, "score seasonal-naive, ARIMA and ETS (statsmodels) on the hold-out when "

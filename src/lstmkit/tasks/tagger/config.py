@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...train import TrainConfig, opt
+from ...train import TrainConfig, backend_opt, opt
 from .conllu_io import COLUMNS
 
 __all__ = ["TaggerConfig"]
@@ -62,7 +62,7 @@ class TaggerConfig(TrainConfig):
     dropout: float = opt(0.33, "dropout on the word vectors, between layers and before the output layer")
     word_dropout: float = opt(0.2, "probability of reading a training word as <unk> in the word embedding "
                                    "(teaches the model to tag unseen words from their characters)")
-    backend: str = opt("auto", "kernel: auto (fastest available) or a registered name such as reference")
+    backend: str = backend_opt()
 
     def resolved_max_steps(self) -> int:
         """``max_steps``, with 0 resolved to its default for the data."""
