@@ -15,7 +15,7 @@ import numba
 import numpy as np
 from numba.extending import overload
 
-__all__ = ["tanh", "sigmoid"]
+__all__ = ["tanh", "sigmoid", "as_type_of"]
 
 _CLAMP = 7.90531110763549805
 _P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
@@ -31,6 +31,13 @@ def tanh(x):
 def sigmoid(x):
     """1 / (1 + exp(-x)) in compiled code (float32: 0.5 + 0.5 tanh(x/2); float64: libm exp)."""
     return 1.0 / (1.0 + math.exp(-x))
+
+
+def as_type_of(x, ref):
+    """``x`` as a float of ``ref``'s type, in compiled code. numba types Python float literals and
+    int / int as float64, and float32 op float64 gives float64, so a float32 loop that mixes them runs
+    in float64 and at half the vector width or scalar; converting the constants once keeps it float32."""
+    return float(x)
 
 
 def _is_f32(x) -> bool:
@@ -68,3 +75,10 @@ def _sigmoid(x):
     def impl(x):
         return 1.0 / (1.0 + math.exp(-x))
     return impl
+
+
+@overload(as_type_of, inline="always")
+def _as_type_of(x, ref):
+    if _is_f32(ref):
+        return lambda x, ref: np.float32(x)
+    return lambda x, ref: np.float64(x)

@@ -20,6 +20,7 @@ import numba
 import torch
 from torch import Tensor
 
+from .activations import as_type_of
 from .jit import FASTMATH
 from .lstm_steps import _ln_stats
 from .plan import np_view
@@ -48,7 +49,7 @@ def _backward_rows(a, d, gain, eps, da, dgain, dbias, chunks):
     for c in numba.prange(chunks):
         for r in range(c * per, min(R, (c + 1) * per)):
             mu, rstd = _ln_stats(a[r], eps)
-            s1, s2 = 0.0, 0.0
+            s1, s2 = as_type_of(0.0, a[r, 0]), as_type_of(0.0, a[r, 0])
             for k in range(N):
                 n = (a[r, k] - mu) * rstd
                 dk = d[r, k]
@@ -58,8 +59,8 @@ def _backward_rows(a, d, gain, eps, da, dgain, dbias, chunks):
                 dn = dk * gain[k]
                 s1 += dn
                 s2 += dn * n
-            s1 /= N
-            s2 /= N
+            s1 *= as_type_of(1.0 / N, s1)
+            s2 *= as_type_of(1.0 / N, s2)
             for k in range(N):
                 n = (a[r, k] - mu) * rstd
                 da[r, k] = rstd * (d[r, k] * gain[k] - s1 - n * s2)

@@ -14,19 +14,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid, tanh
+from .activations import as_type_of, sigmoid, tanh
 from .jit import jit, jit_inline
 
 
 @jit_inline
 def _ln_stats(v, eps):
-    """mean and 1/std of a 1-D row."""
+    """mean and 1/std of a 1-D row, in the row's float type (two passes: stable)."""
     n = v.shape[0]
-    mu = v.sum() / n
-    var = 0.0
+    inv_n = as_type_of(1.0 / n, v[0])
+    s = as_type_of(0.0, v[0])
     for k in range(n):
-        var += (v[k] - mu) * (v[k] - mu)
-    return mu, 1.0 / np.sqrt(var / n + eps)
+        s += v[k]
+    mu = s * inv_n
+    q = as_type_of(0.0, v[0])
+    for k in range(n):
+        d = v[k] - mu
+        q += d * d
+    return mu, as_type_of(1.0 / np.sqrt(q * inv_n + eps), v[0])
 
 
 @jit_inline
@@ -67,7 +72,7 @@ def _fwd_fg(pf, pg, cp, cc, wcf):
 @jit_inline
 def _fwd_out(po, cc, wco, ln_w, ln_b, eps, m):
     """o in place; m = o tanh(LN_c(c~))."""
-    mu, rstd = 0.0, 1.0
+    mu, rstd = as_type_of(0.0, cc[0]), as_type_of(1.0, cc[0])    # float32 stays float32 (fast tanh)
     if ln_w is not None:
         mu, rstd = _ln_stats(cc, eps)
     for j in range(po.shape[0]):
@@ -130,10 +135,10 @@ def lstm_fwd_rows(n, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c_prev, reset
 def _bwd_out(po, dpo, cc, dm, ln_w, ln_b, eps, dln_row):
     """From dm = dL/d(o tanh(ĉ)): dpre_o into dpo; dĉ (times the LN gain) left in dm.
     Returns the layer-norm row sums (mean of dn, mean of dn * n_c) and the stats."""
-    mu, rstd = 0.0, 1.0
+    mu, rstd = as_type_of(0.0, cc[0]), as_type_of(1.0, cc[0])
     if ln_w is not None:
         mu, rstd = _ln_stats(cc, eps)
-    s1, s2 = 0.0, 0.0
+    s1, s2 = as_type_of(0.0, cc[0]), as_type_of(0.0, cc[0])
     H = po.shape[0]
     for j in range(H):
         o = po[j]
@@ -155,7 +160,7 @@ def _bwd_out(po, dpo, cc, dm, ln_w, ln_b, eps, dln_row):
             s1 += dch
             s2 += dch * nc
         dm[j] = dch
-    return s1 / H, s2 / H, mu, rstd
+    return s1 * as_type_of(1.0 / H, s1), s2 * as_type_of(1.0 / H, s2), mu, rstd
 
 
 @jit_inline
@@ -216,15 +221,15 @@ def _ln_rec_backward(dp, a, gain, eps, dgain_row, d_a):
     """Through row += LN(a) * gain: dgain += dp * n; d_a = LN backward of dp * gain."""
     mu, rstd = _ln_stats(a, eps)
     N = a.shape[0]
-    t1, t2 = 0.0, 0.0
+    t1, t2 = as_type_of(0.0, a[0]), as_type_of(0.0, a[0])
     for k in range(N):
         nk = (a[k] - mu) * rstd
         dgain_row[k] += dp[k] * nk
         dn = dp[k] * gain[k]
         t1 += dn
         t2 += dn * nk
-    t1 /= N
-    t2 /= N
+    t1 *= as_type_of(1.0 / N, t1)
+    t2 *= as_type_of(1.0 / N, t2)
     for k in range(N):
         nk = (a[k] - mu) * rstd
         d_a[k] = rstd * (dp[k] * gain[k] - t1 - nk * t2)
