@@ -73,10 +73,10 @@ def add_train_command(train_commands, cfg_cls: type, train: Callable, resume: Ca
 
 
 def fit_run(task: TrainTask, out: Optional[str | pathlib.Path] = None, resume: Optional[str | pathlib.Path] = None,
-            stream: Optional[IO] = None) -> tuple[TrainResult, RunDir]:
+            stream: Optional[IO] = None, then=None) -> tuple[TrainResult, RunDir]:
     """Train ``task`` into a new run folder ``out`` (default ``runs/<task>-<timestamp>``), or continue the run
-    at ``resume``. Build the task (which reads and checks the data) before calling, so bad input leaves no
-    folder behind.
+    at ``resume``; then call ``then(task, run, task.config, stream)`` if given (a task's closing report).
+    Build the task (which reads and checks the data) before calling, so bad input leaves no folder behind.
 
     Example::
 
@@ -90,9 +90,13 @@ def fit_run(task: TrainTask, out: Optional[str | pathlib.Path] = None, resume: O
     """
     if resume is not None:
         run = RunDir.open(resume)
-        return Trainer(task, run, resume=True, stream=stream).fit(), run
-    run = RunDir.create(out or default_run_dir(task.config.task), task.config)
-    return Trainer(task, run, stream=stream).fit(), run
+        result = Trainer(task, run, resume=True, stream=stream).fit()
+    else:
+        run = RunDir.create(out or default_run_dir(task.config.task), task.config)
+        result = Trainer(task, run, stream=stream).fit()
+    if then is not None:
+        then(task, run, task.config, stream)
+    return result, run
 
 
 def open_checkpoint(run_path: str | pathlib.Path, cfg_cls: type, checkpoint: str = "auto") -> tuple:

@@ -41,18 +41,14 @@ def train(cfg: CharLMConfig, out: Optional[str | pathlib.Path] = None, stream: O
     cfg = _resolve_paths(cfg)
     cfg.validate()
     task = CharLMTask(cfg)
-    result, run = fit_run(task, out, stream=stream)
-    _final_sample(task, run, cfg, stream)
-    return result
+    return fit_run(task, out, stream=stream, then=_final_sample)[0]
 
 
 def resume(run_path: str | pathlib.Path, cfg: CharLMConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` from its ``last`` checkpoint; ``cfg`` must equal the run's config except
     for control settings (``max_time``, ``tensorboard``, ``final_sample``)."""
     task = CharLMTask(cfg)
-    result, run = fit_run(task, resume=run_path, stream=stream)
-    _final_sample(task, run, cfg, stream)
-    return result
+    return fit_run(task, resume=run_path, stream=stream, then=_final_sample)[0]
 
 
 def _final_sample(task: CharLMTask, run: RunDir, cfg: CharLMConfig, stream: Optional[IO]) -> None:

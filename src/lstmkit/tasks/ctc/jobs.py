@@ -31,17 +31,13 @@ def train(cfg: CTCConfig, out: Optional[str | pathlib.Path] = None, stream: Opti
         3
     """
     task = CTCTask(cfg)
-    result, run = fit_run(task, out, stream=stream)
-    _final_test(task, run, cfg, stream)
-    return result
+    return fit_run(task, out, stream=stream, then=_final_test)[0]
 
 
 def resume(run_path: str | pathlib.Path, cfg: CTCConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` exactly from its ``last`` checkpoint (``max_time`` and ``test_lines`` may change)."""
     task = CTCTask(cfg)
-    result, run = fit_run(task, resume=run_path, stream=stream)
-    _final_test(task, run, cfg, stream)
-    return result
+    return fit_run(task, resume=run_path, stream=stream, then=_final_test)[0]
 
 
 def test_report(model: CTCModel, lines: Lines, beam: int) -> dict:

@@ -41,17 +41,13 @@ def train(cfg: ForecastConfig, out: Optional[str | pathlib.Path] = None, stream:
     if cfg.csv:
         cfg.csv = str(pathlib.Path(cfg.csv).expanduser().resolve())
     task = ForecastTask(cfg)
-    result, run = fit_run(task, out, stream=stream)
-    _final_report(task, run, cfg, stream)
-    return result
+    return fit_run(task, out, stream=stream, then=_final_report)[0]
 
 
 def resume(run_path: str | pathlib.Path, cfg: ForecastConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` exactly from its ``last`` checkpoint."""
     task = ForecastTask(cfg)
-    result, run = fit_run(task, resume=run_path, stream=stream)
-    _final_report(task, run, cfg, stream)
-    return result
+    return fit_run(task, resume=run_path, stream=stream, then=_final_report)[0]
 
 
 def load_model(run_path: str | pathlib.Path, checkpoint: str = "auto") -> tuple[Forecaster, ForecastConfig, dict, str]:
