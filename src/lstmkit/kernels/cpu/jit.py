@@ -14,6 +14,8 @@ import numba
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 jit = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
+#: the same, with ``numba.prange`` loops split across threads
+pjit = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True, parallel=True)
 
 
 def jit_inline(fn):

@@ -20,50 +20,34 @@ import numba
 import torch
 from torch import Tensor
 
-from .activations import as_type_of
-from .jit import FASTMATH
-from .lstm_steps import _ln_stats
+from .jit import pjit
+from .lstm_steps import _add_ln, _ln_rec_backward
 from .plan import np_view
 
-_pjit = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True, parallel=True)
 
-
-@_pjit
+@pjit
 def _forward_rows(a, gain, bias, eps, out, chunks):
-    R, N = a.shape
+    R = a.shape[0]
     per = (R + chunks - 1) // chunks
     for c in numba.prange(chunks):
         for r in range(c * per, min(R, (c + 1) * per)):
-            mu, rstd = _ln_stats(a[r], eps)
-            for k in range(N):
-                v = (a[r, k] - mu) * rstd * gain[k]
-                if bias is not None:
-                    v += bias[k]
-                out[r, k] = v
+            if bias is not None:
+                out[r] = bias
+            else:
+                out[r] = 0
+            _add_ln(out[r], a[r], gain, eps)                  # out_r += LN(a_r) * gain
 
 
-@_pjit
+@pjit
 def _backward_rows(a, d, gain, eps, da, dgain, dbias, chunks):
     R, N = a.shape
     per = (R + chunks - 1) // chunks
     for c in numba.prange(chunks):
         for r in range(c * per, min(R, (c + 1) * per)):
-            mu, rstd = _ln_stats(a[r], eps)
-            s1, s2 = as_type_of(0.0, a[r, 0]), as_type_of(0.0, a[r, 0])
-            for k in range(N):
-                n = (a[r, k] - mu) * rstd
-                dk = d[r, k]
-                dgain[c, k] += dk * n
-                if dbias is not None:
-                    dbias[c, k] += dk
-                dn = dk * gain[k]
-                s1 += dn
-                s2 += dn * n
-            s1 *= as_type_of(1.0 / N, s1)
-            s2 *= as_type_of(1.0 / N, s2)
-            for k in range(N):
-                n = (a[r, k] - mu) * rstd
-                da[r, k] = rstd * (d[r, k] * gain[k] - s1 - n * s2)
+            _ln_rec_backward(d[r], a[r], gain, eps, dgain[c], da[r])   # dgain += d n; da = LN backward
+            if dbias is not None:
+                for k in range(N):
+                    dbias[c, k] += d[r, k]
 
 
 def _chunks(rows: int) -> int:

@@ -15,12 +15,11 @@ import torch
 from torch import Tensor
 
 from .gru_steps import gru_fwd_rows, gru_rb_gates_rows, gru_rb_out_rows
-from .jit import FASTMATH, jit, jit_inline
+from .jit import jit, jit_inline, pjit
 from .lstm_steps import lstm_fwd_rows
 from .rnn_steps import rnn_fwd_rows
 from .steps import blend_h_rows
 
-_pjit = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True, parallel=True)
 #: below this many multiply-adds a matrix-vector product runs on one thread (thread start-up costs more)
 PARALLEL_MIN_MACS = 200_000
 
@@ -38,7 +37,7 @@ def _gemv_rows(lo, hi, a, w, bias, out):
             out[b, i] = acc
 
 
-@_pjit
+@pjit
 def _gemv_par(a, w, bias, out, chunks):
     N = w.shape[0]
     for c in numba.prange(chunks):
