@@ -47,10 +47,11 @@ def recipe(text: str, minutes: float) -> CharLMConfig:
       1.454, each then overfitting).
     """
     short = minutes <= 20
+    ema = 0.0 if short else 0.998
     return CharLMConfig(text=[text], decay_by="time", decay_time=minutes * 60, cell="lstm", layers=2,
                         hidden=512, embed=64, dropout=0.15 if short else 0.5, batch_size=32, seq_len=100,
                         lr=2e-3, min_lr=0.05, warmup_steps=50, weight_decay=0.05 if short else 0.1, beta2=0.99,
-                        grad_clip=1.0, eval_batch_size=128, backend="cpu-bf16", **NO_SCHEDULED_EVAL)
+                        grad_clip=1.0, ema=ema, eval_batch_size=128, backend="cpu-bf16", **NO_SCHEDULED_EVAL)
 
 
 def baseline(text: str, minutes: float) -> CharLMConfig:

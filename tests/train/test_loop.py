@@ -178,3 +178,43 @@ def test_tensorboard_writes_scalars_when_installed(tmp_path):
     pytest.importorskip("tensorboard", reason="tensorboard is an optional extra: pip install 'lstmkit[tensorboard]'")
     _, _, run = _fit(ToyConfig(**{**CFG, "max_steps": 10, "tensorboard": True}), tmp_path / "tb")
     assert list(run.tensorboard.glob("events.out.tfevents.*"))
+
+
+# ------------------------------------------------------------------------------------ weight averaging
+def test_ema_evaluates_and_saves_the_averaged_weights_without_changing_training(tmp_path):
+    plain = _fit(ToyConfig(**CFG), tmp_path / "plain")[2]
+    _, _, run = _fit(ToyConfig(**CFG, ema=0.9), tmp_path / "ema")
+    train = lambda recs: [{k: v for k, v in r.items() if k != "val_loss"} for r in recs]   # noqa: E731
+    assert train(_records(run)) == train(_records(plain))         # the optimised weights are untouched
+    vals = [r["val_loss"] for r in _records(run) if "val_loss" in r]
+    assert vals != [r["val_loss"] for r in _records(plain) if "val_loss" in r]
+    last = load_checkpoint(run.checkpoints, "last")["state"]
+    avg = last["ema"]["weights"]
+    assert last["ema"]["updates"] == 60 and set(avg) == set(last["model"])
+    assert any(not torch.equal(avg[k], last["model"][k]) for k in avg)
+    model = ToyTask(ToyConfig(**CFG)).build_model()
+    model.load_state_dict(avg)
+    model.eval()
+    with torch.no_grad():                                          # the step-60 evaluation used the average
+        assert ToyTask(ToyConfig(**CFG)).evaluate(model)["val_loss"] == pytest.approx(vals[-1], rel=1e-6)
+    best = load_checkpoint(run.checkpoints, "best")["state"]
+    if best["step"] == 60:
+        assert all(torch.equal(best["model"][k], avg[k]) for k in avg)
+
+
+def test_ema_resumes_exactly_after_ctrl_c(tmp_path):
+    _, _, full = _fit(ToyConfig(**CFG, ema=0.95), tmp_path / "full")
+    cfg = ToyConfig(**CFG, ema=0.95, interrupt_at=27)
+    _fit(cfg, tmp_path / "cut")
+    Trainer(_NoInterrupt(cfg), RunDir.open(tmp_path / "cut"), resume=True, stream=io.StringIO()).fit()
+    assert _records(RunDir.open(tmp_path / "cut")) == _records(full)
+    a = load_checkpoint(full.checkpoints, "last")["state"]["ema"]
+    b = load_checkpoint(tmp_path / "cut" / "checkpoints", "last")["state"]["ema"]
+    assert a["updates"] == b["updates"] == 60
+    assert all(torch.equal(a["weights"][k], b["weights"][k]) for k in a["weights"])
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.5])
+def test_ema_out_of_range_is_refused(bad):
+    with pytest.raises(ValueError, match=r"ema must be in \[0, 1\).*got"):
+        ToyConfig(ema=bad).validate()

@@ -93,6 +93,9 @@ class TrainConfig:
     beta1: float = opt(0.9, "AdamW beta1")
     beta2: float = opt(0.99, "AdamW beta2")
     grad_clip: float = opt(1.0, "clip the global gradient norm to this (0: off)")
+    ema: float = opt(0.0, "keep an exponential moving average of the weights with this decay per step "
+                          "(e.g. 0.999; 0: off) and evaluate, sample and save 'best' with the averaged "
+                          "weights")
     eval_every: int = opt(500, "steps between evaluations on the held-out split (and samples, checkpoints)")
     log_every: int = opt(50, "steps between metrics lines (train loss is averaged over them)")
     checkpoint_every: int = opt(0, "steps between 'last' checkpoints (0: at each evaluation)")
@@ -111,6 +114,8 @@ class TrainConfig:
                      "weight_decay", "grad_clip", "min_lr"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         for name in ("beta1", "beta2"):

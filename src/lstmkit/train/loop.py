@@ -7,6 +7,7 @@ import math
 import signal
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import IO, Optional
 
@@ -15,6 +16,7 @@ from torch import nn
 
 from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from .config import config_diff, config_to_dict
+from .ema import WeightAverage
 from .metrics import MetricsLog, plot_losses
 from .progress import TensorBoard, make_progress
 from .rng import rng_state, seed_everything, set_rng_state
@@ -109,6 +111,7 @@ class Trainer:
         seed_everything(self.cfg.seed)
         self.model = self.task.build_model().to(self.device)
         self.opt = make_optimizer(self.model, self.cfg)
+        self.ema = WeightAverage(self.model, self.cfg.ema) if self.cfg.ema else None
         self.step, self.elapsed = 0, 0.0
         self.best, self.best_step, self.bad_evals = math.inf, None, 0
         self.win_loss, self.win_count, self.win_items = 0.0, 0, 0
@@ -131,6 +134,8 @@ class Trainer:
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         self.task.load_state_dict(ck["task_state"])
+        if self.ema is not None:
+            self.ema.load_state_dict(ck["ema"])
         e = ck["engine"]
         self.step = ck["step"]
         self.elapsed, self.best, self.best_step = e["elapsed"], e["best"], e["best_step"]
@@ -144,7 +149,8 @@ class Trainer:
     def _checkpoint_state(self) -> dict:
         return {"task": type(self.cfg).task, "config": config_to_dict(self.cfg), "meta": self.task.metadata(),
                 "step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                "rng": rng_state(), "task_state": self.task.state_dict(), "engine": self._engine_state()}
+                "rng": rng_state(), "task_state": self.task.state_dict(), "engine": self._engine_state(),
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {})}
 
     def save_last(self) -> None:
         save_checkpoint(self.run.checkpoints, "last", self._checkpoint_state(), self.step)
@@ -203,6 +209,8 @@ class Trainer:
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.opt.step()
+            if self.ema is not None:
+                self.ema.update(self.model)
             self.step += 1
             value = loss.item()
             if not math.isfinite(value):
@@ -261,6 +269,12 @@ class Trainer:
         progress.record(rec)
 
     def _evaluate(self, progress, scheduled: bool = True) -> dict:
+        """Evaluate (and sample, and save ``best``) with the averaged weights when --ema is on."""
+        with self.ema.applied(self.model) if self.ema is not None else nullcontext():
+            metrics = self._evaluate_model(scheduled)
+        return metrics
+
+    def _evaluate_model(self, scheduled: bool) -> dict:
         self.model.eval()
         with torch.no_grad():
             metrics = self.task.evaluate(self.model)
