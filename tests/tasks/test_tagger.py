@@ -210,3 +210,44 @@ def test_reads_ud_english_ewt_dev():
     sentences = read_conllu(path, ("upos",))
     assert len(sentences) == 2001 and sum(len(s) for s in sentences) > 25000
     assert sentences[0].meta["sent_id"].split("-")[0] in {"answers", "email", "newsgroup", "reviews", "weblog"}
+
+
+# ------------------------------------------------------------------------------------ multi-task heads
+XPOS = {"DET": "DT", "NOUN": "NN", "VERB": "VBD", "PUNCT": "."}
+
+
+def test_aux_columns_train_extra_heads_that_learn_and_tagging_ignores_them(tmp_path):
+    blocks = []
+    for k, s in enumerate(TOY * 4):
+        rows = [f"{i}\t{w}\t{w.lower()}\t{t}\t{XPOS[t]}\t{'Number=Sing' if t == 'NOUN' else '_'}\t0\tdep\t_\t_"
+                for i, (w, t) in enumerate(s, 1)]
+        blocks.append("\n".join([f"# sent_id = s-{k}"] + rows))
+    data = tmp_path / "train.conllu"
+    data.write_text("\n\n".join(blocks) + "\n\n")
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()]
+    code, _, err = quiet(["train", "tagger", "--train", str(data), "--dev", str(data), "--max-steps", "80",
+                          "--aux-columns", "xpos", "feats", "--out", str(tmp_path / "run"), *flags])
+    assert code == 0, err
+    meta = load_checkpoint(tmp_path / "run" / "checkpoints", "best")["state"]["meta"]
+    assert meta["aux_tags"] == [["xpos", [".", "DT", "NN", "VBD"]], ["feats", ["Number=Sing", "_"]]]
+    model, vocab, cfg = load_tagger(tmp_path / "run")
+    assert cfg.aux_columns == ["xpos", "feats"] and len(model.aux_heads) == 2
+    task = TaggerTask(cfg)
+    batch = make_batch(task.train_words[:3], vocab, aux_tags=task.train_aux[:3])
+    with torch.no_grad():
+        main_logits, (xpos, feats) = model.aux_logits(batch)
+    gold = batch.aux_tags
+    mask = gold[:, :, 0] != -100
+    assert (xpos.argmax(2)[mask] == gold[:, :, 0][mask]).all()    # the extra heads learned their columns
+    assert (feats.argmax(2)[mask] == gold[:, :, 1][mask]).all()
+    torch.testing.assert_close(main_logits, model(batch))         # the main head is the same pass
+    assert tag_sentences(model, vocab, [["A", "dog", "ate", "."]]) == [["DET", "NOUN", "VERB", "PUNCT"]]
+
+
+@pytest.mark.parametrize("aux, what", [(["upos"], "other than --column 'upos'"), (["bogus"], "got 'bogus'"),
+                                       (["xpos", "xpos"], "must not repeat")])
+def test_bad_aux_columns_are_refused(aux, what):
+    with pytest.raises(ValueError, match=what):
+        TaggerConfig(train="t.conllu", aux_columns=aux).validate()
+    with pytest.raises(ValueError, match="needs --train"):
+        TaggerConfig(aux_columns=["xpos"]).validate()

@@ -47,6 +47,9 @@ class TaggerConfig(TrainConfig):
     dev_fraction: float = opt(0.1, "without --dev: the fraction of --train's sentences held out")
     column: str = opt("upos", "the CoNLL-U column to predict (upos, xpos, deprel, feats, lemma, ...)",
                       choices=COLUMNS[2:])
+    aux_columns: list[str] = opt([], "other CoNLL-U columns learned jointly by extra output layers on the same "
+                                     "BiLSTM (multi-task training, e.g. xpos feats); only --column is output")
+    aux_weight: float = opt(1.0, "weight of each --aux-columns loss next to the --column loss")
     batch_size: int = opt(32, "sentences per batch (batches are drawn from buckets of similar length)")
     eval_batch_size: int = opt(256, "sentences per batch when evaluating")
     min_count: int = opt(2, "words seen fewer times in training share the <unk> embedding (the character "
@@ -86,6 +89,17 @@ class TaggerConfig(TrainConfig):
         for name in ("dropout", "word_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        for name in self.aux_columns:
+            if name not in COLUMNS[2:] or name == self.column:
+                raise ValueError(f"aux_columns must name CoNLL-U columns other than --column {self.column!r} "
+                                 f"among {list(COLUMNS[2:])}, got {name!r}")
+        if self.aux_columns and not self.train:
+            raise ValueError(f"--aux-columns {' '.join(self.aux_columns)} needs --train (the demo sentences "
+                             f"carry one column)")
+        if len(set(self.aux_columns)) != len(self.aux_columns):
+            raise ValueError(f"aux_columns must not repeat a column, got {self.aux_columns}")
+        if not self.aux_weight > 0:
+            raise ValueError(f"aux_weight must be > 0, got {self.aux_weight}")
         if not 0 < self.dev_fraction < 1:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
         if self.dev and not self.train:

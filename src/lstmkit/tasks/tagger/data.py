@@ -11,7 +11,7 @@ from .conllu_io import Sentence
 from .model import Batch
 from .vocab import TaggerVocab
 
-__all__ = ["demo_sentences", "make_batch", "gold_tags", "length_batches", "BucketSampler"]
+__all__ = ["demo_sentences", "make_batch", "gold_tags", "aux_tag_sets", "aux_ids", "length_batches", "BucketSampler"]
 
 #: PyTorch's LSTMTagger tutorial data: DET determiner, NN noun, V verb
 DEMO = [("The dog ate the apple", "DET NN V DET NN"), ("Everybody read that book", "NN V DET NN")]
@@ -45,6 +45,30 @@ def gold_tags(sentences: Sequence[Sentence], column: str, vocab: TaggerVocab, wh
     return out
 
 
+def aux_tag_sets(sentences: Sequence[Sentence], columns: Sequence[str]) -> list[list[str]]:
+    """The values of each auxiliary column in ``sentences`` (training data), sorted; ``_`` (no tag) in UPOS
+    or XPOS is not a class."""
+    return [sorted({t for s in sentences for t in s.column(c)} - ({"_"} if c in ("upos", "xpos") else set()))
+            for c in columns]
+
+
+def aux_ids(sentences: Sequence[Sentence], columns: Sequence[str], tag_sets: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+    """(n, A) ids per sentence of the auxiliary columns; a value outside the training set is -100 (no loss).
+
+    Example::
+
+        >>> from lstmkit.tasks.tagger.data import aux_ids, aux_tag_sets, demo_sentences
+        >>> sents = demo_sentences("xpos")
+        >>> sets = aux_tag_sets(sents[:1], ["xpos"])
+        >>> sets, aux_ids(sents, ["xpos"], sets)[1].T.tolist()
+        ([['DET', 'NN', 'V']], [[1, 2, 0, 1]])
+    """
+    index = [{t: i for i, t in enumerate(tags)} for tags in tag_sets]
+    return [torch.tensor([[index[a].get(t, -100) for a, t in enumerate(row)]
+                          for row in zip(*(s.column(c) for c in columns))], dtype=torch.long).reshape(len(s), len(columns))
+            for s in sentences]
+
+
 class CharCache:
     """Character ids of each word form, computed once."""
 
@@ -59,8 +83,10 @@ class CharCache:
 
 
 def make_batch(sentences: Sequence[Sequence[str]], vocab: TaggerVocab, tags: Optional[Sequence[torch.Tensor]] = None,
-               chars: Optional[CharCache] = None, word_ids: Optional[Sequence[torch.Tensor]] = None) -> Batch:
+               chars: Optional[CharCache] = None, word_ids: Optional[Sequence[torch.Tensor]] = None,
+               aux_tags: Optional[Sequence[torch.Tensor]] = None) -> Batch:
     """Pad ``sentences`` (lists of words) into a :class:`Batch`; each distinct form is char-encoded once.
+    ``tags``: (n,) ids per sentence; ``aux_tags``: (n, A) ids of the auxiliary columns per sentence.
 
     Example::
 
@@ -83,7 +109,8 @@ def make_batch(sentences: Sequence[Sequence[str]], vocab: TaggerVocab, tags: Opt
                  chars=pad_sequence(char_seqs),                                      # (L, U)
                  char_lengths=torch.tensor([len(c) for c in char_seqs]),
                  types=pad_sequence(types),                                          # (T, B)
-                 tags=None if tags is None else pad_sequence(list(tags), padding_value=-100))
+                 tags=None if tags is None else pad_sequence(list(tags), padding_value=-100),
+                 aux_tags=None if aux_tags is None else pad_sequence(list(aux_tags), padding_value=-100))
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

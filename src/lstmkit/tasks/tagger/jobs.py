@@ -63,7 +63,8 @@ def load_tagger(run_path: str | pathlib.Path, checkpoint: str = "auto",
     cfg, state, checkpoint = open_checkpoint(run_path, TaggerConfig, checkpoint)
     try:
         vocab = TaggerVocab.from_json(state["meta"]["vocab"])
-        model = Tagger(len(vocab.words), len(vocab.chars), len(vocab.tags), cfg)
+        aux_sizes = [len(tags) for _, tags in state["meta"].get("aux_tags", [])]
+        model = Tagger(len(vocab.words), len(vocab.chars), len(vocab.tags), cfg, aux_sizes)
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint {checkpoint} of {run_path} does not match the run's "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -24,10 +24,12 @@ class Batch:
     char_lengths: Tensor             #: (U,) characters per distinct word
     types: Tensor                    #: (T, B) index of each word into the distinct words (0 past the end)
     tags: Optional[Tensor] = None    #: (T, B) gold tag ids, -100 past the end (ignored by the loss)
+    aux_tags: Optional[Tensor] = None  #: (T, B, A) gold ids of the A auxiliary columns, -100 where none
 
     def to(self, device) -> "Batch":
         return Batch(*(None if t is None else t.to(device) for t in
-                       (self.words, self.lengths, self.chars, self.char_lengths, self.types, self.tags)))
+                       (self.words, self.lengths, self.chars, self.char_lengths, self.types, self.tags,
+                        self.aux_tags)))
 
 
 class CharEncoder(nn.Module):
@@ -58,7 +60,8 @@ class Tagger(nn.Module):
 
     Each word is [word embedding (lowercased, <unk> when rare or dropped); character encoding], then a
     bidirectional lstmkit LSTM stack reads the sentence (``lengths=``: each sentence ends at its own length,
-    no packing), then dropout and a linear layer give each word's tag scores.
+    no packing), then dropout and a linear layer give each word's tag scores. ``aux_sizes`` adds one more
+    linear layer per auxiliary column (multi-task training, :meth:`aux_logits`); inference ignores them.
 
     Example::
 
@@ -74,7 +77,8 @@ class Tagger(nn.Module):
         torch.Size([2, 2, 3])
     """
 
-    def __init__(self, n_words: int, n_chars: int, n_tags: int, cfg: TaggerConfig) -> None:
+    def __init__(self, n_words: int, n_chars: int, n_tags: int, cfg: TaggerConfig,
+                 aux_sizes: Sequence[int] = ()) -> None:
         super().__init__()
         self.word_embed = nn.Embedding(n_words, cfg.word_dim, padding_idx=0) if cfg.word_dim else None
         self.char_encoder = CharEncoder(n_chars, cfg.char_dim, cfg.char_hidden, cfg.backend) \
@@ -84,6 +88,7 @@ class Tagger(nn.Module):
         self.rnn = LSTM(size, cfg.hidden, num_layers=cfg.layers, bidirectional=True,
                         dropout=cfg.dropout if cfg.layers > 1 else 0.0, backend=cfg.backend)
         self.head = nn.Linear(2 * cfg.hidden, n_tags)
+        self.aux_heads = nn.ModuleList(nn.Linear(2 * cfg.hidden, n) for n in aux_sizes)
 
     def word_vectors(self, batch: Batch) -> Tensor:
         """(T, B, word_dim + 2 * char_hidden): what the sentence BiLSTM reads."""
@@ -95,7 +100,16 @@ class Tagger(nn.Module):
             parts.append(per_type[batch.types])                          # (T, B, 2Hc)
         return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
 
-    def forward(self, batch: Batch) -> Tensor:
+    def features(self, batch: Batch) -> Tensor:
+        """(T, B, 2H): the sentence BiLSTM's outputs after dropout, what every output layer reads."""
         x = self.drop(self.word_vectors(batch))                          # (T, B, E)
         out, _ = self.rnn(x, lengths=batch.lengths)                      # (T, B, 2H), zero past each end
-        return self.head(self.drop(out))                                 # (T, B, n_tags)
+        return self.drop(out)
+
+    def forward(self, batch: Batch) -> Tensor:
+        return self.head(self.features(batch))                           # (T, B, n_tags)
+
+    def aux_logits(self, batch: Batch) -> tuple[Tensor, list[Tensor]]:
+        """``(logits (T, B, n_tags), [logits (T, B, n_a) of each auxiliary column])`` from one pass."""
+        feats = self.features(batch)
+        return self.head(feats), [head(feats) for head in self.aux_heads]

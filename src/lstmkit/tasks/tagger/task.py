@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from ...train import TrainTask
 from .config import TaggerConfig
 from .conllu_io import Sentence, read_conllu
-from .data import BucketSampler, CharCache, demo_sentences, gold_tags, length_batches, make_batch
+from .data import BucketSampler, CharCache, aux_ids, aux_tag_sets, demo_sentences, gold_tags, length_batches, make_batch
 from .model import Tagger
 from .vocab import UNK, TaggerVocab
 
@@ -24,7 +24,7 @@ def load_data(cfg: TaggerConfig) -> tuple[list[Sentence], list[Sentence], str, s
     if not cfg.train:
         demo = demo_sentences(cfg.column)
         return demo, demo, "<demo>", "<demo>"
-    columns = (cfg.column,)
+    columns = (cfg.column, *cfg.aux_columns)
     train = read_conllu(cfg.train, columns)
     if cfg.dev:
         return train, read_conllu(cfg.dev, columns), cfg.train, cfg.dev
@@ -61,6 +61,8 @@ class TaggerTask(TrainTask):
         self.train_words = [s.words for s in train]
         self.train_ids = [self.vocab.word_ids(s.words) for s in train]
         self.train_tags = gold_tags(train, config.column, self.vocab, train_name)
+        self.aux_tags = aux_tag_sets(train, config.aux_columns)                # multi-task: extra columns
+        self.train_aux = aux_ids(train, config.aux_columns, self.aux_tags) if config.aux_columns else None
         self.dev_words = [s.words for s in dev]
         self.dev_tags = gold_tags(dev, config.column, self.vocab, dev_name)
         self.sampler = BucketSampler([len(w) for w in self.train_words], config.batch_size, config.seed + 1)
@@ -75,7 +77,7 @@ class TaggerTask(TrainTask):
     # ------------------------------------------------------------------------------------- model
     def build_model(self) -> nn.Module:
         v = self.vocab
-        return Tagger(len(v.words), len(v.chars), len(v.tags), self.config)
+        return Tagger(len(v.words), len(v.chars), len(v.tags), self.config, [len(t) for t in self.aux_tags])
 
     def train_step(self, model: Tagger, step: int) -> tuple[Tensor, int]:
         idx = self.sampler.next()
@@ -84,10 +86,17 @@ class TaggerTask(TrainTask):
         if p > 0:
             unk = self.vocab.word_index[UNK]
             ids = [torch.where(torch.rand(len(w), generator=self.g) < p, unk, w) for w in ids]
+        aux = None if self.train_aux is None else [self.train_aux[i] for i in idx]
         batch = make_batch([self.train_words[i] for i in idx], self.vocab, [self.train_tags[i] for i in idx],
-                           self.chars, ids).to(self.device)
-        logits = model(batch)                                                     # (T, B, K)
+                           self.chars, ids, aux).to(self.device)
+        if aux is None:
+            logits, aux_logits = model(batch), []                                 # (T, B, K)
+        else:
+            logits, aux_logits = model.aux_logits(batch)
         loss = F.cross_entropy(logits.flatten(0, 1), batch.tags.flatten(), ignore_index=-100)
+        for a, extra in enumerate(aux_logits):                                    # (T, B, K_a) each
+            loss = loss + self.config.aux_weight * F.cross_entropy(
+                extra.flatten(0, 1), batch.aux_tags[:, :, a].flatten(), ignore_index=-100)
         return loss, int(batch.lengths.sum())
 
     def dev_batches(self) -> list:
@@ -113,6 +122,7 @@ class TaggerTask(TrainTask):
     # ------------------------------------------------------------------------------------- state
     def metadata(self) -> dict:
         return {"vocab": self.vocab.to_json(), "data_sha256": self.data_sha256, "column": self.config.column,
+                "aux_tags": [[c, t] for c, t in zip(self.config.aux_columns, self.aux_tags)],
                 "train_sentences": len(self.train_words), "dev_sentences": len(self.dev_words)}
 
     def state_dict(self) -> dict:
