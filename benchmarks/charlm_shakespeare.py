@@ -133,10 +133,25 @@ def main(argv=None) -> None:
     p.add_argument("--summarize", action="store_true", help="only rewrite the JSON from the runs already there")
     p.add_argument("--text", type=pathlib.Path, default=SHAKESPEARE)
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of our recipe (a CharLMConfig field; VALUE read as JSON, else text), "
+                        "e.g. --set zoneout_c=0.5; repeatable")
+    p.add_argument("--name", default="", help="suffix of the run folders and the result file")
     args = p.parse_args(argv)
     text = str(need_shakespeare(args.text))
-    jobs = {"ours": (recipe(text, args.minutes), CharLMTask), "baseline": (baseline(text, args.minutes), TorchLSTMTask)}
-    models = [Sliced(name, cfg, cls, args.runs / f"shakespeare-{name}-{args.minutes:g}m", fresh=not args.summarize)
+    ours = recipe(text, args.minutes)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not hasattr(ours, key):
+            raise SystemExit(f"--set expects KEY=VALUE with KEY a CharLMConfig field, got {item!r}")
+        try:
+            setattr(ours, key, json.loads(value))
+        except json.JSONDecodeError:
+            setattr(ours, key, value)
+    ours.validate()
+    jobs = {"ours": (ours, CharLMTask), "baseline": (baseline(text, args.minutes), TorchLSTMTask)}
+    suffix = f"-{args.name}" if args.name else ""
+    models = [Sliced(name, cfg, cls, args.runs / f"shakespeare-{name}-{args.minutes:g}m{suffix}", fresh=not args.summarize)
               for name, (cfg, cls) in jobs.items() if args.which in ("both", name)]
     n_slices = max(1, round(args.minutes / args.slice_minutes))
     for _ in range(0 if args.summarize else n_slices):
@@ -147,7 +162,7 @@ def main(argv=None) -> None:
     for name, res in out["models"].items():
         print(name, json.dumps({k: res[k] for k in ("best_val", "best_val_by_minute", "minutes_to",
                                                     "chars_per_s_median", "steps")}), flush=True)
-    path = write_result(f"charlm_shakespeare_{args.which}_{args.minutes:g}m", out)
+    path = write_result(f"charlm_shakespeare_{args.which}_{args.minutes:g}m" + (f"_{args.name}" if args.name else ""), out)
     print(f"wrote {path}")
 
 

@@ -251,3 +251,14 @@ def test_bad_aux_columns_are_refused(aux, what):
         TaggerConfig(train="t.conllu", aux_columns=aux).validate()
     with pytest.raises(ValueError, match="needs --train"):
         TaggerConfig(aux_columns=["xpos"]).validate()
+
+
+def test_an_aux_column_without_values_is_refused_and_unlabelled_batches_add_no_loss(tmp_path):
+    data = write(tmp_path / "t.conllu", TOY)                       # xpos is '_' everywhere
+    with pytest.raises(ValueError, match="--aux-columns xpos: the column holds no tags"):
+        TaggerTask(TaggerConfig(train=str(data), dev=str(data), aux_columns=["xpos"]))
+    task = TaggerTask(TaggerConfig(train=str(data), dev=str(data), aux_columns=["deprel"], **SMALL))
+    task.train_aux = [torch.full_like(t, -100) for t in task.train_aux]   # no aux label in any batch
+    model = task.build_model()
+    loss, _ = task.train_step(model, 0)
+    assert torch.isfinite(loss)

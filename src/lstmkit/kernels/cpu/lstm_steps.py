@@ -66,7 +66,7 @@ def _fwd_fg(pf, pg, cp, cc, wcf):
             af += wcf[j] * c
         f, g = sigmoid(af), tanh(pg[j])
         pf[j], pg[j] = f, g
-        cc[j] = f * c + (1.0 - f) * g
+        cc[j] = f * c + (as_type_of(1.0, f) - f) * g
 
 
 @jit_inline
@@ -92,7 +92,7 @@ def _fwd_out(po, cc, wco, ln_w, ln_b, eps, m):
 @jit_inline
 def _zone(cp, cc, d, out):
     for j in range(out.shape[0]):
-        out[j] = d[j] * cp[j] + (1.0 - d[j]) * cc[j]  # c_t = d c_{t-1} + (1 - d) c~_t
+        out[j] = d[j] * cp[j] + (as_type_of(1.0, cc[j]) - d[j]) * cc[j]  # c_t = d c_{t-1} + (1 - d) c~_t
 
 
 @jit
@@ -139,6 +139,7 @@ def _bwd_out(po, dpo, cc, dm, ln_w, ln_b, eps, dln_row):
     if ln_w is not None:
         mu, rstd = _ln_stats(cc, eps)
     s1, s2 = as_type_of(0.0, cc[0]), as_type_of(0.0, cc[0])
+    one = as_type_of(1.0, cc[0])
     H = po.shape[0]
     for j in range(H):
         o = po[j]
@@ -150,8 +151,8 @@ def _bwd_out(po, dpo, cc, dm, ln_w, ln_b, eps, dln_row):
                 ch += ln_b[j]
         tc = tanh(ch)
         d_o = dm[j] * tc                              # do_t = dh_t tanh(c_t)
-        dch = dm[j] * o * (1.0 - tc * tc)             # dĉ_t = dh_t o_t (1 - tanh^2)
-        dpo[j] = d_o * o * (1.0 - o)                  # dpre_o = do o (1 - o)
+        dch = dm[j] * o * (one - tc * tc)             # dĉ_t = dh_t o_t (1 - tanh^2)
+        dpo[j] = d_o * o * (one - o)                  # dpre_o = do o (1 - o)
         if ln_w is not None:
             dln_row[0, j] += dch * nc
             if ln_b is not None:
@@ -169,8 +170,8 @@ def _dc_total(dch, cc, dcz, d, dpo, wco, is_ln, s1, s2, mu, rstd, j):
     if is_ln:
         nc = (cc[j] - mu) * rstd
         dch = rstd * (dch - s1 - nc * s2)             # layer-norm backward
-    dzj = 0.0 if d is None else d[j]
-    dc = (1.0 - dzj) * dcz + dch
+    dzj = as_type_of(0.0, dcz) if d is None else d[j]
+    dc = (as_type_of(1.0, dcz) - dzj) * dcz + dch
     if wco is not None:
         dc += dpo[j] * wco[j]
     return dc, dzj
@@ -179,41 +180,43 @@ def _dc_total(dch, cc, dcz, d, dpo, wco, is_ln, s1, s2, mu, rstd, j):
 @jit_inline
 def _bwd_ifg(pi, pf, pg, dpi, dpf, dpg, dpo, cp, cc, dm, dc_acc, d, wci, wcf, wco, dw, is_ln, s1, s2, mu, rstd,
              keep):
+    one, zero = as_type_of(1.0, dc_acc[0]), as_type_of(0.0, dc_acc[0])
     for j in range(pi.shape[0]):
         dcz = dc_acc[j]
         dc, dzj = _dc_total(dm[j], cc, dcz, d, dpo, wco, is_ln, s1, s2, mu, rstd, j)
         i, f, g = pi[j], pf[j], pg[j]
         c = cp[j]
-        dpi_j = dc * g * i * (1.0 - i)                # di = dc g ;  dpre_i = di i (1 - i)
-        dpf_j = dc * c * f * (1.0 - f)                # df = dc c_{t-1}
+        dpi_j = dc * g * i * (one - i)                # di = dc g ;  dpre_i = di i (1 - i)
+        dpf_j = dc * c * f * (one - f)                # df = dc c_{t-1}
         dpi[j], dpf[j] = dpi_j, dpf_j
-        dpg[j] = dc * i * (1.0 - g * g)               # dg = dc i ;  dpre_g = dg (1 - g^2)
+        dpg[j] = dc * i * (one - g * g)               # dg = dc i ;  dpre_g = dg (1 - g^2)
         dcp = dc * f                                  # dc_{t-1} = dc_t f_t (+ peepholes)
         if wci is not None:
             dcp += dpi_j * wci[j] + dpf_j * wcf[j]
             dw[0, j] += dpi_j * c
             dw[1, j] += dpf_j * c
             dw[2, j] += dpo[j] * cc[j]
-        dc_acc[j] = (dcp + dzj * dcz) if keep else 0.0   # to c_{t-1}: cell path + zoneout path
+        dc_acc[j] = (dcp + dzj * dcz) if keep else zero  # to c_{t-1}: cell path + zoneout path
 
 
 @jit_inline
 def _bwd_fg(pf, pg, dpf, dpg, dpo, cp, cc, dm, dc_acc, d, wcf, wco, dw, is_ln, s1, s2, mu, rstd, keep):
     """cifg: i = 1 - f, so df_total = df - di."""
+    one, zero = as_type_of(1.0, dc_acc[0]), as_type_of(0.0, dc_acc[0])
     for j in range(pf.shape[0]):
         dcz = dc_acc[j]
         dc, dzj = _dc_total(dm[j], cc, dcz, d, dpo, wco, is_ln, s1, s2, mu, rstd, j)
         f, g = pf[j], pg[j]
         c = cp[j]
-        dpf_j = dc * (c - g) * f * (1.0 - f)
+        dpf_j = dc * (c - g) * f * (one - f)
         dpf[j] = dpf_j
-        dpg[j] = dc * (1.0 - f) * (1.0 - g * g)
+        dpg[j] = dc * (one - f) * (one - g * g)
         dcp = dc * f
         if wcf is not None:
             dcp += dpf_j * wcf[j]
             dw[0, j] += dpf_j * c
             dw[1, j] += dpo[j] * cc[j]
-        dc_acc[j] = (dcp + dzj * dcz) if keep else 0.0
+        dc_acc[j] = (dcp + dzj * dcz) if keep else zero
 
 
 @jit_inline

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .activations import tanh
+from .activations import as_type_of, tanh
 from .jit import jit
 
 
@@ -12,7 +12,8 @@ def rnn_fwd_rows(n, gates, a_h, relu, h_cand):
     for b in range(n):
         for j in range(gates.shape[1]):
             p = gates[b, j] + a_h[b, j]
-            h = (p if p > 0.0 else 0.0) if relu else tanh(p)
+            zero = as_type_of(0.0, p)
+            h = (p if p > zero else zero) if relu else tanh(p)
             gates[b, j] = h
             h_cand[b, j] = h
 
@@ -23,4 +24,5 @@ def rnn_bwd_rows(n, gates, relu, dh_cand, d_pre):
     for b in range(n):
         for j in range(gates.shape[1]):
             h = gates[b, j]
-            d_pre[b, j] = dh_cand[b, j] * ((1.0 if h > 0.0 else 0.0) if relu else (1.0 - h * h))
+            one, zero = as_type_of(1.0, h), as_type_of(0.0, h)
+            d_pre[b, j] = dh_cand[b, j] * ((one if h > zero else zero) if relu else (one - h * h))

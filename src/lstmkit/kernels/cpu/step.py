@@ -30,8 +30,8 @@ def _gemv_rows(lo, hi, a, w, bias, out):
     for i in range(lo, hi):
         wi = w[i]
         for b in range(a.shape[0]):
-            acc = 0.0 if bias is None else bias[i]
             ab = a[b]
+            acc = as_type_of(0.0, ab[0]) if bias is None else bias[i]
             for k in range(wi.shape[0]):
                 acc += wi[k] * ab[k]
             out[b, i] = acc

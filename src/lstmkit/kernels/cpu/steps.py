@@ -5,6 +5,7 @@ Rows are the batch in internal order (sorted by length), so the rows running at 
 
 from __future__ import annotations
 
+from .activations import as_type_of
 from .jit import jit
 
 
@@ -26,9 +27,9 @@ def blend_h_rows(n, h_cand, h_prev, reset_t, zone_h, h_out):
     for b in range(n):
         keep = not (reset_t is not None and reset_t[b])
         for j in range(h_out.shape[1]):
-            hp = h_prev[b, j] if keep else 0.0
             d = zone_h[b, j]
-            h_out[b, j] = d * hp + (1.0 - d) * h_cand[b, j]
+            hp = h_prev[b, j] if keep else as_type_of(0.0, d)
+            h_out[b, j] = d * hp + (as_type_of(1.0, d) - d) * h_cand[b, j]
 
 
 @jit
@@ -52,8 +53,8 @@ def bwd_h_rows(n, n_next, dh_acc, dy_t, dh_rec, drop_h, reset_t, reset_next, zon
                 dh_acc[b, j] = 0.0
             else:
                 d = zone_h[b, j]
-                dh_cand[b, j] = (1.0 - d) * dh
-                dh_acc[b, j] = 0.0 if rs else d * dh
+                dh_cand[b, j] = (as_type_of(1.0, d) - d) * dh
+                dh_acc[b, j] = as_type_of(0.0, d) if rs else d * dh
 
 
 @jit

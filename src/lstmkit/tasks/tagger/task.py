@@ -62,6 +62,10 @@ class TaggerTask(TrainTask):
         self.train_ids = [self.vocab.word_ids(s.words) for s in train]
         self.train_tags = gold_tags(train, config.column, self.vocab, train_name)
         self.aux_tags = aux_tag_sets(train, config.aux_columns)                # multi-task: extra columns
+        for column, tags in zip(config.aux_columns, self.aux_tags):
+            if not tags:
+                raise ValueError(f"{train_name}: --aux-columns {column}: the column holds no tags (only '_'); "
+                                 f"expected a column with values to learn")
         self.train_aux = aux_ids(train, config.aux_columns, self.aux_tags) if config.aux_columns else None
         self.dev_words = [s.words for s in dev]
         self.dev_tags = gold_tags(dev, config.column, self.vocab, dev_name)
@@ -95,8 +99,11 @@ class TaggerTask(TrainTask):
             logits, aux_logits = model.aux_logits(batch)
         loss = F.cross_entropy(logits.flatten(0, 1), batch.tags.flatten(), ignore_index=-100)
         for a, extra in enumerate(aux_logits):                                    # (T, B, K_a) each
-            loss = loss + self.config.aux_weight * F.cross_entropy(
-                extra.flatten(0, 1), batch.aux_tags[:, :, a].flatten(), ignore_index=-100)
+            gold = batch.aux_tags[:, :, a].flatten()                              # -100: no label here
+            n = int((gold != -100).sum())
+            if n:                                                                 # (a batch may have none)
+                loss = loss + self.config.aux_weight / n * F.cross_entropy(
+                    extra.flatten(0, 1), gold, ignore_index=-100, reduction="sum")
         return loss, int(batch.lengths.sum())
 
     def dev_batches(self) -> list:
