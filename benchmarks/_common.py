@@ -43,3 +43,26 @@ def need_shakespeare(path: pathlib.Path) -> pathlib.Path:
         raise SystemExit(f"Tiny Shakespeare not found at {path}; pass --text PATH (the benchmarks read it by "
                          f"path, they never copy it)")
     return path
+
+
+def add_overrides(parser) -> None:
+    """``--set KEY=VALUE`` (repeatable): change a field of the benchmark's recipe config."""
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting of the recipe (a config field; VALUE read as JSON, else as "
+                             "text), e.g. --set dropout=0.3; repeatable")
+
+
+def apply_overrides(cfg, items: list[str]):
+    """Apply ``--set`` items to the dataclass config ``cfg``, validate it and return it."""
+    import json
+
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not hasattr(cfg, key):
+            raise SystemExit(f"--set expects KEY=VALUE with KEY a field of {type(cfg).__name__}, got {item!r}")
+        try:
+            setattr(cfg, key, json.loads(value))
+        except json.JSONDecodeError:
+            setattr(cfg, key, value)
+    cfg.validate()
+    return cfg

@@ -24,7 +24,7 @@ import sys
 from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, SHAKESPEARE, need_shakespeare, write_result  # noqa: E402
+from _common import ROOT, SHAKESPEARE, add_overrides, apply_overrides, need_shakespeare, write_result  # noqa: E402
 
 from lstmkit.tasks.charlm import CharLM, CharLMConfig, CharLMTask  # noqa: E402
 from lstmkit.train import RunDir, Trainer  # noqa: E402
@@ -133,22 +133,11 @@ def main(argv=None) -> None:
     p.add_argument("--summarize", action="store_true", help="only rewrite the JSON from the runs already there")
     p.add_argument("--text", type=pathlib.Path, default=SHAKESPEARE)
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a setting of our recipe (a CharLMConfig field; VALUE read as JSON, else text), "
-                        "e.g. --set zoneout_c=0.5; repeatable")
+    add_overrides(p)
     p.add_argument("--name", default="", help="suffix of the run folders and the result file")
     args = p.parse_args(argv)
     text = str(need_shakespeare(args.text))
-    ours = recipe(text, args.minutes)
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not hasattr(ours, key):
-            raise SystemExit(f"--set expects KEY=VALUE with KEY a CharLMConfig field, got {item!r}")
-        try:
-            setattr(ours, key, json.loads(value))
-        except json.JSONDecodeError:
-            setattr(ours, key, value)
-    ours.validate()
+    ours = apply_overrides(recipe(text, args.minutes), args.set)
     jobs = {"ours": (ours, CharLMTask), "baseline": (baseline(text, args.minutes), TorchLSTMTask)}
     suffix = f"-{args.name}" if args.name else ""
     models = [Sliced(name, cfg, cls, args.runs / f"shakespeare-{name}-{args.minutes:g}m{suffix}", fresh=not args.summarize)

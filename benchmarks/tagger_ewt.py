@@ -6,6 +6,8 @@ character BiLSTM 2x64, 2-layer BiLSTM 2x200, dropout 0.33, AdamW decayed to 10% 
 cosine, batches of 32 sentences of similar length run with `lengths=`), no outside embeddings.
 
     flock /tmp/lstmkit-cpu.lock python benchmarks/tagger_ewt.py --minutes 19
+    flock /tmp/lstmkit-cpu.lock python benchmarks/tagger_ewt.py --minutes 15 --name aux-ema \
+        --set 'aux_columns=["xpos", "feats"]' --set ema=0.999
 
 Writes benchmarks/results/tagger_ewt_<minutes>m.json (the curve: minutes of training, evaluations
 included, against dev accuracy). Run it alone on the machine: it measures wall time.
@@ -23,16 +25,13 @@ import time
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, write_result  # noqa: E402
+from _common import ROOT, add_overrides, apply_overrides, write_result  # noqa: E402
 
 from lstmkit.tasks.tagger import TaggerConfig, train  # noqa: E402
 
 EWT = ROOT.parent / "shared" / "data" / "ud_english_ewt"
 #: a plain torch.nn tagger of the usual shape, measured on this machine (issue 6): 95.34% after 12 minutes
 PEER = {"dev_accuracy": 0.9534, "minutes": 12.0}
-#: on top of the tagger's defaults: XPOS and FEATS learned jointly by extra output layers (multi-task),
-#: and evaluation with an exponential moving average of the weights
-RECIPE = dict(aux_columns=["xpos", "feats"], ema=0.999)
 
 
 def curve(run: pathlib.Path) -> list[dict]:
@@ -52,9 +51,8 @@ def main(argv=None) -> None:
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
-    p.add_argument("--plain", action="store_true",
-                   help="the tagger's defaults only: no --aux-columns xpos feats, no --ema")
     p.add_argument("--name", default="", help="suffix of the run folder and result file")
+    add_overrides(p)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -64,9 +62,9 @@ def main(argv=None) -> None:
     name = f"tagger_ewt_{args.minutes:g}m" + (f"_{args.name}" if args.name else "")
     run = args.runs / name
     shutil.rmtree(run, ignore_errors=True)
-    extra = {} if args.plain else RECIPE
     cfg = TaggerConfig(train=str(tr), dev=str(dev), max_steps=10**6, max_time=args.minutes * 60,
-                       decay_by="time", seed=args.seed, **extra)
+                       decay_by="time", seed=args.seed)
+    cfg = apply_overrides(cfg, args.set)
     t0 = time.perf_counter()
     result = train(cfg, run)
     wall = time.perf_counter() - t0
