@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 
+import pytest
 import torch
 from torch import nn
 
@@ -44,3 +45,14 @@ def test_baseline_task_trains_torch_lstm_on_tiny_shakespeare():
     loss.backward()
     assert n == 64 and torch.isfinite(loss)
     assert len(task.generate(model.eval(), 10, seed=0)) == 11       # sampling falls back to forward()
+
+
+def test_set_overrides_change_the_recipe_and_refuse_bad_keys_and_values():
+    bench = _load("charlm_shakespeare")
+    common = _load("_common")
+    cfg = common.apply_overrides(bench.recipe("x.txt", 30), ["zoneout_c=0.5", "dropout=0.25", "backend=reference"])
+    assert (cfg.zoneout_c, cfg.dropout, cfg.backend) == (0.5, 0.25, "reference")
+    with pytest.raises(SystemExit, match="KEY a field of CharLMConfig, got 'hiden=3'"):
+        common.apply_overrides(bench.recipe("x.txt", 30), ["hiden=3"])
+    with pytest.raises(ValueError, match="dropout"):
+        common.apply_overrides(bench.recipe("x.txt", 30), ["dropout=1.5"])

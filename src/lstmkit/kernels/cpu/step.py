@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .activations import as_type_of
 from .gru_steps import gru_fwd_rows, gru_rb_gates_rows, gru_rb_out_rows
 from .jit import jit, jit_inline, pjit
 from .lstm_steps import lstm_fwd_rows
