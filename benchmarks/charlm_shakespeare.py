@@ -142,7 +142,8 @@ def main(argv=None) -> None:
     ours = apply_overrides(recipe(text, args.minutes), args.set)
     jobs = {"ours": (ours, CharLMTask), "baseline": (baseline(text, args.minutes), TorchLSTMTask)}
     suffix = f"-{args.name}" if args.name else ""
-    models = [Sliced(name, cfg, cls, args.runs / f"shakespeare-{name}-{args.minutes:g}m{suffix}", fresh=not args.summarize)
+    models = [Sliced(name, cfg, cls, args.runs / f"shakespeare-{name}-{args.minutes:g}m{suffix}",
+                     fresh=not args.summarize)
               for name, (cfg, cls) in jobs.items() if args.which in ("both", name)]
     n_slices = max(1, round(args.minutes / args.slice_minutes))
     for _ in range(0 if args.summarize else n_slices):
@@ -153,7 +154,8 @@ def main(argv=None) -> None:
     for name, res in out["models"].items():
         print(name, json.dumps({k: res[k] for k in ("best_val", "best_val_by_minute", "minutes_to",
                                                     "chars_per_s_median", "steps")}), flush=True)
-    path = write_result(f"charlm_shakespeare_{args.which}_{args.minutes:g}m" + (f"_{args.name}" if args.name else ""), out)
+    tag = f"_{args.name}" if args.name else ""
+    path = write_result(f"charlm_shakespeare_{args.which}_{args.minutes:g}m{tag}", out)
     print(f"wrote {path}")
 
 

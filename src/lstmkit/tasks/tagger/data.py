@@ -52,7 +52,8 @@ def aux_tag_sets(sentences: Sequence[Sentence], columns: Sequence[str]) -> list[
             for c in columns]
 
 
-def aux_ids(sentences: Sequence[Sentence], columns: Sequence[str], tag_sets: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+def aux_ids(sentences: Sequence[Sentence], columns: Sequence[str],
+            tag_sets: Sequence[Sequence[str]]) -> list[torch.Tensor]:
     """(n, A) ids per sentence of the auxiliary columns; a value outside the training set is -100 (no loss).
 
     Example::
@@ -64,9 +65,11 @@ def aux_ids(sentences: Sequence[Sentence], columns: Sequence[str], tag_sets: Seq
         ([['DET', 'NN', 'V']], [[1, 2, 0, 1]])
     """
     index = [{t: i for i, t in enumerate(tags)} for tags in tag_sets]
-    return [torch.tensor([[index[a].get(t, -100) for a, t in enumerate(row)]
-                          for row in zip(*(s.column(c) for c in columns))], dtype=torch.long).reshape(len(s), len(columns))
-            for s in sentences]
+    out = []
+    for s in sentences:
+        rows = [[index[a].get(t, -100) for a, t in enumerate(row)] for row in zip(*(s.column(c) for c in columns))]
+        out.append(torch.tensor(rows, dtype=torch.long).reshape(len(s), len(columns)))
+    return out
 
 
 class CharCache:
