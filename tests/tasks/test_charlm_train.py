@@ -109,3 +109,9 @@ def test_cli_resume_with_different_settings_is_refused_with_the_differences(tmp_
     assert "already reached --max-steps 4" in capsys.readouterr().out
     assert main(["train", "charlm", "--resume", str(tmp_path)]) == 2
     assert "is not an lstmkit run: expected" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["dropout", "input_dropout", "recurrent_dropout", "zoneout_h", "zoneout_c"])
+def test_probabilities_out_of_range_are_refused_before_anything_is_built(name):
+    with pytest.raises(ValueError, match=rf"{name} is a probability and must be in \[0, 1\), got 1.5"):
+        CharLMConfig(**{name: 1.5}).validate()

@@ -92,7 +92,7 @@ def _fwd_out(po, cc, wco, ln_w, ln_b, eps, m):
 @jit_inline
 def _zone(cp, cc, d, out):
     for j in range(out.shape[0]):
-        out[j] = d[j] * cp[j] + (as_type_of(1.0, cc[j]) - d[j]) * cc[j]  # c_t = d c_{t-1} + (1 - d) c~_t
+        out[j] = d[j] * cp[j] + (1.0 - d[j]) * cc[j]  # c_t = d c_{t-1} + (1 - d) c~_t (float64: see blend_h_rows)
 
 
 @jit

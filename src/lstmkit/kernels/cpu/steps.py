@@ -27,9 +27,11 @@ def blend_h_rows(n, h_cand, h_prev, reset_t, zone_h, h_out):
     for b in range(n):
         keep = not (reset_t is not None and reset_t[b])
         for j in range(h_out.shape[1]):
+            hp = h_prev[b, j] if keep else 0.0
             d = zone_h[b, j]
-            hp = h_prev[b, j] if keep else as_type_of(0.0, d)
-            h_out[b, j] = d * hp + (as_type_of(1.0, d) - d) * h_cand[b, j]
+            # float64 blend on purpose: a kept unit (d = 1) must equal h_{t-1} bit for bit, which float32
+            # under fastmath does not guarantee (the blend may be reassociated into h~ + d (h - h~))
+            h_out[b, j] = d * hp + (1.0 - d) * h_cand[b, j]
 
 
 @jit
