@@ -45,8 +45,10 @@ def need_shakespeare(path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def add_overrides(parser) -> None:
-    """``--set KEY=VALUE`` (repeatable): change a field of the benchmark's recipe config."""
+def add_recipe_args(parser) -> None:
+    """``--set KEY=VALUE`` (repeatable): change a field of the benchmark's recipe config; ``--name``: a
+    suffix for the run folder and result file of such a variant."""
+    parser.add_argument("--name", default="", help="suffix of the run folder(s) and the result file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the recipe (a config field; VALUE read as JSON, else as "
                              "text), e.g. --set dropout=0.3; repeatable")

@@ -24,7 +24,7 @@ import sys
 from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, SHAKESPEARE, add_overrides, apply_overrides, need_shakespeare, write_result  # noqa: E402
+from _common import ROOT, SHAKESPEARE, add_recipe_args, apply_overrides, need_shakespeare, write_result  # noqa: E402
 
 from lstmkit.tasks.charlm import CharLM, CharLMConfig, CharLMTask  # noqa: E402
 from lstmkit.train import RunDir, Trainer  # noqa: E402
@@ -135,8 +135,7 @@ def main(argv=None) -> None:
     p.add_argument("--summarize", action="store_true", help="only rewrite the JSON from the runs already there")
     p.add_argument("--text", type=pathlib.Path, default=SHAKESPEARE)
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
-    add_overrides(p)
-    p.add_argument("--name", default="", help="suffix of the run folders and the result file")
+    add_recipe_args(p)
     args = p.parse_args(argv)
     text = str(need_shakespeare(args.text))
     ours = apply_overrides(recipe(text, args.minutes), args.set)

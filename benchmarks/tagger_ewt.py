@@ -25,7 +25,7 @@ import time
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, add_overrides, apply_overrides, write_result  # noqa: E402
+from _common import ROOT, add_recipe_args, apply_overrides, write_result  # noqa: E402
 
 from lstmkit.tasks.tagger import TaggerConfig, train  # noqa: E402
 
@@ -51,8 +51,7 @@ def main(argv=None) -> None:
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
-    p.add_argument("--name", default="", help="suffix of the run folder and result file")
-    add_overrides(p)
+    add_recipe_args(p)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

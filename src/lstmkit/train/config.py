@@ -104,6 +104,12 @@ class TrainConfig:
     tensorboard: bool = opt(False, "also write scalars for TensorBoard into the run folder "
                                    "(needs: pip install 'lstmkit[tensorboard]')", control=True)
 
+    def check_probabilities(self, *names: str) -> None:
+        """Raise ValueError naming the first of ``names`` (dropout rates and the like) outside [0, 1)."""
+        for name in names:
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} is a probability and must be in [0, 1), got {getattr(self, name)}")
+
     def validate(self) -> None:
         """Raise ValueError naming the first setting out of range (subclasses extend it)."""
         positive = ("max_steps", "eval_every", "log_every", "step_every")

@@ -16,7 +16,7 @@ def gru_fwd_rows(n, gates, a_h, h_prev, reset_t, ah_n, h_cand):
     """Reset after (torch.nn.GRU). gates (B, 3H): in W_ih x_t + b_ih, out r|z|n. a_h (B, 3H): W_hh h + b_hh.
     ah_n (B, H): out, W_hn h + b_hn (kept for the backward). h_cand (B, H): out, h~_t."""
     H = h_cand.shape[1]
-    one = as_type_of(1.0, h_cand[0, 0])
+    one, zero = as_type_of(1.0, h_cand[0, 0]), as_type_of(0.0, h_cand[0, 0])
     for b in range(n):
         keep = not (reset_t is not None and reset_t[b])
         for j in range(H):
@@ -28,7 +28,7 @@ def gru_fwd_rows(n, gates, a_h, h_prev, reset_t, ah_n, h_cand):
             gates[b, H + j] = z
             gates[b, 2 * H + j] = nn
             ah_n[b, j] = a
-            hp = h_prev[b, j] if keep else as_type_of(0.0, h_cand[0, 0])
+            hp = h_prev[b, j] if keep else zero
             h_cand[b, j] = (one - z) * nn + z * hp                       # h_t = (1 - z) n + z h_{t-1}
 
 
@@ -48,14 +48,14 @@ def gru_rb_gates_rows(n, gates, a_rz, hd, rh):
 def gru_rb_out_rows(n, gates, a_n, h_prev, reset_t, h_cand):
     """Reset before, second half: n = tanh(a_x_n + W_hn (r h) + b_hn); h~ = (1 - z) n + z h_{t-1}."""
     H = h_cand.shape[1]
-    one = as_type_of(1.0, h_cand[0, 0])
+    one, zero = as_type_of(1.0, h_cand[0, 0]), as_type_of(0.0, h_cand[0, 0])
     for b in range(n):
         keep = not (reset_t is not None and reset_t[b])
         for j in range(H):
             nn = tanh(gates[b, 2 * H + j] + a_n[b, j])
             gates[b, 2 * H + j] = nn
             z = gates[b, H + j]
-            hp = h_prev[b, j] if keep else as_type_of(0.0, h_cand[0, 0])
+            hp = h_prev[b, j] if keep else zero
             h_cand[b, j] = (one - z) * nn + z * hp
 
 
@@ -64,12 +64,12 @@ def gru_bwd_rows(n, gates, ah_n, h_prev, reset_t, dh_cand, dh_acc, d_ax, d_ah):
     """Reset after backward. d_ax, d_ah (B, 3H): out, dL/d(W_ih x + b_ih) and dL/d(W_hh h + b_hh).
     dh_acc: += z dh (the direct path to h_{t-1}, unless reset)."""
     H = dh_cand.shape[1]
-    one = as_type_of(1.0, dh_cand[0, 0])
+    one, zero = as_type_of(1.0, dh_cand[0, 0]), as_type_of(0.0, dh_cand[0, 0])
     for b in range(n):
         keep = not (reset_t is not None and reset_t[b])
         for j in range(H):
             r, z, nn = gates[b, j], gates[b, H + j], gates[b, 2 * H + j]
-            hp = h_prev[b, j] if keep else as_type_of(0.0, dh_cand[0, 0])
+            hp = h_prev[b, j] if keep else zero
             dh = dh_cand[b, j]
             dn = dh * (one - z)                                          # dn = dh (1 - z)
             dz = dh * (hp - nn)                                          # dz = dh (h_{t-1} - n)
@@ -90,12 +90,12 @@ def gru_bwd_rows(n, gates, ah_n, h_prev, reset_t, dh_cand, dh_acc, d_ax, d_ah):
 def gru_rb_bwd1_rows(n, gates, h_prev, reset_t, dh_cand, dh_acc, d_ax, d_ah):
     """Reset before backward, first half: dpre_n and dpre_z; dh_acc += z dh."""
     H = dh_cand.shape[1]
-    one = as_type_of(1.0, dh_cand[0, 0])
+    one, zero = as_type_of(1.0, dh_cand[0, 0]), as_type_of(0.0, dh_cand[0, 0])
     for b in range(n):
         keep = not (reset_t is not None and reset_t[b])
         for j in range(H):
             z, nn = gates[b, H + j], gates[b, 2 * H + j]
-            hp = h_prev[b, j] if keep else as_type_of(0.0, dh_cand[0, 0])
+            hp = h_prev[b, j] if keep else zero
             dh = dh_cand[b, j]
             dpn = dh * (one - z) * (one - nn * nn)
             dpz = dh * (hp - nn) * z * (one - z)

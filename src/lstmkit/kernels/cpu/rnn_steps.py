@@ -9,10 +9,10 @@ from .jit import jit
 @jit
 def rnn_fwd_rows(n, gates, a_h, relu, h_cand):
     """gates (B, H): in, W_ih x_t + b; a_h (B, H): W_hh h_{t-1}; out, h~_t = act(pre) (also in h_cand)."""
+    zero = as_type_of(0.0, gates[0, 0])
     for b in range(n):
         for j in range(gates.shape[1]):
             p = gates[b, j] + a_h[b, j]
-            zero = as_type_of(0.0, p)
             h = (p if p > zero else zero) if relu else tanh(p)
             gates[b, j] = h
             h_cand[b, j] = h
@@ -21,8 +21,8 @@ def rnn_fwd_rows(n, gates, a_h, relu, h_cand):
 @jit
 def rnn_bwd_rows(n, gates, relu, dh_cand, d_pre):
     """d_pre = dh~ * act'(pre): (1 - h^2) for tanh, [h > 0] for relu."""
+    one, zero = as_type_of(1.0, gates[0, 0]), as_type_of(0.0, gates[0, 0])
     for b in range(n):
         for j in range(gates.shape[1]):
             h = gates[b, j]
-            one, zero = as_type_of(1.0, h), as_type_of(0.0, h)
             d_pre[b, j] = dh_cand[b, j] * ((one if h > zero else zero) if relu else (one - h * h))

@@ -93,9 +93,7 @@ class CharLMConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.bptt and self.bptt < self.seq_len:
             raise ValueError(f"bptt (k2) must be >= seq_len (k1) = {self.seq_len}, or 0; got {self.bptt}")
-        for name in ("dropout", "input_dropout", "recurrent_dropout", "zoneout_h", "zoneout_c", "zoneout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} is a probability and must be in [0, 1), got {getattr(self, name)}")
+        self.check_probabilities("dropout", "input_dropout", "recurrent_dropout", "zoneout_h", "zoneout_c", "zoneout")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if not self.temperature > 0:

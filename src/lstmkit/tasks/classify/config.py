@@ -76,8 +76,7 @@ class ClassifyConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_len < 0:
             raise ValueError(f"max_len must be >= 0, got {self.max_len}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        self.check_probabilities("dropout")
         if not 0 < self.dev_fraction < 1:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
         if (self.dev or self.labels) and not self.data:

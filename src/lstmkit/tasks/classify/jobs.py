@@ -7,8 +7,8 @@ import json
 import pathlib
 from typing import IO, Optional
 
-from ...train import CheckpointError, RunDir, Trainer, TrainResult, default_run_dir
-from ..runs import absolute_paths, open_checkpoint
+from ...train import CheckpointError, RunDir, TrainResult
+from ..runs import absolute_paths, fit_run, open_checkpoint
 from ..scores import confusion, format_report, label_scores, plot_confusion
 from .config import ClassifyConfig
 from .data import read_examples
@@ -37,15 +37,12 @@ def train(cfg: ClassifyConfig, out: Optional[str | pathlib.Path] = None, stream:
         40
     """
     cfg = _resolve(cfg)
-    task = ClassifyTask(cfg)
-    run = RunDir.create(out or default_run_dir(cfg.task), cfg)
-    return Trainer(task, run, stream=stream).fit()
+    return fit_run(ClassifyTask(cfg), out, stream=stream)[0]
 
 
 def resume(run_path: str | pathlib.Path, cfg: ClassifyConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` exactly from its ``last`` checkpoint."""
-    run = RunDir.open(run_path)
-    return Trainer(ClassifyTask(_resolve(cfg)), run, resume=True, stream=stream).fit()
+    return fit_run(ClassifyTask(_resolve(cfg)), resume=run_path, stream=stream)[0]
 
 
 def load_classifier(run_path: str | pathlib.Path, checkpoint: str = "auto"

@@ -63,6 +63,5 @@ class CTCConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.test_lines < 0:
             raise ValueError(f"test_lines must be >= 0, got {self.test_lines}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        self.check_probabilities("dropout")
         self.line_spec().validate()

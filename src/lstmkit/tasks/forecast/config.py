@@ -108,5 +108,4 @@ class ForecastConfig(TrainConfig):
         for name in ("val_fraction", "test_fraction"):
             if not 0 < getattr(self, name) < 0.5:
                 raise ValueError(f"{name} must be in (0, 0.5), got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        self.check_probabilities("dropout")

@@ -86,9 +86,7 @@ class TaggerConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.word_dim and not self.char_hidden:
             raise ValueError("word_dim and char_hidden are both 0; expected at least one word representation")
-        for name in ("dropout", "word_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        self.check_probabilities("dropout", "word_dropout")
         for name in self.aux_columns:
             if name not in COLUMNS[2:] or name == self.column:
                 raise ValueError(f"aux_columns must name CoNLL-U columns other than --column {self.column!r} "

@@ -13,6 +13,9 @@ from .vocab import TaggerVocab
 
 __all__ = ["demo_sentences", "make_batch", "gold_tags", "aux_tag_sets", "aux_ids", "length_batches", "BucketSampler"]
 
+#: columns where ``_`` means "no tag" rather than a class
+UNTAGGED_MARK = {"upos": "_", "xpos": "_"}
+
 #: PyTorch's LSTMTagger tutorial data: DET determiner, NN noun, V verb
 DEMO = [("The dog ate the apple", "DET NN V DET NN"), ("Everybody read that book", "NN V DET NN")]
 
@@ -37,7 +40,7 @@ def gold_tags(sentences: Sequence[Sentence], column: str, vocab: TaggerVocab, wh
     for s in sentences:
         tags = s.column(column)
         for tag, word, line in zip(tags, s.words, s.lines):
-            if tag not in vocab.tag_index or (tag == "_" and column in ("upos", "xpos")):
+            if tag not in vocab.tag_index or tag == UNTAGGED_MARK.get(column):
                 what = "has no tag ('_')" if tag == "_" else f"has tag {tag!r}, which training never saw"
                 raise ValueError(f"{where}:{line}: word {word!r} {what}; expected one of the {len(vocab.tags)} "
                                  f"{column.upper()} tags of the training data: {' '.join(vocab.tags)}")
@@ -48,8 +51,7 @@ def gold_tags(sentences: Sequence[Sentence], column: str, vocab: TaggerVocab, wh
 def aux_tag_sets(sentences: Sequence[Sentence], columns: Sequence[str]) -> list[list[str]]:
     """The values of each auxiliary column in ``sentences`` (training data), sorted; ``_`` (no tag) in UPOS
     or XPOS is not a class."""
-    return [sorted({t for s in sentences for t in s.column(c)} - ({"_"} if c in ("upos", "xpos") else set()))
-            for c in columns]
+    return [sorted({t for s in sentences for t in s.column(c)} - {UNTAGGED_MARK.get(c)}) for c in columns]
 
 
 def aux_ids(sentences: Sequence[Sentence], columns: Sequence[str],
@@ -68,7 +70,7 @@ def aux_ids(sentences: Sequence[Sentence], columns: Sequence[str],
     out = []
     for s in sentences:
         rows = [[index[a].get(t, -100) for a, t in enumerate(row)] for row in zip(*(s.column(c) for c in columns))]
-        out.append(torch.tensor(rows, dtype=torch.long).reshape(len(s), len(columns)))
+        out.append(torch.tensor(rows, dtype=torch.long))                          # (n, A)
     return out
 
 

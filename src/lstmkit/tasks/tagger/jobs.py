@@ -9,8 +9,8 @@ from typing import IO, Optional, Sequence
 
 import torch
 
-from ...train import CheckpointError, RunDir, Trainer, TrainResult, default_run_dir
-from ..runs import absolute_paths, open_checkpoint
+from ...train import CheckpointError, RunDir, TrainResult
+from ..runs import absolute_paths, fit_run, open_checkpoint
 from ..scores import confusion, format_report, label_scores, plot_confusion
 from .config import TaggerConfig
 from .conllu_io import read_conllu
@@ -46,15 +46,12 @@ def train(cfg: TaggerConfig, out: Optional[str | pathlib.Path] = None, stream: O
         [['DET', 'NN', 'V', 'DET', 'NN']]
     """
     cfg = _resolve(cfg)
-    task = TaggerTask(cfg)
-    run = RunDir.create(out or default_run_dir(cfg.task), cfg)
-    return Trainer(task, run, stream=stream).fit()
+    return fit_run(TaggerTask(cfg), out, stream=stream)[0]
 
 
 def resume(run_path: str | pathlib.Path, cfg: TaggerConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` exactly from its ``last`` checkpoint (``cfg`` may change only --max-time)."""
-    run = RunDir.open(run_path)
-    return Trainer(TaggerTask(_resolve(cfg)), run, resume=True, stream=stream).fit()
+    return fit_run(TaggerTask(_resolve(cfg)), resume=run_path, stream=stream)[0]
 
 
 def load_tagger(run_path: str | pathlib.Path, checkpoint: str = "auto",

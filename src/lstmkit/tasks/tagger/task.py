@@ -93,10 +93,7 @@ class TaggerTask(TrainTask):
         aux = None if self.train_aux is None else [self.train_aux[i] for i in idx]
         batch = make_batch([self.train_words[i] for i in idx], self.vocab, [self.train_tags[i] for i in idx],
                            self.chars, ids, aux).to(self.device)
-        if aux is None:
-            logits, aux_logits = model(batch), []                                 # (T, B, K)
-        else:
-            logits, aux_logits = model.aux_logits(batch)
+        logits, aux_logits = model.aux_logits(batch)                             # (T, B, K), [] without aux
         loss = F.cross_entropy(logits.flatten(0, 1), batch.tags.flatten(), ignore_index=-100)
         for a, extra in enumerate(aux_logits):                                    # (T, B, K_a) each
             gold = batch.aux_tags[:, :, a].flatten()                              # -100: no label here
