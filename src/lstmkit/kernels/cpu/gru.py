@@ -14,10 +14,12 @@ from torch import Tensor
 
 from ...cells.gru import GRUSpec, GRUWeights
 from . import fused
+from . import blas
 from . import gru_steps as K
 from .plan import Plan, contiguous_zone, make_plan, np_view
 from .gemm import Linear, gemm_grad, project_all
-from .shared import at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, zeros_or_empty
+from .shared import (at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, scratch,
+                     zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -76,7 +78,7 @@ def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool) -> None:
     mi, B, H = plan.masks, plan.B, spec.hidden_size
     v = {k: np_view(t) for k, t in buf.items()}
     x = buf["gates"]
-    fused.gru_forward_loop(plan.n_t, v["gates"], np_view(w.w_hh.detach().t().contiguous()),
+    fused.gru_forward_loop(blas.ADDRESSES, plan.n_t, v["gates"], np_view(w.w_hh.detach().t().contiguous()),
                            None if w.b_hh is None else np_view(w.b_hh.detach()), v["h0"], v["y"],
                            _or_placeholder(v["ah_n"], x), _or_placeholder(v["rh"], x), save, spec.reset_before,
                            np_view(mi.reset), np_view(mi.drop_h), v["zone_h"], v["hd"], np_view(x.new_empty(B, 3 * H)),
@@ -125,8 +127,8 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bo
     sv = saved
     with torch.no_grad():
         buf = dict(dy=plan.seq_in(dy).contiguous(), dh=plan.rows(d_stateT[0]).clone().contiguous(),
-                   d_ax=zeros_or_empty(plan, (T, B, 3 * H), x),        # dL/d(W_ih x_t + b_ih)
-                   d_ah=zeros_or_empty(plan, (T, B, 3 * H), x),        # dL/d(W_hh-side pre-activations)
+                   d_ax=scratch(plan, "d_ax", (T, B, 3 * H), x),        # dL/d(W_ih x_t + b_ih)
+                   d_ah=scratch(plan, "d_ah", (T, B, 3 * H), x),        # dL/d(W_hh-side pre-activations)
                    hd=recurrent_input_all(plan, sv.h0, sv.y).contiguous())   # (T, B, H) h_{t-1} into W_hh
         run = _backward_fused if fused.use_fused(route, B, H, 3 * H) else _backward_stepped
         run(spec, w, plan, sv, buf)
@@ -145,7 +147,7 @@ def _backward_fused(spec, w, plan: Plan, sv: CpuGRUSaved, buf: dict) -> None:
     mi, B, H = plan.masks, plan.B, spec.hidden_size
     v = {k: np_view(t) for k, t in buf.items()}
     x = buf["d_ax"]
-    fused.gru_backward_loop(plan.n_t, np_view(sv.gates), np_view(sv.y), np_view(sv.h0),
+    fused.gru_backward_loop(blas.ADDRESSES, plan.n_t, np_view(sv.gates), np_view(sv.y), np_view(sv.h0),
                             _or_placeholder(np_view(sv.ah_n), x), v["hd"], v["dy"], v["dh"], v["d_ax"], v["d_ah"],
                             np_view(w.w_hh.detach().contiguous()), spec.reset_before, np_view(mi.reset),
                             np_view(mi.drop_h), np_view(contiguous_zone(mi.zone_h)), np_view(x.new_empty(B, H)),

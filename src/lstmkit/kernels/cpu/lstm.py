@@ -17,11 +17,13 @@ from torch import Tensor
 
 from ...cells.lstm import LSTMSpec, LSTMWeights
 from . import fused
+from . import blas
 from . import lstm_steps as K
 from .gemm import Linear, gemm_grad, project_all
 from .layer_norm import ln_backward_all, ln_forward
 from .plan import Plan, contiguous_zone, make_plan, np_view
-from .shared import at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, zeros_or_empty
+from .shared import (at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, scratch,
+                     zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -109,7 +111,8 @@ def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool) -> None:
     pw = _param_views(w)
     x = buf["gates"]
     fused.lstm_forward_loop(
-        plan.n_t, v["gates"], _np(w.w_hh.t()), _np(w.w_hr.t()) if w.w_hr is not None else None, v["h0"], v["c0"],
+        blas.ADDRESSES, plan.n_t, v["gates"], _np(w.w_hh.t()), _np(w.w_hr.t()) if w.w_hr is not None else None,
+        v["h0"], v["c0"],
         v["y"], v["c_states"], v["c_cand"], v["m"], save, pw["ln_hh"], pw["w_ch"], pw["ln_c_w"], pw["ln_c_b"],
         spec.ln_eps, v["a_h"], np_view(mi.reset), np_view(mi.drop_h), v["zone_h"], v["zone_c"], v["hd"],
         np_view(x.new_empty(B, GH)), np_view(x.new_empty(B, P)) if w.w_hr is not None else None)
@@ -156,12 +159,12 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse:
     H, P, GH = spec.hidden_size, spec.out_size, spec.num_gates * spec.hidden_size
     proj = w.w_hr is not None
     with torch.no_grad():
-        d_pre = zeros_or_empty(plan, (T, B, GH), x)                  # dL/d(gate pre-activations)
+        d_pre = scratch(plan, "d_pre", (T, B, GH), x)                  # dL/d(gate pre-activations)
         buf = dict(
             dy=plan.seq_in(dy).contiguous(), dh=plan.rows(d_stateT[0]).clone().contiguous(),
             dc=plan.rows(d_stateT[1]).clone().contiguous(), d_pre=d_pre,
-            d_ah=zeros_or_empty(plan, (T, B, GH), x) if spec.layer_norm else d_pre,   # dL/d(W_hh h_{t-1})
-            dh_c=zeros_or_empty(plan, (T if proj else 1, B, P), x),   # dL/dh~_t
+            d_ah=scratch(plan, "d_ah", (T, B, GH), x) if spec.layer_norm else d_pre,   # dL/d(W_hh h_{t-1})
+            dh_c=scratch(plan, "dh_c", (T if proj else 1, B, P), x),   # dL/dh~_t
             dw_ch=x.new_zeros(B, spec.num_gates - 1, H) if spec.peephole else None,
             dln_c=x.new_zeros(B, 2, H) if spec.layer_norm else None,
             dln_hh=x.new_zeros(B, GH) if spec.layer_norm else None)
@@ -190,7 +193,8 @@ def _backward_fused(spec, w, plan: Plan, sv: CpuLSTMSaved, buf: dict) -> None:
     pw = _param_views(w)
     x = buf["d_pre"]
     fused.lstm_backward_loop(
-        plan.n_t, s["gates"], s["c"], s["c0"], s["cc"], s["a_h"], v["dy"], v["dh"], v["dc"], v["d_pre"], v["d_ah"],
+        blas.ADDRESSES, plan.n_t, s["gates"], s["c"], s["c0"], s["cc"], s["a_h"], v["dy"], v["dh"], v["dc"],
+        v["d_pre"], v["d_ah"],
         v["dh_c"], _np(w.w_hh), _np(w.w_hr), pw["ln_hh"], pw["w_ch"], pw["ln_c_w"], pw["ln_c_b"], spec.ln_eps,
         np_view(mi.reset), np_view(mi.drop_h), np_view(contiguous_zone(mi.zone_h)),
         np_view(contiguous_zone(mi.zone_c)), v["dw_ch"], v["dln_c"], v["dln_hh"], np_view(x.new_zeros(B, P)),

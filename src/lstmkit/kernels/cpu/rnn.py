@@ -9,10 +9,11 @@ from torch import Tensor
 
 from ...cells.rnn import RNNSpec, RNNWeights
 from . import fused
+from . import blas
 from . import rnn_steps as K
 from .plan import contiguous_zone, make_plan, np_view
 from .gemm import Linear, gemm_grad, project_all
-from .shared import at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, zeros_or_empty
+from .shared import at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, scratch
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -53,7 +54,8 @@ def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: boo
         v = dict(gates=np_view(gates), y=np_view(y), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
                  zh=np_view(zone_h))
         if fused.use_fused(route, B, H, H):
-            fused.rnn_forward_loop(plan.n_t, v["gates"], np_view(w.w_hh.detach().t().contiguous()), np_view(h0),
+            fused.rnn_forward_loop(blas.ADDRESSES, plan.n_t, v["gates"], np_view(w.w_hh.detach().t().contiguous()),
+                                   np_view(h0),
                                    v["y"], relu, v["reset"], v["drop_h"], v["zh"], np_view(x.new_empty(B, H)),
                                    np_view(x.new_empty(B, H)), np_view(x.new_empty(B, H)))
         else:
@@ -89,7 +91,7 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bo
     with torch.no_grad():
         dyi = plan.seq_in(dy).contiguous()
         dh_acc = plan.rows(d_stateT[0]).clone().contiguous()
-        d_pre = zeros_or_empty(plan, (T, B, H), x)
+        d_pre = scratch(plan, "d_pre", (T, B, H), x)
         dh_c = x.new_empty(B, H)
         dh_rec = x.new_zeros(B, H)
         lin_hh_t = Linear(w.w_hh.t(), B)
@@ -97,7 +99,7 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bo
                  dhc=np_view(dh_c), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
                  zh=np_view(contiguous_zone(mi.zone_h)))
         if fused.use_fused(route, B, H, H):
-            fused.rnn_backward_loop(plan.n_t, v["gates"], v["dy"], v["dh"], v["dp"],
+            fused.rnn_backward_loop(blas.ADDRESSES, plan.n_t, v["gates"], v["dy"], v["dh"], v["dp"],
                                     np_view(w.w_hh.detach().contiguous()), relu, v["reset"], v["drop_h"], v["zh"],
                                     v["dhc"], np_view(dh_rec))
         else:

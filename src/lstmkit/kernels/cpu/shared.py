@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 import numpy as np
@@ -49,6 +50,32 @@ def input_grads(plan: Plan, d_ax: Tensor, xd: Tensor, w_ih: Tensor) -> tuple[Ten
 def zeros_or_empty(plan: Plan, shape, like: Tensor) -> Tensor:
     """A buffer whose rows past each sequence's end are never written: zero it only when such rows exist."""
     return like.new_zeros(shape) if plan.last is not None else like.new_empty(shape)
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(plan: Plan, key: str, shape, like: Tensor) -> Tensor:
+    """Like :func:`zeros_or_empty`, for a buffer that does not outlive the kernel call (the backward's
+    dL/d(pre-activation) buffers): its memory is kept per thread and reused by the next call.
+
+    A fresh buffer of tens of MB costs a page fault per 4 KB the first time each page is written, inside
+    the per-step kernels: measured on the GRU backward at (B, T, H) = (64, 100, 256), 170-190 us a step
+    for the pointwise pass against 20 us on memory already mapped -- more than the step's GEMM.
+    """
+    n = int(np.prod(shape))
+    pool = _SCRATCH.__dict__.setdefault("pool", {})
+    name = (key, like.dtype)
+    buf = pool.get(name)
+    if buf is None or buf.numel() < n:
+        buf = pool[name] = like.new_empty(n)
+    out = buf[:n].view(shape)
+    return out.zero_() if plan.last is not None else out
+
+
+def release_scratch() -> None:
+    """Free the buffers :func:`scratch` keeps for this thread."""
+    _SCRATCH.__dict__.pop("pool", None)
 
 
 def recurrent_inputs(n: int, h_prev: Tensor, reset_t, drop_h, hd: Optional[Tensor], hd_np) -> Tensor:
