@@ -96,6 +96,13 @@ def test_fused_loop_blas_gemm_matches_its_own_row_gemm(spec, dtype, monkeypatch)
         assert (a - b).abs().max() <= tol * (1 + b.abs().max())
 
 
+def test_blas_entry_points_are_checked_and_can_be_turned_off(monkeypatch):
+    found = blas._addresses()
+    assert found == blas.ADDRESSES and all(isinstance(a, int) for a in found)
+    monkeypatch.setenv("LSTMKIT_NO_BLAS_LOOPS", "1")
+    assert blas._addresses() == (0, 0)
+
+
 def test_backward_scratch_is_reused_and_never_leaks_into_results():
     """The backward's dL/d(pre-activation) buffers come from a per-thread pool: a second call of another
     shape reuses the memory, and gradients from an earlier call stay intact after later calls."""

@@ -3,7 +3,8 @@
 The fused whole-sequence loops (:mod:`.fused`) keep the time loop in compiled code; with this module their
 per-step GEMM is MKL's (the same library ``torch.mm`` runs on), called through its address, so the loop
 never returns to Python and the GEMM still runs at the machine's speed. Where the symbols are missing (a
-torch build without MKL) :data:`ADDRESSES` is ``(0, 0)`` and the loops fall back to their own row-GEMM.
+torch build without MKL) or fail a check on a small product at import, or with ``LSTMKIT_NO_BLAS_LOOPS=1``
+in the environment, :data:`ADDRESSES` is ``(0, 0)`` and the loops fall back to their own row-GEMM.
 
 The addresses are runtime arguments of the compiled functions, never baked into them, so the functions
 stay cacheable on disk (a function that names a ctypes function is not).
@@ -24,15 +25,29 @@ __all__ = ["ADDRESSES", "gemm_rows"]
 
 
 def _addresses() -> tuple[int, int]:
-    """(sgemm_, dgemm_) addresses in the loaded libtorch_cpu, or (0, 0)."""
+    """(sgemm_, dgemm_) addresses in the loaded libtorch_cpu, or (0, 0); each checked on a small product."""
     if os.environ.get("LSTMKIT_NO_BLAS_LOOPS"):
         return 0, 0
+    import numpy as np
     import torch
     try:
         lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
-        return tuple(ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in ("sgemm_", "dgemm_"))
+        fns = [getattr(lib, name) for name in ("sgemm_", "dgemm_")]
     except (OSError, AttributeError):  # pragma: no cover - builds without MKL's BLAS symbols
         return 0, 0
+    out = []
+    for fn, dtype, real in zip(fns, (np.float32, np.float64), (ctypes.c_float, ctypes.c_double)):
+        a = np.arange(6, dtype=dtype).reshape(2, 3)
+        b = np.arange(12, dtype=dtype).reshape(3, 4) - 5
+        c = np.zeros((2, 4), dtype)
+        i = [ctypes.byref(ctypes.c_int(v)) for v in (4, 2, 3, 4, 3, 4)]   # n, m, k, ldb, lda, ldc (32-bit, as ATen)
+        trans = ctypes.c_char(b"N")
+        fn(ctypes.byref(trans), ctypes.byref(trans), i[0], i[1], i[2], ctypes.byref(real(1.0)),
+           ctypes.c_void_p(b.ctypes.data), i[3], ctypes.c_void_p(a.ctypes.data), i[4], ctypes.byref(real(0.0)),
+           ctypes.c_void_p(c.ctypes.data), i[5])
+        ok = np.array_equal(c, a @ b)
+        out.append((ctypes.cast(fn, ctypes.c_void_p).value or 0) if ok else 0)
+    return out[0], out[1]
 
 
 #: (float32, float64) GEMM entry points for the compiled loops; 0 where there is none
