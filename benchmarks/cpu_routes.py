@@ -1,11 +1,12 @@
 """The two CPU routes side by side: the fused whole-sequence loop (``backend="cpu-fused"``) and the stepped
-driver (``"cpu-stepped"``), each against torch.nn, interleaved in one process, medians of 7 rounds.
+driver (``"cpu-stepped"``), each against torch.nn, interleaved in one process (``lstmkit bench``'s timing:
+rounds in turn, medians).
 
 This is how the size threshold between the routes (``lstmkit.kernels.cpu.fused.FUSED_MAX_MACS``) was
 chosen. Example::
 
-    $ python benchmarks/cpu_routes.py --cells gru rnn --sizes 1 2
-    gru  inference (32, 100, 64, 128): torch.nn  9.13 ms | fused x0.99 | stepped x1.38
+    $ python benchmarks/cpu_routes.py --cells GRU RNN-tanh --sizes 1 2
+    GRU      inference (32, 100, 64, 128): torch.nn  9.13 ms | fused x0.99 | stepped x1.38
     ...
 
 Sizes are the ``lstmkit bench`` grid's (B, T, I, H), by index.
@@ -14,66 +15,41 @@ Sizes are the ``lstmkit bench`` grid's (B, T, I, H), by index.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
-from lstmkit.layers import GRU, LSTM, RNN
+from lstmkit.bench.cases import CELLS, SIZES, in_mode
+from lstmkit.bench.timing import interleaved
 
-SIZES = [(1, 1000, 64, 64), (32, 100, 64, 128), (64, 100, 256, 256), (64, 50, 512, 512), (16, 100, 1024, 1024)]
-OURS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
-THEIRS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
-
-
-def _per_call(fn, reps: int) -> float:
-    t = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return (time.perf_counter() - t) / reps
+STANDARD = ("LSTM", "GRU", "RNN-tanh")
 
 
-def compare(cell: str, size, mode: str, rounds: int = 7) -> dict[str, float]:
-    """Median seconds per call of torch.nn and of each route, for one cell, size and mode."""
+def compare(cell: str, size, mode: str, repeats: int = 15) -> dict[str, float]:
+    """Median seconds per call of torch.nn and of each route, for one standard cell, size and mode."""
+    ours_cls, opts, torch_cls = CELLS[cell]
     B, T, I, H = size
     x = torch.randn(T, B, I, requires_grad=mode == "training")
-    ref = THEIRS[cell](I, H)
-    models = {"torch.nn": ref}
+    ref = torch_cls(I, H)
+    runs = {"torch.nn": ref}
     for route in ("fused", "stepped"):
-        m = OURS[cell](I, H, backend=f"cpu-{route}")
+        m = ours_cls(I, H, **opts, backend=f"cpu-{route}")
         m.load_state_dict(ref.state_dict())
-        models[route] = m
-
-    def run(m):
-        if mode == "inference":
-            with torch.no_grad():
-                m(x)
-        else:
-            y, _ = m(x)
-            y.sum().backward()
-
-    for m in models.values():
-        run(m)
-        run(m)
-    reps = max(2, int(0.3 / _per_call(lambda: run(ref), 1)))
-    times = {k: [] for k in models}
-    for _ in range(rounds):
-        for k, m in models.items():
-            times[k].append(_per_call(lambda: run(m), reps))
-    return {k: statistics.median(v) for k, v in times.items()}
+        runs[route] = m
+    return interleaved({k: in_mode(lambda x_, m=m: m(x_)[0], x, mode) for k, m in runs.items()}, repeats, warmup=2)
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cells", nargs="+", choices=sorted(OURS), default=sorted(OURS))
+    p.add_argument("--cells", nargs="+", choices=STANDARD, default=list(STANDARD))
     p.add_argument("--sizes", nargs="+", type=int, choices=range(len(SIZES)), default=list(range(len(SIZES))))
     p.add_argument("--modes", nargs="+", choices=("inference", "training"), default=["inference", "training"])
+    p.add_argument("--repeats", type=int, default=15, help="timed rounds (medians)")
     args = p.parse_args(argv)
     for cell in args.cells:
         for i in args.sizes:
             for mode in args.modes:
-                t = compare(cell, SIZES[i], mode)
-                print(f"{cell:4s} {mode:9s} {SIZES[i]}: torch.nn {t['torch.nn'] * 1e3:8.2f} ms | "
+                t = compare(cell, SIZES[i], mode, args.repeats)
+                print(f"{cell:8s} {mode:9s} {SIZES[i]}: torch.nn {t['torch.nn'] * 1e3:8.2f} ms | "
                       f"fused x{t['torch.nn'] / t['fused']:.2f} | stepped x{t['torch.nn'] / t['stepped']:.2f}",
                       flush=True)
 

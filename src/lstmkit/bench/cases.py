@@ -77,10 +77,11 @@ def contenders(p: Point) -> dict[str, Callable[[], object]]:
         ref_layer = ours_cls(p.I, p.H, **opts, backend="reference")
         ref_layer.load_state_dict(ours.state_dict())
         runs["lstmkit reference"] = lambda x_: ref_layer(x_)[0]
-    return {name: _mode(fn, x, p.mode) for name, fn in runs.items()}
+    return {name: in_mode(fn, x, p.mode) for name, fn in runs.items()}
 
 
-def _mode(fn: Callable, x, mode: str) -> Callable[[], object]:
+def in_mode(fn: Callable, x, mode: str) -> Callable[[], object]:
+    """``fn(x)`` as one timed call: under no_grad ("inference"), or forward and backward ("training")."""
     if mode == "inference":
         def infer():
             with torch.no_grad():

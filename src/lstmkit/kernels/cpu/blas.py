@@ -96,8 +96,6 @@ def gemm_rows(blas, n, a, w, out, bias):
     (row strides free). ``blas`` is :data:`ADDRESSES` (or (0, 0) for the loop's own row-GEMM, vectorised
     over the output's columns: faster for a single row)."""
     K, N = w.shape
-    if n == 0:
-        return
     fptr = blas[0] if a.itemsize == 4 else blas[1]
     if fptr != 0 and n > 1:
         beta = 0.0

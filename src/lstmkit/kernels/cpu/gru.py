@@ -13,8 +13,7 @@ import torch
 from torch import Tensor
 
 from ...cells.gru import GRUSpec, GRUWeights
-from . import fused
-from . import blas
+from . import blas, fused
 from . import gru_steps as K
 from .plan import Plan, contiguous_zone, make_plan, np_view
 from .gemm import Linear, gemm_grad, project_all

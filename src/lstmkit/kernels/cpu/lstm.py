@@ -16,8 +16,7 @@ import torch
 from torch import Tensor
 
 from ...cells.lstm import LSTMSpec, LSTMWeights
-from . import fused
-from . import blas
+from . import blas, fused
 from . import lstm_steps as K
 from .gemm import Linear, gemm_grad, project_all
 from .layer_norm import ln_backward_all, ln_forward

@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 
 from ...cells.rnn import RNNSpec, RNNWeights
-from . import fused
-from . import blas
+from . import blas, fused
 from . import rnn_steps as K
 from .plan import contiguous_zone, make_plan, np_view
 from .gemm import Linear, gemm_grad, project_all
