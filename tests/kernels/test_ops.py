@@ -12,7 +12,7 @@ import torch
 import lstmkit
 from lstmkit import kernels
 from lstmkit.cells import GRUSpec, LSTMSpec, RNNSpec
-from lstmkit.kernels import ops
+from lstmkit.kernels import concurrent, ops
 
 SPECS = [LSTMSpec(5, 6), LSTMSpec(5, 6, proj_size=3, peephole=True, layer_norm=True, cifg=True),
          GRUSpec(5, 6), GRUSpec(5, 6, reset_before=True), RNNSpec(5, 6, nonlinearity="relu")]
@@ -51,13 +51,21 @@ def test_saved_shapes_describe_what_each_kernel_saves(spec, lengths, zone, backe
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.family)
-@pytest.mark.parametrize("reverse", [False, True])
-def test_opcheck(spec, reverse):
-    """torch.library.opcheck: schema, fake tensors, autograd registration and dispatch are consistent."""
+@pytest.mark.parametrize("call", ["forward", "reverse", "bidirectional", "halves"])
+def test_opcheck(spec, call):
+    """torch.library.opcheck: schema, fake tensors, autograd registration and dispatch are consistent, for
+    one direction, both directions at once and a batch run as two halves."""
+    B = 9 if call == "halves" else 3
     masks = _masks(spec, 4, 3, lengths=True, zone=True)
-    w, fields, x, state0 = _args(spec, masks)
-    config = ops.encode(kernels.select("cpu", spec, x), spec, reverse, fields)
-    args = (config, x, state0, [getattr(w, f) for f in fields], *masks)
+    if call == "halves":                                       # 9 rows: the 3-row masks three times over
+        masks = kernels.SeqMasks(*(None if t is None else torch.cat([t] * 3, dim=0 if f == "lengths" else 1)
+                                   for f, t in zip(masks._fields, masks)))
+    w, fields, x, state0 = _args(spec, masks, B=B)
+    weights = [getattr(w, f) for f in fields]
+    reverse = {"forward": (False,), "reverse": (True,), "bidirectional": (False, True), "halves": (False,)}[call]
+    config = ops.encode(kernels.select("cpu", spec, x), spec, reverse, fields, split=call == "halves")
+    D = len(reverse)
+    args = (config, x, [*state0 * D, *weights * D], list(masks) * D)
     torch.library.opcheck(ops.sequence_forward, args)
 
 
@@ -86,10 +94,11 @@ def _run(model, fn, ids):
 
 
 @pytest.mark.parametrize("backend", ["cpu", "reference"])
-def test_torch_compile_fullgraph_matches_eager(backend):
+def test_torch_compile_fullgraph_matches_eager(backend, monkeypatch):
+    monkeypatch.setattr(concurrent, "MIN_MACS", 0)     # the small layers here run side by side as well
     torch._dynamo.reset()
     model = Stack(backend)
-    ids = torch.randint(0, 20, (7, 3))
+    ids = torch.randint(0, 20, (7, 10))            # 10 rows: the CPU kernels run one-direction layers as halves
     eager = _run(model, model, ids)
     compiled = _run(model, torch.compile(model, backend="aot_eager", fullgraph=True), ids)
     torch.testing.assert_close(compiled[0], eager[0], rtol=0, atol=0)

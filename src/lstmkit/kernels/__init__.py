@@ -13,13 +13,14 @@ import torch
 from torch import Tensor
 
 from ..cells.base import CellSpec
-from .autograd import SequenceFunction
+from .autograd import SequenceFunction, forward_all
 from .base import FamilyOps, Kernel
 from .common import SeqMasks
+from . import concurrent
 from .cpu import CpuKernel
 from .reference import ReferenceKernel
 
-__all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run", "record"]
+__all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run", "run_bidirectional", "record"]
 
 _KERNELS: dict[str, Kernel] = {}
 #: preference order of ``backend="auto"`` per device type; the reference runs everywhere
@@ -60,7 +61,9 @@ def select(backend: str, spec: CellSpec, x: Tensor) -> Kernel:
 
 def run(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: Optional[SeqMasks] = None,
         reverse: bool = False, backend: str = "auto") -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run one layer-direction over a sequence.
+    """Run one layer-direction over a sequence. A kernel with ``side_by_side`` (the CPU kernels) may run
+    the batch as two halves at once (:func:`lstmkit.kernels.concurrent.split_rows`); the weight gradients
+    then add the halves' sums.
 
     Args:
         spec: the cell's options; weights: the family's weights tuple (tensors may require grad).
@@ -70,19 +73,43 @@ def run(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: O
     Returns:
         (y (T, B, P), final state tuple).
     """
-    masks = SeqMasks() if masks is None else masks
+    return _run(spec, (weights,), x, (tuple(state0),), (SeqMasks() if masks is None else masks,), (reverse,),
+                backend)[0]
+
+
+def run_bidirectional(spec: CellSpec, weights: tuple, x: Tensor, state0: tuple, masks: tuple,
+                      backend: str = "auto") -> list[tuple[Tensor, tuple[Tensor, ...]]]:
+    """Both directions of a bidirectional layer over the same input: ``weights``, ``state0`` and ``masks``
+    are (forward-in-time, reverse) pairs of what :func:`run` takes; returns [(y, final state)] for each.
+
+    The same numbers as two :func:`run` calls. A kernel with ``side_by_side`` (the CPU kernels) runs the
+    two at once, forward and backward, each on half of the threads (:mod:`.concurrent`).
+    """
+    return _run(spec, tuple(weights), x, tuple(tuple(s) for s in state0), tuple(masks), (False, True), backend)
+
+
+def _run(spec: CellSpec, weights: tuple, x: Tensor, state0: tuple, masks: tuple, reverse: tuple,
+         backend: str) -> list[tuple[Tensor, tuple[Tensor, ...]]]:
+    """[(y, final state)] of each direction d: weights[d], state0[d], masks[d], reverse[d] over x."""
+    D = len(reverse)
     kernel = select(backend, spec, x)
+    if D == 2 and not (kernel.side_by_side and concurrent.worth_it(spec, x.shape[0], x.shape[1])):
+        return [_run(spec, weights[d:d + 1], x, state0[d:d + 1], masks[d:d + 1], reverse[d:d + 1], backend)[0]
+                for d in range(D)]
+    split = D == 1 and kernel.side_by_side and concurrent.split_rows(spec, x.shape[0], x.shape[1],
+                                                                     x.element_size())
+    fields = tuple(f for f in type(weights[0])._fields if getattr(weights[0], f) is not None)
+    tensors = tuple(s for st in state0 for s in st) + tuple(getattr(w, f) for w in weights for f in fields)
+    call = (kernel, spec, masks, reverse, fields, split)
     if torch.compiler.is_compiling():                  # one custom op per call: no graph break
         from .ops import run_op
-        return run_op(kernel, spec, weights, x, tuple(state0), masks, reverse)
-    fields = tuple(f for f in type(weights)._fields if getattr(weights, f) is not None)
-    wts = tuple(getattr(weights, f) for f in fields)
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *state0, *wts))
-    if not needs_grad:
-        y, stateT, _ = kernel.run_forward(spec, weights, x, tuple(state0), masks, reverse, save=False)
-        return y, tuple(stateT)
-    out = SequenceFunction.apply(kernel, spec, masks, reverse, fields, x, *state0, *wts)
-    return out[0], tuple(out[1:])
+        outs = run_op(*call, x, tensors)
+    elif torch.is_grad_enabled() and any(t.requires_grad for t in (x, *tensors)):
+        outs = SequenceFunction.apply(*call, x, *tensors)
+    else:
+        outs = forward_all(*call, x, tensors, save=False)[0]
+    ns = spec.num_states
+    return [(outs[d], tuple(outs[D + d * ns:D + (d + 1) * ns])) for d in range(D)]
 
 
 def record(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: Optional[SeqMasks] = None,

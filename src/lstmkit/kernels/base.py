@@ -40,6 +40,9 @@ class Kernel:
 
     name = "kernel"
     families: dict[str, FamilyOps] = {}
+    #: whether independent parts of a call (the two directions of a bidirectional layer, a batch's halves)
+    #: run side by side (:mod:`.concurrent`): for kernels whose calls release the GIL and use torch's threads
+    side_by_side = False
 
     def unsupported(self, spec: CellSpec, x: Tensor) -> Optional[str]:
         """None if this kernel runs ``spec`` on tensors like ``x``, else the reason it does not."""

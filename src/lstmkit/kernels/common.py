@@ -48,6 +48,12 @@ class SeqMasks(NamedTuple):
     def zones(self, num_states: int) -> tuple[Optional[Tensor], ...]:
         return (self.zone_h, self.zone_c)[:num_states]
 
+    def rows(self, r: slice) -> "SeqMasks":
+        """The masks of batch rows ``r`` only."""
+        batch_dim = {"lengths": 0, "reset": 1, "drop_x": 0, "drop_h": 0, "zone_h": 1, "zone_c": 1}
+        return SeqMasks(*(None if t is None else t[(slice(None),) * batch_dim[f] + (r,)]
+                          for f, t in zip(self._fields, self)))
+
 
 def valid_mask(lengths: Optional[Tensor], T: int) -> Optional[Tensor]:
     """(T, B, 1) bool, True where t < lengths[b]; None when every step is valid."""

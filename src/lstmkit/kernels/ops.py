@@ -3,8 +3,10 @@ graph breaks: a kernel call is one opaque op with a fake (shape-only) implementa
 backward. Eager code calls the kernels through :class:`~lstmkit.kernels.autograd.SequenceFunction`
 instead (no copies); both run the same kernels and give the same numbers.
 
-``lstmkit::sequence_forward`` returns the outputs, the final state and the tensors the backward needs
-(described by each kernel's ``saved_shapes``); ``lstmkit::sequence_backward`` takes them back.
+A call is one layer-direction, both directions of a bidirectional layer, or one direction's batch run as
+two halves, exactly as in eager mode (:mod:`.autograd`: the same functions run, side by side where eager
+runs them so). ``lstmkit::sequence_forward`` returns the outputs, the final states and the tensors the
+backward needs (described by each kernel's ``saved_shapes``); ``lstmkit::sequence_backward`` takes them back.
 Outputs of a custom op may not alias its inputs or each other, so a saved tensor that is an input (the
 input sequence itself, say) or another output is returned as a copy on this path.
 """
@@ -18,36 +20,40 @@ import torch
 from torch import Tensor
 
 from ..cells import GRUSpec, LSTMSpec, RNNSpec
+from .autograd import backward_all, forward_all
 from .common import SeqMasks
+from .concurrent import halves
 
 SPECS = {"lstm": LSTMSpec, "gru": GRUSpec, "rnn": RNNSpec}
 MASK_FIELDS = SeqMasks._fields
 
 
-def encode(kernel, spec, reverse: bool, fields: tuple) -> str:
+def encode(kernel, spec, reverse: tuple, fields: tuple, split: bool = False) -> str:
     """The non-tensor arguments of a call as the op's string argument:
-    "kernel;reverse;present weight fields;spec json"."""
-    return kernel.name + (";1;" if reverse else ";0;") + ",".join(fields) + ";" + spec.config_json
+    "kernel;directions (0 forward in time, 1 reverse, one digit each);split;present weight fields;spec json"."""
+    return ";".join((kernel.name, "".join("1" if r else "0" for r in reverse), "1" if split else "0",
+                     ",".join(fields), spec.config_json))
 
 
-def decode(config: str):
-    """(kernel, spec, reverse, weight field names) from :func:`encode`'s string."""
+def decode(config: str, masks: list):
+    """(kernel, spec, masks per direction, reverse, fields, split): the call of
+    :func:`~lstmkit.kernels.autograd.forward_all` from :func:`encode`'s string and the flat mask list."""
     from . import _KERNELS                                      # the registry (import here: no cycle)
-    name, reverse, fields, spec_json = config.split(";", 3)
+    name, reverse, split, fields, spec_json = config.split(";", 4)
     c = json.loads(spec_json)
-    return _KERNELS[name], SPECS[c["family"]](**c["spec"]), reverse == "1", fields.split(",")
+    n = len(MASK_FIELDS)
+    per_direction = tuple(SeqMasks(*masks[d * n:(d + 1) * n]) for d in range(len(reverse)))
+    return (_KERNELS[name], SPECS[c["family"]](**c["spec"]), per_direction, tuple(r == "1" for r in reverse),
+            tuple(fields.split(",")), split == "1")
 
 
-def _weights(spec, fields: list, weights: list):
-    return spec.make_weights(dict(zip(fields, weights)))
-
-
-def _masks(*tensors) -> SeqMasks:
-    return SeqMasks(*tensors)
-
-
-def _shapes(kernel, spec, x: Tensor, masks: SeqMasks) -> dict:
-    return kernel.families[spec.family].saved_shapes(spec, x.shape[0], x.shape[1], x.shape[2], masks)
+def _part_shapes(kernel, spec, masks: tuple, split: bool, x: Tensor) -> list[dict]:
+    """Per part of the call, {saved field: shape} of what its kernel forward saves."""
+    T, B, I = x.shape
+    if split:
+        return [kernel.families[spec.family].saved_shapes(spec, T, r.stop - r.start, I, masks[0].rows(r))
+                for r in halves(B)]
+    return [kernel.families[spec.family].saved_shapes(spec, T, B, I, m) for m in masks]
 
 
 def _unalias(outs: list[Tensor], inputs: list) -> list[Tensor]:
@@ -65,82 +71,77 @@ def _unalias(outs: list[Tensor], inputs: list) -> list[Tensor]:
 
 
 @torch.library.custom_op("lstmkit::sequence_forward", mutates_args=())
-def sequence_forward(config: str, x: Tensor, state0: list[Tensor], weights: list[Tensor],
-                     lengths: Optional[Tensor], reset: Optional[Tensor], drop_x: Optional[Tensor],
-                     drop_h: Optional[Tensor], zone_h: Optional[Tensor], zone_c: Optional[Tensor]) -> list[Tensor]:
-    """[y, *state_T, *saved] of one layer-direction (see :func:`lstmkit.kernels.run`)."""
-    kernel, spec, reverse, fields = decode(config)
-    masks = _masks(lengths, reset, drop_x, drop_h, zone_h, zone_c)
-    w = _weights(spec, fields, weights)
-    y, stateT, saved = kernel.run_forward(spec, w, x, tuple(state0), masks, reverse, save=True)
-    outs = [y, *stateT, *[s for s in saved if s is not None]]
-    return _unalias(outs, [x, *state0, *weights, *masks])
+def sequence_forward(config: str, x: Tensor, tensors: list[Tensor], masks: list[Optional[Tensor]]) -> list[Tensor]:
+    """[*outputs, *saved] of one call (see :mod:`lstmkit.kernels.autograd`): ``tensors`` are the directions'
+    initial states then their weights, ``masks`` each direction's :class:`SeqMasks` fields in turn."""
+    kernel, spec, m, reverse, fields, split = decode(config, masks)
+    outs, saved = forward_all(kernel, spec, m, reverse, fields, split, x, tuple(tensors), save=True)
+    flat = [s for part in saved for s in part if s is not None]
+    return _unalias([*outs, *flat], [x, *tensors, *masks])
 
 
 @sequence_forward.register_fake
-def _(config, x, state0, weights, lengths, reset, drop_x, drop_h, zone_h, zone_c):
-    kernel, spec, _, _ = decode(config)
-    masks = _masks(lengths, reset, drop_x, drop_h, zone_h, zone_c)
-    outs = [x.new_empty(x.shape[0], x.shape[1], spec.out_size)]
-    for s in state0:                                           # plain loops: dynamo runs this function
+def _(config, x, tensors, masks):
+    kernel, spec, m, reverse, _, split = decode(config, masks)
+    D, ns = len(reverse), spec.num_states
+    outs = []
+    for _ in range(D):                                         # plain loops: dynamo runs this function
+        outs.append(x.new_empty(x.shape[0], x.shape[1], spec.out_size))
+    for s in tensors[:D * ns]:                                 # final states: shaped as the initial ones
         outs.append(s.new_empty(s.shape))
-    for shape in _shapes(kernel, spec, x, masks).values():
-        outs.append(x.new_empty(shape))
+    for shapes in _part_shapes(kernel, spec, m, split, x):
+        for shape in shapes.values():
+            outs.append(x.new_empty(shape))
     return outs
 
 
 @torch.library.custom_op("lstmkit::sequence_backward", mutates_args=())
-def sequence_backward(config: str, x: Tensor, state0: list[Tensor], weights: list[Tensor],
-                      lengths: Optional[Tensor], reset: Optional[Tensor], drop_x: Optional[Tensor],
-                      drop_h: Optional[Tensor], zone_h: Optional[Tensor], zone_c: Optional[Tensor],
-                      saved: list[Tensor], dy: Tensor, d_stateT: list[Tensor]) -> list[Tensor]:
-    """[dx, *d_state0, *d_weights (present ones)]."""
-    kernel, spec, reverse, fields = decode(config)
-    masks = _masks(lengths, reset, drop_x, drop_h, zone_h, zone_c)
-    names = list(_shapes(kernel, spec, x, masks))
-    saved_t = kernel.families[spec.family].saved_type(**dict(zip(names, saved)))
-    w = _weights(spec, fields, weights)
-    dx, d_state0, dw = kernel.run_backward(spec, w, x, tuple(state0), masks, reverse, saved_t, dy, tuple(d_stateT))
-    outs = [dx, *d_state0, *[getattr(dw, f) for f in fields]]
-    return _unalias(outs, [x, *state0, *weights, *masks, *saved, dy, *d_stateT])
+def sequence_backward(config: str, x: Tensor, tensors: list[Tensor], masks: list[Optional[Tensor]],
+                      saved: list[Tensor], grads: list[Tensor]) -> list[Tensor]:
+    """[dx, *d_tensors] of one call, given its saved tensors and the gradients of all its outputs."""
+    kernel, spec, m, reverse, fields, split = decode(config, masks)
+    parts, k = [], 0
+    for names in _part_shapes(kernel, spec, m, split, x):
+        parts.append(kernel.families[spec.family].saved_type(**dict(zip(names, saved[k:k + len(names)]))))
+        k += len(names)
+    outs = backward_all(kernel, spec, m, reverse, fields, split, x, tuple(tensors), parts, tuple(grads))
+    return _unalias(list(outs), [x, *tensors, *masks, *saved, *grads])
 
 
 @sequence_backward.register_fake
-def _(config, x, state0, weights, lengths, reset, drop_x, drop_h, zone_h, zone_c, saved, dy, d_stateT):
+def _(config, x, tensors, masks, saved, grads):
     outs = [x.new_empty(x.shape)]
-    for t in list(state0) + list(weights):
+    for t in tensors:
         outs.append(t.new_empty(t.shape))
     return outs
 
 
 def _setup_context(ctx, inputs, output):
-    config, x, state0, weights, *masks = inputs
-    ctx.config, ctx.n_state, ctx.n_weights = config, len(state0), len(weights)
-    ctx.mask_present = [m is not None for m in masks]
-    saved = output[1 + len(state0):]
-    ctx.save_for_backward(x, *state0, *weights, *[m for m in masks if m is not None], *saved)
+    config, x, tensors, masks = inputs
+    _, spec, _, reverse, _, _ = decode(config, masks)
+    ctx.config, ctx.n_tensors, ctx.n_out = config, len(tensors), len(reverse) * (1 + spec.num_states)
+    ctx.mask_present = [t is not None for t in masks]
+    ctx.save_for_backward(x, *tensors, *[t for t in masks if t is not None], *output[ctx.n_out:])
 
 
 def _backward(ctx, grads):
-    ns, nw = ctx.n_state, ctx.n_weights
-    tensors = list(ctx.saved_tensors)
-    x, state0, weights = tensors[0], tensors[1:1 + ns], tensors[1 + ns:1 + ns + nw]
-    rest = iter(tensors[1 + ns + nw:])
+    x, *rest = ctx.saved_tensors
+    tensors, rest = rest[:ctx.n_tensors], iter(rest[ctx.n_tensors:])
     masks = [next(rest) if present else None for present in ctx.mask_present]
     saved = list(rest)
-    spec = decode(ctx.config)[1]
-    dy = grads[0] if grads[0] is not None else x.new_zeros(x.shape[0], x.shape[1], spec.out_size)
-    d_stateT = [torch.zeros_like(s) if g is None else g for g, s in zip(grads[1:1 + ns], state0)]
-    outs = sequence_backward(ctx.config, x, state0, weights, *masks, saved, dy, d_stateT)
-    return (None, outs[0], list(outs[1:1 + ns]), list(outs[1 + ns:])) + (None,) * len(masks)
+    _, spec, _, reverse, _, _ = decode(ctx.config, masks)
+    D = len(reverse)                                  # outputs: D sequences, then states shaped as state0
+    shapes = [(x.shape[0], x.shape[1], spec.out_size)] * D + [t.shape for t in tensors[:ctx.n_out - D]]
+    filled = [x.new_zeros(shape) if g is None else g for g, shape in zip(grads[:ctx.n_out], shapes)]
+    d = sequence_backward(ctx.config, x, list(tensors), masks, saved, filled)
+    return None, d[0], list(d[1:]), None
 
 
 torch.library.register_autograd("lstmkit::sequence_forward", _backward, setup_context=_setup_context)
 
 
-def run_op(kernel, spec, weights, x: Tensor, state0: tuple, masks: SeqMasks, reverse: bool):
-    """The op route of :func:`lstmkit.kernels.run`: (y, final state tuple)."""
-    fields = tuple(f for f in weights._fields if getattr(weights, f) is not None)
-    outs = sequence_forward(encode(kernel, spec, reverse, fields), x, list(state0),
-                            [getattr(weights, f) for f in fields], *masks)
-    return outs[0], tuple(outs[1:1 + len(state0)])
+def run_op(kernel, spec, masks: tuple, reverse: tuple, fields: tuple, split: bool, x: Tensor, tensors: tuple):
+    """The op route of :func:`lstmkit.kernels.run`: the call's outputs (see :mod:`.autograd`)."""
+    flat_masks = [t for m in masks for t in m]
+    outs = sequence_forward(encode(kernel, spec, reverse, fields, split), x, list(tensors), flat_masks)
+    return tuple(outs[:len(reverse) * (1 + spec.num_states)])

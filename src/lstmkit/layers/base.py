@@ -147,16 +147,18 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         if recording:
             self.last_record: dict = {}
         for k, spec in enumerate(self._specs):
+            masks = [self._masks(spec, x, prep, T, B) for _ in range(D)]
+            state0 = [tuple(s[k * D + d] for s in prep.state0) for d in range(D)]
+            weights = [self.weights(k, d) for d in range(D)]
+            if D == 1:
+                runs = [kernels.run(spec, weights[0], x, state0[0], masks[0], backend=self.backend)]
+            else:                                   # both directions at once (side by side where it pays)
+                runs = kernels.run_bidirectional(spec, weights, x, state0, masks, backend=self.backend)
             outs = []
-            for d in range(D):
-                idx = k * D + d
-                masks = self._masks(spec, x, prep, T, B)
-                state0 = tuple(s[idx] for s in prep.state0)
-                y, stateT = kernels.run(spec, self.weights(k, d), x, state0, masks, reverse=d == 1,
-                                        backend=self.backend)
+            for d, (y, stateT) in enumerate(runs):
                 if recording:
-                    rec = kernels.record(spec, self.weights(k, d), x.detach(), tuple(s.detach() for s in state0),
-                                         masks, reverse=d == 1, backend=self.backend)
+                    rec = kernels.record(spec, weights[d], x.detach(), tuple(s.detach() for s in state0[d]),
+                                         masks[d], reverse=d == 1, backend=self.backend)
                     self.last_record[(k, d)] = {**rec, "h": y.detach()}
                 outs.append(y)
                 for lst, s in zip(finals, stateT):

@@ -28,6 +28,8 @@ class CpuKernel(Kernel):
     ``bf16``: the stepped route's large float32 GEMMs take bfloat16 operands (backend "cpu-bf16", mixed
     precision as under ``torch.autocast``; see :mod:`.gemm`); the fused loops stay float32."""
 
+    side_by_side = True
+
     def __init__(self, name: str = "cpu", route: Optional[str] = None, bf16: bool = False) -> None:
         self.name, self.route, self.bf16 = name, route, bf16
     families = {} if _IMPORT_ERROR else {
