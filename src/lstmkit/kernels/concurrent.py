@@ -7,14 +7,16 @@ and backward, for the whole sequence: the two directions of a bidirectional laye
 a batch (each sample's recurrence is its own; only the weight gradients add up). :func:`side_by_side`
 runs two such tasks at once, each on half of the caller's threads (measured on 2 cores, training, one
 layer, both directions: (32, 25, 228, 200) 52 -> 33 ms, (350, 8, 50, 64) 22 -> 15 ms,
-(64, 100, 256, 256) 375 -> 283 ms). :func:`split_rows` says when a one-direction layer's batch is cut in
-two: where the recurrent weights are small enough that reading them twice per step costs less than the
-threads save.
+(64, 100, 256, 256) 375 -> 283 ms; one direction, batch halves: (32, 100, 64, 128) 48 -> 23 ms).
+:func:`split_rows` says when a one-direction layer's batch is cut in two: where the recurrent weights are
+small enough that reading them twice per step costs less than the threads save (measured: up to 4 MiB,
+H = 512 in float32). Calls under :data:`MIN_MACS` run in turn: there the hand-over costs what it saves.
 
 The calling thread runs one task and a long-lived worker thread the other; for the duration each one's
 thread counts are set, all thread-locally: OpenMP's (torch's intra-op parallelism and oneDNN), MKL's and
-numba's (the caller's are restored after). The worker takes the caller's grad and inference mode. ``LSTMKIT_NO_SIDE_BY_SIDE=1`` in the environment turns
-this off (each task then runs whole, in turn, on all threads); a caller with one thread never uses it.
+numba's (the caller's are restored after). The worker takes the caller's grad and inference mode.
+``LSTMKIT_NO_SIDE_BY_SIDE=1`` in the environment turns this off (each task then runs whole, in turn, on
+all threads); a caller with one thread never uses it.
 """
 
 from __future__ import annotations
