@@ -13,16 +13,18 @@ import torch
 import lstmkit
 from lstmkit.kernels import concurrent
 
-pytestmark = pytest.mark.skipif(torch.get_num_threads() < 2,
-                                reason="directions run side by side only when torch has >= 2 threads")
-
 SEQUENTIAL = "LSTMKIT_NO_SIDE_BY_SIDE"
 
 
 @pytest.fixture(autouse=True)
-def small_calls_too(monkeypatch):
-    """These tests run small layers side by side (in use, calls under MIN_MACS run in turn)."""
+def side_by_side_on(monkeypatch):
+    """Work runs side by side only with >= 2 torch threads (given here on a 1-core machine too) and, in use,
+    from MIN_MACS multiply-adds (0 here: these tests run small layers)."""
     monkeypatch.setattr(concurrent, "MIN_MACS", 0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(2, before))
+    yield
+    torch.set_num_threads(before)
 
 LAYERS = {
     "lstm": lambda: lstmkit.LSTM(12, 24, num_layers=2, bidirectional=True, dropout=0.2, recurrent_dropout=0.1,

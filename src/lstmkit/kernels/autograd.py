@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .common import SeqMasks
 from .concurrent import halves, side_by_side
 
 _NONE_ARGS = 6          # kernel, spec, masks, reverse, fields, split: not differentiable
@@ -32,7 +33,15 @@ class Parts(NamedTuple):
     weights: list
     masks: list
     reverse: list
-    rows: list          # per part the batch rows it takes (slice(None): all)
+    rows: list          # per part the batch rows it takes
+
+
+def part_rows(masks: tuple, split: bool, batch: int) -> list[tuple[slice, SeqMasks]]:
+    """Per part, the batch rows it takes and its masks: each direction all rows, or (``split``) the one
+    direction's two halves."""
+    if not split:
+        return [(slice(0, batch), m) for m in masks]
+    return [(r, masks[0].rows(r)) for r in halves(batch)]
 
 
 def parts(spec, fields: tuple, x: Tensor, tensors: tuple, masks: tuple, reverse: tuple, split: bool) -> Parts:
@@ -41,11 +50,11 @@ def parts(spec, fields: tuple, x: Tensor, tensors: tuple, masks: tuple, reverse:
     D, ns, nw = len(reverse), spec.num_states, len(fields)
     state0 = [tuple(tensors[d * ns:(d + 1) * ns]) for d in range(D)]
     ws = [spec.make_weights(dict(zip(fields, tensors[D * ns + d * nw:D * ns + (d + 1) * nw]))) for d in range(D)]
+    rows, part_masks = zip(*part_rows(masks, split, x.shape[1]))
     if not split:
-        return Parts([x] * D, state0, ws, list(masks), list(reverse), [slice(None)] * D)
-    rows = list(halves(x.shape[1]))
+        return Parts([x] * D, state0, ws, list(part_masks), list(reverse), list(rows))
     return Parts([x[:, r] for r in rows], [tuple(s[r] for s in state0[0]) for r in rows], ws * 2,
-                 [masks[0].rows(r) for r in rows], list(reverse) * 2, rows)
+                 list(part_masks), list(reverse) * 2, list(rows))
 
 
 def forward_all(kernel, spec, masks: tuple, reverse: tuple, fields: tuple, split: bool, x: Tensor, tensors: tuple,

@@ -30,6 +30,8 @@ from typing import Callable, Optional, TypeVar
 
 import torch
 
+from .native import torch_cpu_library
+
 __all__ = ["enabled", "side_by_side", "worth_it", "split_rows", "halves"]
 
 R = TypeVar("R")
@@ -81,10 +83,7 @@ def halves(rows: int) -> tuple[slice, slice]:
 def _native_setters() -> tuple[Optional[Callable], Optional[Callable]]:
     """(omp_set_num_threads, MKL_Set_Num_Threads_Local) of the OpenMP runtime and MKL torch runs on, each
     None where this torch build has none (both act on the calling thread only)."""
-    try:
-        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
-    except OSError:  # pragma: no cover - other torch layouts
-        return None, None
+    lib = torch_cpu_library()
     found = []
     for name in ("omp_set_num_threads", "MKL_Set_Num_Threads_Local"):
         fn = getattr(lib, name, None)

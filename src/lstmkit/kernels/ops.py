@@ -20,9 +20,8 @@ import torch
 from torch import Tensor
 
 from ..cells import GRUSpec, LSTMSpec, RNNSpec
-from .autograd import backward_all, forward_all
+from .autograd import backward_all, forward_all, part_rows
 from .common import SeqMasks
-from .concurrent import halves
 
 SPECS = {"lstm": LSTMSpec, "gru": GRUSpec, "rnn": RNNSpec}
 MASK_FIELDS = SeqMasks._fields
@@ -50,10 +49,8 @@ def decode(config: str, masks: list):
 def _part_shapes(kernel, spec, masks: tuple, split: bool, x: Tensor) -> list[dict]:
     """Per part of the call, {saved field: shape} of what its kernel forward saves."""
     T, B, I = x.shape
-    if split:
-        return [kernel.families[spec.family].saved_shapes(spec, T, r.stop - r.start, I, masks[0].rows(r))
-                for r in halves(B)]
-    return [kernel.families[spec.family].saved_shapes(spec, T, B, I, m) for m in masks]
+    return [kernel.families[spec.family].saved_shapes(spec, T, r.stop - r.start, I, m)
+            for r, m in part_rows(masks, split, B)]
 
 
 def _unalias(outs: list[Tensor], inputs: list) -> list[Tensor]:
@@ -97,8 +94,8 @@ def _(config, x, tensors, masks):
 
 @torch.library.custom_op("lstmkit::sequence_backward", mutates_args=())
 def sequence_backward(config: str, x: Tensor, tensors: list[Tensor], masks: list[Optional[Tensor]],
-                      saved: list[Tensor], grads: list[Tensor]) -> list[Tensor]:
-    """[dx, *d_tensors] of one call, given its saved tensors and the gradients of all its outputs."""
+                      saved: list[Tensor], grads: list[Optional[Tensor]]) -> list[Tensor]:
+    """[dx, *d_tensors] of one call, given its saved tensors and the gradients of its outputs (None: zero)."""
     kernel, spec, m, reverse, fields, split = decode(config, masks)
     parts, k = [], 0
     for names in _part_shapes(kernel, spec, m, split, x):
@@ -129,11 +126,7 @@ def _backward(ctx, grads):
     tensors, rest = rest[:ctx.n_tensors], iter(rest[ctx.n_tensors:])
     masks = [next(rest) if present else None for present in ctx.mask_present]
     saved = list(rest)
-    _, spec, _, reverse, _, _ = decode(ctx.config, masks)
-    D = len(reverse)                                  # outputs: D sequences, then states shaped as state0
-    shapes = [(x.shape[0], x.shape[1], spec.out_size)] * D + [t.shape for t in tensors[:ctx.n_out - D]]
-    filled = [x.new_zeros(shape) if g is None else g for g, shape in zip(grads[:ctx.n_out], shapes)]
-    d = sequence_backward(ctx.config, x, list(tensors), masks, saved, filled)
+    d = sequence_backward(ctx.config, x, list(tensors), masks, saved, list(grads[:ctx.n_out]))
     return None, d[0], list(d[1:]), None
 
 

@@ -19,6 +19,7 @@ from llvmlite import ir
 from numba import types
 from numba.core.extending import intrinsic
 
+from ..native import torch_cpu_library
 from .jit import jit_inline
 
 __all__ = ["ADDRESSES", "gemm_rows"]
@@ -29,11 +30,10 @@ def _addresses() -> tuple[int, int]:
     if os.environ.get("LSTMKIT_NO_BLAS_LOOPS"):
         return 0, 0
     import numpy as np
-    import torch
+    lib = torch_cpu_library()
     try:
-        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
         fns = [getattr(lib, name) for name in ("sgemm_", "dgemm_")]
-    except (OSError, AttributeError):  # pragma: no cover - builds without MKL's BLAS symbols
+    except AttributeError:  # pragma: no cover - builds without MKL's BLAS symbols (or no library found)
         return 0, 0
     out = []
     for fn, dtype, real in zip(fns, (np.float32, np.float64), (ctypes.c_float, ctypes.c_double)):
