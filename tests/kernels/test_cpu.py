@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+import lstmkit
 from lstmkit import kernels
 from lstmkit.cells import GRUSpec, LSTMSpec, RNNSpec
+from lstmkit.kernels.common import SeqMasks
 from lstmkit.kernels.cpu import blas, fused, gemm, shared
+from lstmkit.kernels.cpu import plan as plan_mod
+from lstmkit.kernels.cpu.plan import make_plan
 from lstmkit.kernels.cpu.activations import sigmoid, tanh
 
 
@@ -211,3 +215,84 @@ def test_fused_input_layer_norm_matches_torch(with_bias, dtype):
         torch.testing.assert_close(db, want[2], **tol)
     else:
         assert db is None
+
+
+WINDOWED = {
+    "lstm": lambda: lstmkit.LSTM(12, 24, num_layers=2, bidirectional=True, dropout=0.2, recurrent_dropout=0.1,
+                                 input_dropout=0.1, zoneout_h=0.1, zoneout_c=0.2, peephole=True),
+    "lstm-ln-proj": lambda: lstmkit.LSTM(12, 24, bidirectional=True, layer_norm=True, proj_size=8, zoneout_h=0.1),
+    "gru": lambda: lstmkit.GRU(12, 24, bidirectional=True, recurrent_dropout=0.1, zoneout=0.1),
+    "gru-rb": lambda: lstmkit.GRU(12, 24, reset_before=True, input_dropout=0.1),
+    "rnn": lambda: lstmkit.RNN(12, 24, bidirectional=True, nonlinearity="relu", zoneout=0.1, recurrent_dropout=0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WINDOWED))
+@pytest.mark.parametrize("backend", ["cpu-fused", "cpu-stepped"])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_inference_windows_give_the_numbers_of_the_training_forward(name, backend, with_lengths, monkeypatch):
+    """Without a backward to save for, a forward runs its input projection window by window, carrying the
+    state between windows (forced here to windows of 3 steps): outputs and final states equal those of a
+    forward that saves everything (float64; a GEMM over fewer rows may sum in another order), masks,
+    lengths, resets and the reverse direction included, zeros at padding."""
+    monkeypatch.setattr(plan_mod, "WINDOW_BYTES", 1)
+    monkeypatch.setattr(plan_mod, "WINDOW_MIN_ROWS", 3 * 7)
+    torch.manual_seed(0)
+    layer = WINDOWED[name]().double()
+    layer.backend = backend
+    x = torch.randn(17, 7, 12, dtype=torch.float64)
+    lengths = torch.tensor([17, 3, 9, 1, 16, 17, 5]) if with_lengths else None
+    reset = torch.zeros(17, 7, dtype=torch.bool)
+    reset[[4, 10, 11], [0, 2, 5]] = True
+    assert len(make_plan(x, SeqMasks(lengths=lengths), False).windows(3)) > 2
+
+    def run(grad):
+        torch.manual_seed(3)                  # the same dropout / zoneout masks
+        with torch.set_grad_enabled(grad):
+            y, state = layer(x.requires_grad_(grad), lengths=lengths, reset=reset)
+        return [y.detach(), *(s.detach() for s in (state if isinstance(state, tuple) else (state,)))]
+    windowed, whole = run(False), run(True)
+    for a, b in zip(windowed, whole):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    if with_lengths:
+        pad = torch.arange(17).unsqueeze(1) >= lengths.unsqueeze(0)
+        assert torch.all(windowed[0][pad] == 0)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_plan_reorders_time_and_batch_with_one_gather_each_way(reverse):
+    """seq_in puts steps in internal order (sorted by length, reversed within each length for the
+    reverse direction), seq_out undoes it; carry keeps each row's latest state across windows."""
+    T, B = 6, 5
+    lengths = torch.tensor([2, 6, 4, 6, 1])
+    seq = torch.arange(T * B * 2, dtype=torch.float64).view(T, B, 2)
+    p = make_plan(seq, SeqMasks(lengths=lengths), reverse)
+    order = torch.argsort(lengths, descending=True, stable=True)
+    expect = torch.zeros_like(seq)
+    for j, b in enumerate(order.tolist()):
+        L = int(lengths[b])
+        steps = list(range(L - 1, -1, -1)) if reverse else list(range(L))
+        expect[:L, j] = seq[steps, b]
+        expect[L:, j] = seq[L:, b]                                    # padding keeps its place
+    assert torch.equal(p.seq_in(seq), expect)
+    assert torch.equal(p.seq_in(seq, 2, 5, out=torch.empty(3, B, 2, dtype=seq.dtype)), expect[2:5])
+    assert torch.equal(p.seq_out(p.seq_in(seq)), seq)
+    assert p.n_t.tolist() == [5, 4, 3, 3, 2, 2]
+    state = torch.full((B, 2), -1.0, dtype=seq.dtype)
+    for t0, t1 in p.windows(4):
+        p.carry(state, expect[t0:t1], t0, t1)
+    assert torch.equal(state, p.final(expect))
+    assert torch.equal(p.unrows(state)[:, 0], seq[(lengths - 1) if not reverse else torch.zeros(B, dtype=torch.long),
+                                                  torch.arange(B), 0])
+
+
+def test_inference_output_does_not_alias_reused_buffers():
+    """An inference call's internal buffers are reused by the next call; what it returned is not."""
+    layer = lstmkit.LSTM(8, 16, bidirectional=True)
+    lengths = torch.tensor([5, 2, 4])
+    with torch.no_grad():
+        y1, (h1, c1) = layer(torch.randn(5, 3, 8), lengths=lengths)
+        kept = [t.clone() for t in (y1, h1, c1)]
+        layer(torch.randn(5, 3, 8), lengths=torch.tensor([3, 5, 1]))
+    for a, b in zip((y1, h1, c1), kept):
+        assert torch.equal(a, b)

@@ -95,10 +95,14 @@ class Linear:
         return torch.addmm(bias, a, self.wt)
 
 
+def project_seq(lin: Linear, xd: Tensor) -> Tensor:
+    """W x_t (+ bias) for every step of a (t, n, K) sequence at once: (t, n, N), one GEMM."""
+    return lin(xd.reshape(-1, xd.shape[2])).view(xd.shape[0], xd.shape[1], -1)
+
+
 def project_all(xd: Tensor, w: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """W x_t (+ bias) for every step at once: (T, B, I) -> (T, B, N), one GEMM."""
-    T, B, _ = xd.shape
-    return Linear(w, T * B, bias)(xd.reshape(T * B, -1)).view(T, B, -1)
+    return project_seq(Linear(w, xd.shape[0] * xd.shape[1], bias), xd)
 
 
 def backproject_all(d: Tensor, w: Tensor) -> Tensor:

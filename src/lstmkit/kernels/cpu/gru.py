@@ -7,6 +7,7 @@ the end. Reset before needs two dependent GEMMs per step (W_h[rz] h, then W_hn (
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, Optional
 
 import torch
@@ -16,9 +17,9 @@ from ...cells.gru import GRUSpec, GRUWeights
 from . import blas, fused
 from . import gru_steps as K
 from .plan import Plan, contiguous_zone, make_plan, np_view
-from .gemm import Linear, gemm_grad, project_all
-from .shared import (at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, scratch,
-                     zeros_or_empty)
+from .gemm import Linear, gemm_grad, project_all, project_seq
+from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs,
+                     scratch, windowed, zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -52,17 +53,26 @@ def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: boo
     mi = plan.masks
     T, B, H = plan.T, plan.B, spec.hidden_size
     with torch.no_grad():
-        xd = input_side(plan, x)
         k_T = T if save else 1
-        buf = dict(gates=project_all(xd, w.w_ih, w.b_ih),             # (T, B, 3H) W_ih x_t + b_ih
-                   h0=plan.rows(state0[0].detach()).contiguous(), y=x.new_zeros(T, B, H),
-                   zone_h=contiguous_zone(mi.zone_h), h_cand=x.new_empty(B, H), hd=x.new_empty(B, H),
+        y = zeros_or_empty(plan, (T, B, H), x) if (save or plan.flat_out is None) else scratch(plan, "y", (T, B, H), x)
+        h0 = plan.rows(state0[0].detach()).contiguous()
+        buf = dict(h0=h0, y=y, zone_h=contiguous_zone(mi.zone_h), h_cand=x.new_empty(B, H), hd=x.new_empty(B, H),
                    ah_n=zeros_or_empty(plan, (k_T, B, H), x) if not spec.reset_before else None,
                    rh=zeros_or_empty(plan, (k_T, B, H), x) if spec.reset_before else None)
-        run = _forward_fused if fused.use_fused(route, B, H, 3 * H) else _forward_stepped
-        run(spec, w, plan, buf, save)
-        y, h0 = buf["y"], buf["h0"]
-        hT = plan.unrows(plan.final(y, h0))
+        run = _forward_runner(spec, w, B, fused.use_fused(route, B, H, 3 * H))
+        if save:
+            xd = input_side(plan, x)
+            buf["gates"] = project_all(xd, w.w_ih, w.b_ih)            # (T, B, 3H) W_ih x_t + b_ih
+            run(spec, w, plan, buf, save)
+        else:
+            wins = windowed(plan, save, 3 * H, x)
+            lin_x = Linear(w.w_ih, max(t1 - t0 for t0, t1 in wins) * B, w.b_ih)
+            for t0, t1 in wins:
+                run(spec, w, plan.window(t0, t1),
+                    dict(buf, gates=project_seq(lin_x, input_window(plan, x, t0, t1)), y=y[t0:t1],
+                         h0=h0 if t0 == 0 else y[t0 - 1],
+                         zone_h=None if buf["zone_h"] is None else buf["zone_h"][t0:t1]), save)
+        hT = plan.unrows(plan.final(y))
         y_out = plan.seq_out(y)
     saved = CpuGRUSaved(xd=xd, gates=buf["gates"], y=y, h0=h0, ah_n=buf["ah_n"], rh=buf["rh"]) if save else None
     return y_out, (hT,), saved
@@ -73,29 +83,41 @@ def _or_placeholder(a, like: Tensor):
     return a if a is not None else np_view(like.new_empty(0, 0, 0))
 
 
-def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool) -> None:
+def _forward_runner(spec: GRUSpec, w: GRUWeights, B: int, fuse: bool):
+    """The forward of one window, with the recurrent weights prepared once per call (a transposed array
+    for the fused loop, packed GEMMs for the stepped driver)."""
+    if fuse:
+        return functools.partial(_forward_fused, w_hh_t=np_view(w.w_hh.detach().t().contiguous()))
+    H, b_hh = spec.hidden_size, w.b_hh
+    if spec.reset_before:
+        lins = (Linear(w.w_hh[: 2 * H], B, None if b_hh is None else b_hh[: 2 * H]),
+                Linear(w.w_hh[2 * H:], B, None if b_hh is None else b_hh[2 * H:]))
+    else:
+        lins = (Linear(w.w_hh, B, b_hh),)
+    return functools.partial(_forward_stepped, lins=lins)
+
+
+def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool, w_hh_t) -> None:
     mi, B, H = plan.masks, plan.B, spec.hidden_size
     v = {k: np_view(t) for k, t in buf.items()}
     x = buf["gates"]
-    fused.gru_forward_loop(blas.ADDRESSES, plan.n_t, v["gates"], np_view(w.w_hh.detach().t().contiguous()),
+    fused.gru_forward_loop(blas.ADDRESSES, plan.n_t, v["gates"], w_hh_t,
                            None if w.b_hh is None else np_view(w.b_hh.detach()), v["h0"], v["y"],
                            _or_placeholder(v["ah_n"], x), _or_placeholder(v["rh"], x), save, spec.reset_before,
                            np_view(mi.reset), np_view(mi.drop_h), v["zone_h"], v["hd"], np_view(x.new_empty(B, 3 * H)),
                            v["h_cand"])
 
 
-def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool) -> None:
-    mi, B, H = plan.masks, plan.B, spec.hidden_size
+def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool, lins: tuple) -> None:
+    mi = plan.masks
     y, h0, rh = buf["y"], buf["h0"], buf["rh"]
     v = {k: np_view(t) for k, t in buf.items()}
     reset, drop_h = np_view(mi.reset), np_view(mi.drop_h)
     hd = buf["hd"] if (mi.reset is not None or mi.drop_h is not None) else None
-    b_hh = w.b_hh
     if spec.reset_before:
-        lin_rz = Linear(w.w_hh[: 2 * H], B, None if b_hh is None else b_hh[: 2 * H])
-        lin_n = Linear(w.w_hh[2 * H:], B, None if b_hh is None else b_hh[2 * H:])
+        lin_rz, lin_n = lins
     else:
-        lin_hh = Linear(w.w_hh, B, b_hh)
+        lin_hh, = lins
     for t in range(plan.T):
         n = int(plan.n_t[t])
         if n == 0:

@@ -1,6 +1,7 @@
 """Compiled CPU LSTM: whole-sequence forward and BPTT.
 
-Plan per layer-direction (haste's): one GEMM W_ih x_t (+ b) for all steps into the gate buffer; per
+Plan per layer-direction (haste's): one GEMM W_ih x_t (+ b) for all steps into the gate buffer (an
+inference call: one per window of steps, see :mod:`.plan`, over the rows still running); per
 step, the recurrent GEMM and one compiled pointwise pass (:mod:`.lstm_steps`) over the rows still
 running; the backward runs the reverse-time recursion the same way and finishes with big GEMMs for
 dW_ih, dW_hh, dW_hr, db and dx. Large problems step from Python with oneDNN/MKL GEMMs (:mod:`.gemm`);
@@ -9,6 +10,7 @@ small ones run the whole loop compiled (:mod:`.fused`). Equations: :class:`lstmk
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -18,11 +20,11 @@ from torch import Tensor
 from ...cells.lstm import LSTMSpec, LSTMWeights
 from . import blas, fused
 from . import lstm_steps as K
-from .gemm import Linear, gemm_grad, project_all
+from .gemm import Linear, gemm_grad, project_seq
 from .layer_norm import ln_backward_all, ln_forward
 from .plan import Plan, contiguous_zone, make_plan, np_view
-from .shared import (at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, scratch,
-                     zeros_or_empty)
+from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs,
+                     scratch, windowed, zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -67,65 +69,106 @@ def _param_views(w: LSTMWeights) -> dict:
 
 
 def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: bool, save: bool,
-                route=None):
-    """x (T, B, I); state0 (h0 (B, P), c0 (B, H)). Returns (y (T, B, P), (h_T, c_T), saved or None)."""
+                 route=None):
+    """x (T, B, I); state0 (h0 (B, P), c0 (B, H)). Returns (y (T, B, P), (h_T, c_T), saved or None).
+
+    Saving for a backward, the whole call is one window with every step's record kept; otherwise it
+    runs in windows of steps (:meth:`~lstmkit.kernels.cpu.plan.Plan.windows`) that reuse small buffers.
+    """
     plan = make_plan(x, m, reverse)
     mi = plan.masks
     T, B = plan.T, plan.B
     H, P, GH = spec.hidden_size, spec.out_size, spec.num_gates * spec.hidden_size
     proj = w.w_hr is not None
     with torch.no_grad():
-        xd = input_side(plan, x)                                      # (T, B, I)
         bias = None if w.b_ih is None else w.b_ih + w.b_hh
-        a_x = None
-        if spec.layer_norm:
-            a_x = project_all(xd, w.w_ih)                             # (T, B, G*H)
-            gates = ln_forward(a_x, w.ln_ih, bias, spec.ln_eps)       # LN(W_ih x_t) g_ih + b, one pass
-        else:
-            gates = project_all(xd, w.w_ih, bias)                     # W_ih x_t + b for all t
         h0, c0 = (plan.rows(s.detach()).contiguous() for s in state0)
         zone_h, zone_c = contiguous_zone(mi.zone_h), contiguous_zone(mi.zone_c)
+        wins = windowed(plan, save, GH, x)
+        K = max(t1 - t0 for t0, t1 in wins) if wins else 1
+        y = (zeros_or_empty if (save or plan.flat_out is None) else _scratch_y)(plan, (T, B, P), x)
+        if save:
+            xd = input_side(plan, x)                                  # (T, B, I)
+            a_x, gates = _input_projection(spec, w, bias, Linear(w.w_ih, T * B, None if spec.layer_norm else bias),
+                                           xd)
+            rec = dict(c_states=zeros_or_empty(plan, (T, B, H), x),
+                       c_cand=zeros_or_empty(plan, (T, B, H), x) if zone_c is not None else None)
+        else:                                                         # per-window buffers, reused
+            lin_x = Linear(w.w_ih, K * B, None if spec.layer_norm else bias)
+            rec = dict(c_states=scratch(plan, "c_states", (K, B, H), x, zero=False),
+                       c_cand=scratch(plan, "c_cand", (K, B, H), x, zero=False) if zone_c is not None else None)
         buf = dict(
-            gates=gates, h0=h0, c0=c0, y=x.new_zeros(T, B, P), c_states=zeros_or_empty(plan, (T, B, H), x),
-            c_cand=zeros_or_empty(plan, (T, B, H), x) if zone_c is not None else None,
+            h0=h0, c0=c0, y=y, **rec,
             m=zeros_or_empty(plan, (T if save else 1, B, H), x) if (proj or zone_h is not None) else None,
             a_h=zeros_or_empty(plan, (T, B, GH), x) if (spec.layer_norm and save) else None,
             hd=x.new_empty(B, P), zone_h=zone_h, zone_c=zone_c)
-        run = _forward_fused if fused.use_fused(route, B, P, GH) else _forward_stepped
-        run(spec, w, plan, buf, save)
-        y, c_states = buf["y"], buf["c_states"]
-        hT = plan.unrows(plan.final(y, h0))
-        cT = plan.unrows(plan.final(c_states, c0))
+        run = _forward_runner(w, B, fused.use_fused(route, B, P, GH))
+        if save:
+            run(spec, w, plan, dict(buf, gates=gates), save)
+            cT = plan.final(rec["c_states"])
+        else:
+            cT = c0.clone()
+            for t0, t1 in wins:
+                _, gates = _input_projection(spec, w, bias, lin_x, input_window(plan, x, t0, t1))
+                part = dict(buf, gates=gates, y=y[t0:t1], h0=h0 if t0 == 0 else y[t0 - 1], c0=c0 if t0 == 0 else cT,
+                            c_states=rec["c_states"][:t1 - t0],
+                            c_cand=None if zone_c is None else rec["c_cand"][:t1 - t0],
+                            zone_h=None if zone_h is None else zone_h[t0:t1],
+                            zone_c=None if zone_c is None else zone_c[t0:t1])
+                run(spec, w, plan.window(t0, t1), part, save)
+                cT = plan.carry(cT, part["c_states"], t0, t1)          # c at t1 - 1, and finished rows' c_T
+        hT = plan.unrows(plan.final(y))
+        cT = plan.unrows(cT)
         y_out = plan.seq_out(y)
     saved = None
     if save:
-        saved = CpuLSTMSaved(xd=xd, gates=gates, c_states=c_states, y=y, h0=h0, c0=c0, c_cand=buf["c_cand"],
+        saved = CpuLSTMSaved(xd=xd, gates=gates, c_states=rec["c_states"], y=y, h0=h0, c0=c0, c_cand=rec["c_cand"],
                              m=buf["m"] if proj else None, a_x=a_x, a_h=buf["a_h"])
     return y_out, (hT, cT), saved
 
 
-def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool) -> None:
+def _scratch_y(plan: Plan, shape, like: Tensor) -> Tensor:
+    """An inference call's internal-order output: reused memory, since the caller gets a reordered copy."""
+    return scratch(plan, "y", shape, like)
+
+
+def _input_projection(spec: LSTMSpec, w: LSTMWeights, bias, lin_x: Linear, xd: Tensor):
+    """(a_x = W_ih x_t or None, gates = a_x + b, or LN(a_x) g_ih + b) for the steps of xd (t, n, I)."""
+    proj = project_seq(lin_x, xd)
+    if spec.layer_norm:
+        return proj, ln_forward(proj, w.ln_ih, bias, spec.ln_eps)    # LN(W_ih x_t) g_ih + b, one pass
+    return None, proj
+
+
+def _forward_runner(w: LSTMWeights, B: int, fuse: bool):
+    """The forward of one window, with the weights prepared once per call (arrays for the fused loop,
+    packed GEMMs for the stepped driver)."""
+    if fuse:
+        pw = dict(_param_views(w), w_hh_t=_np(w.w_hh.t()), w_hr_t=None if w.w_hr is None else _np(w.w_hr.t()))
+        return functools.partial(_forward_fused, pw=pw)
+    return functools.partial(_forward_stepped, lin_hh=Linear(w.w_hh, B),
+                             lin_hr=None if w.w_hr is None else Linear(w.w_hr, B))
+
+
+def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool, pw: dict) -> None:
     mi, B, P, GH = plan.masks, plan.B, spec.out_size, spec.num_gates * spec.hidden_size
     v = {k: np_view(t) for k, t in buf.items()}
-    pw = _param_views(w)
     x = buf["gates"]
     fused.lstm_forward_loop(
-        blas.ADDRESSES, plan.n_t, v["gates"], _np(w.w_hh.t()), _np(w.w_hr.t()) if w.w_hr is not None else None,
+        blas.ADDRESSES, plan.n_t, v["gates"], pw["w_hh_t"], pw["w_hr_t"],
         v["h0"], v["c0"],
         v["y"], v["c_states"], v["c_cand"], v["m"], save, pw["ln_hh"], pw["w_ch"], pw["ln_c_w"], pw["ln_c_b"],
         spec.ln_eps, v["a_h"], np_view(mi.reset), np_view(mi.drop_h), v["zone_h"], v["zone_c"], v["hd"],
         np_view(x.new_empty(B, GH)), np_view(x.new_empty(B, P)) if w.w_hr is not None else None)
 
 
-def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool) -> None:
-    mi, B = plan.masks, plan.B
+def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool, lin_hh: Linear, lin_hr: Optional[Linear]) -> None:
+    mi = plan.masks
     y, m_all, a_h, h0 = buf["y"], buf["m"], buf["a_h"], buf["h0"]
     v = {k: np_view(t) for k, t in buf.items()}
     pw = _param_views(w)
     reset, drop_h = np_view(mi.reset), np_view(mi.drop_h)
     hd = buf["hd"] if (mi.reset is not None or mi.drop_h is not None) else None
-    lin_hh = Linear(w.w_hh, B)
-    lin_hr = Linear(w.w_hr, B) if w.w_hr is not None else None
     for t in range(plan.T):
         n = int(plan.n_t[t])
         if n == 0:

@@ -11,8 +11,9 @@ from ...cells.rnn import RNNSpec, RNNWeights
 from . import blas, fused
 from . import rnn_steps as K
 from .plan import contiguous_zone, make_plan, np_view
-from .gemm import Linear, gemm_grad, project_all
-from .shared import at_np, input_grads, input_side, recurrent_input_all, recurrent_inputs, scratch
+from .gemm import Linear, gemm_grad, project_all, project_seq
+from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs, scratch,
+                     windowed, zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -42,31 +43,42 @@ def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: boo
     T, B, H = plan.T, plan.B, spec.hidden_size
     relu = spec.nonlinearity == "relu"
     with torch.no_grad():
-        xd = input_side(plan, x)
-        gates = project_all(xd, w.w_ih, None if w.b_ih is None else w.b_ih + w.b_hh)   # (T, B, H)
+        bias = None if w.b_ih is None else w.b_ih + w.b_hh
         h0 = plan.rows(state0[0].detach()).contiguous()
-        y = x.new_zeros(T, B, H)
+        y = zeros_or_empty(plan, (T, B, H), x) if (save or plan.flat_out is None) else scratch(plan, "y", (T, B, H), x)
         zone_h = contiguous_zone(mi.zone_h)
         h_cand = x.new_empty(B, H) if zone_h is not None else None
         hd = x.new_empty(B, H) if (mi.reset is not None or mi.drop_h is not None) else None
         lin_hh = Linear(w.w_hh, B)
-        v = dict(gates=np_view(gates), y=np_view(y), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
-                 zh=np_view(zone_h))
-        if fused.use_fused(route, B, H, H):
-            fused.rnn_forward_loop(blas.ADDRESSES, plan.n_t, v["gates"], np_view(w.w_hh.detach().t().contiguous()),
-                                   np_view(h0),
-                                   v["y"], relu, v["reset"], v["drop_h"], v["zh"], np_view(x.new_empty(B, H)),
-                                   np_view(x.new_empty(B, H)), np_view(x.new_empty(B, H)))
+        fuse = fused.use_fused(route, B, H, H)
+        w_hh_t = np_view(w.w_hh.detach().t().contiguous()) if fuse else None
+
+        def run(p, gates, y, h_init, zh):
+            if fuse:
+                fused.rnn_forward_loop(blas.ADDRESSES, p.n_t, np_view(gates), w_hh_t, np_view(h_init), np_view(y),
+                                       relu, np_view(p.masks.reset), np_view(p.masks.drop_h), np_view(zh),
+                                       np_view(x.new_empty(B, H)), np_view(x.new_empty(B, H)),
+                                       np_view(x.new_empty(B, H)))
+            else:
+                _forward_stepped(p, lin_hh, gates, y, h_init, hd, h_cand, relu, zh)
+        if save:
+            xd = input_side(plan, x)
+            gates = project_all(xd, w.w_ih, bias)                     # (T, B, H)
+            run(plan, gates, y, h0, zone_h)
         else:
-            _forward_stepped(plan, lin_hh, gates, y, h0, hd, h_cand, relu)
-        hT = plan.unrows(plan.final(y, h0))
+            wins = windowed(plan, save, H, x)
+            lin_x = Linear(w.w_ih, max(t1 - t0 for t0, t1 in wins) * B, bias)
+            for t0, t1 in wins:
+                run(plan.window(t0, t1), project_seq(lin_x, input_window(plan, x, t0, t1)), y[t0:t1],
+                    h0 if t0 == 0 else y[t0 - 1], None if zone_h is None else zone_h[t0:t1])
+        hT = plan.unrows(plan.final(y))
         y_out = plan.seq_out(y)
     return y_out, (hT,), (CpuRNNSaved(xd=xd, gates=gates, y=y, h0=h0) if save else None)
 
 
-def _forward_stepped(plan, lin_hh, gates, y, h0, hd, h_cand, relu) -> None:
+def _forward_stepped(plan, lin_hh, gates, y, h0, hd, h_cand, relu, zone_h) -> None:
     mi = plan.masks
-    reset, drop_h, zh = np_view(mi.reset), np_view(mi.drop_h), np_view(contiguous_zone(mi.zone_h))
+    reset, drop_h, zh = np_view(mi.reset), np_view(mi.drop_h), np_view(zone_h)
     for t in range(plan.T):
         n = int(plan.n_t[t])
         if n == 0:

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .steps import prepare_hd
 from .gemm import backproject_all, gemm_grad
-from .plan import Plan
+from .plan import Plan, window_steps
 
 
 def at_np(a: Optional[np.ndarray], t: int):
@@ -19,23 +19,36 @@ def at_np(a: Optional[np.ndarray], t: int):
     return None if a is None else a[t]
 
 
-def valid_internal(plan: Plan, device) -> Optional[Tensor]:
-    """(T, B, 1) bool: rows running at each step (a prefix, in internal order); None if all run."""
-    if plan.last is None:
-        return None
-    n_t = torch.from_numpy(plan.n_t).to(device)
-    return (torch.arange(plan.B, device=device).unsqueeze(0) < n_t.unsqueeze(1)).unsqueeze(-1)
-
-
 def input_side(plan: Plan, x: Tensor) -> Tensor:
-    """x in internal order with padding zeroed (it never reaches the cell) and input dropout applied."""
+    """x in internal order with padding zeroed (it never reaches the cell, and a NaN there must not
+    reach dW_ih through a zero gradient) and input dropout applied: the input a backward needs."""
     xi = plan.seq_in(x.detach())
-    valid = valid_internal(plan, x.device)
-    if valid is not None:
-        xi = torch.where(valid, xi, torch.zeros_like(xi))
+    if plan.pad is not None:
+        xi = plan.zero_pad(xi if plan.flat_in is not None else xi.clone(memory_format=torch.contiguous_format))
     if plan.masks.drop_x is not None:
         xi = xi * plan.masks.drop_x
     return xi.contiguous()
+
+
+def input_window(plan: Plan, x: Tensor, t0: int, t1: int) -> Tensor:
+    """Steps [t0, t1) of the input for an inference window: internal order, input dropout applied, and
+    only the rows running at t0 (the others' gates would never be read); padding is not zeroed (its
+    gates are never read either). (t1 - t0, n_t[t0], I), in a reused buffer when a copy is needed."""
+    n = int(plan.n_t[t0])
+    copy = plan.flat_in is not None or n < plan.B or plan.masks.drop_x is not None
+    out = scratch(plan, "x", (t1 - t0, n, x.shape[2]), x, zero=False) if copy else None
+    xw = plan.seq_in(x.detach(), t0, t1, rows=n, out=out)
+    if plan.masks.drop_x is not None:
+        xw = torch.mul(xw, plan.masks.drop_x[:n], out=out)
+    return xw
+
+
+def windowed(plan: Plan, save: bool, width: int, like: Tensor) -> list[tuple[int, int]]:
+    """The windows a forward runs in: the whole call when it saves for a backward, else
+    :meth:`Plan.windows` of :func:`~lstmkit.kernels.cpu.plan.window_steps`."""
+    if save:
+        return [(0, plan.T)]
+    return plan.windows(window_steps(plan.T, plan.B, width, like.element_size()))
 
 
 def input_grads(plan: Plan, d_ax: Tensor, xd: Tensor, w_ih: Tensor) -> tuple[Tensor, Tensor]:
@@ -48,16 +61,17 @@ def input_grads(plan: Plan, d_ax: Tensor, xd: Tensor, w_ih: Tensor) -> tuple[Ten
 
 
 def zeros_or_empty(plan: Plan, shape, like: Tensor) -> Tensor:
-    """A buffer whose rows past each sequence's end are never written: zero it only when such rows exist."""
-    return like.new_zeros(shape) if plan.last is not None else like.new_empty(shape)
+    """A buffer whose rows past each sequence's end are never written: those rows zeroed, the rest left."""
+    return plan.zero_pad(like.new_empty(shape))
 
 
 _SCRATCH = threading.local()
 
 
-def scratch(plan: Plan, key: str, shape, like: Tensor) -> Tensor:
-    """Like :func:`zeros_or_empty`, for a buffer that does not outlive the kernel call (the backward's
-    dL/d(pre-activation) buffers): its memory is kept per thread and reused by the next call.
+def scratch(plan: Plan, key: str, shape, like: Tensor, zero: bool = True) -> Tensor:
+    """Like :func:`zeros_or_empty` (``zero=False``: nothing zeroed), for a buffer that does not outlive
+    the kernel call (the backward's dL/d(pre-activation) buffers, an inference call's per-window
+    buffers): its memory is kept per thread and reused by the next call.
 
     A fresh buffer of tens of MB costs a page fault per 4 KB the first time each page is written, inside
     the per-step kernels: measured on the GRU backward at (B, T, H) = (64, 100, 256), 170-190 us a step
@@ -68,9 +82,10 @@ def scratch(plan: Plan, key: str, shape, like: Tensor) -> Tensor:
     name = (key, like.dtype)
     buf = pool.get(name)
     if buf is None or buf.numel() < n:
-        buf = pool[name] = like.new_empty(n)
+        with torch.inference_mode(False):                             # usable in and out of inference mode
+            buf = pool[name] = like.new_empty(n)
     out = buf[:n].view(shape)
-    return out.zero_() if plan.last is not None else out
+    return plan.zero_pad(out) if zero else out
 
 
 def release_scratch() -> None:
