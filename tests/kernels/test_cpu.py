@@ -228,13 +228,21 @@ WINDOWED = {
 
 
 @pytest.mark.parametrize("name", sorted(WINDOWED))
-@pytest.mark.parametrize("backend", ["cpu-fused", "cpu-stepped"])
+@pytest.mark.parametrize("backend", ["cpu-fused", "cpu-stepped", "cpu"])
 @pytest.mark.parametrize("with_lengths", [False, True])
 def test_inference_windows_give_the_numbers_of_the_training_forward(name, backend, with_lengths, monkeypatch):
     """Without a backward to save for, a forward runs its input projection window by window, carrying the
     state between windows (forced here to windows of 3 steps): outputs and final states equal those of a
     forward that saves everything (float64; a GEMM over fewer rows may sum in another order), masks,
-    lengths, resets and the reverse direction included, zeros at padding."""
+    lengths, resets and the reverse direction included, zeros at padding. Backend "cpu" chooses the route
+    per window (here: the fused loop from 4 running rows down, so a call with lengths takes both)."""
+    real, routes = fused.use_fused, set()
+
+    def choose(route, rows, k, n):
+        fuse = rows <= 4 if route is None else real(route, rows, k, n)
+        routes.add(fuse)
+        return fuse
+    monkeypatch.setattr(fused, "use_fused", choose)
     monkeypatch.setattr(plan_mod, "WINDOW_BYTES", 1)
     monkeypatch.setattr(plan_mod, "WINDOW_MIN_ROWS", 3 * 7)
     torch.manual_seed(0)
@@ -252,6 +260,7 @@ def test_inference_windows_give_the_numbers_of_the_training_forward(name, backen
             y, state = layer(x.requires_grad_(grad), lengths=lengths, reset=reset)
         return [y.detach(), *(s.detach() for s in (state if isinstance(state, tuple) else (state,)))]
     windowed, whole = run(False), run(True)
+    assert routes == ({True, False} if backend == "cpu" and with_lengths else {backend == "cpu-fused"})
     for a, b in zip(windowed, whole):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     if with_lengths:

@@ -19,7 +19,7 @@ from . import gru_steps as K
 from .plan import Plan, contiguous_zone, make_plan, np_view
 from .gemm import Linear, gemm_grad, project_all, project_seq
 from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs,
-                     scratch, windowed, zeros_or_empty)
+                     Runners, scratch, windowed, zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -59,16 +59,16 @@ def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: boo
         buf = dict(h0=h0, y=y, zone_h=contiguous_zone(mi.zone_h), h_cand=x.new_empty(B, H), hd=x.new_empty(B, H),
                    ah_n=zeros_or_empty(plan, (k_T, B, H), x) if not spec.reset_before else None,
                    rh=zeros_or_empty(plan, (k_T, B, H), x) if spec.reset_before else None)
-        run = _forward_runner(spec, w, B, fused.use_fused(route, B, H, 3 * H))
+        runner = Runners(functools.partial(_forward_runner, spec, w, B), route, H, 3 * H)
         if save:
             xd = input_side(plan, x)
             buf["gates"] = project_all(xd, w.w_ih, w.b_ih)            # (T, B, 3H) W_ih x_t + b_ih
-            run(spec, w, plan, buf, save)
+            runner(B)(spec, w, plan, buf, save)
         else:
             wins = windowed(plan, save, 3 * H, x)
             lin_x = Linear(w.w_ih, max(t1 - t0 for t0, t1 in wins) * B, w.b_ih)
             for t0, t1 in wins:
-                run(spec, w, plan.window(t0, t1),
+                runner(int(plan.n_t[t0]))(spec, w, plan.window(t0, t1),
                     dict(buf, gates=project_seq(lin_x, input_window(plan, x, t0, t1)), y=y[t0:t1],
                          h0=h0 if t0 == 0 else y[t0 - 1],
                          zone_h=None if buf["zone_h"] is None else buf["zone_h"][t0:t1]), save)

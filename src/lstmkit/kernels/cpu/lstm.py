@@ -24,7 +24,7 @@ from .gemm import Linear, gemm_grad, project_seq
 from .layer_norm import ln_backward_all, ln_forward
 from .plan import Plan, contiguous_zone, make_plan, np_view
 from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs,
-                     scratch, windowed, zeros_or_empty)
+                     Runners, scratch, windowed, zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -102,9 +102,9 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: 
             m=zeros_or_empty(plan, (T if save else 1, B, H), x) if (proj or zone_h is not None) else None,
             a_h=zeros_or_empty(plan, (T, B, GH), x) if (spec.layer_norm and save) else None,
             hd=x.new_empty(B, P), zone_h=zone_h, zone_c=zone_c)
-        run = _forward_runner(w, B, fused.use_fused(route, B, P, GH))
+        runner = Runners(functools.partial(_forward_runner, w, B), route, P, GH)
         if save:
-            run(spec, w, plan, dict(buf, gates=gates), save)
+            runner(B)(spec, w, plan, dict(buf, gates=gates), save)
             cT = plan.final(rec["c_states"])
         else:
             cT = c0.clone()
@@ -115,7 +115,7 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: 
                             c_cand=None if zone_c is None else rec["c_cand"][:t1 - t0],
                             zone_h=None if zone_h is None else zone_h[t0:t1],
                             zone_c=None if zone_c is None else zone_c[t0:t1])
-                run(spec, w, plan.window(t0, t1), part, save)
+                runner(int(plan.n_t[t0]))(spec, w, plan.window(t0, t1), part, save)
                 cT = plan.carry(cT, part["c_states"], t0, t1)          # c at t1 - 1, and finished rows' c_T
         hT = plan.unrows(plan.final(y))
         cT = plan.unrows(cT)

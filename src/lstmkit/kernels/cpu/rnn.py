@@ -13,7 +13,7 @@ from . import rnn_steps as K
 from .plan import contiguous_zone, make_plan, np_view
 from .gemm import Linear, gemm_grad, project_all, project_seq
 from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs, scratch,
-                     windowed, zeros_or_empty)
+                     Runners, windowed, zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -49,28 +49,32 @@ def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: boo
         zone_h = contiguous_zone(mi.zone_h)
         h_cand = x.new_empty(B, H) if zone_h is not None else None
         hd = x.new_empty(B, H) if (mi.reset is not None or mi.drop_h is not None) else None
-        lin_hh = Linear(w.w_hh, B)
-        fuse = fused.use_fused(route, B, H, H)
-        w_hh_t = np_view(w.w_hh.detach().t().contiguous()) if fuse else None
 
-        def run(p, gates, y, h_init, zh):
-            if fuse:
+        def make(fuse):
+            if not fuse:
+                lin_hh = Linear(w.w_hh, B)
+                return lambda p, gates, y, h_init, zh: _forward_stepped(p, lin_hh, gates, y, h_init, hd, h_cand,
+                                                                        relu, zh)
+            w_hh_t = np_view(w.w_hh.detach().t().contiguous())
+
+            def run_fused(p, gates, y, h_init, zh):
                 fused.rnn_forward_loop(blas.ADDRESSES, p.n_t, np_view(gates), w_hh_t, np_view(h_init), np_view(y),
                                        relu, np_view(p.masks.reset), np_view(p.masks.drop_h), np_view(zh),
                                        np_view(x.new_empty(B, H)), np_view(x.new_empty(B, H)),
                                        np_view(x.new_empty(B, H)))
-            else:
-                _forward_stepped(p, lin_hh, gates, y, h_init, hd, h_cand, relu, zh)
+            return run_fused
+        runner = Runners(make, route, H, H)
         if save:
             xd = input_side(plan, x)
             gates = project_all(xd, w.w_ih, bias)                     # (T, B, H)
-            run(plan, gates, y, h0, zone_h)
+            runner(B)(plan, gates, y, h0, zone_h)
         else:
             wins = windowed(plan, save, H, x)
             lin_x = Linear(w.w_ih, max(t1 - t0 for t0, t1 in wins) * B, bias)
             for t0, t1 in wins:
-                run(plan.window(t0, t1), project_seq(lin_x, input_window(plan, x, t0, t1)), y[t0:t1],
-                    h0 if t0 == 0 else y[t0 - 1], None if zone_h is None else zone_h[t0:t1])
+                gates = project_seq(lin_x, input_window(plan, x, t0, t1))
+                runner(int(plan.n_t[t0]))(plan.window(t0, t1), gates, y[t0:t1], h0 if t0 == 0 else y[t0 - 1],
+                                          None if zone_h is None else zone_h[t0:t1])
         hT = plan.unrows(plan.final(y))
         y_out = plan.seq_out(y)
     return y_out, (hT,), (CpuRNNSaved(xd=xd, gates=gates, y=y, h0=h0) if save else None)

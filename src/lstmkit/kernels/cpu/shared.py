@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import fused
 from .steps import prepare_hd
 from .gemm import backproject_all, gemm_grad
 from .plan import Plan, window_steps
@@ -49,6 +50,23 @@ def windowed(plan: Plan, save: bool, width: int, like: Tensor) -> list[tuple[int
     if save:
         return [(0, plan.T)]
     return plan.windows(window_steps(plan.T, plan.B, width, like.element_size()))
+
+
+class Runners:
+    """The forward driver for a window whose first step runs ``rows`` rows: the fused loop or the stepped
+    driver, chosen per window by size as :func:`~lstmkit.kernels.cpu.fused.use_fused` chooses per call
+    (an inference window late in a batch of varied lengths runs few rows), each built at most once per
+    call by ``make(fuse)`` (weights prepared)."""
+
+    def __init__(self, make, route, k: int, n: int) -> None:
+        self.make, self.route, self.k, self.n = make, route, k, n
+        self.built: dict = {}
+
+    def __call__(self, rows: int):
+        fuse = fused.use_fused(self.route, rows, self.k, self.n)
+        if fuse not in self.built:
+            self.built[fuse] = self.make(fuse)
+        return self.built[fuse]
 
 
 def input_grads(plan: Plan, d_ax: Tensor, xd: Tensor, w_ih: Tensor) -> tuple[Tensor, Tensor]:
