@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lstmkit.bench import cases, extras
-from lstmkit.bench.run import BenchConfig, run, summary, variant_cost
+from lstmkit.bench.run import BenchConfig, loop_headroom, run, summary, variant_cost
 from lstmkit.bench.timing import interleaved
 
 
@@ -50,6 +50,8 @@ def test_summary_and_variant_cost_arithmetic():
     s = summary(rows)["LSTM training vs torch.nn"]
     assert s == {"median": 1.25, "min": 0.5, "n": 2}
     assert variant_cost(rows) == {"LSTM+peephole training": {"median": 1.2, "max": 1.2}}
+    loops = [{"cell": "LSTM+peephole", "mode": "inference", "loop_over_gemms": v} for v in (1.5, 4.0, 2.0)]
+    assert loop_headroom(rows + loops) == {"LSTM+peephole inference": {"median": 2.0, "min": 1.5}}
 
 
 def test_run_writes_json(tmp_path):
@@ -59,6 +61,9 @@ def test_run_writes_json(tmp_path):
     saved = json.loads(out.read_text())
     assert saved["summary"] == json.loads(json.dumps(res["summary"]))
     assert {r["cell"] for r in saved["grid"]} == {"LSTM", "LSTM+layer_norm"}
+    ln = [r for r in saved["grid"] if r["cell"] == "LSTM+layer_norm"]
+    assert all(r["loop_over_gemms"] > 0 and "bare GEMMs (torch.mm)" in r["ratios"] for r in ln)
+    assert set(saved["loop_over_gemms"]) == {"LSTM+layer_norm inference", "LSTM+layer_norm training"}
     assert not list(tmp_path.glob("*.tmp"))
 
 

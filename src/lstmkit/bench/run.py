@@ -16,8 +16,9 @@ from .cases import CELLS, SIZES, Point, contenders, gemm_bound, gemm_flops
 from .extras import cold_warm_start, peak_memory, streaming, variable_length
 from .timing import interleaved
 
-#: sizes whose GEMMs dominate: reported against the bare GEMMs
+#: sizes whose GEMMs dominate: reported against the bare GEMMs (and in GFLOP/s)
 LARGE = [(64, 50, 512, 512), (16, 100, 1024, 1024)]
+LOOP, GEMMS = "python loop", "bare GEMMs (torch.mm)"
 
 
 @dataclass
@@ -45,13 +46,15 @@ def run_grid(cfg: BenchConfig, log=print) -> list[dict]:
     for p in grid(cfg):
         fns = contenders(p)
         large = (p.B, p.T, p.I, p.H) in LARGE
-        if large:
-            fns["bare GEMMs (torch.mm)"] = gemm_bound(p)
-        repeats = max(2, cfg.repeats // 2) if "python loop" in fns and p.T * p.B >= 16000 else cfg.repeats
+        if large or LOOP in fns:
+            fns[GEMMS] = gemm_bound(p)
+        repeats = max(2, cfg.repeats // 2) if LOOP in fns and p.T * p.B >= 16000 else cfg.repeats
         t = interleaved(fns, repeats=1 if cfg.quick else repeats)
         row = {**asdict(p), "times_s": t, "ratios": {k: v / t["lstmkit"] for k, v in t.items() if k != "lstmkit"}}
         if large:
             row["gflops"] = {k: gemm_flops(p) / v / 1e9 for k, v in t.items()}
+        if LOOP in t:                       # what the loop's own GEMMs leave to gain: loop / bare GEMMs
+            row["loop_over_gemms"] = t[LOOP] / t[GEMMS]
         rows.append(row)
         log(_line(row))
     return rows
@@ -62,7 +65,19 @@ def _line(row: dict) -> str:
     t = row["times_s"]
     parts = [f"lstmkit {1e3 * t['lstmkit']:9.2f} ms"]
     parts += [f"{k} {1e3 * v:9.2f} ms (x{row['ratios'][k]:.2f})" for k, v in t.items() if k != "lstmkit"]
+    if "loop_over_gemms" in row:
+        parts.append(f"loop / bare GEMMs x{row['loop_over_gemms']:.2f}")
     return key + " | " + " | ".join(parts)
+
+
+def loop_headroom(rows: list[dict]) -> dict:
+    """Per variant and mode, the median over the sizes of (python loop time / its bare GEMMs' time): how
+    much faster than the loop anything running the same float32 GEMMs through torch.mm could be."""
+    out: dict = {}
+    for r in rows:
+        if "loop_over_gemms" in r:
+            out.setdefault(f"{r['cell']} {r['mode']}", []).append(r["loop_over_gemms"])
+    return {k: {"median": statistics.median(v), "min": min(v)} for k, v in out.items()}
 
 
 def summary(rows: list[dict]) -> dict:
@@ -94,11 +109,14 @@ def run(cfg: BenchConfig, log=print) -> dict:
               "grid": run_grid(cfg, log)}
     result["summary"] = summary(result["grid"])
     result["variant_cost_vs_lstm"] = variant_cost(result["grid"])
+    result["loop_over_gemms"] = loop_headroom(result["grid"])
     log("\nMedian ratios over the sizes:")
     for k, v in result["summary"].items():
         log(f"  {k:45s} median x{v['median']:.2f}  min x{v['min']:.2f}")
     for k, v in result["variant_cost_vs_lstm"].items():
         log(f"  {k:45s} costs x{v['median']:.2f} our LSTM (max x{v['max']:.2f})")
+    for k, v in result["loop_over_gemms"].items():
+        log(f"  {k:45s} python loop / its bare GEMMs x{v['median']:.2f} (min x{v['min']:.2f})")
     if cfg.extras:
         _extras(cfg, result, log)
     path = Path(cfg.out) if cfg.out else Path("benchmarks/results") / \
