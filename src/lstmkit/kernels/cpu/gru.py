@@ -17,9 +17,9 @@ from ...cells.gru import GRUSpec, GRUWeights
 from . import blas, fused
 from . import gru_steps as K
 from .plan import Plan, contiguous_zone, make_plan, np_view
-from .gemm import Linear, gemm_grad, project_all, project_seq
-from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs,
-                     Runners, scratch, windowed, zeros_or_empty)
+from .gemm import Linear, gemm_grad, project_all
+from .shared import (at_np, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
+                     Runners, scratch, window_inputs, zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -54,7 +54,7 @@ def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: boo
     T, B, H = plan.T, plan.B, spec.hidden_size
     with torch.no_grad():
         k_T = T if save else 1
-        y = zeros_or_empty(plan, (T, B, H), x) if (save or plan.flat_out is None) else scratch(plan, "y", (T, B, H), x)
+        y = output_record(plan, save, (T, B, H), x)
         h0 = plan.rows(state0[0].detach()).contiguous()
         buf = dict(h0=h0, y=y, zone_h=contiguous_zone(mi.zone_h), h_cand=x.new_empty(B, H), hd=x.new_empty(B, H),
                    ah_n=zeros_or_empty(plan, (k_T, B, H), x) if not spec.reset_before else None,
@@ -65,13 +65,10 @@ def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: boo
             buf["gates"] = project_all(xd, w.w_ih, w.b_ih)            # (T, B, 3H) W_ih x_t + b_ih
             runner(B)(spec, w, plan, buf, save)
         else:
-            wins = windowed(plan, save, 3 * H, x)
-            lin_x = Linear(w.w_ih, max(t1 - t0 for t0, t1 in wins) * B, w.b_ih)
-            for t0, t1 in wins:
+            for t0, t1, gates in window_inputs(plan, x, w.w_ih, w.b_ih, 3 * H):
                 runner(int(plan.n_t[t0]))(spec, w, plan.window(t0, t1),
-                    dict(buf, gates=project_seq(lin_x, input_window(plan, x, t0, t1)), y=y[t0:t1],
-                         h0=h0 if t0 == 0 else y[t0 - 1],
-                         zone_h=None if buf["zone_h"] is None else buf["zone_h"][t0:t1]), save)
+                                          dict(buf, gates=gates, y=y[t0:t1], h0=h0 if t0 == 0 else y[t0 - 1],
+                                               zone_h=None if buf["zone_h"] is None else buf["zone_h"][t0:t1]), save)
         hT = plan.unrows(plan.final(y))
         y_out = plan.seq_out(y)
     saved = CpuGRUSaved(xd=xd, gates=buf["gates"], y=y, h0=h0, ah_n=buf["ah_n"], rh=buf["rh"]) if save else None

@@ -20,11 +20,11 @@ from torch import Tensor
 from ...cells.lstm import LSTMSpec, LSTMWeights
 from . import blas, fused
 from . import lstm_steps as K
-from .gemm import Linear, gemm_grad, project_seq
+from .gemm import Linear, gemm_grad, project_all
 from .layer_norm import ln_backward_all, ln_forward
 from .plan import Plan, contiguous_zone, make_plan, np_view
-from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs,
-                     Runners, scratch, windowed, zeros_or_empty)
+from .shared import (at_np, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
+                     Runners, scratch, window_inputs, zeros_or_empty)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -84,35 +84,29 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: 
         bias = None if w.b_ih is None else w.b_ih + w.b_hh
         h0, c0 = (plan.rows(s.detach()).contiguous() for s in state0)
         zone_h, zone_c = contiguous_zone(mi.zone_h), contiguous_zone(mi.zone_c)
-        wins = windowed(plan, save, GH, x)
-        K = max(t1 - t0 for t0, t1 in wins) if wins else 1
-        y = (zeros_or_empty if (save or plan.flat_out is None) else _scratch_y)(plan, (T, B, P), x)
-        if save:
-            xd = input_side(plan, x)                                  # (T, B, I)
-            a_x, gates = _input_projection(spec, w, bias, Linear(w.w_ih, T * B, None if spec.layer_norm else bias),
-                                           xd)
-            rec = dict(c_states=zeros_or_empty(plan, (T, B, H), x),
-                       c_cand=zeros_or_empty(plan, (T, B, H), x) if zone_c is not None else None)
-        else:                                                         # per-window buffers, reused
-            lin_x = Linear(w.w_ih, K * B, None if spec.layer_norm else bias)
-            rec = dict(c_states=scratch(plan, "c_states", (K, B, H), x, zero=False),
-                       c_cand=scratch(plan, "c_cand", (K, B, H), x, zero=False) if zone_c is not None else None)
+        y = output_record(plan, save, (T, B, P), x)
         buf = dict(
-            h0=h0, c0=c0, y=y, **rec,
+            h0=h0, c0=c0, y=y,
             m=zeros_or_empty(plan, (T if save else 1, B, H), x) if (proj or zone_h is not None) else None,
             a_h=zeros_or_empty(plan, (T, B, GH), x) if (spec.layer_norm and save) else None,
             hd=x.new_empty(B, P), zone_h=zone_h, zone_c=zone_c)
         runner = Runners(functools.partial(_forward_runner, w, B), route, P, GH)
+        b_x = None if spec.layer_norm else bias                       # with layer norm the bias follows it
         if save:
-            runner(B)(spec, w, plan, dict(buf, gates=gates), save)
-            cT = plan.final(rec["c_states"])
-        else:
+            xd = input_side(plan, x)                                  # (T, B, I)
+            a_x = project_all(xd, w.w_ih, b_x)
+            gates = _gates(spec, w, bias, a_x)
+            c_states = zeros_or_empty(plan, (T, B, H), x)
+            c_cand = zeros_or_empty(plan, (T, B, H), x) if zone_c is not None else None
+            runner(B)(spec, w, plan, dict(buf, gates=gates, c_states=c_states, c_cand=c_cand), save)
+            cT = plan.final(c_states)
+        else:                                                         # per-window buffers, reused
             cT = c0.clone()
-            for t0, t1 in wins:
-                _, gates = _input_projection(spec, w, bias, lin_x, input_window(plan, x, t0, t1))
-                part = dict(buf, gates=gates, y=y[t0:t1], h0=h0 if t0 == 0 else y[t0 - 1], c0=c0 if t0 == 0 else cT,
-                            c_states=rec["c_states"][:t1 - t0],
-                            c_cand=None if zone_c is None else rec["c_cand"][:t1 - t0],
+            for t0, t1, a_w in window_inputs(plan, x, w.w_ih, b_x, GH):
+                k = t1 - t0
+                part = dict(buf, gates=_gates(spec, w, bias, a_w), y=y[t0:t1], h0=h0 if t0 == 0 else y[t0 - 1],
+                            c0=c0 if t0 == 0 else cT, c_states=scratch(plan, "c_states", (k, B, H), x, zero=False),
+                            c_cand=None if zone_c is None else scratch(plan, "c_cand", (k, B, H), x, zero=False),
                             zone_h=None if zone_h is None else zone_h[t0:t1],
                             zone_c=None if zone_c is None else zone_c[t0:t1])
                 runner(int(plan.n_t[t0]))(spec, w, plan.window(t0, t1), part, save)
@@ -122,22 +116,15 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: 
         y_out = plan.seq_out(y)
     saved = None
     if save:
-        saved = CpuLSTMSaved(xd=xd, gates=gates, c_states=rec["c_states"], y=y, h0=h0, c0=c0, c_cand=rec["c_cand"],
-                             m=buf["m"] if proj else None, a_x=a_x, a_h=buf["a_h"])
+        saved = CpuLSTMSaved(xd=xd, gates=gates, c_states=c_states, y=y, h0=h0, c0=c0, c_cand=c_cand,
+                             m=buf["m"] if proj else None, a_x=a_x if spec.layer_norm else None, a_h=buf["a_h"])
     return y_out, (hT, cT), saved
 
 
-def _scratch_y(plan: Plan, shape, like: Tensor) -> Tensor:
-    """An inference call's internal-order output: reused memory, since the caller gets a reordered copy."""
-    return scratch(plan, "y", shape, like)
-
-
-def _input_projection(spec: LSTMSpec, w: LSTMWeights, bias, lin_x: Linear, xd: Tensor):
-    """(a_x = W_ih x_t or None, gates = a_x + b, or LN(a_x) g_ih + b) for the steps of xd (t, n, I)."""
-    proj = project_seq(lin_x, xd)
-    if spec.layer_norm:
-        return proj, ln_forward(proj, w.ln_ih, bias, spec.ln_eps)    # LN(W_ih x_t) g_ih + b, one pass
-    return None, proj
+def _gates(spec: LSTMSpec, w: LSTMWeights, bias, a_x: Tensor) -> Tensor:
+    """The gate pre-activations from a_x = W_ih x_t (+ b): a_x itself, or with layer norm
+    LN(a_x) g_ih + b in one pass (a new tensor)."""
+    return ln_forward(a_x, w.ln_ih, bias, spec.ln_eps) if spec.layer_norm else a_x
 
 
 def _forward_runner(w: LSTMWeights, B: int, fuse: bool):

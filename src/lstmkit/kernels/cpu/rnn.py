@@ -11,9 +11,9 @@ from ...cells.rnn import RNNSpec, RNNWeights
 from . import blas, fused
 from . import rnn_steps as K
 from .plan import contiguous_zone, make_plan, np_view
-from .gemm import Linear, gemm_grad, project_all, project_seq
-from .shared import (at_np, input_grads, input_side, input_window, recurrent_input_all, recurrent_inputs, scratch,
-                     Runners, windowed, zeros_or_empty)
+from .gemm import Linear, gemm_grad, project_all
+from .shared import (at_np, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs, scratch,
+                     Runners, window_inputs)
 from .steps import blend_h_rows, bwd_h_rows, finish_dh
 
 
@@ -45,7 +45,7 @@ def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: boo
     with torch.no_grad():
         bias = None if w.b_ih is None else w.b_ih + w.b_hh
         h0 = plan.rows(state0[0].detach()).contiguous()
-        y = zeros_or_empty(plan, (T, B, H), x) if (save or plan.flat_out is None) else scratch(plan, "y", (T, B, H), x)
+        y = output_record(plan, save, (T, B, H), x)
         zone_h = contiguous_zone(mi.zone_h)
         h_cand = x.new_empty(B, H) if zone_h is not None else None
         hd = x.new_empty(B, H) if (mi.reset is not None or mi.drop_h is not None) else None
@@ -69,10 +69,7 @@ def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: boo
             gates = project_all(xd, w.w_ih, bias)                     # (T, B, H)
             runner(B)(plan, gates, y, h0, zone_h)
         else:
-            wins = windowed(plan, save, H, x)
-            lin_x = Linear(w.w_ih, max(t1 - t0 for t0, t1 in wins) * B, bias)
-            for t0, t1 in wins:
-                gates = project_seq(lin_x, input_window(plan, x, t0, t1))
+            for t0, t1, gates in window_inputs(plan, x, w.w_ih, bias, H):
                 runner(int(plan.n_t[t0]))(plan.window(t0, t1), gates, y[t0:t1], h0 if t0 == 0 else y[t0 - 1],
                                           None if zone_h is None else zone_h[t0:t1])
         hT = plan.unrows(plan.final(y))

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from . import fused
 from .steps import prepare_hd
-from .gemm import backproject_all, gemm_grad
+from .gemm import Linear, backproject_all, gemm_grad, project_seq
 from .plan import Plan, window_steps
 
 
@@ -44,12 +44,22 @@ def input_window(plan: Plan, x: Tensor, t0: int, t1: int) -> Tensor:
     return xw
 
 
-def windowed(plan: Plan, save: bool, width: int, like: Tensor) -> list[tuple[int, int]]:
-    """The windows a forward runs in: the whole call when it saves for a backward, else
-    :meth:`Plan.windows` of :func:`~lstmkit.kernels.cpu.plan.window_steps`."""
-    if save:
-        return [(0, plan.T)]
-    return plan.windows(window_steps(plan.T, plan.B, width, like.element_size()))
+def window_inputs(plan: Plan, x: Tensor, w_ih: Tensor, bias: Optional[Tensor], width: int):
+    """An inference call's windows (:meth:`Plan.windows`): yields (t0, t1, W_ih x_t (+ bias)) for steps
+    [t0, t1) over the rows running at t0, (t1 - t0, n_t[t0], width), one GEMM per window."""
+    wins = plan.windows(window_steps(plan.T, plan.B, width, x.element_size()))
+    lin = Linear(w_ih, (wins[0][1] - wins[0][0]) * plan.B, bias)     # the first window is the longest
+    for t0, t1 in wins:
+        yield t0, t1, project_seq(lin, input_window(plan, x, t0, t1))
+
+
+def output_record(plan: Plan, save: bool, shape, like: Tensor) -> Tensor:
+    """The forward's (T, B, N) output record in internal order, zero past each sequence's end: fresh when
+    it is saved for a backward or is itself the caller's output, else reused memory (the caller then
+    gets a reordered copy)."""
+    if save or plan.flat_out is None:
+        return zeros_or_empty(plan, shape, like)
+    return scratch(plan, "y", shape, like)
 
 
 class Runners:
