@@ -262,3 +262,32 @@ def test_an_aux_column_without_values_is_refused_and_unlabelled_batches_add_no_l
     model = task.build_model()
     loss, _ = task.train_step(model, 0)
     assert torch.isfinite(loss)
+
+
+def test_label_smoothing_gives_torch_s_smoothed_loss_on_every_head_and_is_validated(tmp_path):
+    blocks = ["\n".join([f"# sent_id = s-{k}"] + [f"{i}\t{w}\t{w.lower()}\t{t}\t{XPOS[t]}\t_\t0\tdep\t_\t_"
+                                                   for i, (w, t) in enumerate(s, 1)]) for k, s in enumerate(TOY)]
+    data = tmp_path / "t.conllu"
+    data.write_text("\n\n".join(blocks) + "\n\n")
+    cfg = TaggerConfig(train=str(data), dev=str(data), label_smoothing=0.2, word_dropout=0.0, dropout=0.0,
+                       aux_columns=["xpos"], **SMALL)
+    task = TaggerTask(cfg)
+    torch.manual_seed(0)
+    model = task.build_model()
+    before = task.sampler.state_dict()
+    loss, _ = task.train_step(model, 0)
+    task.sampler.load_state_dict(before)                          # the same batch again, by hand
+    idx = task.sampler.next()
+    batch = make_batch([task.train_words[i] for i in idx], task.vocab, [task.train_tags[i] for i in idx],
+                       aux_tags=[task.train_aux[i] for i in idx])
+    logits, (xpos,) = model.aux_logits(batch)
+    gold, gold_x = batch.tags.flatten(), batch.aux_tags[:, :, 0].flatten()
+    expected = (torch.nn.functional.cross_entropy(logits.flatten(0, 1), gold, ignore_index=-100, label_smoothing=0.2)
+                + torch.nn.functional.cross_entropy(xpos.flatten(0, 1), gold_x, ignore_index=-100,
+                                                    label_smoothing=0.2))
+    torch.testing.assert_close(loss, expected)
+    plain = torch.nn.functional.cross_entropy(logits.flatten(0, 1), gold, ignore_index=-100)
+    assert not torch.allclose(loss, plain + torch.nn.functional.cross_entropy(xpos.flatten(0, 1), gold_x,
+                                                                              ignore_index=-100))
+    with pytest.raises(ValueError, match="label_smoothing is a probability"):
+        TaggerConfig(train="t.conllu", label_smoothing=1.0).validate()

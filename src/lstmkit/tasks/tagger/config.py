@@ -65,6 +65,8 @@ class TaggerConfig(TrainConfig):
     dropout: float = opt(0.33, "dropout on the word vectors, between layers and before the output layer")
     word_dropout: float = opt(0.2, "probability of reading a training word as <unk> in the word embedding "
                                    "(teaches the model to tag unseen words from their characters)")
+    label_smoothing: float = opt(0.0, "smooth the training targets of every output layer: the gold tag gets 1 - this, "
+                                      "the rest is spread over all tags (evaluation scores the plain loss)")
     backend: str = backend_opt()
 
     def resolved_max_steps(self) -> int:
@@ -86,7 +88,7 @@ class TaggerConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.word_dim and not self.char_hidden:
             raise ValueError("word_dim and char_hidden are both 0; expected at least one word representation")
-        self.check_probabilities("dropout", "word_dropout")
+        self.check_probabilities("dropout", "word_dropout", "label_smoothing")
         for name in self.aux_columns:
             if name not in COLUMNS[2:] or name == self.column:
                 raise ValueError(f"aux_columns must name CoNLL-U columns other than --column {self.column!r} "

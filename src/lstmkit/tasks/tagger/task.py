@@ -94,13 +94,14 @@ class TaggerTask(TrainTask):
         batch = make_batch([self.train_words[i] for i in idx], self.vocab, [self.train_tags[i] for i in idx],
                            self.chars, ids, aux).to(self.device)
         logits, aux_logits = model.aux_logits(batch)                             # (T, B, K), [] without aux
-        loss = F.cross_entropy(logits.flatten(0, 1), batch.tags.flatten(), ignore_index=-100)
+        smooth = self.config.label_smoothing
+        loss = F.cross_entropy(logits.flatten(0, 1), batch.tags.flatten(), ignore_index=-100, label_smoothing=smooth)
         for a, extra in enumerate(aux_logits):                                    # (T, B, K_a) each
             gold = batch.aux_tags[:, :, a].flatten()                              # -100: no label here
             n = int((gold != -100).sum())
             if n:                                                                 # (a batch may have none)
                 loss = loss + self.config.aux_weight / n * F.cross_entropy(
-                    extra.flatten(0, 1), gold, ignore_index=-100, reduction="sum")
+                    extra.flatten(0, 1), gold, ignore_index=-100, reduction="sum", label_smoothing=smooth)
         return loss, int(batch.lengths.sum())
 
     def dev_batches(self) -> list:
