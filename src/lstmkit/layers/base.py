@@ -9,12 +9,13 @@ from abc import ABCMeta, abstractmethod
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import kernels
 from ..cells.base import CellSpec, check_prob, check_size
 from ..kernels import SeqMasks
+from ..kernels.cpu.bernoulli import bernoulli_mask
+from .dropout import dropout
 from .inputs import Prepared, finish, prepare
 
 
@@ -165,7 +166,7 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
                     lst.append(s)
             x = outs[0] if D == 1 else torch.cat(outs, dim=2)         # (T, B, D*P)
             if self.dropout > 0 and self.training and k < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, training=True)
+                x = dropout(x, self.dropout)
         return x, tuple(torch.stack(lst) for lst in finals)
 
     def _masks(self, spec: CellSpec, x: Tensor, prep: Prepared, T: int, B: int) -> SeqMasks:
@@ -173,9 +174,9 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         drop_x = drop_h = None
         if self._is_stochastic():
             if self.input_dropout > 0:
-                drop_x = _bernoulli_scaled(x.new_empty(B, spec.input_size), self.input_dropout)
+                drop_x = _bernoulli_scaled((B, spec.input_size), self.input_dropout, x)
             if self.recurrent_dropout > 0:
-                drop_h = _bernoulli_scaled(x.new_empty(B, spec.out_size), self.recurrent_dropout)
+                drop_h = _bernoulli_scaled((B, spec.out_size), self.recurrent_dropout, x)
         zones = self._zoneout_masks(spec, x, T, B)
         return SeqMasks(lengths=prep.lengths, reset=prep.reset, drop_x=drop_x, drop_h=drop_h, **zones)
 
@@ -187,7 +188,7 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
             if p <= 0:
                 continue
             if self.training:
-                out[key] = torch.bernoulli(x.new_full((T, B, size), p))
+                out[key] = bernoulli_mask((T, B, size), p, 1.0, x)
             else:
                 out[key] = x.new_full((1, 1, 1), p).expand(T, B, size)
         return out
@@ -324,6 +325,6 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         return {}
 
 
-def _bernoulli_scaled(buf: Tensor, p: float) -> Tensor:
-    """A dropout mask: 1/(1-p) with probability 1-p, else 0."""
-    return torch.bernoulli(buf.fill_(1.0 - p)).div_(1.0 - p)
+def _bernoulli_scaled(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
+    """A dropout mask of ``shape``: 1/(1-p) with probability 1-p, else 0."""
+    return bernoulli_mask(shape, 1.0 - p, 1.0 / (1.0 - p), like)

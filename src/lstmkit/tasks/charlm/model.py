@@ -7,7 +7,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from ...layers import GRU, LSTM, RNN
+from ...layers import Dropout, GRU, LSTM, RNN
 from .config import CELL_OPTIONS, CharLMConfig
 
 __all__ = ["CharLM", "make_recurrent"]
@@ -48,7 +48,7 @@ class CharLM(nn.Module):
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, cfg.embed)
         self.rnn = make_recurrent(cfg, cfg.embed)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         out = cfg.proj_size if cfg.cell == "lstm" and cfg.proj_size else cfg.hidden
         self.head = nn.Linear(out, vocab_size)
 

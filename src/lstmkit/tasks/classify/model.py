@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ...layers import GRU, LSTM, RNN
+from ...layers import Dropout, GRU, LSTM, RNN
 from .config import ClassifyConfig
 
 __all__ = ["SequenceClassifier"]
@@ -44,7 +44,7 @@ class SequenceClassifier(nn.Module):
         self.pooling, self.directions, self.layers = cfg.pooling, 2 if cfg.bidirectional else 1, cfg.layers
         size = self.directions * cfg.hidden
         self.score = nn.Linear(size, 1) if cfg.pooling == "attention" else None
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.head = nn.Linear(size, n_classes)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ...layers import GRU, LSTM, RNN
+from ...layers import Dropout, GRU, LSTM, RNN
 from .config import CTCConfig
 
 __all__ = ["CTCModel"]
@@ -27,7 +27,7 @@ class CTCModel(nn.Module):
         cls = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cfg.cell]
         self.rnn = cls(features, cfg.hidden, cfg.layers, dropout=cfg.dropout if cfg.layers > 1 else 0.0,
                        bidirectional=True, backend=cfg.backend)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.head = nn.Linear(2 * cfg.hidden, n_labels + 1)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ...layers import LSTM
+from ...layers import Dropout, LSTM
 from .config import ForecastConfig
 
 __all__ = ["Forecaster", "pinball_loss"]
@@ -49,7 +49,7 @@ class Forecaster(nn.Module):
         common = dict(num_layers=cfg.layers, dropout=cfg.dropout if cfg.layers > 1 else 0.0, batch_first=True,
                       backend=cfg.backend)
         self.encoder = LSTM(features, cfg.hidden, **common)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         if cfg.decoder == "direct":
             self.head = nn.Linear(cfg.hidden, cfg.horizon * self.n_q)
         else:

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from ...layers import LSTM
+from ...layers import Dropout, LSTM
 from .config import TaggerConfig
 
 __all__ = ["Batch", "CharEncoder", "Tagger"]
@@ -84,7 +84,7 @@ class Tagger(nn.Module):
         self.char_encoder = CharEncoder(n_chars, cfg.char_dim, cfg.char_hidden, cfg.backend) \
             if cfg.char_hidden else None
         size = cfg.word_dim + 2 * cfg.char_hidden
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.rnn = LSTM(size, cfg.hidden, num_layers=cfg.layers, bidirectional=True,
                         dropout=cfg.dropout if cfg.layers > 1 else 0.0, backend=cfg.backend)
         self.head = nn.Linear(2 * cfg.hidden, n_tags)
