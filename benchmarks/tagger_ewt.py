@@ -2,8 +2,8 @@
 against wall-clock training time (the curve), and the time at which it first reaches a target.
 
 The recipe is `lstmkit train tagger`'s defaults (100-d lowercased word embedding with 0.2 word dropout,
-character BiLSTM 2x64, 2-layer BiLSTM 2x200, dropout 0.33, AdamW decayed to 10% over the time budget by
-cosine, batches of 32 sentences of similar length run with `lengths=`), no outside embeddings.
+character BiLSTM 2x64, 2-layer BiLSTM 2x200, dropout 0.33, AdamW 6e-3 decayed to 10% over the time budget
+by cosine, batches of 64 sentences of similar length run with `lengths=`), no outside embeddings.
 
     flock /tmp/lstmkit-cpu.lock python benchmarks/tagger_ewt.py --minutes 19
     flock /tmp/lstmkit-cpu.lock python benchmarks/tagger_ewt.py --minutes 15 --name aux-ema \

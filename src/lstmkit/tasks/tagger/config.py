@@ -33,10 +33,10 @@ class TaggerConfig(TrainConfig):
 
     # ------------------------------------------------------------------ engine defaults for this job
     max_steps: int = opt(0, "optimisation steps to run (0: 150 on the demo sentences, 20000 with --train)")
-    lr: float = opt(2e-3, "peak learning rate of AdamW")
+    lr: float = opt(6e-3, "peak learning rate of AdamW")
     warmup_steps: int = opt(50, "steps of linear learning-rate warm-up from 0")
     weight_decay: float = opt(1e-5, "AdamW weight decay, on matrices only")
-    eval_every: int = opt(300, "steps between evaluations on the dev set (and checkpoints)")
+    eval_every: int = opt(150, "steps between evaluations on the dev set (and checkpoints)")
     log_every: int = opt(100, "steps between metrics lines (train loss is averaged over them)")
     grad_clip: float = opt(5.0, "clip the global gradient norm to this (0: off)")
 
@@ -50,7 +50,7 @@ class TaggerConfig(TrainConfig):
     aux_columns: list[str] = opt([], "other CoNLL-U columns learned jointly by extra output layers on the same "
                                      "BiLSTM (multi-task training, e.g. xpos feats); only --column is output")
     aux_weight: float = opt(1.0, "weight of each --aux-columns loss next to the --column loss")
-    batch_size: int = opt(32, "sentences per batch (batches are drawn from buckets of similar length)")
+    batch_size: int = opt(64, "sentences per batch (batches are drawn from buckets of similar length)")
     eval_batch_size: int = opt(256, "sentences per batch when evaluating")
     min_count: int = opt(2, "words seen fewer times in training share the <unk> embedding (the character "
                             "encoder still reads them)")
