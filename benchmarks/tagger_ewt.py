@@ -9,7 +9,13 @@ by cosine, batches of 64 sentences of similar length run with `lengths=`), no ou
     flock /tmp/lstmkit-cpu.lock python benchmarks/tagger_ewt.py --minutes 15 --name aux-ema \
         --set 'aux_columns=["xpos", "feats"]' --set ema=0.999
 
-Writes benchmarks/results/tagger_ewt_<minutes>m.json (the curve: minutes of training, evaluations
+Recipes compared step for step (two at a time, one thread each, cosine decay over the steps; wall time
+then means nothing, accuracy at equal steps does):
+
+    python benchmarks/tagger_ewt.py --steps 2000 --threads 1 --name b64-lr6e-3
+    python benchmarks/tagger_ewt.py --steps 4000 --threads 1 --name b32-lr4e-3 --set batch_size=32 --set lr=0.004
+
+Writes benchmarks/results/tagger_ewt_<minutes>m.json (or tagger_ewt_<steps>steps.json) (the curve: minutes of training, evaluations
 included, against dev accuracy). Run it alone on the machine: it measures wall time.
 """
 
@@ -47,6 +53,8 @@ def first_reaching(points: list[dict], target: float):
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=19.0, help="training budget (evaluations included)")
+    p.add_argument("--steps", type=int, default=0, help="a step budget instead of --minutes (cosine decay over "
+                   "the steps, evaluation every 500 unless --set eval_every=...)")
     p.add_argument("--data", type=pathlib.Path, default=EWT)
     p.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "bench")
     p.add_argument("--seed", type=int, default=0)
@@ -58,11 +66,15 @@ def main(argv=None) -> None:
     tr, dev = args.data / "en_ewt-ud-train.conllu", args.data / "en_ewt-ud-dev.conllu"
     if not tr.is_file() or not dev.is_file():
         raise SystemExit(f"UD English EWT not found under {args.data}; pass --data DIR")
-    name = f"tagger_ewt_{args.minutes:g}m" + (f"_{args.name}" if args.name else "")
+    budget = f"{args.steps}steps" if args.steps else f"{args.minutes:g}m"
+    name = f"tagger_ewt_{budget}" + (f"_{args.name}" if args.name else "")
     run = args.runs / name
     shutil.rmtree(run, ignore_errors=True)
-    cfg = TaggerConfig(train=str(tr), dev=str(dev), max_steps=10**6, max_time=args.minutes * 60,
-                       decay_by="time", seed=args.seed)
+    if args.steps:
+        cfg = TaggerConfig(train=str(tr), dev=str(dev), max_steps=args.steps, eval_every=500, seed=args.seed)
+    else:
+        cfg = TaggerConfig(train=str(tr), dev=str(dev), max_steps=10**6, max_time=args.minutes * 60,
+                           decay_by="time", seed=args.seed)
     cfg = apply_overrides(cfg, args.set)
     t0 = time.perf_counter()
     result = train(cfg, run)
