@@ -15,8 +15,8 @@ then means nothing, accuracy at equal steps does):
     python benchmarks/tagger_ewt.py --steps 2000 --threads 1 --name b64-lr6e-3
     python benchmarks/tagger_ewt.py --steps 4000 --threads 1 --name b32-lr4e-3 --set batch_size=32 --set lr=0.004
 
-Writes benchmarks/results/tagger_ewt_<minutes>m.json (or tagger_ewt_<steps>steps.json) (the curve: minutes of training, evaluations
-included, against dev accuracy). Run it alone on the machine: it measures wall time.
+Writes benchmarks/results/tagger_ewt_<minutes>m.json or tagger_ewt_<steps>steps.json (the curve: minutes of
+training, evaluations included, against dev accuracy). Run it alone on the machine: it measures wall time.
 """
 
 from __future__ import annotations

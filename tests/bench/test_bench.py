@@ -70,6 +70,8 @@ def test_run_writes_json(tmp_path):
 def test_extras_on_tiny_sizes():
     vl = extras.variable_length(B=4, T=12, I=8, H=8, repeats=1)
     assert set(vl["training"]) == {"lstmkit lengths", "lstmkit padded", "torch.nn packed"}
+    assert set(vl["inference"]) == {"lstmkit lengths", "lstmkit padded", "torch.nn packed",
+                                    "bare GEMMs of the packed work"}
     st = extras.streaming(steps=5, H=8, layers=2, repeats=1)
     assert st["lstmkit step"] > 0 and st["torch.nn per step"] > 0
     mem = extras.peak_memory([(4, 20, 8, 16)])[0]

@@ -136,7 +136,9 @@ def _extras(cfg: BenchConfig, result: dict, log) -> None:
         t = vl[mode]
         log(f"variable lengths {mode:9s} (B={vl['B']}, T={vl['T']}, mean length {vl['mean_length']:.0f}): "
             f"lstmkit {1e3 * t['lstmkit lengths']:.1f} ms, x{t['torch.nn packed'] / t['lstmkit lengths']:.2f} vs "
-            f"torch.nn packed, {t['lstmkit lengths'] / t['lstmkit padded']:.2f} of our padded run")
+            f"torch.nn packed, {t['lstmkit lengths'] / t['lstmkit padded']:.2f} of our padded run"
+            + (f"; torch.nn packed / its bare GEMMs x{t['torch.nn packed'] / t['bare GEMMs of the packed work']:.2f}"
+               if "bare GEMMs of the packed work" in t else ""))
     st = streaming(steps=500 if cfg.quick else 2000, repeats=1 if cfg.quick else 3)
     result["streaming"] = st
     log(f"streaming {st['steps']} steps (B=1, H={st['H']}, {st['layers']} layers): lstmkit "
