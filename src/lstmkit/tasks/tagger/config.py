@@ -65,8 +65,8 @@ class TaggerConfig(TrainConfig):
     dropout: float = opt(0.33, "dropout on the word vectors, between layers and before the output layer")
     word_dropout: float = opt(0.2, "probability of reading a training word as <unk> in the word embedding "
                                    "(teaches the model to tag unseen words from their characters)")
-    label_smoothing: float = opt(0.0, "smooth the training targets of every output layer: the gold tag gets 1 - this, "
-                                      "the rest is spread over all tags (evaluation scores the plain loss)")
+    label_smoothing: float = opt(0.0, "mix each output layer's one-hot training target with the uniform one by this "
+                                      "weight (torch's label_smoothing; evaluation scores the plain loss)")
     backend: str = backend_opt()
 
     def resolved_max_steps(self) -> int:
