@@ -7,6 +7,7 @@ import os
 import pathlib
 import platform
 import statistics
+import time
 
 import torch
 
@@ -68,3 +69,27 @@ def apply_overrides(cfg, items: list[str]):
             setattr(cfg, key, value)
     cfg.validate()
     return cfg
+
+
+def timed_training(task, model, clip: float, autocast: bool = False):
+    """``run(n) -> (seconds, units)`` for n full training steps of ``task`` on ``model`` (forward, loss,
+    backward, gradient clipping at ``clip``, AdamW from the task's config); ``units`` sums what the task's
+    train_step counts (characters, words). ``autocast``: the forward under torch.autocast bfloat16."""
+    from torch import nn
+
+    from lstmkit.train import make_optimizer
+
+    opt = make_optimizer(model, task.config)
+
+    def run(n: int) -> tuple[float, int]:
+        t0, units = time.perf_counter(), 0
+        for i in range(n):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                loss, k = task.train_step(model, i)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            units += k
+        return time.perf_counter() - t0, units
+    return run

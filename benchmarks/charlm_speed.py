@@ -25,14 +25,12 @@ import sys
 import time
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import SHAKESPEARE, median, write_result  # noqa: E402
+from _common import SHAKESPEARE, median, timed_training, write_result  # noqa: E402
 
 from lstmkit.tasks.charlm import CharLM, CharLMConfig, CharLMTask, Vocab, sample_text  # noqa: E402
 from lstmkit.tasks.charlm.text import default_corpus  # noqa: E402
-from lstmkit.train import make_optimizer  # noqa: E402
 
 
 def model_config(**kw) -> CharLMConfig:
@@ -44,24 +42,6 @@ def _text() -> str:
 
 
 # ------------------------------------------------------------------------------------------- training
-def _trainer(task: CharLMTask, model: nn.Module, autocast: bool = False):
-    opt = make_optimizer(model, task.config)
-
-    def steps(n: int) -> float:
-        """Seconds for n full training steps."""
-        t0 = time.perf_counter()
-        for i in range(n):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                loss, _ = task.train_step(model, i)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        return time.perf_counter() - t0
-
-    return steps
-
-
 def bench_train(rounds: int, steps: int) -> dict:
     text = _text()
     cfg = model_config()
@@ -73,16 +53,17 @@ def bench_train(rounds: int, steps: int) -> dict:
     theirs = CharLM(len(tasks[0].vocab), cfg)
     theirs.rnn = ours.rnn.to_torch()                                  # same weights, torch.nn.LSTM
     theirs_bf16 = copy.deepcopy(theirs)
-    run = {"lstmkit": _trainer(tasks[0], ours.train()), "torch.nn.LSTM": _trainer(tasks[1], theirs.train()),
-           "lstmkit bf16": _trainer(tasks[2], ours_bf16.train()),
-           "torch.nn.LSTM autocast bf16": _trainer(tasks[3], theirs_bf16.train(), autocast=True)}
+    run = {"lstmkit": timed_training(tasks[0], ours.train(), 1.0),
+           "torch.nn.LSTM": timed_training(tasks[1], theirs.train(), 1.0),
+           "lstmkit bf16": timed_training(tasks[2], ours_bf16.train(), 1.0),
+           "torch.nn.LSTM autocast bf16": timed_training(tasks[3], theirs_bf16.train(), 1.0, autocast=True)}
     chars = cfg.batch_size * cfg.seq_len * steps
     for f in run.values():                                            # warm-up
         f(1)
     speeds: dict = {k: [] for k in run}
     for r in range(rounds):
         for name, f in run.items():
-            speeds[name].append(chars / f(steps))
+            speeds[name].append(chars / f(steps)[0])
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} chars/s" for k, v in speeds.items()), flush=True)
     med = {k: median(v) for k, v in speeds.items()}
     return {"model": "embed 64 -> LSTM 2 x 512 -> linear, dropout 0.1, batch 32 x 100", "steps_per_round": steps,

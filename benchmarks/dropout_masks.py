@@ -17,35 +17,21 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-import time
-
 import torch
-from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, SHAKESPEARE, median, need_shakespeare, write_result  # noqa: E402
+from _common import ROOT, SHAKESPEARE, median, need_shakespeare, timed_training, write_result  # noqa: E402
 
 from lstmkit.kernels.cpu import bernoulli  # noqa: E402
-from lstmkit.train import make_optimizer  # noqa: E402
 
 EWT = ROOT.parent / "shared" / "data" / "ud_english_ewt"
 
 
-def _trainer(task, model, cfg, clip: float, steps: int):
-    opt = make_optimizer(model, cfg)
-
-    def run() -> float:
-        """Units (characters or words) per second over ``steps`` full training steps."""
-        t0, units = time.perf_counter(), 0
-        for i in range(steps):
-            loss, n = task.train_step(model, i)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            units += n
-        return units / (time.perf_counter() - t0)
-    return run
+def _units_per_s(run, steps: int):
+    def rate() -> float:
+        seconds, units = run(steps)
+        return units / seconds
+    return rate
 
 
 def job(name: str):
@@ -55,13 +41,13 @@ def job(name: str):
         cfg = CharLMConfig(cell="lstm", layers=2, hidden=512, embed=64, dropout=0.25, batch_size=32, seq_len=100,
                            zoneout_c=0.5, zoneout_h=0.05, backend="cpu-bf16")
         task = CharLMTask(cfg, text=need_shakespeare(SHAKESPEARE).read_text(encoding="utf-8"))
-        return _trainer(task, CharLM(len(task.vocab), cfg).train(), cfg, 1.0, 4), "chars/s"
+        return _units_per_s(timed_training(task, CharLM(len(task.vocab), cfg).train(), 1.0), 4), "chars/s"
     from lstmkit.tasks.tagger import TaggerConfig, TaggerTask
     if not EWT.is_dir():
         raise SystemExit(f"UD English EWT not found under {EWT}")
     cfg = TaggerConfig(train=str(EWT / "en_ewt-ud-train.conllu"), dev=str(EWT / "en_ewt-ud-dev.conllu"))
     task = TaggerTask(cfg)
-    return _trainer(task, task.build_model().train(), cfg, cfg.grad_clip, 20), "words/s"
+    return _units_per_s(timed_training(task, task.build_model().train(), cfg.grad_clip), 20), "words/s"
 
 
 def main(argv=None) -> None:

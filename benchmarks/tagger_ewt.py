@@ -66,15 +66,13 @@ def main(argv=None) -> None:
     tr, dev = args.data / "en_ewt-ud-train.conllu", args.data / "en_ewt-ud-dev.conllu"
     if not tr.is_file() or not dev.is_file():
         raise SystemExit(f"UD English EWT not found under {args.data}; pass --data DIR")
-    budget = f"{args.steps}steps" if args.steps else f"{args.minutes:g}m"
-    name = f"tagger_ewt_{budget}" + (f"_{args.name}" if args.name else "")
+    name = f"tagger_ewt_{f'{args.steps}steps' if args.steps else f'{args.minutes:g}m'}" + \
+        (f"_{args.name}" if args.name else "")
     run = args.runs / name
     shutil.rmtree(run, ignore_errors=True)
-    if args.steps:
-        cfg = TaggerConfig(train=str(tr), dev=str(dev), max_steps=args.steps, eval_every=500, seed=args.seed)
-    else:
-        cfg = TaggerConfig(train=str(tr), dev=str(dev), max_steps=10**6, max_time=args.minutes * 60,
-                           decay_by="time", seed=args.seed)
+    budget = dict(max_steps=args.steps, eval_every=500) if args.steps else \
+        dict(max_steps=10**6, max_time=args.minutes * 60, decay_by="time")
+    cfg = TaggerConfig(train=str(tr), dev=str(dev), seed=args.seed, **budget)
     cfg = apply_overrides(cfg, args.set)
     t0 = time.perf_counter()
     result = train(cfg, run)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..kernels.cpu.bernoulli import _compiled, bernoulli_mask
+from ..kernels.cpu.bernoulli import bernoulli_mask, compiled_for
 
 __all__ = ["Dropout", "dropout"]
 
@@ -37,7 +37,7 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return x
-    if p == 1.0 or not _compiled(x):
+    if p == 1.0 or not compiled_for(x):
         return F.dropout(x, p, training=True)
     return x * bernoulli_mask(x.shape, 1.0 - p, 1.0 / (1.0 - p), x)
 

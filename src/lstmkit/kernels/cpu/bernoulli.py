@@ -31,7 +31,7 @@ try:  # numba is a dependency, but a broken LLVM install should leave torch.bern
 except ImportError:  # pragma: no cover - exercised only on a broken install
     numba = pjit = None
 
-__all__ = ["bernoulli_mask"]
+__all__ = ["bernoulli_mask", "compiled_for"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -58,7 +58,8 @@ def _fill(out, threshold, value, seed):
 _fill = pjit(_fill) if pjit is not None else None
 
 
-def _compiled(like: Tensor) -> bool:
+def compiled_for(like: Tensor) -> bool:
+    """Whether masks like ``like`` (and dropout on it) are drawn by the compiled generator here."""
     return (_fill is not None and like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64)
             and not torch.compiler.is_compiling())
 
@@ -84,7 +85,7 @@ def bernoulli_mask(shape: Sequence[int], p: float, value: float, like: Tensor) -
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p is a probability and must be in [0, 1], got {p}")
-    if not _compiled(like):
+    if not compiled_for(like):
         return torch.bernoulli(torch.full(tuple(shape), p, dtype=like.dtype, device=like.device)).mul_(value)
     out = torch.empty(tuple(shape), dtype=like.dtype)
     if out.numel():
