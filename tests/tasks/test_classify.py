@@ -106,6 +106,9 @@ def test_text_training_eval_and_unseen_label(tmp_path):
     code, _, err = quiet(["eval", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
                           "--out", str(tmp_path / "ev2")])
     assert code == 2 and "new.csv:3: label 'meh' was never seen in training" in err and not (tmp_path / "ev2").exists()
+    run = str(tmp_path / "run")                                     # ensembles are for tagger runs only
+    code, _, err = quiet(["eval", run, run, "--data", str(tmp_path / "dev.csv"), "--out", str(tmp_path / "ev3")])
+    assert code == 2 and "got 2 'classify' runs" in err and "one at a time" in err and not (tmp_path / "ev3").exists()
 
 
 def test_bad_input_leaves_no_run_folder(tmp_path):

@@ -291,3 +291,56 @@ def test_label_smoothing_gives_torch_s_smoothed_loss_on_every_head_and_is_valida
                                                                               ignore_index=-100))
     with pytest.raises(ValueError, match="label_smoothing is a probability"):
         TaggerConfig(train="t.conllu", label_smoothing=1.0).validate()
+
+
+# ------------------------------------------------------------------------------------------ ensembles
+@pytest.fixture(scope="module")
+def toy_runs(toy_run):
+    """A second run of the toy data (another seed, another word vocabulary) and one with another tag set."""
+    second = toy_run / "run-seed1"
+    train(TaggerConfig(train=str(toy_run / "train.conllu"), dev=str(toy_run / "dev.conllu"), max_steps=80, seed=1,
+                       min_count=5, **SMALL), second, stream=io.StringIO())
+    other = write(toy_run / "other.conllu", [[(w, "X" if t == "DET" else t) for w, t in s] for s in TOY * 4])
+    odd = toy_run / "run-other-tags"
+    train(TaggerConfig(train=str(other), max_steps=2, **SMALL), odd, stream=io.StringIO())
+    return toy_run / "run", second, odd
+
+
+def test_ensemble_probabilities_are_the_members_mean_and_tag_accordingly(toy_runs, toy_run):
+    from lstmkit.tasks.tagger import load_taggers, tag_probabilities
+    loaded = load_taggers(toy_runs[:2])
+    members = [(m, v) for m, v, _ in loaded]
+    assert members[0][1].words != members[1][1].words                     # min_count 2 vs 5: vocabularies differ
+    sents = [["The", "dog", "ate", "a", "cat", "."], ["Zebras", "bark", "."]]
+    singles = [tag_probabilities(m, v, sents) for m, v in members]
+    mean = tag_probabilities(members, None, sents)
+    for k, s in enumerate(sents):
+        assert mean[k].shape == (len(s), 4)
+        torch.testing.assert_close(mean[k], (singles[0][k] + singles[1][k]) / 2)
+        torch.testing.assert_close(mean[k].sum(1), torch.ones(len(s)))
+    tags = members[0][1].tags
+    assert tag_sentences(members, None, sents) == [[tags[i] for i in p.argmax(1).tolist()] for p in mean]
+    assert tag_sentences(members[:1], None, sents) == tag_sentences(*members[0], sents)
+    with pytest.raises(ValueError, match="non-empty list"):
+        tag_sentences(members, members[0][1], sents)
+    with pytest.raises(ValueError, match="needs its vocabulary"):
+        tag_sentences(members[0][0], None, sents)
+
+
+def test_tag_and_eval_take_several_runs_as_an_ensemble(toy_runs, toy_run, tmp_path, monkeypatch):
+    first, second, odd = (str(r) for r in toy_runs)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("The dog ate a cat .\n"))
+    code, out, err = quiet(["tag", first, second])
+    assert code == 0 and out == "The/DET dog/NOUN ate/VERB a/DET cat/NOUN ./PUNCT\n", err
+    code, out, err = quiet(["eval", first, second, "--data", str(toy_run / "dev.conllu"), "--out",
+                            str(tmp_path / "ev"), "--json"])
+    assert code == 0, err
+    metrics = json.loads("{" + out.split("{", 1)[1])
+    assert metrics["count"] == 15 and metrics["accuracy"] > 0.9
+    # members predicting another tag set are refused, naming the run and both tag sets; nothing is written
+    code, out, err = quiet(["eval", first, odd, "--data", str(toy_run / "dev.conllu"), "--out", str(tmp_path / "e2")])
+    assert code == 2 and odd in err and "DET NOUN PUNCT VERB" in err and "NOUN PUNCT VERB X" in err
+    assert not (tmp_path / "e2").exists()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Dogs bark .\n"))
+    code, out, err = quiet(["tag", first, odd])
+    assert code == 2 and "same tag set" in err and out == ""

@@ -19,11 +19,16 @@ Evaluator = Callable[[RunDir, str, argparse.Namespace], dict[str, Any]]
 
 #: task name -> evaluator; filled by the task packages when they are imported
 EVALUATORS: dict[str, Evaluator] = {}
+#: tasks whose evaluator scores an ensemble (``args.ensemble``: the runs after the first)
+ENSEMBLES: set[str] = set()
 
 
-def register_evaluator(task: str, fn: Evaluator) -> Evaluator:
-    """Declare ``fn`` as the evaluator of runs whose ``config.json`` says ``"task": task``."""
+def register_evaluator(task: str, fn: Evaluator, ensemble: bool = False) -> Evaluator:
+    """Declare ``fn`` as the evaluator of runs whose ``config.json`` says ``"task": task``; ``ensemble``:
+    it also evaluates several runs together, reading the runs after the first from ``args.ensemble``."""
     EVALUATORS[task] = fn
+    if ensemble:
+        ENSEMBLES.add(task)
     return fn
 
 
@@ -41,8 +46,18 @@ def evaluator_for(run: RunDir) -> Evaluator:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    run = RunDir.open(args.run)
-    metrics = evaluator_for(run)(run, args.data, args)
+    run, *more = [RunDir.open(path) for path in args.run]
+    evaluator = evaluator_for(run)
+    for other in more:
+        if other.task != run.task:
+            raise ValueError(f"{other.path} is a {other.task!r} run; expected {run.task!r} runs like {run.path} "
+                             f"(an ensemble's runs are of one task)")
+    if more and run.task not in ENSEMBLES:
+        known = ", ".join(sorted(ENSEMBLES)) or "none"
+        raise ValueError(f"lstmkit eval got {len(args.run)} {run.task!r} runs; ensembles of {known} runs can be "
+                         f"evaluated, {run.task} runs one at a time: expected one RUN_DIR")
+    args.ensemble = more
+    metrics = evaluator(run, args.data, args)
     if args.json:
         json.dump(metrics, sys.stdout, indent=2, default=float)
         sys.stdout.write("\n")
@@ -54,9 +69,13 @@ def register(commands, train_commands) -> None:
         "eval", help="evaluate a trained run on new data",
         description="Evaluate a trained run (any task) on new data; what --data holds depends on the task "
                     "(CoNLL-U for tagger runs, CSV/JSONL/.npy for classify, CSV for forecast ...).",
-        epilog="example: lstmkit eval runs/tagger-20260101-120000 --data dev.conllu",
+        epilog="examples:\n  lstmkit eval runs/tagger-20260101-120000 --data dev.conllu\n"
+               "  lstmkit eval runs/ewt-seed0 runs/ewt-seed1 runs/ewt-seed2 --data dev.conllu   "
+               "# an ensemble (tagger runs)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", metavar="RUN_DIR", help="a run folder made by lstmkit train <task>")
+    p.add_argument("run", metavar="RUN_DIR", nargs="+",
+                   help="a run folder made by lstmkit train <task>; several tagger runs are evaluated as an "
+                        "ensemble (their tag distributions averaged)")
     p.add_argument("--data", metavar="FILE", required=True, help="the data to evaluate on")
     p.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
                    help="which checkpoint (default: auto = best if there is one, else last)")

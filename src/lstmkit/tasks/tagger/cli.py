@@ -7,7 +7,7 @@ import sys
 
 from ..runs import add_train_command
 from .config import TaggerConfig
-from .jobs import load_tagger, resume, tag_sentences, train
+from .jobs import load_taggers, resume, tag_sentences, train
 
 TRAIN_HELP = """\
 Train a part-of-speech (or any CoNLL-U column) tagger: each word is its embedding plus a character BiLSTM
@@ -24,12 +24,14 @@ examples:
       --decay-by time --out runs/ewt
   lstmkit tag runs/ewt < sentences.txt
   lstmkit eval runs/ewt --data en_ewt-ud-dev.conllu
+  lstmkit eval runs/ewt runs/ewt-seed1 --data en_ewt-ud-dev.conllu     # an ensemble of two runs
 """
 
 TAG_HELP = """\
 Tag text from stdin with a trained tagger run: one sentence per line, words separated by spaces (already
 tokenised); blank lines are skipped. Writes one line per sentence, word/TAG separated by spaces, or CoNLL-U
-with --conllu. Words the model never saw are tagged from their characters.
+with --conllu. Words the model never saw are tagged from their characters. Several runs make an ensemble:
+each tags the text, and every word gets the tag of the mean of their distributions.
 """
 
 
@@ -37,8 +39,9 @@ def _tag(args: argparse.Namespace) -> None:
     sentences = [line.split() for line in sys.stdin.read().splitlines() if line.strip()]
     if not sentences:
         raise ValueError("stdin holds no sentence; expected one sentence per line, words separated by spaces")
-    model, vocab, cfg = load_tagger(args.run, args.checkpoint)
-    tags = tag_sentences(model, vocab, sentences)
+    loaded = load_taggers(args.run, args.checkpoint)
+    cfg = loaded[0][2]
+    tags = tag_sentences([(model, vocab) for model, vocab, _ in loaded], None, sentences)
     lines = []
     for words, ts in zip(sentences, tags):
         if args.conllu:
@@ -77,9 +80,12 @@ def register(commands, train_commands) -> None:
                       TRAIN_HELP, TRAIN_EPILOG)
 
     t = commands.add_parser("tag", help="tag text (one sentence per line) with a trained tagger run",
-                            description=TAG_HELP, epilog="example: echo 'I saw her duck' | lstmkit tag runs/ewt",
+                            description=TAG_HELP, epilog="examples:\n  echo 'I saw her duck' | lstmkit tag runs/ewt\n"
+                                   "  lstmkit tag runs/ewt-seed0 runs/ewt-seed1 runs/ewt-seed2 < sentences.txt",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("run", metavar="RUN_DIR", help="a run folder made by lstmkit train tagger")
+    t.add_argument("run", metavar="RUN_DIR", nargs="+",
+                   help="a run folder made by lstmkit train tagger; several runs tag as an ensemble (the mean of "
+                        "their tag distributions), e.g. the same recipe trained with different --seed")
     t.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
                    help="which checkpoint (default: auto = best if there is one, else last)")
     t.add_argument("--conllu", action="store_true", help="write CoNLL-U (the tag in the run's column)")

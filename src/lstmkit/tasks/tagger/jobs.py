@@ -8,6 +8,7 @@ import pathlib
 from typing import IO, Optional, Sequence
 
 import torch
+from torch import nn
 
 from ...train import CheckpointError, RunDir, TrainResult
 from ..runs import absolute_paths, fit_run, open_checkpoint
@@ -19,7 +20,7 @@ from .model import Tagger
 from .task import TaggerTask
 from .vocab import TaggerVocab
 
-__all__ = ["train", "resume", "load_tagger", "tag_sentences", "evaluate_run"]
+__all__ = ["train", "resume", "load_tagger", "load_taggers", "tag_probabilities", "tag_sentences", "evaluate_run"]
 
 
 def _resolve(cfg: TaggerConfig) -> TaggerConfig:
@@ -69,37 +70,105 @@ def load_tagger(run_path: str | pathlib.Path, checkpoint: str = "auto",
     return model.to(device).eval(), vocab, cfg
 
 
+def load_taggers(run_paths: Sequence[str | pathlib.Path], checkpoint: str = "auto",
+                 device: str = "cpu") -> list[tuple[Tagger, TaggerVocab, TaggerConfig]]:
+    """:func:`load_tagger` of each run of an ensemble; the runs must predict the same column with the same
+    tag set (their word vocabularies may differ: each member reads the words through its own).
+
+    Example::
+
+        >>> import tempfile
+        >>> from lstmkit.tasks.tagger import TaggerConfig, train, load_taggers, tag_sentences
+        >>> runs = [tempfile.mkdtemp() + "/run" for _ in range(2)]
+        >>> for seed, run in enumerate(runs):
+        ...     cfg = TaggerConfig(max_steps=60, eval_every=30, lr=0.01, warmup_steps=0, hidden=32, char_hidden=16,
+        ...                        seed=seed)
+        ...     _ = train(cfg, run, stream=open("/dev/null", "w"))
+        >>> members = [(model, vocab) for model, vocab, _ in load_taggers(runs)]
+        >>> tag_sentences(members, None, [["The", "dog", "read", "that", "apple"]])
+        [['DET', 'NN', 'V', 'DET', 'NN']]
+    """
+    if not run_paths:
+        raise ValueError("expected at least one tagger run, got none")
+    members = [load_tagger(path, checkpoint, device) for path in run_paths]
+    _, vocab0, cfg0 = members[0]
+    for path, (_, vocab, cfg) in zip(run_paths[1:], members[1:]):
+        if cfg.column != cfg0.column or vocab.tags != vocab0.tags:
+            raise ValueError(f"{path} tags the {cfg.column!r} column with {len(vocab.tags)} tags ({' '.join(vocab.tags)}); "
+                             f"expected the {cfg0.column!r} tags of {run_paths[0]} ({' '.join(vocab0.tags)}): the "
+                             f"members of an ensemble must predict the same tag set")
+    return members
+
+
+Members = Sequence[tuple[Tagger, TaggerVocab]]
+
+
+def _members(model: Tagger | Members, vocab: Optional[TaggerVocab]) -> Members:
+    """One model and its vocabulary, or ``[(model, vocab), ...]`` (an ensemble, ``vocab`` None)."""
+    if isinstance(model, nn.Module):
+        if vocab is None:
+            raise ValueError("a single tagger needs its vocabulary; got vocab=None")
+        return [(model, vocab)]
+    members = list(model)
+    if not members or vocab is not None:
+        raise ValueError(f"expected a tagger and its vocabulary, or a non-empty list of (tagger, vocabulary) pairs "
+                         f"with vocab=None; got {len(members)} pairs and vocab={type(vocab).__name__}")
+    return members
+
+
 @torch.no_grad()
-def predict(model: Tagger, vocab: TaggerVocab, sentences: Sequence[Sequence[str]],
-            batch_size: int = 256) -> list[torch.Tensor]:
-    """Predicted tag ids of each sentence (in input order)."""
-    model.eval()
-    device = next(model.parameters()).device
-    chars = CharCache(vocab)
+def tag_probabilities(model: Tagger | Members, vocab: Optional[TaggerVocab], sentences: Sequence[Sequence[str]],
+                      batch_size: int = 256) -> list[torch.Tensor]:
+    """Each sentence's tag distribution per word, (n_words, n_tags) in input order: the model's softmax, or
+    the mean of the members' softmaxes for an ensemble (``model`` a list of (tagger, vocabulary), ``vocab``
+    None). Each member reads the words through its own vocabulary and character cache."""
+    members = _members(model, vocab)
+    caches = [CharCache(v) for _, v in members]
     out: list[Optional[torch.Tensor]] = [None] * len(sentences)
     for idx in length_batches([len(s) for s in sentences], batch_size):
-        batch = make_batch([sentences[i] for i in idx], vocab, chars=chars).to(device)
-        best = model(batch).argmax(2).cpu()                              # (T, B)
+        words = [sentences[i] for i in idx]
+        probs = None
+        for (m, v), chars in zip(members, caches):
+            m.eval()
+            batch = make_batch(words, v, chars=chars).to(next(m.parameters()).device)
+            p = m(batch).float().softmax(2).cpu()                        # (T, B, K)
+            probs = p if probs is None else probs.add_(p)
+        probs /= len(members)
         for b, i in enumerate(idx):
-            out[i] = best[: len(sentences[i]), b]
+            out[i] = probs[: len(sentences[i]), b]
     return out
 
 
-def tag_sentences(model: Tagger, vocab: TaggerVocab, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-    """The tags of each sentence (lists of words). Unseen words are read through their characters."""
+def predict(model: Tagger | Members, vocab: Optional[TaggerVocab], sentences: Sequence[Sequence[str]],
+            batch_size: int = 256) -> list[torch.Tensor]:
+    """Predicted tag ids of each sentence (in input order); an ensemble as in :func:`tag_probabilities`."""
+    return [p.argmax(1) for p in tag_probabilities(model, vocab, sentences, batch_size)]
+
+
+def tag_sentences(model: Tagger | Members, vocab: Optional[TaggerVocab],
+                  sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The tags of each sentence (lists of words). Unseen words are read through their characters.
+    ``model`` may be a list of (tagger, vocabulary) pairs with ``vocab`` None: an ensemble that averages
+    their tag distributions (:func:`load_taggers`)."""
     for k, s in enumerate(sentences):
         if not s:
             raise ValueError(f"sentence {k + 1} is empty; expected at least one word")
-    return [[vocab.tags[t] for t in ids.tolist()] for ids in predict(model, vocab, sentences)]
+    members = _members(model, vocab)
+    tags = members[0][1].tags
+    return [[tags[t] for t in ids.tolist()] for ids in predict(members, None, sentences)]
 
 
 def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     """``lstmkit eval`` for tagger runs: accuracy (also on words unseen in training), per-tag P/R/F1 and
-    the confusion matrix (PNG) on a CoNLL-U file; gold tags the training data lacks are refused (file:line)."""
-    model, vocab, cfg = load_tagger(run.path, getattr(args, "checkpoint", "auto"))
+    the confusion matrix (PNG) on a CoNLL-U file; gold tags the training data lacks are refused (file:line).
+    ``args.ensemble`` (more runs, :class:`RunDir`) evaluates the ensemble of ``run`` and them; "unseen"
+    then means unseen by the first run's vocabulary."""
+    paths = [run.path] + [r.path for r in getattr(args, "ensemble", [])]
+    loaded = load_taggers(paths, getattr(args, "checkpoint", "auto"))
+    _, vocab, cfg = loaded[0]
     sentences = read_conllu(data, (cfg.column,))
     gold = gold_tags(sentences, cfg.column, vocab, str(data))
-    pred = predict(model, vocab, [s.words for s in sentences])
+    pred = predict([(m, v) for m, v, _ in loaded], None, [s.words for s in sentences])
     g, p = torch.cat(gold), torch.cat(pred)
     matrix = confusion(g, p, len(vocab.tags))
     scores = label_scores(matrix, vocab.tags)
