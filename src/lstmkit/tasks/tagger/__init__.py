@@ -14,5 +14,6 @@ from .vocab import TaggerVocab
 register_evaluator(TaggerConfig.task, evaluate_run, ensemble=True)
 
 __all__ = ["TaggerConfig", "TaggerTask", "Tagger", "TaggerVocab", "Sentence", "ConlluError", "read_conllu",
-           "parse_conllu", "train", "resume", "load_tagger", "load_taggers", "tag_probabilities", "tag_sentences", "evaluate_run", "inspect_adapter",
+           "parse_conllu", "train", "resume", "load_tagger", "load_taggers", "tag_probabilities", "tag_sentences",
+           "evaluate_run", "inspect_adapter",
            "register"]

@@ -94,7 +94,8 @@ def load_taggers(run_paths: Sequence[str | pathlib.Path], checkpoint: str = "aut
     _, vocab0, cfg0 = members[0]
     for path, (_, vocab, cfg) in zip(run_paths[1:], members[1:]):
         if cfg.column != cfg0.column or vocab.tags != vocab0.tags:
-            raise ValueError(f"{path} tags the {cfg.column!r} column with {len(vocab.tags)} tags ({' '.join(vocab.tags)}); "
+            raise ValueError(f"{path} tags the {cfg.column!r} column with {len(vocab.tags)} tags "
+                             f"({' '.join(vocab.tags)}); "
                              f"expected the {cfg0.column!r} tags of {run_paths[0]} ({' '.join(vocab0.tags)}): the "
                              f"members of an ensemble must predict the same tag set")
     return members
