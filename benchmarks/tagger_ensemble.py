@@ -1,0 +1,65 @@
+"""Ensembles of trained UD English EWT taggers: dev UPOS accuracy of each run alone and of the ensembles of
+its first k runs (k = 2 .. n; the mean of their tag distributions, what `lstmkit eval RUN RUN ...` and
+`lstmkit tag RUN RUN ...` do), with each member's training time from its metrics.
+
+    for s in 0 1 2 3 4; do
+        flock /tmp/lstmkit-cpu.lock python benchmarks/tagger_ewt.py --minutes 10 --seed $s --name seed$s
+    done
+    python benchmarks/tagger_ensemble.py runs/bench/tagger_ewt_10m_seed{0,1,2,3,4} --name 10m-5seeds
+
+Writes benchmarks/results/tagger_ensemble_<name>.json. Inference only: it needs no quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import statistics
+import sys
+
+import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _common import write_result  # noqa: E402
+from tagger_ewt import EWT  # noqa: E402
+
+from lstmkit.tasks.tagger import load_taggers, read_conllu, tag_probabilities  # noqa: E402
+from lstmkit.tasks.tagger.data import gold_tags  # noqa: E402
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", type=pathlib.Path, help="tagger run folders (their best checkpoints)")
+    p.add_argument("--data", type=pathlib.Path, default=EWT / "en_ewt-ud-dev.conllu")
+    p.add_argument("--name", default="", help="suffix of the result file")
+    args = p.parse_args(argv)
+    if not args.data.is_file():
+        raise SystemExit(f"{args.data} not found; pass --data FILE.conllu")
+    loaded = load_taggers(args.runs, "best")
+    vocab, cfg = loaded[0][1], loaded[0][2]
+    sentences = read_conllu(args.data, (cfg.column,))
+    gold = torch.cat(gold_tags(sentences, cfg.column, vocab, str(args.data)))
+    words = [s.words for s in sentences]
+    probs = [torch.cat(tag_probabilities(model, v, words)) for model, v, _ in loaded]   # (N, K) per run
+
+    def accuracy(p: torch.Tensor) -> float:
+        return round(float((p.argmax(1) == gold).double().mean()), 6)
+
+    members = []
+    for path, p_run in zip(args.runs, probs):
+        recs = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+        members.append({"run": str(path), "dev_accuracy": accuracy(p_run), "steps": recs[-1]["step"],
+                        "train_minutes": round(recs[-1]["elapsed"] / 60, 2)})
+    ensembles = [{"members": k, "dev_accuracy": accuracy(sum(probs[:k]) / k)} for k in range(2, len(probs) + 1)]
+    singles = [m["dev_accuracy"] for m in members]
+    out = {"task": f"UPOS ensembles, {args.data.name}", "words": int(gold.numel()), "members": members,
+           "single_median": statistics.median(singles), "single_best": max(singles), "ensembles": ensembles,
+           "total_train_minutes": round(sum(m["train_minutes"] for m in members), 2)}
+    path = write_result("tagger_ensemble" + (f"_{args.name}" if args.name else ""), out)
+    print(json.dumps(out, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
