@@ -30,13 +30,16 @@ from lstmkit.tasks.tagger.data import gold_tags  # noqa: E402
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", type=pathlib.Path, help="tagger run folders (their best checkpoints)")
+    p.add_argument("runs", nargs="+", type=pathlib.Path, help="tagger run folders")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="best (by dev accuracy during training) or last (the end of the schedule: no choice made "
+                        "on dev)")
     p.add_argument("--data", type=pathlib.Path, default=EWT / "en_ewt-ud-dev.conllu")
     p.add_argument("--name", default="", help="suffix of the result file")
     args = p.parse_args(argv)
     if not args.data.is_file():
         raise SystemExit(f"{args.data} not found; pass --data FILE.conllu")
-    loaded = load_taggers(args.runs, "best")
+    loaded = load_taggers(args.runs, args.checkpoint)
     vocab, cfg = loaded[0][1], loaded[0][2]
     sentences = read_conllu(args.data, (cfg.column,))
     gold = torch.cat(gold_tags(sentences, cfg.column, vocab, str(args.data)))
@@ -53,10 +56,12 @@ def main(argv=None) -> None:
                         "train_minutes": round(recs[-1]["elapsed"] / 60, 2)})
     ensembles = [{"members": k, "dev_accuracy": accuracy(sum(probs[:k]) / k)} for k in range(2, len(probs) + 1)]
     singles = [m["dev_accuracy"] for m in members]
-    out = {"task": f"UPOS ensembles, {args.data.name}", "words": int(gold.numel()), "members": members,
+    out = {"task": f"UPOS ensembles, {args.data.name}", "checkpoint": args.checkpoint, "words": int(gold.numel()),
+           "members": members,
            "single_median": statistics.median(singles), "single_best": max(singles), "ensembles": ensembles,
            "total_train_minutes": round(sum(m["train_minutes"] for m in members), 2)}
-    path = write_result("tagger_ensemble" + (f"_{args.name}" if args.name else ""), out)
+    suffix = (f"_{args.name}" if args.name else "") + ("_last" if args.checkpoint == "last" else "")
+    path = write_result("tagger_ensemble" + suffix, out)
     print(json.dumps(out, indent=1))
     print(f"wrote {path}")
 
