@@ -79,7 +79,7 @@ def register(commands, train_commands) -> None:
     add_train_command(train_commands, TaggerConfig, train, resume, "part-of-speech tagger (any CoNLL-U column)",
                       TRAIN_HELP, TRAIN_EPILOG)
 
-    t = commands.add_parser("tag", help="tag text (one sentence per line) with a trained tagger run",
+    t = commands.add_parser("tag", help="tag text (one sentence per line) with a trained tagger run (or an ensemble)",
                             description=TAG_HELP, epilog="examples:\n  echo 'I saw her duck' | lstmkit tag runs/ewt\n"
                                    "  lstmkit tag runs/ewt-seed0 runs/ewt-seed1 runs/ewt-seed2 < sentences.txt",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
