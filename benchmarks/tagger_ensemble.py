@@ -26,6 +26,7 @@ from tagger_ewt import EWT  # noqa: E402
 
 from lstmkit.tasks.tagger import load_taggers, read_conllu, tag_probabilities  # noqa: E402
 from lstmkit.tasks.tagger.data import gold_tags  # noqa: E402
+from lstmkit.train.metrics import MetricsLog  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
 
     members = []
     for path, p_run in zip(args.runs, probs):
-        recs = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+        recs = MetricsLog(path / "metrics.jsonl").read()
         members.append({"run": str(path), "dev_accuracy": accuracy(p_run), "steps": recs[-1]["step"],
                         "train_minutes": round(recs[-1]["elapsed"] / 60, 2)})
     ensembles = [{"members": k, "dev_accuracy": accuracy(sum(probs[:k]) / k)} for k in range(2, len(probs) + 1)]
