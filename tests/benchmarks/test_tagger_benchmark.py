@@ -66,6 +66,17 @@ def test_ensemble_script_scores_each_run_and_the_mean_of_their_distributions(tmp
     mean = torch.cat(tag_probabilities([(m, v) for m, v, _ in loaded], None, sents))
     gold = torch.tensor([loaded[0][1].tag_index[u] for _ in range(8) for _, u, _ in ROWS])
     assert out["ensembles"][0]["dev_accuracy"] == round(float((mean.argmax(1) == gold).double().mean()), 6)
+    acc = out["ensembles"][0]["dev_accuracy"]
+    assert out["ensembles"][0]["all_subsets"] == {"count": 1, "min": acc, "median": acc, "max": acc,
+                                                  "reaching_0.96": int(acc >= 0.96)}
+
+
+def test_ensemble_subsets_are_all_combinations_or_a_distinct_sample_of_them():
+    subsets = _load("tagger_ensemble").subsets
+    assert subsets(4, 2, 100) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    drawn = subsets(10, 5, 20)                                           # C(10, 5) = 252 > 20
+    assert len(drawn) == len(set(drawn)) == 20 and all(len(c) == 5 and list(c) == sorted(c) for c in drawn)
+    assert drawn == subsets(10, 5, 20)                                   # fixed seed: the same draw
 
 
 def test_peer_script_trains_the_torch_nn_tagger_and_writes_its_curve(tmp_path, monkeypatch):
