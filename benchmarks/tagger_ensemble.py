@@ -78,7 +78,7 @@ def main(argv=None) -> None:
     for entry in ensembles:
         scores = [accuracy(sum(probs[i] for i in combo) / len(combo))
                   for combo in subsets(len(probs), entry["members"], args.max_subsets)]
-        entry["all_subsets"] = {"count": len(scores), "min": min(scores), "median": statistics.median(scores),
+        entry["all_subsets"] = {"count": len(scores), "min": min(scores), "median": round(statistics.median(scores), 6),
                                 "max": max(scores), f"reaching_{args.target:g}": sum(a >= args.target for a in scores)}
     singles = [m["dev_accuracy"] for m in members]
     out = {"task": f"UPOS ensembles, {args.data.name}", "checkpoint": args.checkpoint, "words": int(gold.numel()),
