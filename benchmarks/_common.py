@@ -39,6 +39,15 @@ def write_result(name: str, data: dict) -> pathlib.Path:
     return path
 
 
+def finished(result, run: pathlib.Path):
+    """The training ``result``, or SystemExit when a signal interrupted it: a benchmark stopped by Ctrl-C or
+    SIGTERM writes no result (its numbers would read as a finished run); the run folder keeps its checkpoint."""
+    if result.stopped_by == "interrupted":
+        raise SystemExit(f"interrupted at step {result.step}: no result written "
+                         f"({run} keeps the run, resumable with `lstmkit train ... --resume`)")
+    return result
+
+
 def need_shakespeare(path: pathlib.Path) -> pathlib.Path:
     if not path.is_file():
         raise SystemExit(f"Tiny Shakespeare not found at {path}; pass --text PATH (the benchmarks read it by "

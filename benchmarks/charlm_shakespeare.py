@@ -24,7 +24,8 @@ import sys
 from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, SHAKESPEARE, add_recipe_args, apply_overrides, need_shakespeare, write_result  # noqa: E402
+from _common import (ROOT, SHAKESPEARE, add_recipe_args, apply_overrides, finished, need_shakespeare,  # noqa: E402
+                     write_result)
 
 from lstmkit.tasks.charlm import CharLM, CharLMConfig, CharLMTask  # noqa: E402
 from lstmkit.train import RunDir, Trainer  # noqa: E402
@@ -106,7 +107,7 @@ class Sliced:
         self.cfg.max_time = self.budget
         first = not self.run_dir.exists()
         run = RunDir.create(self.run_dir, self.cfg) if first else RunDir.open(self.run_dir)
-        self.result = Trainer(self.task, run, resume=not first, stream=sys.stdout).fit()
+        self.result = finished(Trainer(self.task, run, resume=not first, stream=sys.stdout).fit(), self.run_dir)
         pts = curve(self.run_dir)
         print(f"== {self.name}: {pts[-1][0] / 60:.1f} min, step {self.result.step}, val {pts[-1][1]:.4f}",
               flush=True)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, write_result  # noqa: E402
+from _common import ROOT, finished, write_result  # noqa: E402
 
 from lstmkit.tasks.classify import ClassifyConfig, read_examples, train  # noqa: E402
 from lstmkit.tasks.scores import confusion, label_scores  # noqa: E402
@@ -117,7 +117,7 @@ def main(argv=None) -> None:
     run = args.runs / name
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.perf_counter()
-    result = train(cfg, run)
+    result = finished(train(cfg, run), run)
     recs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in recs if "val_acc" in r]
     best = min(evals, key=lambda r: r["val_error"])

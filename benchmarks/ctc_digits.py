@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, write_result  # noqa: E402
+from _common import ROOT, finished, write_result  # noqa: E402
 
 from lstmkit.tasks.ctc import CTCConfig, train  # noqa: E402
 
@@ -36,7 +36,7 @@ def main(argv=None) -> None:
     cfg = CTCConfig(max_time=args.minutes * 60, decay_by="time", max_steps=10**7, eval_every=300, log_every=50,
                     val_lines=300, test_lines=1000, beam=args.beam)
     t0 = time.perf_counter()
-    result = train(cfg, run, stream=sys.stdout)
+    result = finished(train(cfg, run, stream=sys.stdout), run)
     wall = time.perf_counter() - t0
     recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     test = json.loads((run / "test.json").read_text())

@@ -19,7 +19,7 @@ import shutil
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, write_result  # noqa: E402
+from _common import ROOT, finished, write_result  # noqa: E402
 
 from lstmkit.tasks.forecast import ForecastConfig, train  # noqa: E402
 
@@ -42,7 +42,7 @@ def main(argv=None) -> None:
                 shutil.rmtree(run)
             cfg = ForecastConfig(dataset=ds, decoder=dec, window=WINDOWS[ds], horizon=12, max_time=args.minutes * 60,
                                  decay_by="time", max_steps=10**7, eval_every=100, log_every=100)
-            result = train(cfg, run, stream=sys.stdout)
+            result = finished(train(cfg, run, stream=sys.stdout), run)
             report = json.loads((run / "holdout.json").read_text())
             out["runs"][f"{ds}/{dec}"] = {"steps": result.step, "train_seconds": round(result.elapsed, 1),
                                           "best_val_mae": result.best, "best_step": result.best_step, **report,

@@ -31,7 +31,7 @@ import time
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import ROOT, add_recipe_args, apply_overrides, write_result  # noqa: E402
+from _common import ROOT, add_recipe_args, apply_overrides, finished, write_result  # noqa: E402
 
 from lstmkit.tasks.tagger import TaggerConfig, train  # noqa: E402
 
@@ -75,7 +75,7 @@ def main(argv=None) -> None:
     cfg = TaggerConfig(train=str(tr), dev=str(dev), seed=args.seed, **budget)
     cfg = apply_overrides(cfg, args.set)
     t0 = time.perf_counter()
-    result = train(cfg, run)
+    result = finished(train(cfg, run), run)
     wall = time.perf_counter() - t0
     points = curve(run)
     best = max(points, key=lambda q: q["dev_accuracy"])

@@ -1,6 +1,7 @@
 """The tagger benchmark scripts are wired correctly (they are timed by hand, not here): tagger_ewt.py's step
-budget trains with the cosine decay over the steps and writes its curve; tagger_ensemble.py scores the
-mean of the runs' distributions; tagger_peer_torchnn.py trains its torch.nn tagger and writes its curve."""
+budget trains with the cosine decay over the steps and writes its curve (and nothing when interrupted);
+tagger_ensemble.py scores the mean of the runs' distributions; tagger_peer_torchnn.py trains its torch.nn
+tagger and writes its curve."""
 
 from __future__ import annotations
 
@@ -39,6 +40,25 @@ def test_step_budget_runs_and_writes_the_curve(tmp_path, monkeypatch):
     assert out["steps"] == 6 and [p["step"] for p in out["curve"]] == [3, 6]
     assert out["config"]["decay_by"] == "steps" and out["config"]["max_steps"] == 6
     assert json.loads((tmp_path / "runs" / "tagger_ewt_6steps_t" / "config.json").read_text())["hidden"] == 8
+
+
+def test_an_interrupted_run_writes_no_result(tmp_path, monkeypatch):
+    import dataclasses
+
+    import pytest
+
+    bench = _load("tagger_ewt")
+    _toy_ewt(tmp_path)
+    real_train, written = bench.train, {}
+    # what a SIGTERM between steps makes of the run: the loop stops early and says so
+    monkeypatch.setattr(bench, "train", lambda cfg, run: dataclasses.replace(real_train(cfg, run),
+                                                                             stopped_by="interrupted"))
+    monkeypatch.setattr(bench, "write_result", lambda name, data: written.update({name: data}) or tmp_path / name)
+    with pytest.raises(SystemExit, match=r"interrupted at step 3: no result written .*tagger_ewt_3steps_t"):
+        bench.main(["--steps", "3", "--data", str(tmp_path), "--runs", str(tmp_path / "runs"), "--name", "t",
+                    "--set", "hidden=8", "--set", "char_hidden=4", "--set", "word_dim=4"])
+    assert written == {}
+    assert (tmp_path / "runs" / "tagger_ewt_3steps_t" / "checkpoints").is_dir()   # the run itself is kept
 
 
 def test_ensemble_script_scores_each_run_and_the_mean_of_their_distributions(tmp_path, monkeypatch):
