@@ -5,9 +5,12 @@ tagger and writes its curve."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import pathlib
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ROWS = [("The", "DET", "DT"), ("dog", "NOUN", "NN"), ("barks", "VERB", "VBZ"), (".", "PUNCT", ".")]
@@ -43,10 +46,6 @@ def test_step_budget_runs_and_writes_the_curve(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_run_writes_no_result(tmp_path, monkeypatch):
-    import dataclasses
-
-    import pytest
-
     bench = _load("tagger_ewt")
     _toy_ewt(tmp_path)
     real_train, written = bench.train, {}
