@@ -11,9 +11,11 @@ from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
+from torch.autograd import forward_ad
 
 from ..cells.base import CellSpec
-from .autograd import SequenceFunction, forward_all
+
+from .autograd import SequenceFunction, forward_all, transformed
 from .base import FamilyOps, Kernel
 from .common import SeqMasks
 from . import concurrent
@@ -104,12 +106,21 @@ def _run(spec: CellSpec, weights: tuple, x: Tensor, state0: tuple, masks: tuple,
     if torch.compiler.is_compiling():                  # one custom op per call: no graph break
         from .ops import run_op
         outs = run_op(*call, x, tensors)
-    elif torch.is_grad_enabled() and any(t.requires_grad for t in (x, *tensors)):
+    elif _autograd_node(x, tensors):
         outs = SequenceFunction.apply(*call, x, *tensors)
     else:
         outs = forward_all(*call, x, tensors, save=False)[0]
     ns = spec.num_states
     return [(outs[d], tuple(outs[D + d * ns:D + (d + 1) * ns])) for d in range(D)]
+
+
+def _autograd_node(x: Tensor, tensors: tuple) -> bool:
+    """Whether the call goes through :class:`SequenceFunction`: something needs its gradient, or its
+    forward-mode derivative (a dual level is open), or a torch.func transform wraps an input (the node
+    has the vmap rule and the jvp the compiled kernels lack)."""
+    if torch.is_grad_enabled() and (x.requires_grad or any(t.requires_grad for t in tensors)):
+        return True
+    return forward_ad._current_level >= 0 or transformed((x, *tensors))
 
 
 def record(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: Optional[SeqMasks] = None,

@@ -1,6 +1,18 @@
 """One torch.autograd.Function for every kernel: autograd sees a whole sequence as one node and never
 differentiates through the time loop; the kernel's hand-written backward runs instead.
 
+The node supports what torch.nn's recurrent layers support (PyTorch's own module tests check it):
+
+* **double backward**: when a backward runs with ``create_graph=True`` (a gradient penalty, MAML, a
+  Hessian-vector product) or under a ``torch.func`` transform, the gradients come from the reference
+  kernel's hand-written BPTT run in differentiable torch ops, on a forward recomputed from the inputs
+  (:func:`differentiable_backward`), so autograd can differentiate them again, to any order;
+* **forward mode** (``torch.autograd.forward_ad``, ``torch.func.jvp``, ``jacfwd``): :meth:`SequenceFunction.jvp`
+  propagates tangents with the reference kernels' hand-written ``*_jvp`` (:func:`forward_tangents`);
+* **vmap** (per-sample gradients, ``jacrev``, ``is_grads_batched``): :meth:`SequenceFunction.vmap` folds the
+  vmapped dimension into the batch and runs the kernel once (shared weights), or runs it per element
+  (vmapped weights, as with ``torch.func.stack_module_state``).
+
 A node holds one layer-direction, or work split in two parts that run side by side (:mod:`.concurrent`),
 forward and backward: both directions of a bidirectional layer over the same input (dx is their sum), or
 one direction's batch cut in two halves (outputs and dx joined along the batch, weight gradients summed).
@@ -18,12 +30,14 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from .common import SeqMasks
 from .concurrent import halves, side_by_side
+from .reference import ReferenceKernel
 
 _NONE_ARGS = 6          # kernel, spec, masks, reverse, fields, split: not differentiable
+#: the kernel whose torch-ops forward, BPTT and tangents give the differentiable paths
+REFERENCE = ReferenceKernel()
 
 
 class Parts(NamedTuple):
@@ -93,25 +107,118 @@ def backward_all(kernel, spec, masks: tuple, reverse: tuple, fields: tuple, spli
     return (dx, *[g for _, d_s0, _ in outs for g in d_s0], *[getattr(dw, f) for _, _, dw in outs for f in fields])
 
 
+def flatten_saved(saved: list) -> list:
+    """Every part's saved NamedTuple as one flat list (None where a field is absent)."""
+    return [t for part in saved for t in part]
+
+
+def unflatten_saved(saved_type: type, flat: list) -> list:
+    n = len(saved_type._fields)
+    return [saved_type(*flat[k:k + n]) for k in range(0, len(flat), n)]
+
+
+def transformed(tensors) -> bool:
+    """Whether any of ``tensors`` is wrapped by a ``torch.func`` transform or the legacy vmap of
+    ``is_grads_batched`` (the compiled kernels cannot read those: the torch-ops paths run instead)."""
+    f = torch._C._functorch
+    return any(t is not None and (f.is_functorch_wrapped_tensor(t) or f.is_legacy_batchedtensor(t))
+               for t in tensors)
+
+
+def differentiable_backward(spec, masks: tuple, reverse: tuple, fields: tuple, x: Tensor, tensors: tuple,
+                            grads: tuple) -> tuple:
+    """(dx, *d_state0s, *d_weights) as :func:`backward_all`, computed in differentiable torch ops: the
+    reference forward recomputed from the inputs, then the reference BPTT on what it saved. Autograd (and
+    every torch.func transform) can differentiate the result again. Runs each direction over the whole
+    batch in turn, in the calling thread."""
+    p = parts(spec, fields, x, tensors, masks, reverse, split=False)
+    D, ns = len(reverse), spec.num_states
+    dx, d_states, d_weights = None, [], []
+    for d in range(D):
+        _, stateT, saved = REFERENCE.run_forward(spec, p.weights[d], x, p.state0[d], p.masks[d], reverse[d], save=True)
+        g = grads[d]
+        dy = x.new_zeros(x.shape[0], x.shape[1], spec.out_size) if g is None else g
+        d_stateT = tuple(torch.zeros_like(s) if gs is None else gs
+                         for gs, s in zip(grads[D + d * ns:D + (d + 1) * ns], stateT))
+        dx_d, d_s0, dw = REFERENCE.run_backward(spec, p.weights[d], x, p.state0[d], p.masks[d], reverse[d],
+                                                saved, dy, d_stateT)
+        dx = dx_d if dx is None else dx + dx_d
+        d_states.extend(d_s0)
+        d_weights.extend(getattr(dw, f) for f in fields)
+    return (dx, *d_states, *d_weights)
+
+
+def forward_tangents(spec, masks: tuple, reverse: tuple, fields: tuple, x: Tensor, tensors: tuple,
+                     x_t, tensor_ts: tuple) -> tuple:
+    """Tangents of the outputs (each direction's y, then each direction's final state) for the tangents of
+    the inputs (None: zero), by the reference kernels' hand-written forward-mode derivatives."""
+    p = parts(spec, fields, x, tensors, masks, reverse, split=False)
+    filled = tuple(torch.zeros_like(t) if tt is None else tt for t, tt in zip(tensors, tensor_ts))
+    pt = parts(spec, fields, x, filled, masks, reverse, split=False)
+    dx = torch.zeros_like(x) if x_t is None else x_t
+    D = len(reverse)
+    ys, states = [], []
+    for d in range(D):
+        _, _, dy, d_stateT = REFERENCE.run_jvp(spec, p.weights[d], x, p.state0[d], p.masks[d], reverse[d],
+                                               pt.weights[d], dx, pt.state0[d])
+        ys.append(dy)
+        states.extend(d_stateT)
+    return (*ys, *states)
+
+
 class SequenceFunction(torch.autograd.Function):
-    """apply(kernel, spec, masks, reverse, fields, split, x, *state0s, *weight_tensors) -> outputs.
+    """apply(kernel, spec, masks, reverse, fields, split, x, *state0s, *weight_tensors) -> (*outputs, *saved).
 
     ``masks`` and ``reverse`` are tuples with one entry per direction (1 or 2); ``split`` (one direction
-    only) runs the batch as two halves side by side. Tensors and outputs as in the module docstring."""
+    only) runs the batch as two halves side by side. Tensors and outputs as in the module docstring;
+    after the outputs come the tensors the kernel saved for its backward (flat, None where absent, not
+    differentiable: callers take the first ``D * (1 + num_states)``)."""
 
     @staticmethod
-    def forward(ctx, kernel, spec, masks: tuple, reverse: tuple, fields: tuple, split: bool, x, *tensors):
+    def forward(kernel, spec, masks: tuple, reverse: tuple, fields: tuple, split: bool, x, *tensors):
         outs, saved = forward_all(kernel, spec, masks, reverse, fields, split, x, tensors, save=True)
-        ctx.call = (kernel, spec, masks, reverse, fields, split)
-        ctx.saved_type, ctx.num_saved, ctx.num_tensors = type(saved[0]), len(saved[0]), len(tensors)
-        ctx.save_for_backward(x, *tensors, *[s for part in saved for s in part])
-        return outs
+        # a saved tensor that is also an output or an input goes out as a detached alias: marked not
+        # differentiable, it must not take the output (or input) with it
+        known = {id(t) for t in (x, *tensors, *outs)}
+        flat = [t.detach() if t is not None and id(t) in known else t for t in flatten_saved(saved)]
+        return (*outs, *flat)
 
     @staticmethod
-    @once_differentiable
+    def setup_context(ctx, inputs, output):
+        kernel, spec, masks, reverse, fields, split, x, *tensors = inputs
+        n_out = len(reverse) * (1 + spec.num_states)
+        flat = output[n_out:]
+        ctx.call = (kernel, spec, masks, reverse, fields, split)
+        ctx.n_out, ctx.num_tensors = n_out, len(tensors)
+        ctx.saved_type = kernel.families[spec.family].saved_type
+        ctx.present = [t is not None for t in flat]
+        ctx.mark_non_differentiable(*[t for t in flat if t is not None])
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(x, *tensors, *[t for t in flat if t is not None])
+        ctx.save_for_forward(x, *tensors)
+
+    @staticmethod
     def backward(ctx, *grads):
         x, *rest = ctx.saved_tensors
-        tensors, flat = tuple(rest[:ctx.num_tensors]), rest[ctx.num_tensors:]
-        n = ctx.num_saved
-        saved = [ctx.saved_type(*flat[k:k + n]) for k in range(0, len(flat), n)]
+        tensors, kept = tuple(rest[:ctx.num_tensors]), iter(rest[ctx.num_tensors:])
+        grads = grads[:ctx.n_out]
+        kernel, spec, masks, reverse, fields, split = ctx.call
+        if torch.is_grad_enabled() or transformed((x, *grads)):
+            # create_graph=True or a torch.func transform: gradients autograd can differentiate again
+            return (None,) * _NONE_ARGS + differentiable_backward(spec, masks, reverse, fields, x, tensors, grads)
+        saved = unflatten_saved(ctx.saved_type, [next(kept) if p else None for p in ctx.present])
         return (None,) * _NONE_ARGS + backward_all(*ctx.call, x, tensors, saved, grads)
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        x, *tensors = ctx.saved_tensors
+        kernel, spec, masks, reverse, fields, split = ctx.call
+        out = forward_tangents(spec, masks, reverse, fields, x, tuple(tensors), tangents[_NONE_ARGS],
+                               tangents[_NONE_ARGS + 1:])
+        return (*out, *[None] * len(ctx.present))
+
+    @staticmethod
+    def vmap(info, in_dims, kernel, spec, masks: tuple, reverse: tuple, fields: tuple, split: bool, x, *tensors):
+        from .batching import vmap_sequence                      # the vmap rule lives beside its helpers
+        return vmap_sequence(SequenceFunction.apply, info, in_dims, (kernel, spec, masks, reverse, fields, split),
+                             x, tensors)

@@ -32,6 +32,9 @@ class FamilyOps(NamedTuple):
     saved_type: type
     #: gates_of(spec, saved) -> {name: (T, B, H)} gate activations (and LSTM's c_t), in processing order
     gates_of: Callable
+    #: jvp(spec, w, x, state0, masks, dw, dx, d_state0) -> (y, stateT, dy, d_stateT): forward-mode
+    #: derivative in differentiable torch ops (the reference kernels; None elsewhere)
+    jvp: Optional[Callable] = None
 
 
 class Kernel:
@@ -88,6 +91,19 @@ class Kernel:
                  for k, p, n in zip(("zone_h", "zone_c"), zone_rates, spec.state_sizes()) if p > 0}
         _, stateT, _ = self.run_forward(spec, w, T1, tuple(state), SeqMasks(**zones), False, save=False)
         return tuple(stateT)
+
+    def run_jvp(self, spec, w, x: Tensor, state0, m: SeqMasks, reverse: bool, dw, dx: Tensor, d_state0):
+        """(y, stateT, dy, d_stateT): the outputs and their tangents for the tangents ``dw``, ``dx`` and
+        ``d_state0`` of the inputs (all tensors), in the caller's time order."""
+        ops = self.families[spec.family]
+        if ops.jvp is None:
+            raise NotImplementedError(f"the {self.name} kernel has no forward-mode derivative")
+        if not reverse:
+            return ops.jvp(spec, w, x, state0, m, dw, dx, d_state0)
+        idx = reverse_index(x.shape[0], x.shape[1], m.lengths, x.device)
+        y, stateT, dy, d_stateT = ops.jvp(spec, w, reverse_time(x, idx), state0, reverse_masks(m, x.shape[0], idx),
+                                          dw, reverse_time(dx, idx), d_state0)
+        return reverse_time(y, idx), stateT, reverse_time(dy, idx), d_stateT
 
     def run_backward(self, spec, w, x: Tensor, state0, m: SeqMasks, reverse: bool, saved, dy: Tensor, d_stateT):
         ops = self.families[spec.family]

@@ -39,7 +39,17 @@ def _onednn_available() -> bool:
         return False
 
 
+def _onednn_bf16_available() -> bool:
+    """Whether oneDNN's matmul takes bfloat16 operands on this CPU (it needs AVX512-BF16, AVX512BW/VL/DQ or
+    AVX-NE-CONVERT; elsewhere bfloat16 GEMMs go through torch.mm)."""
+    try:
+        return ONEDNN and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without the query
+        return False
+
+
 ONEDNN = _onednn_available()
+ONEDNN_BF16 = _onednn_bf16_available()
 
 _BF16 = contextvars.ContextVar("lstmkit_bf16_gemms", default=False)
 
@@ -73,8 +83,8 @@ class Linear:
         self.bf16 = _lowered(self.w, rows * n * k)
         if self.bf16:
             self.w = self.w.to(torch.bfloat16)
-        self.onednn = (ONEDNN and not force_mm and self.w.dtype in (torch.float32, torch.bfloat16)
-                       and rows * n * k >= ONEDNN_MIN_MACS)
+        self.onednn = (ONEDNN and not force_mm and rows * n * k >= ONEDNN_MIN_MACS
+                       and (self.w.dtype == torch.float32 or (self.w.dtype == torch.bfloat16 and ONEDNN_BF16)))
         if self.onednn:
             self.packed = torch.ops.mkldnn._reorder_linear_weight(self.w.contiguous(), rows)
         else:

@@ -7,9 +7,12 @@ from . import gru, lstm, rnn
 class ReferenceKernel(Kernel):
     name = "reference"
     families = {
-        "lstm": FamilyOps(lstm.lstm_forward, lstm.lstm_backward, lstm.saved_shapes, lstm.LSTMSaved, lstm.gates_of),
-        "gru": FamilyOps(gru.gru_forward, gru.gru_backward, gru.saved_shapes, gru.GRUSaved, gru.gates_of),
-        "rnn": FamilyOps(rnn.rnn_forward, rnn.rnn_backward, rnn.saved_shapes, rnn.RNNSaved, rnn.gates_of),
+        "lstm": FamilyOps(lstm.lstm_forward, lstm.lstm_backward, lstm.saved_shapes, lstm.LSTMSaved, lstm.gates_of,
+                          lstm.lstm_jvp),
+        "gru": FamilyOps(gru.gru_forward, gru.gru_backward, gru.saved_shapes, gru.GRUSaved, gru.gates_of,
+                         gru.gru_jvp),
+        "rnn": FamilyOps(rnn.rnn_forward, rnn.rnn_backward, rnn.saved_shapes, rnn.RNNSaved, rnn.gates_of,
+                         rnn.rnn_jvp),
     }
 
 

@@ -95,8 +95,7 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, s
     valid = valid_mask(m.lengths, T)
     sv = saved
     w_rz, w_n = w.w_hh[: 2 * H], w.w_hh[2 * H:]
-    d_ax_all = x.new_empty(T, B, 3 * H)                               # dL/d(W_ih x_t + b_ih)
-    d_ah_all = x.new_empty(T, B, 3 * H)                               # dL/d(W_hh-side pre-activations)
+    d_axs, d_ahs = [], []                       # dL/d(W_ih x_t + b_ih), dL/d(W_hh-side pre-activations)
     (dh,) = d_stateT
     for t in reversed(range(T)):
         (dh_c,), (dhp_z,), carry = leave_backward((dh,), dy[t], zones_at(m.zones(1), t), at(valid, t))
@@ -117,9 +116,9 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, s
             dhd = None
         d_pre_r = d_r * r * (1.0 - r)                                 # dpre_r = dr r (1 - r)
         d_pre_z = d_z * z * (1.0 - z)                                 # dpre_z = dz z (1 - z)
-        d_ax_all[t] = torch.cat([d_pre_r, d_pre_z, d_pre_n], 1)
+        d_axs.append(torch.cat([d_pre_r, d_pre_z, d_pre_n], 1))
         d_ah = torch.cat([d_pre_r, d_pre_z, d_ah_n], 1)
-        d_ah_all[t] = d_ah
+        d_ahs.append(d_ah)
         if spec.reset_before:
             dhd = dhd + d_ah[:, : 2 * H] @ w_rz                       # + W_h[rz]^T dpre_[rz]
         else:
@@ -129,6 +128,8 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, s
         (dh,) = enter_backward((add_opt(dhp + dhd, dhp_z),), at(m.reset, t))
         if carry is not None:
             dh = dh + carry[0]
+    d_ax_all = torch.stack(d_axs[::-1])                              # (T, B, 3H)
+    d_ah_all = torch.stack(d_ahs[::-1])                              # (T, B, 3H)
     dw_ih, dx = input_grads(d_ax_all, sv.xd, w.w_ih, m)
     hd_all = recurrent_input(sv.hp, m)
     if spec.reset_before:
@@ -139,3 +140,44 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, s
     db_ih = d_ax_all.sum((0, 1)) if w.b_ih is not None else None
     db_hh = d_ah_all.sum((0, 1)) if w.b_hh is not None else None
     return dx, (dh,), GRUWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db_ih, b_hh=db_hh)
+
+
+def gru_jvp(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, dw: GRUWeights, dx: Tensor,
+            d_state0: tuple[Tensor]):
+    """Forward-mode derivative: (y, (h_T,), dy, (dh_T,)) for tangents dw, dx (T, B, I), d_state0 ((B, H),).
+    See :func:`lstmkit.kernels.reference.lstm.lstm_jvp`."""
+    y, stateT, sv = gru_forward(spec, w, x, state0, m, save=True)
+    T = x.shape[0]
+    H = spec.hidden_size
+    valid = valid_mask(m.lengths, T)
+    da_x = project_all(drop_input(dx, m, valid), w.w_ih) + project_all(sv.xd, dw.w_ih)     # (T, B, 3H)
+    if w.b_ih is not None:
+        da_x = da_x + dw.b_ih
+    tan, dys = tuple(d_state0), []
+    for t in range(T):
+        (dhp,) = enter(tan, at(m.reset, t))
+        hp, r, z, n = sv.hp[t], sv.r[t], sv.z[t], sv.n[t]
+        hd, dhd = recurrent_input(hp, m), recurrent_input(dhp, m)
+        dax_r, dax_z, dax_n = da_x[t].split(H, dim=1)
+        if spec.reset_before:
+            da_h = dhd @ w.w_hh[: 2 * H].t() + hd @ dw.w_hh[: 2 * H].t()     # (B, 2H)
+            if w.b_hh is not None:
+                da_h = da_h + dw.b_hh[: 2 * H]
+            d_r = (dax_r + da_h[:, :H]) * r * (1.0 - r)
+            d_z = (dax_z + da_h[:, H:]) * z * (1.0 - z)
+            d_rh = d_r * hd + r * dhd                                 # d(r_t h_{t-1})
+            da_n = d_rh @ w.w_hh[2 * H:].t() + (r * hd) @ dw.w_hh[2 * H:].t()
+            if w.b_hh is not None:
+                da_n = da_n + dw.b_hh[2 * H:]
+            d_n = (dax_n + da_n) * (1.0 - n * n)
+        else:
+            da_h = dhd @ w.w_hh.t() + hd @ dw.w_hh.t()               # (B, 3H)
+            if w.b_hh is not None:
+                da_h = da_h + dw.b_hh
+            d_r = (dax_r + da_h[:, :H]) * r * (1.0 - r)
+            d_z = (dax_z + da_h[:, H:2 * H]) * z * (1.0 - z)
+            d_n = (dax_n + d_r * sv.ah_n[t] + r * da_h[:, 2 * H:]) * (1.0 - n * n)
+        d_h = (1.0 - z) * d_n + z * dhp + d_z * (hp - n)             # dh = (1 - z) dn + z dh_{t-1} + dz (h_{t-1} - n)
+        tan, dy_t = leave(tan, (dhp,), (d_h,), zones_at(m.zones(1), t), at(valid, t))
+        dys.append(dy_t)
+    return y, stateT, torch.stack(dys), tan

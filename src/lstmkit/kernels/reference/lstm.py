@@ -154,13 +154,10 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks
     valid = valid_mask(m.lengths, T)
     zones = m.zones(2)
     sv = saved
-    d_pre_all = torch.empty_like(sv.gates)                            # (T, B, G*H) dL/d(gate pre-activations)
-    d_ah_all = torch.empty_like(sv.gates) if spec.layer_norm else d_pre_all   # dL/d(W_hh h_{t-1})
-    d_hcand_all = torch.empty_like(dy) if w.w_hr is not None else None        # (T, B, P) dL/dh~_t
-    dw_ch = torch.zeros_like(w.w_ch) if spec.peephole else None
-    dln_hh = torch.zeros_like(w.ln_hh) if spec.layer_norm else None
-    dln_c_w = torch.zeros_like(w.ln_c_w) if spec.layer_norm else None
-    dln_c_b = torch.zeros_like(w.ln_c_b) if w.ln_c_b is not None else None
+    # per step, from t = T-1 down (lists, not in-place writes: this backward is differentiable and
+    # vmappable, for double backward and torch.func): dL/d(gate pre-activations) (B, G*H),
+    # dL/d(W_hh h_{t-1}) (B, G*H), dL/dh~_t (B, P), and the per-step terms of the small parameters
+    acc = {k: [] for k in ("d_pre", "d_ah", "d_hcand", "w_ch_i", "w_ch_f", "w_ch_o", "ln_hh", "ln_c_w", "ln_c_b")}
     dh, dc = d_stateT
     for t in reversed(range(T)):
         (dh_c, dc_c), (dhp_z, dcp_z), carry = leave_backward((dh, dc), dy[t], zones_at(zones, t), at(valid, t))
@@ -168,23 +165,23 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks
         f, g, o = gates[:, s["f"]], gates[:, s["g"]], gates[:, s["o"]]
         i = 1.0 - f if spec.cifg else gates[:, s["i"]]
         if w.w_hr is not None:
-            d_hcand_all[t] = dh_c
+            acc["d_hcand"].append(dh_c)
             dh_c = dh_c @ w.w_hr                                      # dm_t = W_hr^T dh~_t
         # do_t = dh_t * tanh(c_t) ;  dĉ_t = dh_t * o_t * (1 - tanh(ĉ_t)^2)
         d_o = dh_c * tc
         d_chat = dh_c * o * (1.0 - tc * tc)
         if spec.layer_norm:
             n_c = sv.n_c[t]
-            dln_c_w += (d_chat * n_c).sum(0)
-            if dln_c_b is not None:
-                dln_c_b += d_chat.sum(0)
+            acc["ln_c_w"].append((d_chat * n_c).sum(0))
+            if w.ln_c_b is not None:
+                acc["ln_c_b"].append(d_chat.sum(0))
             d_chat = ln_backward(d_chat * w.ln_c_w, n_c, sv.rstd_c[t])
         # dc_t = dĉ_t (through LN_c) + dc_{t+1} f_{t+1} (arrived in dc_c) [+ dpre_o w_co]
         dc_c = dc_c + d_chat
         d_pre_o = d_o * o * (1.0 - o)                                  # dpre_o = do_t o_t (1 - o_t)
         if spec.peephole:
             dc_c = dc_c + d_pre_o * w.w_ch[pr["o"]]
-            dw_ch[pr["o"]] += (d_pre_o * sv.c_new[t]).sum(0)
+            acc["w_ch_o"].append((d_pre_o * sv.c_new[t]).sum(0))
         d_i, d_g, d_f = dc_c * g, dc_c * i, dc_c * cp                 # di = dc g ; dg = dc i ; df = dc c_{t-1}
         dcp = dc_c * f                                                # dc_{t-1} = dc_t f_t (+ peepholes)
         if spec.cifg:
@@ -195,17 +192,17 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks
         d_pre_g = d_g * (1.0 - g * g)                                 # dpre_g = dg (1 - g^2)
         if spec.peephole:
             dcp = dcp + d_pre_f * w.w_ch[pr["f"]]
-            dw_ch[pr["f"]] += (d_pre_f * cp).sum(0)
+            acc["w_ch_f"].append((d_pre_f * cp).sum(0))
             if not spec.cifg:
                 dcp = dcp + d_pre_i * w.w_ch[pr["i"]]
-                dw_ch[pr["i"]] += (d_pre_i * cp).sum(0)
+                acc["w_ch_i"].append((d_pre_i * cp).sum(0))
         d_pre = torch.cat([d_pre_f, d_pre_g, d_pre_o] if spec.cifg else [d_pre_i, d_pre_f, d_pre_g, d_pre_o], 1)
-        d_pre_all[t] = d_pre
+        acc["d_pre"].append(d_pre)
         d_ah = d_pre
         if spec.layer_norm:
-            dln_hh += (d_pre * sv.n_h[t]).sum(0)
+            acc["ln_hh"].append((d_pre * sv.n_h[t]).sum(0))
             d_ah = ln_backward(d_pre * w.ln_hh, sv.n_h[t], sv.rstd_h[t])
-            d_ah_all[t] = d_ah
+            acc["d_ah"].append(d_ah)
         dhp = d_ah @ w.w_hh                                           # dh_{t-1} = W_hh^T da_h
         if m.drop_h is not None:
             dhp = dhp * m.drop_h
@@ -213,8 +210,13 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks
         if carry is not None:
             d_prev = (d_prev[0] + carry[0], d_prev[1] + carry[1])
         dh, dc = d_prev
-    return _weight_grads(spec, w, sv, m, d_pre_all, d_ah_all, d_hcand_all,
-                         dw_ch, dln_hh, dln_c_w, dln_c_b, (dh, dc))
+    seq = {k: torch.stack(v[::-1]) if v else None for k, v in acc.items() if k.startswith("d_")}
+    total = {k: torch.stack(v).sum(0) if v else None for k, v in acc.items() if not k.startswith("d_")}
+    dw_ch = None
+    if spec.peephole:                                                  # rows (i, f, o), or (f, o) with cifg
+        dw_ch = torch.stack([total["w_ch_" + g] for g in sorted(pr, key=pr.get)])
+    return _weight_grads(spec, w, sv, m, seq["d_pre"], seq["d_ah"] if spec.layer_norm else seq["d_pre"],
+                         seq["d_hcand"], dw_ch, total["ln_hh"], total["ln_c_w"], total["ln_c_b"], (dh, dc))
 
 
 def _weight_grads(spec, w, sv: LSTMSaved, m: SeqMasks, d_pre_all, d_ah_all, d_hcand_all,
@@ -237,3 +239,65 @@ def _weight_grads(spec, w, sv: LSTMSaved, m: SeqMasks, d_pre_all, d_ah_all, d_hc
     dw = LSTMWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone(), w_hr=dw_hr,
                      w_ch=dw_ch, ln_ih=dln_ih, ln_hh=dln_hh, ln_c_w=dln_c_w, ln_c_b=dln_c_b)
     return dx, d_state0, dw
+
+
+def lstm_jvp(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks, dw: LSTMWeights, dx: Tensor,
+             d_state0: tuple[Tensor, Tensor]):
+    """Forward-mode derivative (tangent propagation, the transpose of :func:`lstm_backward`).
+
+    Args:
+        dw, dx, d_state0: tangents of the weights (an :class:`LSTMWeights` of tensors shaped as ``w``'s),
+            the input (T, B, I) and the initial state ((B, P), (B, H)).
+    Returns:
+        (y, final state, dy (T, B, P), final state's tangent): the outputs and their tangents. The
+        tangents are differentiable torch ops of every argument, like the forward itself.
+    """
+    y, stateT, sv = lstm_forward(spec, w, x, state0, m, save=True)
+    T = x.shape[0]
+    s, pr = gate_slices(spec), peephole_rows(spec)
+    valid = valid_mask(m.lengths, T)
+    zones = m.zones(2)
+    # dW_ih x_t + W_ih dx_t, through LN_ih (its Jacobian is symmetric: ln_backward applies it)
+    da_x = project_all(drop_input(dx, m, valid), w.w_ih) + project_all(sv.xd, dw.w_ih)     # (T, B, G*H)
+    if spec.layer_norm:
+        da_x = ln_backward(da_x, sv.n_x, sv.rstd_x) * w.ln_ih + sv.n_x * dw.ln_ih
+    if w.b_ih is not None:
+        da_x = da_x + (dw.b_ih + dw.b_hh)
+    tan, dys = tuple(d_state0), []
+    for t in range(T):
+        dhp, dcp = enter(tan, at(m.reset, t))
+        hp, cp, gates = sv.hp[t], sv.cp[t], sv.gates[t]
+        f, g, o = gates[:, s["f"]], gates[:, s["g"]], gates[:, s["o"]]
+        i = 1.0 - f if spec.cifg else gates[:, s["i"]]
+        da_h = recurrent_input(dhp, m) @ w.w_hh.t() + recurrent_input(hp, m) @ dw.w_hh.t()
+        if spec.layer_norm:
+            da_h = ln_backward(da_h, sv.n_h[t], sv.rstd_h[t]) * w.ln_hh + sv.n_h[t] * dw.ln_hh
+        d_pre = da_x[t] + da_h                                        # (B, G*H)
+        d_pre_f, d_pre_g, d_pre_o = d_pre[:, s["f"]], d_pre[:, s["g"]], d_pre[:, s["o"]]
+        if spec.peephole:
+            d_pre_f = d_pre_f + dw.w_ch[pr["f"]] * cp + w.w_ch[pr["f"]] * dcp
+        d_f = d_pre_f * f * (1.0 - f)                                 # df = f (1 - f) dpre_f
+        if spec.cifg:
+            d_i = -d_f                                                # i = 1 - f
+        else:
+            d_pre_i = d_pre[:, s["i"]]
+            if spec.peephole:
+                d_pre_i = d_pre_i + dw.w_ch[pr["i"]] * cp + w.w_ch[pr["i"]] * dcp
+            d_i = d_pre_i * i * (1.0 - i)
+        d_g = d_pre_g * (1.0 - g * g)                                 # dg = (1 - g^2) dpre_g
+        d_c = d_f * cp + f * dcp + d_i * g + i * d_g                  # dc_t = df c_{t-1} + f dc_{t-1} + di g + i dg
+        if spec.peephole:
+            d_pre_o = d_pre_o + dw.w_ch[pr["o"]] * sv.c_new[t] + w.w_ch[pr["o"]] * d_c
+        d_o = d_pre_o * o * (1.0 - o)
+        d_chat = d_c
+        if spec.layer_norm:
+            d_chat = ln_backward(d_c, sv.n_c[t], sv.rstd_c[t]) * w.ln_c_w + sv.n_c[t] * dw.ln_c_w
+            if w.ln_c_b is not None:
+                d_chat = d_chat + dw.ln_c_b
+        tc = sv.tc[t]
+        d_h = d_o * tc + o * (1.0 - tc * tc) * d_chat                 # dh = do tanh(c) + o (1 - tanh^2) dĉ
+        if w.w_hr is not None:
+            d_h = d_h @ w.w_hr.t() + (o * tc) @ dw.w_hr.t()           # d(W_hr m) = W_hr dm + dW_hr m
+        tan, dy_t = leave(tan, (dhp, dcp), (d_h, d_c), zones_at(zones, t), at(valid, t))
+        dys.append(dy_t)
+    return y, stateT, torch.stack(dys), tan

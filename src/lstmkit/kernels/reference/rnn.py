@@ -61,7 +61,7 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m: SeqMasks, s
     """dy: (T, B, H); d_stateT: (dh_T,). Returns (dx, (dh0,), dw :class:`RNNWeights`)."""
     T = x.shape[0]
     valid = valid_mask(m.lengths, T)
-    d_pre_all = torch.empty_like(saved.h_new)                         # (T, B, H)
+    d_pres = []                                                       # dpre_t, from t = T-1 down
     (dh,) = d_stateT
     for t in reversed(range(T)):
         (dh_c,), (dhp_z,), carry = leave_backward((dh,), dy[t], zones_at(m.zones(1), t), at(valid, t))
@@ -70,14 +70,39 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m: SeqMasks, s
             d_pre = dh_c * (1.0 - h_new * h_new)                      # dpre = dh (1 - h^2)
         else:
             d_pre = dh_c * (h_new > 0).to(dh_c.dtype)                 # dpre = dh [pre > 0]
-        d_pre_all[t] = d_pre
+        d_pres.append(d_pre)
         dhp = d_pre @ w.w_hh                                          # dh_{t-1} = W_hh^T dpre
         if m.drop_h is not None:
             dhp = dhp * m.drop_h
         (dh,) = enter_backward((add_opt(dhp, dhp_z),), at(m.reset, t))
         if carry is not None:
             dh = dh + carry[0]
+    d_pre_all = torch.stack(d_pres[::-1])                             # (T, B, H)
     dw_ih, dx = input_grads(d_pre_all, saved.xd, w.w_ih, m)
     dw_hh = gemm_grad(d_pre_all, recurrent_input(saved.hp, m))
     db = d_pre_all.sum((0, 1)) if w.b_ih is not None else None
     return dx, (dh,), RNNWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone())
+
+
+def rnn_jvp(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m: SeqMasks, dw: RNNWeights, dx: Tensor,
+            d_state0: tuple[Tensor]):
+    """Forward-mode derivative: (y, (h_T,), dy, (dh_T,)) for tangents dw, dx (T, B, I), d_state0 ((B, H),).
+    See :func:`lstmkit.kernels.reference.lstm.lstm_jvp`."""
+    y, stateT, sv = rnn_forward(spec, w, x, state0, m, save=True)
+    T = x.shape[0]
+    valid = valid_mask(m.lengths, T)
+    da_x = project_all(drop_input(dx, m, valid), w.w_ih) + project_all(sv.xd, dw.w_ih)     # (T, B, H)
+    if w.b_ih is not None:
+        da_x = da_x + (dw.b_ih + dw.b_hh)
+    tan, dys = tuple(d_state0), []
+    for t in range(T):
+        (dhp,) = enter(tan, at(m.reset, t))
+        d_pre = da_x[t] + recurrent_input(dhp, m) @ w.w_hh.t() + recurrent_input(sv.hp[t], m) @ dw.w_hh.t()
+        h_new = sv.h_new[t]
+        if spec.nonlinearity == "tanh":
+            d_h = d_pre * (1.0 - h_new * h_new)                       # dh = (1 - h^2) dpre
+        else:
+            d_h = d_pre * (h_new > 0).to(d_pre.dtype)                 # dh = [pre > 0] dpre
+        tan, dy_t = leave(tan, (dhp,), (d_h,), zones_at(m.zones(1), t), at(valid, t))
+        dys.append(dy_t)
+    return y, stateT, torch.stack(dys), tan

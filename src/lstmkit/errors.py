@@ -1,0 +1,39 @@
+"""lstmkit's exception types: each is the exception torch.nn raises for the same mistake *and* the one
+lstmkit raised before it followed torch.nn, so code written for either catches it.
+
+=====================  ===================================  =============================================
+class                  is a                                 raised for
+=====================  ===================================  =============================================
+:class:`ShapeError`    ``RuntimeError`` and ``ValueError``  a tensor whose shape, size or batch does not
+                                                            fit (input size, hidden-state shape, an empty
+                                                            sequence), as torch.nn's shape checks
+:class:`DTypeError`    ``ValueError`` and ``TypeError``     an input whose dtype is not the weights'
+:class:`OptionError`   ``ValueError`` and ``TypeError``     a constructor option the class does not take
+                                                            (``GRU(..., proj_size=2)``)
+=====================  ===================================  =============================================
+
+Example::
+
+    >>> import torch, lstmkit
+    >>> try:
+    ...     lstmkit.LSTM(3, 4)(torch.zeros(5, 2, 7))
+    ... except RuntimeError as e:                  # torch.nn's type; ValueError catches it too
+    ...     print(type(e).__name__, isinstance(e, ValueError))
+    ShapeError True
+"""
+
+from __future__ import annotations
+
+__all__ = ["ShapeError", "DTypeError", "OptionError"]
+
+
+class ShapeError(RuntimeError, ValueError):
+    """A tensor of the wrong shape: torch.nn raises RuntimeError here, lstmkit used to raise ValueError."""
+
+
+class DTypeError(ValueError, TypeError):
+    """A tensor of the wrong dtype: torch.nn raises ValueError here, lstmkit used to raise TypeError."""
+
+
+class OptionError(ValueError, TypeError):
+    """A constructor option the class does not take: torch.nn raises ValueError, Python a TypeError."""
