@@ -7,7 +7,11 @@ class                  is a                                 raised for
 :class:`ShapeError`    ``RuntimeError`` and ``ValueError``  a tensor whose shape, size or batch does not
                                                             fit (input size, hidden-state shape, an empty
                                                             sequence), as torch.nn's shape checks
-:class:`DTypeError`    ``ValueError`` and ``TypeError``     an input whose dtype is not the weights'
+:class:`DTypeError`    ``ValueError``, ``TypeError`` and    an input whose dtype is not the weights' (the
+                       ``RuntimeError``                     layers raise ValueError in torch.nn, the cells
+                                                            RuntimeError)
+:class:`DeviceError`   ``RuntimeError`` and ``ValueError``  an input or state on another device than the
+                                                            weights or the input
 :class:`OptionError`   ``ValueError`` and ``TypeError``     a constructor option the class does not take
                                                             (``GRU(..., proj_size=2)``)
 =====================  ===================================  =============================================
@@ -24,15 +28,20 @@ Example::
 
 from __future__ import annotations
 
-__all__ = ["ShapeError", "DTypeError", "OptionError"]
+__all__ = ["ShapeError", "DTypeError", "DeviceError", "OptionError"]
 
 
 class ShapeError(RuntimeError, ValueError):
     """A tensor of the wrong shape: torch.nn raises RuntimeError here, lstmkit used to raise ValueError."""
 
 
-class DTypeError(ValueError, TypeError):
-    """A tensor of the wrong dtype: torch.nn raises ValueError here, lstmkit used to raise TypeError."""
+class DTypeError(ValueError, TypeError, RuntimeError):
+    """A tensor of the wrong dtype: torch.nn's layers raise ValueError here and its cells RuntimeError;
+    lstmkit used to raise TypeError."""
+
+
+class DeviceError(RuntimeError, ValueError):
+    """A tensor on the wrong device: torch.nn raises RuntimeError here, lstmkit used to raise ValueError."""
 
 
 class OptionError(ValueError, TypeError):

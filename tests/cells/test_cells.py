@@ -11,15 +11,17 @@ import lstmkit
 from helpers import assert_close
 
 
-@pytest.mark.parametrize("ours_cls,torch_cls,kw", [(lstmkit.LSTMCell, nn.LSTMCell, {}),
-                                                   (lstmkit.GRUCell, nn.GRUCell, {}),
-                                                   (lstmkit.RNNCell, nn.RNNCell, {"nonlinearity": "relu"})])
+CELLS = [(lstmkit.LSTMCell, nn.LSTMCell, {}), (lstmkit.GRUCell, nn.GRUCell, {}),
+         (lstmkit.RNNCell, nn.RNNCell, {"nonlinearity": "relu"})]
+
+
+@pytest.mark.parametrize("ours_cls,torch_cls,kw", CELLS)
 def test_cells_match_torch_cells(ours_cls, torch_cls, kw):
     ref = torch_cls(5, 6, **kw, dtype=torch.float64)
     cell = ours_cls.from_torch(ref)
     x = torch.randn(3, 5, dtype=torch.float64)
-    state = cell.init_state(3)
-    h, new = cell(x, state)
+    state = tuple(torch.randn_like(s) for s in cell.init_state(3))
+    h, new = cell.step(x, state)
     expect = ref(x, state if len(state) == 2 else state[0])
     expect = expect if isinstance(expect, tuple) else (expect,)
     for a, b in zip(new, expect):
@@ -30,16 +32,49 @@ def test_cells_match_torch_cells(ours_cls, torch_cls, kw):
         assert torch.equal(back.state_dict()[k], v)
 
 
+@pytest.mark.parametrize("ours_cls,torch_cls,kw", CELLS)
+def test_cells_are_called_as_torch_cells(ours_cls, torch_cls, kw):
+    """cell(x, hx) takes and returns what torch.nn's cell does: h for GRU/RNN, (h, c) for LSTM; hx=None,
+    unbatched input, the canonical loop."""
+    ref = torch_cls(5, 6, **kw, dtype=torch.float64)
+    cell = ours_cls.from_torch(ref)
+    x = torch.randn(4, 3, 5, dtype=torch.float64)
+    hx_ours = hx_ref = None
+    for x_t in x:
+        hx_ours, hx_ref = cell(x_t, hx_ours), ref(x_t, hx_ref)
+        assert type(hx_ours) is type(hx_ref)
+        for a, b in zip(torch.utils._pytree.tree_leaves(hx_ours), torch.utils._pytree.tree_leaves(hx_ref)):
+            assert_close(a, b, torch.float64, "state")
+    one = cell(x[0, 0])                                                  # unbatched, no state
+    for a, b in zip(torch.utils._pytree.tree_leaves(one), torch.utils._pytree.tree_leaves(ref(x[0, 0]))):
+        assert a.shape == b.shape == (6,)
+        assert_close(a, b, torch.float64, "unbatched")
+    assert repr(cell) == repr(ref)
+
+
 def test_cell_unbatched_and_state_errors():
     cell = lstmkit.LSTMCell(5, 6, proj_size=2)
-    h, (h2, c) = cell(torch.randn(5))
+    h, (h2, c) = cell.step(torch.randn(5))
     assert h.shape == (2,) and c.shape == (6,)
-    with pytest.raises(ValueError, match=r"x.size\(-1\) must be 5 \(input_size\), got 4"):
-        cell(torch.randn(3, 4))
-    with pytest.raises(ValueError, match=r"state\[1\] must have shape \(3, 6\), got \(3, 5\)"):
-        cell(torch.randn(3, 5), (torch.zeros(3, 2), torch.zeros(3, 5)))
-    with pytest.raises(ValueError, match="state must hold 2 tensor"):
+    h, c = cell(torch.randn(5))
+    assert h.shape == (2,) and c.shape == (6,)
+    for exc in (RuntimeError, ValueError):
+        with pytest.raises(exc, match="input has inconsistent input_size: got 4 expected 5"):
+            cell(torch.randn(3, 4))
+        with pytest.raises(exc, match="hidden1 has inconsistent hidden_size: got 5, expected 6"):
+            cell(torch.randn(3, 5), (torch.zeros(3, 2), torch.zeros(3, 5)))
+        with pytest.raises(exc, match="Input batch size 3 doesn't match hidden0 batch size 4"):
+            cell(torch.randn(3, 5), (torch.zeros(4, 2), torch.zeros(4, 6)))
+    with pytest.raises(TypeError, match=r"hx must be a tuple \(h, c\) of 2 tensors"):
         cell(torch.randn(3, 5), (torch.zeros(3, 2),))
+    with pytest.raises(ValueError, match=r"LSTMCell: Expected input to be 1D or 2D, got 3D instead"):
+        cell(torch.randn(1, 3, 5))
+    with pytest.raises(ValueError, match=r"GRUCell: Expected hidden to be 1D or 2D, got 3D instead"):
+        lstmkit.GRUCell(5, 6)(torch.randn(3, 5), torch.zeros(1, 3, 6))
+    with pytest.raises(TypeError, match="hx must be a tensor"):
+        lstmkit.GRUCell(5, 6)(torch.randn(3, 5), (torch.zeros(3, 6),))
+    with pytest.raises(TypeError, match=r"input dtype \(torch.float64\) does not match weight dtype"):
+        lstmkit.RNNCell(5, 6)(torch.randn(3, 5, dtype=torch.float64))
 
 
 VARIANTS = [(lstmkit.LSTMCell, lstmkit.LSTM, {"peephole": True, "layer_norm": True, "cifg": True, "proj_size": 3}),
@@ -58,7 +93,7 @@ def test_cell_step_equals_one_step_of_the_layer(cell_cls, layer_cls, kw):
     layer.load_state_dict({f"{k}_l0": v for k, v in cell.state_dict().items()})
     x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
     state = tuple(torch.randn_like(s) for s in cell.init_state(3))
-    h, new = cell(x, state)
+    h, new = cell.step(x, state)
     y, final = layer(x.unsqueeze(0), tuple(s.unsqueeze(0) for s in state) if len(state) > 1 else state[0][None])
     final = final if isinstance(final, tuple) else (final,)
     assert_close(h, y[0], torch.float64, "h_t")

@@ -1,4 +1,5 @@
-"""Bad input: each raises ValueError/TypeError whose message names the expected and the actual value."""
+"""Bad input: each raises torch.nn's exception type (lstmkit.errors: a subclass of both torch.nn's type and
+lstmkit's earlier ValueError/TypeError) with torch.nn's message, naming the expected and the actual value."""
 
 from __future__ import annotations
 
@@ -21,25 +22,29 @@ def raises(exc, *fragments):
 
 
 def test_wrong_feature_size(lstm):
-    with raises(ValueError, "input.size(-1) must be 5 (input_size), got 4"):
-        lstm(torch.randn(7, 3, 4))
+    for exc in (RuntimeError, ValueError):
+        with raises(exc, "input.size(-1) must be equal to input_size. Expected 5, got 4"):
+            lstm(torch.randn(7, 3, 4))
 
 
 def test_wrong_ndim(lstm):
-    with raises(ValueError, "input must be 2-D", "or 3-D", "got 4-D with shape (2, 7, 3, 5)"):
+    with raises(ValueError, "LSTM: Expected input to be 2D or 3D, got 4D tensor instead", "(2, 7, 3, 5)"):
         lstm(torch.randn(2, 7, 3, 5))
-    with raises(ValueError, "got 1-D"):
+    with raises(ValueError, "got 1D"):
         lstm(torch.randn(5))
 
 
 def test_integer_dtype(lstm):
-    with raises(TypeError, "floating-point tensor, got dtype torch.int64"):
+    with raises(TypeError, "RNN input dtype (torch.int64) does not match weight dtype (torch.float32)",
+                "it must be floating point"):
         lstm(torch.ones(7, 3, 5, dtype=torch.int64))
 
 
 def test_dtype_mismatch(lstm):
-    with raises(TypeError, "parameters' dtype torch.float32, got torch.float64"):
-        lstm(torch.randn(7, 3, 5, dtype=torch.float64))
+    for exc in (ValueError, TypeError):
+        with raises(exc, "RNN input dtype (torch.float64) does not match weight dtype (torch.float32). "
+                         "Convert input: input.to(torch.float32), or convert model: model.to(torch.float64)"):
+            lstm(torch.randn(7, 3, 5, dtype=torch.float64))
 
 
 def test_not_a_tensor(lstm):
@@ -48,23 +53,27 @@ def test_not_a_tensor(lstm):
 
 
 def test_empty_sequence(lstm):
-    with raises(ValueError, "at least one time step, got seq_len=0"):
+    with raises(RuntimeError, "Expected sequence length to be larger than 0 in RNN", "(0, 3, 5)"):
         lstm(torch.randn(0, 3, 5))
 
 
 def test_h0_c0_wrong_shape(lstm):
     x = torch.randn(7, 3, 5)
-    with raises(ValueError, "h0 must have shape (2, 3, 6)", "got (2, 3, 5)"):
+    with raises(RuntimeError, "Expected hidden[0] size (2, 3, 6), got [2, 3, 5]"):
         lstm(x, (torch.zeros(2, 3, 5), torch.zeros(2, 3, 6)))
-    with raises(ValueError, "c0 must have shape (2, 3, 6)", "got (1, 3, 6)"):
+    with raises(ValueError, "Expected hidden[1] size (2, 3, 6), got [1, 3, 6]"):
         lstm(x, (torch.zeros(2, 3, 6), torch.zeros(1, 3, 6)))
-    with raises(ValueError, "h0 must have shape (2, 6)", "unbatched", "got (2, 3, 6)"):
+    with raises(RuntimeError, "For unbatched 2-D input, hx and cx should also be 2-D but got (3-D, 3-D) tensors"):
         lstm(torch.randn(7, 5), (torch.zeros(2, 3, 6), torch.zeros(2, 3, 6)))
+    with raises(RuntimeError, "Expected hidden[0] size (2, 1, 6), got [3, 1, 6]"):
+        lstm(torch.randn(7, 5), (torch.zeros(3, 6), torch.zeros(2, 6)))
     with raises(TypeError, "hx must be a tuple (h0 and c0) of 2 tensors, got Tensor"):
         lstm(x, torch.zeros(2, 3, 6))
     gru = lstmkit.GRU(5, 6)
-    with raises(ValueError, "h0 must have shape (1, 3, 6)", "got (1, 2, 6)"):
+    with raises(RuntimeError, "Expected hidden size (1, 3, 6), got [1, 2, 6]"):
         gru(x, torch.zeros(1, 2, 6))
+    with raises(RuntimeError, "For batched 3-D input, hx should also be 3-D but got 2-D tensor"):
+        gru(x, torch.zeros(3, 6))
     with raises(TypeError, "h0 dtype must be torch.float32", "got torch.float64"):
         gru(x, torch.zeros(1, 3, 6, dtype=torch.float64))
 
@@ -93,23 +102,29 @@ def test_reset_wrong_shape_or_dtype():
 
 
 def test_proj_size_not_smaller_than_hidden():
-    with raises(ValueError, "proj_size must be smaller than hidden_size (6), got 6"):
+    with raises(ValueError, "proj_size has to be smaller than hidden_size (6), got 6"):
         lstmkit.LSTM(5, 6, proj_size=6)
-    with raises(ValueError, "proj_size must be >= 0, got -1"):
+    with raises(ValueError, "proj_size should be a positive integer or zero to disable projections, got -1"):
         lstmkit.LSTM(5, 6, proj_size=-1)
+    for cls in (lstmkit.GRU, lstmkit.RNN):
+        for exc in (ValueError, TypeError):
+            with raises(exc, "proj_size argument is only supported for LSTM, not RNN or GRU"):
+                cls(5, 6, proj_size=2)
 
 
 def test_unknown_nonlinearity():
-    with raises(ValueError, "nonlinearity must be one of ('tanh', 'relu'), got 'sigmoid'"):
+    with raises(ValueError, "Unknown nonlinearity 'sigmoid'. Select from 'tanh' or 'relu'."):
         lstmkit.RNN(5, 6, nonlinearity="sigmoid")
 
 
 def test_bad_sizes_and_probabilities():
-    with raises(ValueError, "hidden_size must be >= 1, got 0"):
+    with raises(ValueError, "hidden_size must be greater than zero, got 0"):
         lstmkit.GRU(5, 0)
-    with raises(TypeError, "input_size must be an int, got float (5.0)"):
+    with raises(TypeError, "input_size should be of type int, got: float (5.0)"):
         lstmkit.GRU(5.0, 6)
-    with raises(ValueError, "dropout must be in [0, 1), got 1.5"):
+    with raises(TypeError, "bias should be of type bool, got: int (1)"):
+        lstmkit.GRU(5, 6, bias=1)
+    with raises(ValueError, "dropout should be a number in range [0, 1]", "got 1.5"):
         lstmkit.LSTM(5, 6, num_layers=2, dropout=1.5)
     with raises(ValueError, "zoneout_c must be in [0, 1), got 1.0"):
         lstmkit.LSTM(5, 6, zoneout_c=1.0)

@@ -22,6 +22,8 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import DeviceError, DTypeError, ShapeError
+
 __all__ = ["ParamInfo", "CellSpec", "CellModule", "check_prob", "check_size"]
 
 
@@ -69,8 +71,8 @@ class CellSpec(ABC):
     num_states = 1
 
     def __post_init__(self) -> None:
-        check_size("input_size", self.input_size)
-        check_size("hidden_size", self.hidden_size)
+        check_size("input_size", self.input_size, minimum=0)       # torch.nn's cells take 0 (layers do not)
+        check_size("hidden_size", self.hidden_size, minimum=0)
         # the spec as JSON, computed once here (not while torch.compile traces): the custom ops' argument
         object.__setattr__(self, "config_json", json.dumps({"family": self.family, "spec": asdict(self)},
                                                            sort_keys=True))
@@ -118,7 +120,9 @@ class CellSpec(ABC):
 
 
 class CellModule(nn.Module):
-    """A single layer-direction as a module, for streaming: ``h_t, state = cell(x_t, state)``.
+    """A single layer-direction as a module, called exactly as torch.nn's cells:
+    ``h_t = cell(x_t, h)`` (GRU, RNN) or ``h_t, c_t = cell(x_t, (h, c))`` (LSTM), with torch.nn's checks,
+    messages and exception types; :meth:`step` gives the family-neutral ``(h_t, state)`` form.
 
     Parameters are registered under torch.nn's cell names (``weight_ih``, ``weight_hh``, ``bias_ih``,
     ``bias_hh``) plus the variant's own. Subclasses set ``spec`` and ``_step``.
@@ -131,11 +135,15 @@ class CellModule(nn.Module):
 
     def _register(self, spec: CellSpec, device=None, dtype=None) -> None:
         self.spec = spec
+        self.input_size, self.hidden_size, self.bias = spec.input_size, spec.hidden_size, spec.bias
         self._fields: list[tuple[str, str]] = []
         for info in spec.layout():
             p = nn.Parameter(torch.empty(info.shape, device=device, dtype=dtype))
             self.register_parameter(info.name, p)
             self._fields.append((info.field, info.name))
+        if not spec.bias:                                   # torch.nn's cells have the attributes, as None
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -154,23 +162,37 @@ class CellModule(nn.Module):
         lead = () if batch is None else (batch,)
         return tuple(p.new_zeros(lead + (n,)) for n in self.spec.state_sizes())
 
-    def forward(self, x: Tensor, state: Sequence[Tensor] | None = None):
-        """One step. ``x``: (B, input_size) or (input_size,). Returns ``(h_t, new_state)``."""
-        spec = self.spec
+    def forward(self, input: Tensor, hx=None):
+        """One step, as torch.nn's cell: ``input`` (B, I) or (I,); ``hx`` the state (h (B, P) for GRU and
+        RNN, the tuple (h (B, P), c (B, H)) for LSTM; no B dim when unbatched; None for zeros). Returns the
+        new state in the same form."""
+        _, state = self.step(input, _torch_hx(self.spec, hx))
+        return state[0] if len(state) == 1 else state
+
+    def step(self, x: Tensor, state: Sequence[Tensor] | Tensor | None = None):
+        """One step in the family-neutral form: ``(h_t, new_state)`` with ``new_state`` a tuple ((h_t,) or
+        (h_t, c_t)). ``x``: (B, input_size) or (input_size,); ``state`` a tuple of (B, size) tensors (a bare
+        tensor for one-state families), or None for zeros."""
+        spec, name = self.spec, type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}: input must be a torch.Tensor, got {type(x).__name__}")
         if x.dim() not in (1, 2):
-            raise ValueError(f"x must be 1-D (input_size,) or 2-D (batch, input_size), got {x.dim()}-D "
-                             f"with shape {tuple(x.shape)}")
-        if x.size(-1) != spec.input_size:
-            raise ValueError(f"x.size(-1) must be {spec.input_size} (input_size), got {x.size(-1)}")
-        unbatched = x.dim() == 1
-        xb = x.unsqueeze(0) if unbatched else x
-        if state is None:
-            state = self.init_state(xb.size(0))
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.dim()}D instead "
+                             f"(shape {tuple(x.shape)})")
+        states = None if state is None else _as_tuple(state)
+        if states is not None:
+            _check_state_dims(name, spec, states)
+        batched = x.dim() == 2
+        xb = x if batched else x.unsqueeze(0)
+        w = self.weights()
+        _check_input(xb, spec, w.w_ih)
+        if states is None:
+            states = tuple(xb.new_zeros(xb.size(0), n) for n in spec.state_sizes())
         else:
-            state = tuple(s.unsqueeze(0) if unbatched else s for s in _as_tuple(state))
-            _check_state(spec, state, xb.size(0))
-        h, new_state = type(self)._step(spec, self.weights(), xb, state)
-        if unbatched:
+            states = states if batched else tuple(s.unsqueeze(0) for s in states)
+            _check_state(spec, states, xb)
+        h, new_state = type(self)._step(spec, w, xb, states)
+        if not batched:
             return h.squeeze(0), tuple(s.squeeze(0) for s in new_state)
         return h, new_state
 
@@ -196,17 +218,65 @@ class CellModule(nn.Module):
         return cell
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in vars(self.spec).items())
+        """As torch.nn's cells (``LSTMCell(2, 3)``, then the options that differ from their defaults)."""
+        s = f"{self.spec.input_size}, {self.spec.hidden_size}"
+        if self.spec.bias is not True:
+            s += f", bias={self.spec.bias}"
+        if getattr(self.spec, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.spec.nonlinearity}"
+        for k, v in self.spec.variant_options().items():
+            s += f", {k}={v}"
+        return s
+
+
+def _torch_hx(spec: CellSpec, hx):
+    """torch.nn's cell ``hx`` (a tensor, or LSTM's (h, c)) as a state tuple, with torch.nn's checks."""
+    if hx is None:
+        return None
+    if spec.num_states == 1:
+        if not isinstance(hx, Tensor):
+            raise TypeError(f"hx must be a tensor h (batch, {spec.hidden_size}), got {type(hx).__name__}")
+        return (hx,)
+    if not isinstance(hx, (tuple, list)) or len(hx) != spec.num_states or not all(isinstance(t, Tensor) for t in hx):
+        raise TypeError(f"hx must be a tuple (h, c) of 2 tensors, got {type(hx).__name__}")
+    return tuple(hx)
 
 
 def _as_tuple(state) -> tuple[Tensor, ...]:
     return (state,) if isinstance(state, Tensor) else tuple(state)
 
 
-def _check_state(spec: CellSpec, state: tuple[Tensor, ...], batch: int) -> None:
-    sizes = spec.state_sizes()
-    if len(state) != len(sizes):
-        raise ValueError(f"state must hold {len(sizes)} tensor(s) for {spec.family}, got {len(state)}")
-    for k, (s, n) in enumerate(zip(state, sizes)):
-        if tuple(s.shape) != (batch, n):
-            raise ValueError(f"state[{k}] must have shape {(batch, n)}, got {tuple(s.shape)}")
+def _check_state_dims(name: str, spec: CellSpec, state: tuple[Tensor, ...]) -> None:
+    if len(state) != spec.num_states:
+        raise TypeError(f"{name}: the state must hold {spec.num_states} tensor(s) for {spec.family}, "
+                        f"got {len(state)}")
+    for k, s in enumerate(state):
+        if not isinstance(s, Tensor):
+            raise TypeError(f"{name}: state[{k}] must be a torch.Tensor, got {type(s).__name__}")
+        if s.dim() not in (1, 2):
+            which = f"hx[{k}]" if spec.num_states > 1 else "hidden"
+            raise ValueError(f"{name}: Expected {which} to be 1D or 2D, got {s.dim()}D instead (shape {tuple(s.shape)})")
+
+
+def _check_input(x: Tensor, spec: CellSpec, w_ih: Tensor) -> None:
+    if x.size(1) != spec.input_size:
+        raise ShapeError(f"input has inconsistent input_size: got {x.size(1)} expected {spec.input_size}")
+    if x.dtype != w_ih.dtype:
+        raise DTypeError(f"input dtype ({x.dtype}) does not match weight dtype ({w_ih.dtype}): convert the "
+                         f"input with .to({w_ih.dtype}) or the cell with .to({x.dtype})")
+
+
+def _check_state(spec: CellSpec, state: tuple[Tensor, ...], x: Tensor) -> None:
+    """torch.nn's cell checks (per state tensor: batch, then size), then dtype and device."""
+    for k, (s, n) in enumerate(zip(state, spec.state_sizes())):
+        if s.dim() != 2:
+            raise ShapeError(f"hidden{k} must be 2-D (batch, {n}) for a batched input, got shape {tuple(s.shape)}")
+        if s.size(0) != x.size(0):
+            raise ShapeError(f"Input batch size {x.size(0)} doesn't match hidden{k} batch size {s.size(0)}")
+        if s.size(1) != n:
+            raise ShapeError(f"hidden{k} has inconsistent hidden_size: got {s.size(1)}, expected {n}")
+        if s.dtype != x.dtype:
+            raise DTypeError(f"hidden{k} dtype ({s.dtype}) does not match the input's ({x.dtype})")
+        if s.device != x.device:
+            raise DeviceError(f"Input and hidden tensors are not at the same device, found input tensor at "
+                              f"{x.device} and hidden{k} tensor at {s.device}")

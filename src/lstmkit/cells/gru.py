@@ -105,14 +105,16 @@ class GRUCell(CellModule):
     :math:`W_{ir}|W_{iz}|W_{in}` (3H, I), ``W_hh`` stacks :math:`W_{hr}|W_{hz}|W_{hn}` (3H, H).
     With ``reset_before=False`` (the default) this is exactly ``torch.nn.GRUCell``.
 
-    Shapes: ``x_t`` (B, I) or (I,); ``state`` a tuple ``(h,)`` with h (B, H), or None for zeros.
-    Returns ``(h_t, (h_t,))``.
+    Call as torch.nn.GRUCell: ``h_t = cell(x_t, h)`` with ``x_t`` (B, I) or (I,) unbatched, ``h`` (B, H)
+    (no B dim unbatched) or None for zeros; ``h_t`` (B, H). ``cell.step(x_t, state)`` returns
+    ``(h_t, (h_t,))``, the form all three cell families share.
 
     Example::
 
         >>> import torch, lstmkit
         >>> cell = lstmkit.GRUCell(8, 16, reset_before=True)
-        >>> h, state = cell(torch.randn(2, 8))
+        >>> h = cell(torch.randn(2, 8))
+        >>> h = cell(torch.randn(2, 8), h)
         >>> h.shape
         torch.Size([2, 16])
     """

@@ -65,7 +65,7 @@ class LSTMSpec(CellSpec):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_size("proj_size", self.proj_size, minimum=0)
-        if self.proj_size >= self.hidden_size:
+        if self.proj_size > 0 and self.proj_size >= self.hidden_size:
             raise ValueError(f"proj_size must be smaller than hidden_size ({self.hidden_size}), "
                              f"got {self.proj_size}")
         if self.forget_bias is not None and not self.bias:
@@ -208,18 +208,22 @@ class LSTMCell(CellModule):
         input_size, hidden_size, bias, proj_size, peephole, layer_norm, cifg, forget_bias: see
             :class:`LSTMSpec`.
 
-    Shapes: ``x_t`` (B, I) or (I,); ``state`` a tuple ``(h, c)`` of (B, P) and (B, H) (or None for zeros).
-    Returns ``(h_t, (h_t, c_t))``.
+    Call as torch.nn.LSTMCell: ``h_t, c_t = cell(x_t, (h, c))`` with ``x_t`` (B, I) or (I,) unbatched,
+    ``h`` (B, P) and ``c`` (B, H) (no B dim unbatched), or ``hx=None`` for zeros; ``h_t`` (B, P),
+    ``c_t`` (B, H). :meth:`step` is the same step as ``h_t, (h_t, c_t) = cell.step(x_t, state)``, the form
+    all three cell families share.
 
     Example::
 
         >>> import torch, lstmkit
         >>> cell = lstmkit.LSTMCell(8, 16, peephole=True)
-        >>> state = cell.init_state(batch=2)
+        >>> h, c = torch.zeros(2, 16), torch.zeros(2, 16)
         >>> for x_t in torch.randn(5, 2, 8):
-        ...     h, state = cell(x_t, state)
-        >>> h.shape
-        torch.Size([2, 16])
+        ...     h, c = cell(x_t, (h, c))
+        >>> h.shape, c.shape
+        (torch.Size([2, 16]), torch.Size([2, 16]))
+        >>> cell
+        LSTMCell(8, 16, peephole=True)
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, proj_size: int = 0,

@@ -71,21 +71,26 @@ class RNNCell(CellModule):
     :math:`W_{hh}^\top \mathrm{diag}(\phi')` at every step, which is why it vanishes (or explodes) over
     long lags. Exactly ``torch.nn.RNNCell``.
 
-    Shapes: ``x_t`` (B, I) or (I,); ``state`` ``(h,)`` with h (B, H), or None. Returns ``(h_t, (h_t,))``.
+    Call as torch.nn.RNNCell: ``h_t = cell(x_t, h)`` with ``x_t`` (B, I) or (I,) unbatched, ``h`` (B, H)
+    (no B dim unbatched) or None for zeros; ``h_t`` (B, H). ``cell.step(x_t, state)`` returns
+    ``(h_t, (h_t,))``.
 
     Example::
 
         >>> import torch, lstmkit
         >>> cell = lstmkit.RNNCell(8, 16, nonlinearity="relu")
-        >>> h, state = cell(torch.randn(2, 8))
+        >>> h = cell(torch.randn(2, 8))
         >>> h.shape
         torch.Size([2, 16])
+        >>> cell
+        RNNCell(8, 16, nonlinearity=relu)
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  device=None, dtype=None) -> None:
         super().__init__()
         self._register(RNNSpec(input_size, hidden_size, bias, nonlinearity=nonlinearity), device, dtype)
+        self.nonlinearity = nonlinearity
 
     _step = staticmethod(rnn_step)
     _torch_cls = nn.RNNCell

@@ -94,7 +94,8 @@ def _run(spec: CellSpec, weights: tuple, x: Tensor, state0: tuple, masks: tuple,
          backend: str) -> list[tuple[Tensor, tuple[Tensor, ...]]]:
     """[(y, final state)] of each direction d: weights[d], state0[d], masks[d], reverse[d] over x."""
     D = len(reverse)
-    kernel = select(backend, spec, x)
+    # an empty batch has nothing to run: the reference's torch ops give the empty outputs (and gradients)
+    kernel = _KERNELS["reference"] if x.shape[1] == 0 else select(backend, spec, x)
     if D == 2 and not (kernel.side_by_side and concurrent.worth_it(spec, x.shape[0], x.shape[1])):
         return [_run(spec, weights[d:d + 1], x, state0[d:d + 1], masks[d:d + 1], reverse[d:d + 1], backend)[0]
                 for d in range(D)]

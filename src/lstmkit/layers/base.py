@@ -12,14 +12,15 @@ import torch
 from torch import Tensor, nn
 
 from .. import kernels
-from ..cells.base import CellSpec, check_prob, check_size
+from ..cells.base import CellSpec, check_prob
 from ..kernels import SeqMasks
 from ..kernels.cpu.bernoulli import bernoulli_mask
 from .dropout import dropout
 from .inputs import Prepared, finish, prepare
+from .torch_compat import FlatWeights, check_layer_args
 
 
-class RecurrentBase(nn.Module, metaclass=ABCMeta):
+class RecurrentBase(FlatWeights, metaclass=ABCMeta):
     """A stack of recurrent layers (uni- or bidirectional). Subclasses define the cell family.
 
     Subclasses set ``_torch_cls`` (the torch.nn module they replace), ``_torch_args`` (constructor
@@ -39,13 +40,13 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
                  device=None, dtype=None, *, input_dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  backend: str = "auto", **cell_options) -> None:
         super().__init__()
-        check_size("input_size", input_size)
-        check_size("hidden_size", hidden_size)
-        check_size("num_layers", num_layers)
-        for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {type(flag).__name__} ({flag!r})")
-        self.dropout = check_prob("dropout", dropout)
+        check_layer_args(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         cell_options.get("proj_size", 0))
+        if isinstance(bidirectional, str) or not isinstance(bidirectional, (bool, int)) or bidirectional not in (0, 1):
+            raise TypeError(f"bidirectional should be of type bool, got: {type(bidirectional).__name__} "
+                            f"({bidirectional!r})")
+        bidirectional = bool(bidirectional)
+        self.dropout = float(dropout)
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"dropout={dropout} is applied between layers, so it does nothing with num_layers=1 "
                           f"(variational dropout on one layer: input_dropout= / recurrent_dropout=)", stacklevel=2)
@@ -72,6 +73,12 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
                     self.register_parameter(name, nn.Parameter(torch.empty(info.shape, device=device, dtype=dtype)))
                     fields.append((info.field, name))
                 self._fields.append(fields)
+        # torch.nn's flat-weight bookkeeping (:mod:`.torch_compat`); forward reads the weights from it
+        self._all_weights = [[name for _, name in fields] for fields in self._fields]
+        self._flat_weights_names = [name for names in self._all_weights for name in names]
+        index = {name: i for i, name in enumerate(self._flat_weights_names)}
+        self._field_index = [[(field, index[name]) for field, name in fields] for fields in self._fields]
+        self._init_flat_weights()
         self.reset_parameters()
 
     # ------------------------------------------------------------------------------------ definition
@@ -98,19 +105,12 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
                 spec.init_(self._params(k, d))
 
     def _params(self, layer: int, direction: int) -> dict[str, Tensor]:
-        return {f: getattr(self, n) for f, n in self._fields[layer * self.num_directions + direction]}
+        flat = self._flat_weights
+        return {f: flat[i] for f, i in self._field_index[layer * self.num_directions + direction]}
 
     def weights(self, layer: int = 0, direction: int = 0):
         """The parameters of one layer-direction as the family's weights tuple."""
         return self._specs[layer].make_weights(self._params(layer, direction))
-
-    @property
-    def all_weights(self) -> list[list[Tensor]]:
-        """Parameters grouped per layer-direction, as torch.nn's ``all_weights``."""
-        return [[getattr(self, n) for _, n in fields] for fields in self._fields]
-
-    def flatten_parameters(self) -> None:
-        """No-op, for drop-in compatibility with torch.nn (lstmkit kernels need no flat weight buffer)."""
 
     def _is_stochastic(self) -> bool:
         return self.training and (self.input_dropout > 0 or self.recurrent_dropout > 0)
@@ -123,8 +123,11 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         ``record=True`` also keeps every step's gates and states in :attr:`last_record` (see
         :meth:`_run`); the outputs are the same either way.
         """
-        prep = prepare(input, hx, lengths, reset, input_size=self.input_size, batch_first=self.batch_first,
-                       dtype=self._dtype(), state_shapes=self._state_shapes())
+        self._update_flat_weights()
+        w0 = self._flat_weights[0]
+        prep = prepare(input, hx, lengths, reset, name=type(self).__name__, input_size=self.input_size,
+                       batch_first=self.batch_first, dtype=w0.dtype, device=w0.device,
+                       state_shapes=self._state_shapes())
         recording = record or self._recorder is not None
         y, states = self._run(prep, recording)
         if self._recorder is not None:
@@ -133,7 +136,7 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         return out, self._pack_state(states)
 
     def _dtype(self) -> torch.dtype:
-        return next(self.parameters()).dtype
+        return self._flat_weights[0].dtype
 
     def _pack_state(self, states: tuple[Tensor, ...]):
         return states[0] if len(states) == 1 else states
@@ -221,6 +224,7 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         if not isinstance(x_t, Tensor) or x_t.dim() not in (1, 2):
             shape = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
             raise ValueError(f"x_t must be (batch, input_size) or (input_size,), got {shape}")
+        self._update_flat_weights()
         if self._fast_step_ok(x_t, hx):
             return self._fast_step(x_t, hx)
         seq = x_t.unsqueeze(1) if self.batch_first and x_t.dim() == 2 else x_t.unsqueeze(0)
@@ -310,13 +314,15 @@ class RecurrentBase(nn.Module, metaclass=ABCMeta):
         return layer
 
     def extra_repr(self) -> str:
+        """torch.nn's repr (its order, only what differs from the defaults), then lstmkit's options."""
         s = f"{self.input_size}, {self.hidden_size}"
-        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False}
-        for k, v in defaults.items():
-            if getattr(self, k) != v:
-                s += f", {k}={getattr(self, k)}"
-        for k, v in {**self._torch_extra_repr(), **self._variant_options()}.items():
-            s += f", {k}={v}"
+        opts = {**self._torch_extra_repr(), "num_layers": self.num_layers, "bias": self.bias,
+                "batch_first": self.batch_first, "dropout": self.dropout, "bidirectional": self.bidirectional}
+        defaults = {"proj_size": 0, "nonlinearity": "tanh", "num_layers": 1, "bias": True, "batch_first": False,
+                    "dropout": 0.0, "bidirectional": False}
+        for k, v in {**opts, **self._variant_options()}.items():
+            if k not in defaults or v != defaults[k]:
+                s += f", {k}={v}"
         if self.backend != "auto":
             s += f", backend={self.backend!r}"
         return s

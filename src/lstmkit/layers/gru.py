@@ -7,6 +7,7 @@ from torch import nn
 from ..cells.base import check_prob
 from ..cells.gru import GRUSpec
 from .base import RecurrentBase
+from .torch_compat import no_projection
 
 
 class GRU(RecurrentBase):
@@ -41,7 +42,9 @@ class GRU(RecurrentBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None, *, reset_before: bool = False, input_dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, zoneout: float = 0.0, backend: str = "auto") -> None:
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0, backend: str = "auto",
+                 proj_size=None) -> None:
+        no_projection(proj_size)
         self.zoneout = check_prob("zoneout", zoneout)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype, input_dropout=input_dropout, recurrent_dropout=recurrent_dropout,

@@ -10,6 +10,8 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from ..errors import DeviceError, DTypeError, ShapeError
+
 
 @dataclass
 class Prepared:
@@ -24,22 +26,24 @@ class Prepared:
 
 
 def check_input_tensor(x: object, input_size: int, dtype: torch.dtype, what: str = "input") -> Tensor:
+    """torch.nn's ``check_input``: the dtype (as the weights'), then the size of the last dimension."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{what} must be a torch.Tensor or PackedSequence, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{what} must be a floating-point tensor, got dtype {x.dtype}")
     if x.dtype != dtype:
-        raise TypeError(f"{what} dtype must match the parameters' dtype {dtype}, got {x.dtype} "
-                        f"(convert the module with .to({x.dtype}) or the input with .to({dtype}))")
-    if x.size(-1) != input_size:
-        raise ValueError(f"{what}.size(-1) must be {input_size} (input_size), got {x.size(-1)}")
+        advice = (f"Convert input: input.to({dtype}), or convert model: model.to({x.dtype})"
+                  if x.is_floating_point() else f"Convert input: input.to({dtype}) (it must be floating point)")
+        raise DTypeError(f"RNN input dtype ({x.dtype}) does not match weight dtype ({dtype}). {advice}")
+    if x.dim() > 0 and x.size(-1) != input_size:
+        raise ShapeError(f"input.size(-1) must be equal to input_size. Expected {input_size}, got {x.size(-1)}")
     return x
 
 
-def prepare(input, hx, lengths, reset, *, input_size: int, batch_first: bool, dtype: torch.dtype,
-            state_shapes: Sequence[tuple[str, int, int]]) -> Prepared:
-    """Validate a forward call and bring it to (T, B, I) with the initial state as a tuple.
+def prepare(input, hx, lengths, reset, *, name: str, input_size: int, batch_first: bool, dtype: torch.dtype,
+            device: torch.device, state_shapes: Sequence[tuple[str, int, int]]) -> Prepared:
+    """Validate a forward call, with torch.nn's checks in torch.nn's order (its messages and exception
+    types: :mod:`lstmkit.errors`), and bring it to (T, B, I) with the initial state as a tuple.
 
+    ``name``: the layer's class name for messages; ``dtype``, ``device``: the weights';
     ``state_shapes``: per state tensor (name, L*D, size), e.g. [("h0", 2, 20), ("c0", 2, 20)].
     """
     packed = None
@@ -52,12 +56,12 @@ def prepare(input, hx, lengths, reset, *, input_size: int, batch_first: bool, dt
         x, lengths = pad_packed_sequence(input)                       # (T, B, I), original batch order
         unbatched = False
     else:
+        if isinstance(input, Tensor) and input.dim() not in (2, 3):
+            raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D tensor instead "
+                             f"(shape {tuple(input.shape)}; 2-D is one unbatched (seq_len, input_size) sequence)")
+        unbatched = isinstance(input, Tensor) and input.dim() == 2
+        _check_hx_dims(hx, unbatched, len(state_shapes))
         x = check_input_tensor(input, input_size, dtype)
-        if x.dim() not in (2, 3):
-            raise ValueError(f"input must be 2-D (seq_len, input_size) for an unbatched sequence or 3-D "
-                             f"({'batch, seq_len' if batch_first else 'seq_len, batch'}, input_size), "
-                             f"got {x.dim()}-D with shape {tuple(x.shape)}")
-        unbatched = x.dim() == 2
         if unbatched:
             if lengths is not None:
                 raise ValueError("lengths= needs a batched 3-D input; an unbatched input is one whole sequence")
@@ -65,14 +69,30 @@ def prepare(input, hx, lengths, reset, *, input_size: int, batch_first: bool, dt
         elif batch_first:
             x = x.transpose(0, 1)
     T, B = x.shape[0], x.shape[1]
-    if T < 1:
-        raise ValueError(f"input must have at least one time step, got seq_len={T}")
-    if B < 1:
-        raise ValueError(f"input must have at least one sequence in the batch, got batch={B}")
     state0 = _check_hx(hx, x, unbatched, state_shapes)
+    if T < 1:
+        raise ShapeError(f"Expected sequence length to be larger than 0 in RNN, got an input of shape "
+                         f"{tuple(input.shape)}")
+    if x.device != device:
+        raise DeviceError(f"Input and parameter tensors are not at the same device, found input tensor at "
+                          f"{x.device} and parameter tensor at {device}")
     lengths = _check_lengths(lengths, T, B, x.device)
     reset = _check_reset(reset, T, B, batch_first and not unbatched and packed is None, unbatched, x.device)
     return Prepared(x=x, state0=state0, lengths=lengths, reset=reset, unbatched=unbatched, packed=packed)
+
+
+def _check_hx_dims(hx, unbatched: bool, n_states: int) -> None:
+    """torch.nn's check that the initial state has the input's batchedness (3-D batched, 2-D unbatched)."""
+    parts = (hx,) if isinstance(hx, Tensor) else hx
+    if hx is None or not isinstance(parts, (tuple, list)) or not all(isinstance(p, Tensor) for p in parts):
+        return                                                         # _check_hx names the type problem
+    want = 2 if unbatched else 3
+    if any(p.dim() != want for p in parts):
+        kind = "unbatched 2-D" if unbatched else "batched 3-D"
+        if n_states == 2 and len(parts) == 2:
+            raise ShapeError(f"For {kind} input, hx and cx should also be {want}-D but got "
+                             f"({parts[0].dim()}-D, {parts[1].dim()}-D) tensors")
+        raise ShapeError(f"For {kind} input, hx should also be {want}-D but got {parts[0].dim()}-D tensor")
 
 
 def _check_hx(hx, x: Tensor, unbatched: bool, shapes) -> tuple[Tensor, ...]:
@@ -86,17 +106,18 @@ def _check_hx(hx, x: Tensor, unbatched: bool, shapes) -> tuple[Tensor, ...]:
         want = "a tensor h0" if len(shapes) == 1 else f"a tuple ({names}) of {len(shapes)} tensors"
         raise TypeError(f"hx must be {want}, got {_describe(hx)}")
     out = []
-    for p, (name, n, size) in zip(parts, shapes):
-        want = (n, size) if unbatched else (n, B, size)
-        if tuple(p.shape) != want:
-            kind = "unbatched 2-D input" if unbatched else "batched input"
-            raise ValueError(f"{name} must have shape {want} (num_layers * num_directions, "
-                             f"{'' if unbatched else 'batch, '}state size) for {kind}, got {tuple(p.shape)}")
+    for k, (p, (name, n, size)) in enumerate(zip(parts, shapes)):
+        p = p.unsqueeze(1) if unbatched and p.dim() == 2 else p
+        if tuple(p.shape) != (n, B, size):
+            which = "hidden" if len(shapes) == 1 else f"hidden[{k}]"
+            raise ShapeError(f"Expected {which} size {(n, B, size)}, got {list(p.shape)} ({name} is "
+                             f"(num_layers * num_directions, batch, {'cell' if k == 1 else 'output'} size))")
         if p.dtype != x.dtype:
-            raise TypeError(f"{name} dtype must be {x.dtype} (the input's), got {p.dtype}")
+            raise DTypeError(f"{name} dtype must be {x.dtype} (the input's), got {p.dtype}")
         if p.device != x.device:
-            raise ValueError(f"{name} must be on {x.device} (the input's device), got {p.device}")
-        out.append(p.unsqueeze(1) if unbatched else p)
+            raise DeviceError(f"Input and hidden tensors are not at the same device, found input tensor at "
+                              f"{x.device} and hidden tensor at {p.device} ({name})")
+        out.append(p)
     return tuple(out)
 
 

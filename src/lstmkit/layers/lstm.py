@@ -100,4 +100,9 @@ class LSTM(RecurrentBase):
         return out
 
     def _torch_extra_repr(self) -> dict:
-        return {"proj_size": self.proj_size} if self.proj_size else {}
+        return {"proj_size": self.proj_size}
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        if "proj_size" not in state:                   # an LSTM pickled by torch.nn before 1.8 had none
+            self.proj_size = 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 from torch import nn
 
 from ..cells.base import check_prob
-from ..cells.rnn import RNNSpec
+from ..cells.rnn import NONLINEARITIES, RNNSpec
 from .base import RecurrentBase
+from .torch_compat import no_projection
 
 
 class RNN(RecurrentBase):
@@ -32,7 +33,11 @@ class RNN(RecurrentBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device=None, dtype=None, *, input_dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, zoneout: float = 0.0, backend: str = "auto") -> None:
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0, backend: str = "auto",
+                 proj_size=None) -> None:
+        no_projection(proj_size)
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
         self.zoneout = check_prob("zoneout", zoneout)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
@@ -53,4 +58,4 @@ class RNN(RecurrentBase):
         return out
 
     def _torch_extra_repr(self) -> dict:
-        return {"nonlinearity": repr(self.nonlinearity)} if self.nonlinearity != "tanh" else {}
+        return {"nonlinearity": self.nonlinearity}

@@ -20,7 +20,7 @@ def drop_input(x: Tensor, m: SeqMasks, valid: Optional[Tensor]) -> Tensor:
 def project_all(xd: Tensor, weight: Tensor) -> Tensor:
     """W x_t for every step at once: (T, B, I) @ (N, I)^T -> (T, B, N), one GEMM."""
     T, B, _ = xd.shape
-    return (xd.reshape(T * B, -1) @ weight.t()).view(T, B, -1)
+    return (xd.reshape(T * B, xd.shape[2]) @ weight.t()).view(T, B, weight.shape[0])
 
 
 def gemm_grad(d_out_all: Tensor, inp_all: Tensor) -> Tensor:
@@ -32,7 +32,7 @@ def input_grads(d_ax_all: Tensor, xd: Tensor, w_ih: Tensor, m: SeqMasks) -> tupl
     """(dW_ih, dx) from dL/d(W_ih x_t) for all steps; dx is zero on padding and masked by input dropout."""
     T = d_ax_all.shape[0]
     dw_ih = gemm_grad(d_ax_all, xd)                                   # dW_ih = sum_t da_x^T x_t
-    dx = (d_ax_all.reshape(-1, d_ax_all.shape[-1]) @ w_ih).view(T, xd.shape[1], -1)   # dx_t = W_ih^T da_x
+    dx = (d_ax_all.reshape(-1, d_ax_all.shape[-1]) @ w_ih).view(T, xd.shape[1], w_ih.shape[1])  # W_ih^T da_x
     if m.drop_x is not None:
         dx = dx * m.drop_x
     if m.lengths is not None:
