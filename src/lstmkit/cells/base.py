@@ -185,12 +185,15 @@ class CellModule(nn.Module):
         batched = x.dim() == 2
         xb = x if batched else x.unsqueeze(0)
         w = self.weights()
-        _check_input(xb, spec, w.w_ih)
+        _check_input(xb, spec)
         if states is None:
             states = tuple(xb.new_zeros(xb.size(0), n) for n in spec.state_sizes())
         else:
             states = states if batched else tuple(s.unsqueeze(0) for s in states)
             _check_state(spec, states, xb)
+        if xb.dtype != w.w_ih.dtype:
+            raise DTypeError(f"input dtype ({xb.dtype}) does not match weight dtype ({w.w_ih.dtype}): convert "
+                             f"the input with .to({w.w_ih.dtype}) or the cell with .to({xb.dtype})")
         h, new_state = type(self)._step(spec, w, xb, states)
         if not batched:
             return h.squeeze(0), tuple(s.squeeze(0) for s in new_state)
@@ -258,12 +261,9 @@ def _check_state_dims(name: str, spec: CellSpec, state: tuple[Tensor, ...]) -> N
             raise ValueError(f"{name}: Expected {which} to be 1D or 2D, got {s.dim()}D instead (shape {tuple(s.shape)})")
 
 
-def _check_input(x: Tensor, spec: CellSpec, w_ih: Tensor) -> None:
+def _check_input(x: Tensor, spec: CellSpec) -> None:
     if x.size(1) != spec.input_size:
         raise ShapeError(f"input has inconsistent input_size: got {x.size(1)} expected {spec.input_size}")
-    if x.dtype != w_ih.dtype:
-        raise DTypeError(f"input dtype ({x.dtype}) does not match weight dtype ({w_ih.dtype}): convert the "
-                         f"input with .to({w_ih.dtype}) or the cell with .to({x.dtype})")
 
 
 def _check_state(spec: CellSpec, state: tuple[Tensor, ...], x: Tensor) -> None:
