@@ -9,7 +9,7 @@ import copy
 import pytest
 import torch
 import torch.autograd.forward_ad as fwAD
-from torch.func import functional_call, grad, hessian, jacfwd, jacrev, stack_module_state, vmap
+from torch.func import functional_call, grad, hessian, jacfwd, jacrev, jvp, stack_module_state, vmap
 from torch.testing._internal.common_utils import freeze_rng_state
 from torch.utils._pytree import tree_leaves
 
@@ -34,6 +34,7 @@ LAYER_VARIANTS = {
     "gru_zoneout_dropout_train": (lstmkit.GRU, dict(zoneout=0.3, recurrent_dropout=0.3)),
     "rnn_tanh": (lstmkit.RNN, {}),
     "rnn_relu_bidir": (lstmkit.RNN, dict(nonlinearity="relu", bidirectional=True)),
+    "rnn_zoneout_dropout_train": (lstmkit.RNN, dict(zoneout=0.3, input_dropout=0.2, recurrent_dropout=0.3)),
 }
 FORWARD_OPTIONS = {"plain": {}, "lengths": dict(lengths=torch.tensor([3, 1])),
                    "reset": dict(reset=torch.tensor([[False, False], [True, False], [False, True]]))}
@@ -208,3 +209,27 @@ def test_vmap_without_gradients_folds_the_batch_and_keeps_lengths():
         batched = vmap(lambda xx: layer(xx, lengths=lengths)[0])(xs)
         loop = torch.stack([layer(xx, lengths=lengths)[0] for xx in xs])
     torch.testing.assert_close(batched, loop, **TOL)
+
+
+def test_streaming_step_serves_tangents_and_transforms():
+    """layer.step's compiled single step is only taken when nothing needs a gradient or a tangent."""
+    layer = lstmkit.LSTM(3, 4, num_layers=2, **F64).eval()
+    x, t = torch.randn(2, 3, **F64), torch.randn(2, 3, **F64)
+    with fwAD.dual_level():
+        tangent = fwAD.unpack_dual(layer.step(fwAD.make_dual(x, t))[0]).tangent
+    expect = jvp(lambda xx: layer(xx.unsqueeze(0))[0][0], (x,), (t,))[1]
+    torch.testing.assert_close(tangent, expect, **TOL)
+    xs = torch.randn(5, 2, 3, **F64)
+    torch.testing.assert_close(vmap(lambda xx: layer.step(xx)[0])(xs), torch.stack([layer.step(v)[0] for v in xs]))
+
+
+def test_masks_under_vmap_follow_its_randomness_setting():
+    """Dropout and zoneout masks drawn under vmap use torch's generator, so vmap's randomness rules hold."""
+    layer = lstmkit.GRU(3, 4, recurrent_dropout=0.5, zoneout=0.3, **F64).train()
+    xs = torch.randn(5, 2, 3, **F64).expand(4, 5, 2, 3)                # four identical elements
+    with pytest.raises(RuntimeError, match="randomness"):
+        vmap(lambda xx: layer(xx)[0])(xs)
+    same = vmap(lambda xx: layer(xx)[0], randomness="same")(xs)
+    assert all(torch.equal(same[0], s) for s in same[1:])
+    different = vmap(lambda xx: layer(xx)[0], randomness="different")(xs)
+    assert not torch.equal(different[0], different[1])

@@ -15,14 +15,15 @@ from torch.autograd import forward_ad
 
 from ..cells.base import CellSpec
 
-from .autograd import SequenceFunction, forward_all, transformed
+from .autograd import SequenceFunction, forward_all
 from .base import FamilyOps, Kernel
-from .common import SeqMasks
+from .common import SeqMasks, transformed
 from . import concurrent
 from .cpu import CpuKernel
 from .reference import ReferenceKernel
 
-__all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run", "run_bidirectional", "record"]
+__all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run", "run_bidirectional", "record",
+           "needs_node"]
 
 _KERNELS: dict[str, Kernel] = {}
 #: preference order of ``backend="auto"`` per device type; the reference runs everywhere
@@ -107,7 +108,7 @@ def _run(spec: CellSpec, weights: tuple, x: Tensor, state0: tuple, masks: tuple,
     if torch.compiler.is_compiling():                  # one custom op per call: no graph break
         from .ops import run_op
         outs = run_op(*call, x, tensors)
-    elif _autograd_node(x, tensors):
+    elif needs_node(x, tensors):
         outs = SequenceFunction.apply(*call, x, *tensors)
     else:
         outs = forward_all(*call, x, tensors, save=False)[0]
@@ -115,7 +116,7 @@ def _run(spec: CellSpec, weights: tuple, x: Tensor, state0: tuple, masks: tuple,
     return [(outs[d], tuple(outs[D + d * ns:D + (d + 1) * ns])) for d in range(D)]
 
 
-def _autograd_node(x: Tensor, tensors: tuple) -> bool:
+def needs_node(x: Tensor, tensors: tuple) -> bool:
     """Whether the call goes through :class:`SequenceFunction`: something needs its gradient, or its
     forward-mode derivative (a dual level is open), or a torch.func transform wraps an input (the node
     has the vmap rule and the jvp the compiled kernels lack)."""

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .common import SeqMasks
+from .common import SeqMasks, transformed
 from .concurrent import halves, side_by_side
 from .reference import ReferenceKernel
 
@@ -115,14 +115,6 @@ def flatten_saved(saved: list) -> list:
 def unflatten_saved(saved_type: type, flat: list) -> list:
     n = len(saved_type._fields)
     return [saved_type(*flat[k:k + n]) for k in range(0, len(flat), n)]
-
-
-def transformed(tensors) -> bool:
-    """Whether any of ``tensors`` is wrapped by a ``torch.func`` transform or the legacy vmap of
-    ``is_grads_batched`` (the compiled kernels cannot read those: the torch-ops paths run instead)."""
-    f = torch._C._functorch
-    return any(t is not None and (f.is_functorch_wrapped_tensor(t) or f.is_legacy_batchedtensor(t))
-               for t in tensors)
 
 
 def differentiable_backward(spec, masks: tuple, reverse: tuple, fields: tuple, x: Tensor, tensors: tuple,

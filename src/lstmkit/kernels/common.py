@@ -21,7 +21,7 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
-__all__ = ["SeqMasks", "enter", "enter_backward", "leave", "leave_backward", "valid_mask",
+__all__ = ["SeqMasks", "transformed", "enter", "enter_backward", "leave", "leave_backward", "valid_mask",
            "reverse_index", "reverse_masks", "ln_forward", "ln_backward"]
 
 
@@ -53,6 +53,15 @@ class SeqMasks(NamedTuple):
         batch_dim = {"lengths": 0, "reset": 1, "drop_x": 0, "drop_h": 0, "zone_h": 1, "zone_c": 1}
         return SeqMasks(*(None if t is None else t[(slice(None),) * batch_dim[f] + (r,)]
                           for f, t in zip(self._fields, self)))
+
+
+def transformed(tensors) -> bool:
+    """Whether any of ``tensors`` is wrapped by a ``torch.func`` transform or the legacy vmap of
+    ``is_grads_batched``: the compiled kernels (and the compiled mask generator) cannot read those, so the
+    torch-ops paths run instead."""
+    f = torch._C._functorch
+    return any(t is not None and (f.is_functorch_wrapped_tensor(t) or f.is_legacy_batchedtensor(t))
+               for t in tensors)
 
 
 def valid_mask(lengths: Optional[Tensor], T: int) -> Optional[Tensor]:

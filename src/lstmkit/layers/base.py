@@ -237,12 +237,9 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
             return False
         if not x_t.is_floating_point() or x_t.dtype != self._dtype() or x_t.size(-1) != self.input_size:
             return False                                       # the full path reports the error
-        if torch.is_grad_enabled():
-            states = () if hx is None else ((hx,) if isinstance(hx, Tensor) else tuple(hx))
-            if x_t.requires_grad or any(p.requires_grad for p in self.parameters()) or \
-                    any(isinstance(s, Tensor) and s.requires_grad for s in states):
-                return False
-        return True
+        states = () if hx is None else ((hx,) if isinstance(hx, Tensor) else tuple(hx))
+        tensors = (*[s for s in states if isinstance(s, Tensor)], *[w for w in self._flat_weights if w is not None])
+        return not kernels.needs_node(x_t, tensors)             # no gradient, tangent or transform to serve
 
     def _fast_step(self, x_t: Tensor, hx):
         unbatched = x_t.dim() == 1

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..common import transformed
+
 try:  # numba is a dependency, but a broken LLVM install should leave torch.bernoulli usable
     import numba
 
@@ -59,9 +61,11 @@ _fill = pjit(_fill) if pjit is not None else None
 
 
 def compiled_for(like: Tensor) -> bool:
-    """Whether masks like ``like`` (and dropout on it) are drawn by the compiled generator here."""
+    """Whether masks like ``like`` (and dropout on it) are drawn by the compiled generator here: not under
+    ``torch.compile``, nor under a torch.func transform (torch's generator then honours vmap's
+    ``randomness``)."""
     return (_fill is not None and like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64)
-            and not torch.compiler.is_compiling())
+            and not torch.compiler.is_compiling() and not transformed((like,)))
 
 
 def bernoulli_mask(shape: Sequence[int], p: float, value: float, like: Tensor) -> Tensor:
