@@ -154,3 +154,29 @@ def test_options_that_do_not_combine():
 def test_dropout_on_single_layer_warns():
     with pytest.warns(UserWarning, match="does nothing with num_layers=1"):
         lstmkit.LSTM(5, 6, dropout=0.2)
+
+
+def test_option_values_are_checked_at_construction():
+    with raises(TypeError, "forget_bias must be a number or None, got str ('1')"):
+        lstmkit.LSTM(5, 6, forget_bias="1")
+    with raises(ValueError, "forget_bias must be finite, got nan"):
+        lstmkit.LSTM(5, 6, forget_bias=float("nan"))
+    with raises(ValueError, "backend must be 'auto' or one of", "got 'fats'"):
+        lstmkit.GRU(5, 6, backend="fats")
+
+
+def test_integer_reset_must_be_zero_or_one(lstm):
+    with raises(ValueError, "reset must hold 0/1 (or be a bool tensor), got values in [-1, 0]"):
+        lstm(torch.randn(7, 3, 5), reset=-torch.eye(7, 3, dtype=torch.int64))
+    out, _ = lstm(torch.randn(7, 3, 5), reset=torch.eye(7, 3, dtype=torch.int64))     # 0/1 integers are fine
+    assert out.shape == (7, 3, 6)
+
+
+@pytest.mark.parametrize("cls", [lstmkit.LSTM, lstmkit.GRU, lstmkit.RNN])
+def test_meta_tensors_give_shapes(cls):
+    """As torch.nn: a layer on the meta device runs on meta inputs (lengths, resets, dropout included)."""
+    layer = cls(3, 4, num_layers=2, bidirectional=True, dropout=0.5, device="meta").train()
+    out, h = layer(torch.empty(5, 2, 3, device="meta"), lengths=torch.tensor([5, 3], device="meta"),
+                   reset=torch.zeros(5, 2, dtype=torch.bool, device="meta"))
+    assert out.shape == (5, 2, 8) and out.is_meta
+    assert all(t.shape[:2] == (4, 2) and t.is_meta for t in (h if isinstance(h, tuple) else (h,)))

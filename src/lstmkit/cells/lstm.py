@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -68,6 +69,12 @@ class LSTMSpec(CellSpec):
         if self.proj_size > 0 and self.proj_size >= self.hidden_size:
             raise ValueError(f"proj_size must be smaller than hidden_size ({self.hidden_size}), "
                              f"got {self.proj_size}")
+        if self.forget_bias is not None:
+            if isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)):
+                raise TypeError(f"forget_bias must be a number or None, got {type(self.forget_bias).__name__} "
+                                f"({self.forget_bias!r})")
+            if not math.isfinite(self.forget_bias):
+                raise ValueError(f"forget_bias must be finite, got {self.forget_bias}")
         if self.forget_bias is not None and not self.bias:
             raise ValueError(f"forget_bias={self.forget_bias} needs bias=True: with bias=False there is "
                              f"no forget-gate bias to initialise")

@@ -54,6 +54,8 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.input_dropout = check_prob("input_dropout", input_dropout)
         self.recurrent_dropout = check_prob("recurrent_dropout", recurrent_dropout)
+        if backend != "auto" and backend not in kernels.available():
+            raise ValueError(f"backend must be 'auto' or one of {kernels.available()}, got {backend!r}")
         self.backend = backend
         self._cell_options = dict(cell_options)
         for k, v in cell_options.items():

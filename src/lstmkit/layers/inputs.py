@@ -140,6 +140,8 @@ def _check_lengths(lengths, T: int, B: int, device) -> Optional[Tensor]:
         raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
     if lengths.dim() != 1 or lengths.numel() != B:
         raise ValueError(f"lengths must be 1-D with one length per sequence ({B},), got shape {tuple(lengths.shape)}")
+    if lengths.device.type == "meta" or B == 0:                      # shape inference: no values to check
+        return lengths.to(device=device, dtype=torch.int64)
     lo, hi = int(lengths.min()), int(lengths.max())
     if lo < 1 or hi > T:
         raise ValueError(f"lengths must lie in [1, {T}] (1 to seq_len), got values in [{lo}, {hi}]")
@@ -161,6 +163,9 @@ def _check_reset(reset, T: int, B: int, batch_first: bool, unbatched: bool, devi
     if reset.dtype != torch.bool:
         if reset.is_floating_point() or reset.is_complex():
             raise TypeError(f"reset must be a bool (or 0/1 integer) tensor, got dtype {reset.dtype}")
+        if reset.device.type != "meta" and reset.numel() and (int(reset.min()) < 0 or int(reset.max()) > 1):
+            raise ValueError(f"reset must hold 0/1 (or be a bool tensor), got values in "
+                             f"[{int(reset.min())}, {int(reset.max())}]")
         reset = reset != 0
     if unbatched:
         reset = reset.unsqueeze(1)
