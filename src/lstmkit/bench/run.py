@@ -15,6 +15,7 @@ import torch
 from .cases import CELLS, SIZES, Point, contenders, gemm_bound, gemm_flops
 from .extras import cold_warm_start, peak_memory, streaming, variable_length
 from .timing import interleaved
+from ..train.atomic import write_text
 
 #: sizes whose GEMMs dominate: reported against the bare GEMMs (and in GFLOP/s)
 LARGE = [(64, 50, 512, 512), (16, 100, 1024, 1024)]
@@ -122,9 +123,7 @@ def run(cfg: BenchConfig, log=print) -> dict:
     path = Path(cfg.out) if cfg.out else Path("benchmarks/results") / \
         f"bench-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}{'-quick' if cfg.quick else ''}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(path)
+    write_text(path, json.dumps(result, indent=1))
     log(f"\nwrote {path}")
     return result
 

@@ -1,22 +1,57 @@
 """Writing files so that a crash never leaves a half-written one: temp file in the same folder, fsync,
-then rename over the target (``os.replace`` is atomic on POSIX and Windows)."""
+then rename over the target (``os.replace`` is atomic on POSIX and Windows).
+
+What the target is decides how it is written:
+
+* a new path or a regular file: atomically, as above;
+* a symbolic link: atomically *at the file it points to* (the link stays a link, its target gets the data);
+* a FIFO or a character device (``/dev/stdout``, a named pipe a reader waits on, ``/dev/null``): the data is
+  streamed into it once complete; a device node is never replaced or removed;
+* a directory, a socket or a block device: refused, naming the path.
+
+Errors name the user's path, never the temporary file.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import pathlib
+import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "OutputError"]
+
+
+class OutputError(OSError):
+    """A target that cannot be written (what it is, or the system's reason), naming the user's path."""
+
+
+def _resolve(target: pathlib.Path) -> tuple[pathlib.Path, str]:
+    """(where to write, how): "file" (atomic replace, symlinks followed) or "stream" (FIFO, character
+    device); refuses what cannot be written."""
+    real = pathlib.Path(os.path.realpath(target)) if target.is_symlink() else target
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        if target.is_symlink():                                      # a dangling link: create its target
+            return real, "file"
+        return target, "file"
+    if stat.S_ISREG(mode):
+        return real, "file"
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return real, "stream"
+    kind = "a directory" if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "a block device"
+    raise OutputError(f"cannot write {target}: it is {kind}; expected a file path")
 
 
 @contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[pathlib.Path]:
-    """Yield a temporary path beside ``target``; when the block ends without error the file there is
-    synced and renamed onto ``target``; on error it is removed and ``target`` is untouched.
+    """Yield a temporary path to write; when the block ends without error its contents become ``target``
+    (see the module docstring for links, pipes and devices); on error ``target`` is untouched.
 
     Example::
 
@@ -28,20 +63,38 @@ def atomic_path(target: str | os.PathLike) -> Iterator[pathlib.Path]:
         >>> out.read_bytes(), oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
         (b'complete', True)
     """
-    target = pathlib.Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    user = pathlib.Path(target)
+    dest, how = _resolve(user)
+    folder = dest.parent if how == "file" else None                   # a stream's temp file goes elsewhere
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise OutputError(e.errno, f"cannot write {user}: {e.strerror}") from None
     os.close(fd)
     tmp = pathlib.Path(name)
     try:
         os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes 0600; give the file a normal file's mode
         yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        if how == "stream":
+            with open(tmp, "rb") as src, open(dest, "ab") as out:     # append: never truncates a device
+                shutil.copyfileobj(src, out)
+        else:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OutputError) or e.errno is None:
+            raise
+        raise OutputError(e.errno, f"cannot write {user}: {e.strerror}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _sync_dir(target.parent)
+    finally:
+        if how == "stream":
+            tmp.unlink(missing_ok=True)
+    if how == "file":
+        _sync_dir(dest.parent)
 
 
 def _umask() -> int:
@@ -65,7 +118,7 @@ def _sync_dir(folder: pathlib.Path) -> None:
 
 
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:
-    """Atomically replace ``target`` with ``data``."""
+    """Atomically replace ``target`` with ``data`` (see the module docstring for links, pipes, devices)."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
 

@@ -23,6 +23,7 @@ from .model import CELLS
 from .registry import TASKS
 from .suite import FULL, QUICK, run_suite, table, write
 from .training import LongLagConfig, train
+from ...train.atomic import write_text
 
 __all__ = ["register", "run_task"]
 
@@ -51,7 +52,7 @@ def run_task(cfg: LongLagConfig, seeds: int = 1, json_path: str | None = None, l
             f"(paper, LSTM: {summary['paper_lstm']})")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(summary, indent=1))
+        write_text(json_path, json.dumps(summary, indent=1))
         log(f"wrote {json_path}")
     return summary
 

@@ -27,6 +27,7 @@ from typing import Callable, Optional
 import torch
 
 from .training import LongLagConfig, build, fit
+from ...train.atomic import write_text
 
 __all__ = ["GradFlowConfig", "state_gradients", "run_gradflow"]
 
@@ -101,7 +102,7 @@ def run_gradflow(cfg: GradFlowConfig, log: Callable[[str], None] = print) -> dic
     """Measure at initialisation, train each cell within the budget, measure again; plot and save."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+    write_text(out / "config.json", json.dumps(asdict(cfg), indent=1))
     curves: dict = {}
     for cell in cfg.cells:
         run_cfg, task, net = build(LongLagConfig(task=cfg.task, cell=cell, T=cfg.T, hidden=cfg.hidden,
@@ -116,7 +117,7 @@ def run_gradflow(cfg: GradFlowConfig, log: Callable[[str], None] = print) -> dic
                         "test": report["test"], "describe": task.describe()}
         log(f"{cell.upper():4s} ||dL/dh_0|| / ||dL/dh_T||: at init {1 / _ratio(before['h']):.3g}, "
             f"trained {1 / _ratio(after['h']):.3g} ({'solved' if report['solved'] else 'not solved'})")
-    (out / "gradflow.json").write_text(json.dumps(curves))
+    write_text(out / "gradflow.json", json.dumps(curves))
     png = plot(curves, out / "gradflow.png", f"{next(iter(curves.values()))['describe']}: gradient reaching step t")
     log(f"wrote {png} and {out / 'gradflow.json'}")
     return curves

@@ -26,6 +26,7 @@ from typing import Callable, Optional
 
 from .registry import make_task, others, paper
 from .training import LongLagConfig, train
+from ...train.atomic import write_text
 
 __all__ = ["Entry", "QUICK", "FULL", "run_suite", "table"]
 
@@ -145,8 +146,8 @@ def write(rows: list[dict], out: Path, name: str, header: str) -> tuple[Path, Pa
     """Write ``name``.md (header + table) and ``name``.json (every run) under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / f"{name}.md", out / f"{name}.json"
-    md.write_text(header + "\n\n" + table(rows, list(rows[0]["cells"])) + "\n")
+    write_text(md, header + "\n\n" + table(rows, list(rows[0]["cells"])) + "\n")
     data = [{"entry": asdict(r["entry"]), "describe": r["entry"].describe(), "paper": r["paper"],
              "others": r["others"], "cells": r["cells"]} for r in rows]
-    js.write_text(json.dumps({"header": header, "cpu_count": os.cpu_count(), "rows": data}, indent=1))
+    write_text(js, json.dumps({"header": header, "cpu_count": os.cpu_count(), "rows": data}, indent=1))
     return md, js
