@@ -7,14 +7,17 @@ import argparse
 import sys
 
 from . import __version__
-from . import bench
-from .tasks import charlm, classify, ctc, demo, evaluate, forecast, inspect_run, longlag, tagger
+from .errors import ExpectedFailure
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = [charlm, tagger, classify, ctc, forecast, evaluate, inspect_run, demo, longlag, bench]
+TASKS = ["tasks.charlm", "tasks.tagger", "tasks.classify", "tasks.ctc", "tasks.forecast", "tasks.evaluate",
+         "tasks.inspect_run", "tasks.demo", "tasks.longlag", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (importing every task, and with them torch)."""
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="lstmkit",
         description="LSTM, GRU and Elman RNN from the equations up: train, sample, inspect.",
@@ -24,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model for one of the jobs",
                                 description="Train a model for one of the jobs.")
     train_commands = train.add_subparsers(dest="task", metavar="<task>", required=True)
-    for task in TASKS:
-        task.register(commands, train_commands)
+    for name in TASKS:
+        importlib.import_module(f".{name}", __package__).register(commands, train_commands)
     if not train_commands.choices:
         commands._name_parser_map.pop("train")
         commands._choices_actions = [a for a in commands._choices_actions if a.dest != "train"]
@@ -33,15 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command; expected failures (bad input, a file that cannot be read or written, a diverged
+    run, a run folder in use) print one line and return 2; Ctrl-C returns 130 (at any point, imports
+    included); anything else is a bug and shows its traceback."""
+    command = "lstmkit"
     try:
+        args = build_parser().parse_args(argv)
+        command = f"lstmkit {args.command}"
         args.func(args)
-    except (ValueError, TypeError, OSError, ImportError) as e:
-        print(f"lstmkit {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ImportError, ExpectedFailure) as e:
+        print(f"{command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
     return 0
 

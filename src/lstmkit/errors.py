@@ -28,7 +28,8 @@ Example::
 
 from __future__ import annotations
 
-__all__ = ["ShapeError", "DTypeError", "DeviceError", "OptionError"]
+__all__ = ["ShapeError", "DTypeError", "DeviceError", "OptionError", "ExpectedFailure", "DivergedError",
+           "RunInUseError"]
 
 
 class ShapeError(RuntimeError, ValueError):
@@ -46,3 +47,17 @@ class DeviceError(RuntimeError, ValueError):
 
 class OptionError(ValueError, TypeError):
     """A constructor option the class does not take: torch.nn raises ValueError, Python a TypeError."""
+
+
+class ExpectedFailure(Exception):
+    """A failure the ``lstmkit`` command reports in one line with exit status 2 (as it does ValueError,
+    TypeError and OSError), not with a traceback: the run diverged, a run folder is in use."""
+
+
+class DivergedError(ExpectedFailure, FloatingPointError):
+    """Training produced a non-finite loss or weights; the run's ``last`` checkpoint stays the last finite
+    state."""
+
+
+class RunInUseError(ExpectedFailure, RuntimeError):
+    """Another process holds the run folder's lock."""

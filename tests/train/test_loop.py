@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from lstmkit.errors import DivergedError, RunInUseError
+from lstmkit.tasks.runs import fit_run
 from lstmkit.train import CheckpointError, RunDir, RunError, Trainer, load_checkpoint
+from lstmkit.train.config import config_from_dict, config_to_dict
 from lstmkit.train.metrics import MetricsLog
 from lstmkit.train.progress import BarProgress, Progress, make_progress
 from toy_task import ToyConfig, ToyTask, deterministic
@@ -104,15 +112,55 @@ def test_resume_of_a_corrupt_checkpoint_fails_and_overwrites_nothing(tmp_path):
     assert {p: p.read_bytes() for p in run.path.rglob("*") if p.is_file()} == snapshot
 
 
-def test_resume_of_a_run_without_checkpoint_or_a_non_run(tmp_path):
+def test_a_run_that_failed_before_its_first_checkpoint_starts_afresh(tmp_path):
+    """A folder with only a run's files and no checkpoint (the run died or failed early) is resumable from
+    step 0 and reusable by --out; a run with a checkpoint, or a folder with other files, is not."""
     run = RunDir.create(tmp_path / "fresh", ToyConfig(**CFG))
-    with pytest.raises(RunError, match=r"expected a checkpoint .*last.json, which does not exist"):
-        Trainer(ToyTask(ToyConfig(**CFG)), run, resume=True).fit()
+    run.metrics_path.write_text('{"step": 5, "train_loss": 1.0}\n')         # died between log and checkpoint
+    result = Trainer(ToyTask(ToyConfig(**{**CFG, "max_steps": 10})), RunDir.open(run.path), resume=True,
+                     stream=io.StringIO()).fit()
+    assert result.step == 10 and [r["step"] for r in MetricsLog(run.metrics_path).read()] == [5, 10]
+    assert RunDir.open(run.path).config(ToyConfig).max_steps == 10
+    dead = RunDir.create(tmp_path / "dead", ToyConfig(**CFG))
+    again = RunDir.create(dead.path, ToyConfig(**{**CFG, "lr": 0.5}))             # --out reuses it
+    assert again.config(ToyConfig).lr == 0.5
     (tmp_path / "plain").mkdir()
     with pytest.raises(RunError, match=r"is not an lstmkit run: expected .*config.json"):
         RunDir.open(tmp_path / "plain")
     with pytest.raises(RunError, match="is a run; expected a new or empty folder"):
-        RunDir.create(run.path, ToyConfig())
+        RunDir.create(run.path, ToyConfig())                                     # it has checkpoints now
+    (dead.path / "notes.txt").write_text("mine")
+    with pytest.raises(RunError, match="is a run; expected a new or empty folder"):
+        RunDir.create(dead.path, ToyConfig())                                    # never touches user files
+    (dead.path / "notes.txt").unlink()
+    shutil.rmtree(run.checkpoints)
+    run.checkpoints.mkdir()
+    (run.checkpoints / "last.json").write_text("{}")
+    with pytest.raises(CheckpointError):                                         # a broken one is not "none"
+        Trainer(ToyTask(ToyConfig(**{**CFG, "max_steps": 10})), RunDir.open(run.path), resume=True).fit()
+
+
+def test_one_process_at_a_time_in_a_run_folder(tmp_path):
+    run = RunDir.create(tmp_path / "run", ToyConfig(**CFG))
+    with run.locked():
+        with pytest.raises(RunInUseError, match=f"{run.path} is in use by another lstmkit process \\(pid "
+                                                 f"{os.getpid()}\\)"):
+            with RunDir.open(run.path).locked():
+                pass
+    with RunDir.open(run.path).locked():                                         # released: free again
+        pass
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from lstmkit.train import RunDir\n"
+                               f"with RunDir({str(run.path)!r}).locked():\n    print('held', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunInUseError, match=f"pid {holder.pid}"):
+            fit_run(ToyTask(ToyConfig(**CFG)), resume=run.path, stream=io.StringIO())
+    finally:
+        holder.kill()
+        holder.wait()
+    result, _ = fit_run(ToyTask(ToyConfig(**{**CFG, "max_steps": 5})), resume=run.path, stream=io.StringIO())
+    assert result.step == 5                                                      # kill -9 freed the lock
 
 
 def test_max_time_stops_evaluates_and_a_resume_with_more_time_continues_exactly(tmp_path):
@@ -135,9 +183,28 @@ def test_early_stopping(tmp_path):
     assert "no improvement of val_loss in 2 evaluations" in out
 
 
-def test_non_finite_loss_stops_with_a_clear_error(tmp_path):
-    with pytest.raises(FloatingPointError, match="training loss became nan at step 3; expected a finite value"):
-        _fit(ToyConfig(**CFG, nan_at=3), tmp_path / "nan")
+def test_non_finite_loss_stops_with_a_clear_error_and_last_stays_finite(tmp_path):
+    cfg = ToyConfig(**{**CFG, "eval_every": 2, "log_every": 1})
+    with pytest.raises(DivergedError, match="the training loss became nan at step 3: the run diverged; its last "
+                                            "checkpoint \\(step 2\\) is the last finite state"):
+        _fit(ToyConfig(**{**config_to_dict(cfg), "nan_at": 3}), tmp_path / "nan")
+    state = load_checkpoint(tmp_path / "nan" / "checkpoints", "last")
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["state"]["model"].values())
+    with pytest.raises(FloatingPointError):                          # what code catching the old type sees
+        _fit(ToyConfig(**CFG, nan_at=1), tmp_path / "nan1")
+
+
+@pytest.mark.parametrize("key,value,message", [("lr", float("inf"), "lr must be a finite number, got inf"),
+                                               ("grad_clip", float("nan"), "grad_clip must be a finite number"),
+                                               ("min_lr", 2.0, "min_lr is the final rate as a fraction of --lr"),
+                                               ("device", "banana", "device must be a torch device such as cpu"),
+                                               ("device", "cuda:7", "device 'cuda:7'")])
+def test_settings_that_cannot_train_are_refused_up_front(key, value, message):
+    if key == "device" and value.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has 8 CUDA devices")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config_from_dict(ToyConfig, {**CFG, key: value})
 
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():

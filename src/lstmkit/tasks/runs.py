@@ -90,12 +90,13 @@ def fit_run(task: TrainTask, out: Optional[str | pathlib.Path] = None, resume: O
     """
     if resume is not None:
         run = RunDir.open(resume)
-        result = Trainer(task, run, resume=True, stream=stream).fit()
     else:
+        task.build_model()                     # fails here, before any folder, on settings the model refuses
         run = RunDir.create(out or default_run_dir(task.config.task), task.config)
-        result = Trainer(task, run, stream=stream).fit()
-    if then is not None:
-        then(task, run, task.config, stream)
+    with run.locked():
+        result = Trainer(task, run, resume=resume is not None, stream=stream).fit()
+        if then is not None:
+            then(task, run, task.config, stream)
     return result, run
 
 

@@ -97,6 +97,15 @@ def checkpoint_exists(folder: str | pathlib.Path, name: str) -> bool:
     return (pathlib.Path(folder) / f"{name}.json").is_file()
 
 
+def checkpoint_step(folder: str | pathlib.Path, name: str) -> int | None:
+    """The step checkpoint ``name`` was saved at (from its JSON, not verified), or None if there is none."""
+    try:
+        step = json.loads((pathlib.Path(folder) / f"{name}.json").read_text(encoding="utf-8")).get("step")
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    return step if isinstance(step, int) else None
+
+
 def save_checkpoint(folder: str | pathlib.Path, name: str, state: dict, step: int) -> pathlib.Path:
     """Write ``state`` as checkpoint ``name`` in ``folder`` atomically; return the JSON path.
 

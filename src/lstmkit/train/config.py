@@ -8,13 +8,15 @@ docs) and whether it is a *control* setting: one that steers the run without cha
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-__all__ = ["opt", "backend_opt", "TrainConfig", "config_from_dict", "config_to_dict", "config_diff", "parse_duration"]
+__all__ = ["opt", "backend_opt", "TrainConfig", "config_from_dict", "config_to_dict", "config_diff", "parse_duration",
+           "check_device"]
 
 
 def opt(default: Any, help: str, *, control: bool = False, choices: tuple | None = None,
@@ -112,6 +114,12 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting out of range (subclasses extend it)."""
+        for f in fields(self):                                   # every number of every task: finite
+            value = getattr(self, f.name)
+            for k, v in enumerate(value if isinstance(value, list) else [value]):
+                if isinstance(v, float) and not math.isfinite(v):
+                    where = f"{f.name}[{k}]" if isinstance(value, list) else f.name
+                    raise ValueError(f"{where} must be a finite number, got {v}")
         positive = ("max_steps", "eval_every", "log_every", "step_every")
         for name in positive:
             if getattr(self, name) < 1:
@@ -124,6 +132,10 @@ class TrainConfig:
             raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.min_lr > 1:
+            raise ValueError(f"min_lr is the final rate as a fraction of --lr and must be in [0, 1], got "
+                             f"{self.min_lr} (a rate above --lr)")
+        check_device(self.device)
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
@@ -136,6 +148,27 @@ class TrainConfig:
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
                 raise ValueError(f"{f.name} must be one of {list(choices)}, got {getattr(self, f.name)!r}")
+
+
+def check_device(name: str) -> None:
+    """Raise ValueError unless ``name`` is a torch device this machine has (cpu, cuda, cuda:1, mps ...)."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"device must be a torch device such as cpu, cuda or cuda:1, got {name!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build of torch" if torch.version.cuda is None else "no CUDA device visible"
+            raise ValueError(f"device {name!r} asked for CUDA, which is not available here ({build}); "
+                             f"use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} asked for Apple's MPS, which is not available here; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r}: lstmkit runs on cpu, cuda or mps, got {device.type!r}")
 
 
 def _check_type(name: str, value: Any, annotation: Any) -> Any:

@@ -14,7 +14,8 @@ from typing import IO, Optional
 import torch
 from torch import nn
 
-from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from ..errors import DivergedError
+from .checkpoint import checkpoint_exists, checkpoint_step, load_checkpoint, save_checkpoint
 from .config import config_diff, config_to_dict
 from .ema import WeightAverage
 from .metrics import MetricsLog, plot_losses
@@ -153,7 +154,18 @@ class Trainer:
                 **({"ema": self.ema.state_dict()} if self.ema is not None else {})}
 
     def save_last(self) -> None:
+        """Save ``last``; refused (:class:`DivergedError`) when a weight is no longer finite, so ``last``
+        always holds the last finite state."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise self._diverged(f"a weight became non-finite by step {self.step}")
         save_checkpoint(self.run.checkpoints, "last", self._checkpoint_state(), self.step)
+
+    def _diverged(self, what: str) -> DivergedError:
+        saved = checkpoint_step(self.run.checkpoints, "last")
+        where = f"its last checkpoint (step {saved}) is the last finite state" if saved is not None else \
+            "it saved no checkpoint before"
+        return DivergedError(f"{what}: the run diverged; {where}. Expected a finite value: try a lower --lr "
+                             f"or a --grad-clip (resume with --resume {self.run.path} --lr ...)")
 
     def _save_best(self, metrics: dict) -> None:
         state = {"task": type(self.cfg).task, "config": config_to_dict(self.cfg), "meta": self.task.metadata(),
@@ -163,12 +175,15 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
         """Run until max_steps, max_time, early stopping or Ctrl-C; save; return how it ended."""
-        if self.resume:
-            if not checkpoint_exists(self.run.checkpoints, "last"):
-                raise RunError(f"--resume {self.run.path}: expected a checkpoint {self.run.checkpoints}/last.json, "
-                               f"which does not exist (the run saved none yet)")
+        if self.resume and checkpoint_exists(self.run.checkpoints, "last"):
             self._load_last()
-        else:
+        elif self.resume and not self.run.never_saved():
+            raise RunError(f"--resume {self.run.path}: expected a checkpoint {self.run.checkpoints}/last.json, "
+                           f"which does not exist")
+        else:                                  # new, or a run that failed before saving: from step 0
+            if self.resume:
+                self.metrics.truncate_after(0)
+                self.run.write_config(self.cfg)
             self._fresh()
         cfg = self.cfg
         if self.step >= cfg.max_steps:
@@ -204,6 +219,9 @@ class Trainer:
                 group["lr"] = lr
             self.model.train()
             loss, n_items = task.train_step(self.model, self.step)
+            value = loss.item()
+            if not math.isfinite(value):                     # before the step: the weights stay finite
+                raise self._diverged(f"the training loss became {value} at step {self.step + 1}")
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -212,11 +230,6 @@ class Trainer:
             if self.ema is not None:
                 self.ema.update(self.model)
             self.step += 1
-            value = loss.item()
-            if not math.isfinite(value):
-                self.save_last()
-                raise FloatingPointError(f"training loss became {value} at step {self.step}; expected a finite "
-                                         f"value (try a lower --lr or --grad-clip)")
             self.win_loss, self.win_count, self.win_items = self.win_loss + value, self.win_count + 1, \
                 self.win_items + n_items
             progress.step(self.step, start_elapsed + time.perf_counter() - start_wall)

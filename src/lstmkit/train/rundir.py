@@ -9,6 +9,7 @@
       samples/step-N.txt   what the model produced at each evaluation (tasks that generate)
       checkpoints/         last.json + last-<step>.safetensors, best.json + best-<step>.safetensors
       tensorboard/         scalars, with --tensorboard
+      .lock                held (flock) by the process training the run
 
 A run folder is enough to resume, sample or inspect.
 """
@@ -17,8 +18,17 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import pathlib
+from contextlib import contextmanager
+from typing import Iterator
 
+try:
+    import fcntl
+except ImportError:                                                 # pragma: no cover - Windows
+    fcntl = None
+
+from ..errors import RunInUseError
 from . import atomic
 from .config import config_from_dict, config_to_dict
 
@@ -88,18 +98,53 @@ class RunDir:
     # creation and opening
     @classmethod
     def create(cls, path: str | pathlib.Path, cfg) -> "RunDir":
-        """Make a new run folder and write ``config.json``; an existing non-empty folder is refused."""
+        """Make a new run folder and write ``config.json``. An existing non-empty folder is refused, except
+        a run that failed before its first checkpoint (nothing to lose): it is started afresh."""
         run = cls(path)
         if run.path.exists() and not run.path.is_dir():
             raise RunError(f"--out {run.path} is a file; expected a new or empty folder for the run")
-        if run.path.is_dir() and any(run.path.iterdir()):
+        if run.path.is_dir() and any(run.path.iterdir()) and not run.never_saved():
             what = "a run" if run.config_path.exists() else "a non-empty folder"
             raise RunError(f"--out {run.path} is {what}; expected a new or empty folder "
                            f"(continue a run with --resume {run.path})")
         for d in (run.path, run.checkpoints, run.samples):
             d.mkdir(parents=True, exist_ok=True)
+        run.metrics_path.unlink(missing_ok=True)                   # a failed start's lines, if any
         run.write_config(cfg)
         return run
+
+    #: what a run folder holds besides the user's own files
+    RUN_FILES = {"config.json", "metrics.jsonl", "loss.png", "checkpoints", "samples", "tensorboard", ".lock"}
+
+    def never_saved(self) -> bool:
+        """Whether this folder is a run that failed before its first checkpoint: only a run's files, no
+        checkpoint in checkpoints/ (so it may be started afresh, by ``--out`` or ``--resume``)."""
+        if not self.config_path.is_file() or not {p.name for p in self.path.iterdir()} <= self.RUN_FILES:
+            return False
+        return not (self.checkpoints.is_dir() and any(self.checkpoints.glob("*.json")))
+
+    @contextmanager
+    def locked(self) -> Iterator["RunDir"]:
+        """Hold the run folder's lock (``RUN_DIR/.lock``, an advisory ``flock``) for the block: a second
+        process training, resuming or writing into the same run gets :class:`RunInUseError` naming the
+        holder's pid. The lock goes with the process (kill -9 included); the file may stay."""
+        if fcntl is None:                                           # pragma: no cover - no flock (Windows)
+            yield self
+            return
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                raise RunInUseError(f"{self.path} is in use by another lstmkit process (pid {holder}); "
+                                    f"expected a run no other process is writing: wait for it to finish or "
+                                    f"stop it") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield self
+        finally:
+            os.close(fd)                                           # releases the lock
 
     def write_config(self, cfg) -> None:
         atomic.write_json(self.config_path, {"task": type(cfg).task, **config_to_dict(cfg)})
