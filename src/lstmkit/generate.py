@@ -7,6 +7,8 @@ layer, e.g. with :meth:`lstmkit.LSTM.step`): the prefix is never run again.
 
 from __future__ import annotations
 
+import math
+
 from typing import Iterator, Optional, Sequence
 
 import torch
@@ -27,8 +29,8 @@ def next_distribution(logits: Tensor, temperature: float = 1.0, top_k: int = 0,
         >>> next_distribution(torch.tensor([1.0, 2.0, 3.0]), top_k=2, banned=[2]).tolist()
         [0.2689414322376251, 0.7310585975646973, 0.0]
     """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if top_k < 0:
         raise ValueError(f"top_k must be >= 0 (0: off), got {top_k}")
     logits = logits.float().clone()

@@ -72,7 +72,10 @@ def test_temperature_zero_and_top_k():
     p = next_distribution(logits, top_k=2)
     assert (p[[0, 3]] == 0).all() and p.sum().item() == pytest.approx(1.0)
     assert next_distribution(logits, banned=[1], temperature=0).tolist() == [0, 0, 1, 0]
-    with pytest.raises(ValueError, match="temperature must be >= 0, got -1"):
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=f"temperature must be a finite number >= 0, got {bad}"):
+            next_distribution(torch.zeros(1, 3), bad)
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0, got -1"):
         next_distribution(logits, temperature=-1)
 
 
@@ -109,3 +112,17 @@ def test_not_a_run_and_damaged_checkpoints(run, tmp_path, capsys):
     assert main(["sample", str(broken), "--checkpoint", "last", "--length", "3"]) == 0   # last is intact
     capsys.readouterr()
     assert {p: p.read_bytes() for p in broken.rglob("*") if p.is_file()} == snapshot
+
+
+def test_eval_scores_a_text_in_bits_per_character(run, tmp_path, capsys):
+    text = write_text(tmp_path / "other.txt", 1500)
+    (tmp_path / "odd.txt").write_text(text.read_text()[:600] + "Ω☃" * 3)
+    assert main(["eval", str(run), "--data", str(text), "--json"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    assert report["chars"] == 1500 and report["unknown_chars"] == 0
+    assert report["bpc"] == pytest.approx(report["loss"] / 0.6931471805599453, rel=1e-5) and report["bpc"] > 0
+    assert main(["eval", str(run), "--data", str(tmp_path / "odd.txt"), "--json"]) == 0
+    assert '"unknown_chars": 6' in capsys.readouterr().out
+    assert main(["eval", str(run), "--data", str(text), "--beam", "4"]) == 2
+    assert "--beam is the beam width of ctc runs" in capsys.readouterr().err

@@ -10,6 +10,7 @@ not.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -116,6 +117,14 @@ def run(cfg: DemoConfig, log=print) -> dict:
     """Train, evaluate on fresh sentences (also with gaps twice as long as in training), show examples."""
     if cfg.cell not in CELLS or (cfg.compare and cfg.compare not in CELLS):
         raise ValueError(f"cell and compare must be one of {sorted(CELLS)}, got {cfg.cell!r} and {cfg.compare!r}")
+    for name in ("steps", "batch", "hidden"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    if not 0 <= cfg.gap_min <= cfg.gap_max:
+        raise ValueError(f"the gaps must satisfy 0 <= --gap-min <= --gap-max, got --gap-min {cfg.gap_min} "
+                         f"--gap-max {cfg.gap_max}")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {cfg.lr}")
     vocab = Vocab()
     log(f"Task: 'I grew up in <country> <{cfg.gap_min}-{cfg.gap_max} filler words> . I speak fluent ___'"
         f" -> the language ({len(COUNTRIES)} choices, chance = {100 / len(COUNTRIES):.0f}%)")

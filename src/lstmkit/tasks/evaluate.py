@@ -56,6 +56,9 @@ def _eval(args: argparse.Namespace) -> None:
         known = ", ".join(sorted(ENSEMBLES)) or "none"
         raise ValueError(f"lstmkit eval got {len(args.run)} {run.task!r} runs; ensembles of {known} runs can be "
                          f"evaluated, {run.task} runs one at a time: expected one RUN_DIR")
+    if args.beam is not None and (run.task != "ctc" or args.beam < 1):
+        raise ValueError(f"--beam is the beam width of ctc runs and must be >= 1; got --beam {args.beam} for a "
+                         f"{run.task!r} run")
     args.ensemble = more
     metrics = evaluator(run, args.data, args)
     if args.json:
@@ -68,8 +71,10 @@ def register(commands, train_commands) -> None:
     p = commands.add_parser(
         "eval", help="evaluate a trained run on new data",
         description="Evaluate a trained run (any task) on new data; what --data holds depends on the task "
-                    "(CoNLL-U for tagger runs, CSV/JSONL/.npy for classify, CSV for forecast ...).",
+                    "(a text file for charlm runs, CoNLL-U for tagger, CSV/JSONL/.npy for classify, .npz lines "
+                    "for ctc, CSV for forecast).",
         epilog="examples:\n  lstmkit eval runs/tagger-20260101-120000 --data dev.conllu\n"
+               "  lstmkit eval runs/charlm-20260101-120000 --data held_out.txt   # bits per character\n"
                "  lstmkit eval runs/ewt-seed0 runs/ewt-seed1 runs/ewt-seed2 --data dev.conllu   "
                "# an ensemble (tagger runs)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,5 +86,7 @@ def register(commands, train_commands) -> None:
                    help="which checkpoint (default: auto = best if there is one, else last)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="where to write figures (confusion matrix, forecast plot; default: RUN_DIR/eval)")
+    p.add_argument("--beam", type=int, default=None, metavar="N",
+                   help="ctc runs: width of the prefix beam search (default 8)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON after the report")
     p.set_defaults(func=_eval)

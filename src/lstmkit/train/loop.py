@@ -132,9 +132,15 @@ class Trainer:
                            f"the same settings, got these differences:\n  " + "\n  ".join(diffs))
         ck = load_checkpoint(self.run.checkpoints, "last")["state"]
         self._fresh()
-        self.model.load_state_dict(ck["model"])
-        self.opt.load_state_dict(ck["optimizer"])
-        self.task.load_state_dict(ck["task_state"])
+        self.task.load_state_dict(ck["task_state"])           # first: says so plainly if the data changed
+        try:
+            self.model.load_state_dict(ck["model"])
+            self.opt.load_state_dict(ck["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RunError(f"--resume {self.run.path}: its last checkpoint does not fit the model that the run's "
+                           f"config.json and data build ({first}); expected the config and data the run was "
+                           f"made with (was config.json edited?)") from None
         if self.ema is not None:
             self.ema.load_state_dict(ck["ema"])
         e = ck["engine"]

@@ -31,15 +31,18 @@ class MetricsLog:
             f.write(json.dumps(record) + "\n")
 
     def read(self) -> list[dict]:
-        """Every complete record (a line cut short by a crash is skipped)."""
+        """Every complete record: a line cut short by a crash, or otherwise not a JSON object in UTF-8 (a
+        damaged byte), is skipped, so it never blocks a resume (which rewrites the file without it)."""
         if not self.path.exists():
             return []
         out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for line in self.path.read_bytes().splitlines():
             try:
-                out.append(json.loads(line))
-            except ValueError:
+                rec = json.loads(line.decode("utf-8"))
+            except ValueError:                                  # UnicodeDecodeError is a ValueError too
                 continue
+            if isinstance(rec, dict):
+                out.append(rec)
         return out
 
     def truncate_after(self, step: int) -> None:

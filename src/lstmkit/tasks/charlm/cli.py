@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
+from ..evaluate import register_evaluator
 from ..runs import add_run_args, run_train_command
 from .config import CharLMConfig
 from .jobs import load_model, resume, sample_text, train
+from .task import stream_loss
+from .text import read_text
 
 TRAIN_HELP = """\
 Train a character-level language model: it reads a text one character at a time, learns to predict the
@@ -42,6 +46,26 @@ def _sample(args: argparse.Namespace) -> None:
         out.flush()
     out.write("\n")
     out.flush()
+
+
+def evaluate_run(run, data: str, args: argparse.Namespace) -> dict:
+    """``lstmkit eval`` of a charlm run: the mean next-character loss, bits per character and perplexity of
+    the model on a text file (characters it never saw are read as <unk>, and counted)."""
+    model, vocab, which = load_model(run.path, args.checkpoint)
+    cfg = run.config(CharLMConfig)
+    text = read_text(data, cfg.encoding)
+    unknown = sum(1 for ch in text if ch not in vocab.index)
+    loss = stream_loss(model, vocab.encode(text), cfg.eval_batch_size, max(cfg.bptt_len, 128), "cpu")
+    report = {"checkpoint": which, "chars": len(text), "unknown_chars": unknown, "loss": round(loss, 6),
+              "bpc": round(loss / math.log(2), 6), "perplexity": round(math.exp(loss), 4)}
+    print(f"{run.path} ({which} checkpoint) on {data}: {len(text):,} characters ({unknown:,} never seen in "
+          f"training, read as <unk>)")
+    print(f"  loss {report['loss']:.4f} nats/char   {report['bpc']:.4f} bits/char   perplexity "
+          f"{report['perplexity']:.3f}")
+    return report
+
+
+register_evaluator(CharLMConfig.task, evaluate_run)
 
 
 def register(commands, train_commands) -> None:

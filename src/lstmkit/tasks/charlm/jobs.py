@@ -46,8 +46,9 @@ def train(cfg: CharLMConfig, out: Optional[str | pathlib.Path] = None, stream: O
 
 def resume(run_path: str | pathlib.Path, cfg: CharLMConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` from its ``last`` checkpoint; ``cfg`` must equal the run's config except
-    for control settings (``max_time``, ``tensorboard``, ``final_sample``)."""
-    task = CharLMTask(cfg)
+    for control settings (``max_time``, ``tensorboard``, ``final_sample``); a relative --text naming the run's
+    file is the same file."""
+    task = CharLMTask(_resolve_paths(cfg))
     return fit_run(task, resume=run_path, stream=stream, then=_final_sample)[0]
 
 

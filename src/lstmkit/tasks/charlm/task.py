@@ -94,18 +94,7 @@ class CharLMTask(TrainTask):
         ids = self.val_ids
         if self.config.eval_chars:
             ids = ids[: self.config.eval_chars + 1]
-        B = max(1, min(self.config.eval_batch_size, (ids.numel() - 1) // 2))
-        L = (ids.numel() - 1) // B
-        idx = torch.arange(L + 1).unsqueeze(1) + L * torch.arange(B).unsqueeze(0)     # (L+1, B)
-        X = ids[idx].to(self.device)
-        total, count, state = 0.0, 0, None
-        chunk = max(self.config.bptt_len, 128)
-        for s in range(0, L, chunk):
-            x, y = X[s: min(s + chunk, L)], X[s + 1: min(s + chunk, L) + 1]
-            logits, state = model(x, state)
-            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
-            count += y.numel()
-        loss = total / count
+        loss = stream_loss(model, ids, self.config.eval_batch_size, max(self.config.bptt_len, 128), self.device)
         return {"val_loss": round(loss, 6), "val_bpc": round(loss / LN2, 6)}
 
     def sample(self, model: CharLM, step: int) -> Optional[str]:
@@ -137,6 +126,25 @@ class CharLMTask(TrainTask):
         if isinstance(carried, list):
             carried = tuple(carried)
         self.carried = None if carried is None else _to(carried, self.device)
+
+
+@torch.no_grad()
+def stream_loss(model: CharLM, ids: Tensor, batch: int, chunk: int, device) -> float:
+    """Mean next-character loss (nats) over ``ids`` (n,) read as up to ``batch`` parallel streams, the
+    state carried from chunk to chunk of ``chunk`` steps."""
+    if ids.numel() < 2:
+        raise ValueError(f"the text must hold at least 2 characters to score, got {ids.numel()}")
+    B = max(1, min(batch, (ids.numel() - 1) // 2))
+    L = (ids.numel() - 1) // B
+    idx = torch.arange(L + 1).unsqueeze(1) + L * torch.arange(B).unsqueeze(0)     # (L+1, B)
+    X = ids[idx].to(device)
+    total, count, state = 0.0, 0, None
+    for s in range(0, L, chunk):
+        x, y = X[s: min(s + chunk, L)], X[s + 1: min(s + chunk, L) + 1]
+        logits, state = model(x, state)
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
+        count += y.numel()
+    return total / count
 
 
 def _to(state: Any, device: torch.device) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import pathlib
@@ -11,6 +10,8 @@ from typing import Optional
 
 import numpy as np
 import torch
+
+from ..tables import csv_records
 
 __all__ = ["Examples", "read_examples", "generated_waves", "genre"]
 
@@ -98,9 +99,16 @@ def _table(path: pathlib.Path, cfg) -> Examples:
         header = list(records[0][1]) if records else []
     else:
         with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            records = [(i + 2, rec) for i, rec in enumerate(reader)]
+            rows = csv_records(f, str(path))
+            header = next(rows, (1, []))[1]
+            records = []
+            for line, row in rows:
+                if not any(c.strip() for c in row):
+                    continue
+                if len(row) != len(header):
+                    raise ValueError(f"{path}:{line}: {len(row)} fields, expected {len(header)} (as the header "
+                                     f"{header})")
+                records.append((line, dict(zip(header, row))))
     if not records:
         raise ValueError(f"{path}: expected at least one row, got none (empty input)")
     if cfg.label_column not in header:
@@ -134,10 +142,24 @@ def _table(path: pathlib.Path, cfg) -> Examples:
     return ex
 
 
+def _load_array(path, what: str) -> np.ndarray:
+    """One .npy array (no pickles); errors name the file and say what was expected."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist" if not path.exists() else f"{path} is a directory")
+    if path.suffix != ".npy":
+        raise ValueError(f"{what} {path}: expected a .npy array file, got suffix {path.suffix!r}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{what} {path}: expected a .npy array (numpy.save, no pickled objects), got an "
+                         f"unreadable file ({e})") from None
+
+
 def _npy(path: pathlib.Path, labels_path: str) -> Examples:
     if not labels_path:
         raise ValueError(f"{path} is .npy: expected its labels in --labels FILE.npy, got none")
-    x, y = np.load(path, allow_pickle=False), np.load(labels_path, allow_pickle=False)
+    x, y = _load_array(path, "--data"), _load_array(labels_path, "--labels")
     if x.ndim not in (2, 3) or x.dtype.kind not in "fiu":
         raise ValueError(f"{path}: expected a numeric array (N, T) or (N, T, F), got {x.dtype} {x.shape}")
     if y.ndim != 1 or len(y) != len(x):

@@ -153,6 +153,17 @@ def save_lines(lines: Lines, path: str | pathlib.Path) -> None:
                                 targets=lines.targets.numpy(), target_lengths=lines.target_lengths.numpy())
 
 
+def _check_alignable(path, lengths: np.ndarray, targets: np.ndarray, tl: np.ndarray) -> None:
+    """Refuse a line whose labels cannot fit its steps: CTC needs one step per label plus a blank between
+    equal neighbours (torch's CTC loss would give inf, or 0 with zero_infinity)."""
+    for b in range(len(tl)):
+        labels = targets[b, : tl[b]]
+        need = int(tl[b]) + int((labels[1:] == labels[:-1]).sum())
+        if lengths[b] < need:
+            raise ValueError(f"{path}: line {b} has {int(tl[b])} labels but {int(lengths[b])} steps; CTC needs at "
+                             f"least {need} steps for them (one per label, one more between repeated labels)")
+
+
 def load_lines(path: str | pathlib.Path, features: int = 8) -> Lines:
     """Read a ``.npz`` written by :func:`save_lines` (or by hand, same arrays); errors say what is wrong.
 
@@ -181,8 +192,16 @@ def load_lines(path: str | pathlib.Path, features: int = 8) -> Lines:
     if lengths.shape != (B,) or tl.shape != (B,) or targets.ndim != 2 or targets.shape[0] != B:
         raise ValueError(f"{path}: expected lengths ({B},), target_lengths ({B},), targets ({B}, L); got "
                          f"{lengths.shape}, {tl.shape}, {targets.shape}")
+    for name, a in (("lengths", lengths), ("targets", targets), ("target_lengths", tl)):
+        if a.dtype.kind not in "iu":
+            raise ValueError(f"{path}: {name} must hold integers, got dtype {a.dtype}")
     if (lengths < 1).any() or (lengths > x.shape[1]).any():
         raise ValueError(f"{path}: lengths must be in 1..{x.shape[1]}, got {int(lengths.min())}..{int(lengths.max())}")
+    if (tl < 0).any() or (tl > targets.shape[1]).any():
+        b = int(np.argmax((tl < 0) | (tl > targets.shape[1])))
+        raise ValueError(f"{path}: target_lengths must be in 0..{targets.shape[1]} (the width of targets), got "
+                         f"{int(tl[b])} for line {b}")
+    _check_alignable(path, lengths, targets, tl)
     if not np.isfinite(x).all():
         raise ValueError(f"{path}: x holds NaN or infinite values; expected finite features")
     order = torch.from_numpy(np.ascontiguousarray(x)).float().transpose(0, 1).contiguous()  # (T, B, F)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...train import CheckpointError, RunDir, TrainResult
 from ...train.atomic import write_json
-from ..runs import fit_run, open_checkpoint
+from ..runs import absolute_paths, fit_run, open_checkpoint
 from .baselines import arima_forecasts, coverage, ets_forecasts, mase_scale, scores, seasonal_naive
 from .config import ForecastConfig
 from .model import Forecaster
@@ -38,15 +38,14 @@ def train(cfg: ForecastConfig, out: Optional[str | pathlib.Path] = None, stream:
         >>> train(cfg, tempfile.mkdtemp() + "/run", stream=open("/dev/null", "w")).step
         4
     """
-    if cfg.csv:
-        cfg.csv = str(pathlib.Path(cfg.csv).expanduser().resolve())
-    task = ForecastTask(cfg)
+    task = ForecastTask(absolute_paths(cfg, ("csv",)))
     return fit_run(task, out, stream=stream, then=_final_report)[0]
 
 
 def resume(run_path: str | pathlib.Path, cfg: ForecastConfig, stream: Optional[IO] = None) -> TrainResult:
-    """Continue run ``run_path`` exactly from its ``last`` checkpoint."""
-    task = ForecastTask(cfg)
+    """Continue run ``run_path`` exactly from its ``last`` checkpoint (a relative --csv naming the run's file
+    is the same file)."""
+    task = ForecastTask(absolute_paths(cfg, ("csv",)))
     return fit_run(task, resume=run_path, stream=stream, then=_final_report)[0]
 
 

@@ -3,12 +3,13 @@ errors that name file and line), or one of the built-in series that statsmodels 
 
 from __future__ import annotations
 
-import csv
 import math
 import pathlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..tables import csv_records
 
 __all__ = ["Series", "read_csv_series", "builtin_series", "load_series", "need_statsmodels"]
 
@@ -119,8 +120,8 @@ def read_csv_series(path: str | pathlib.Path, target: str, time: str = "", covar
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise ValueError(f"{path} is not valid UTF-8 text ({e})") from None
-    rows = csv.reader(text.splitlines())
-    header = next(rows, None)
+    rows = csv_records(text.splitlines(keepends=True), str(path))
+    header = next(rows, (1, None))[1]
     if not header or not any(h.strip() for h in header):
         raise ValueError(f"{path} is empty; expected a header row naming the columns, then data rows")
     header = [h.strip() for h in header]
@@ -132,10 +133,10 @@ def read_csv_series(path: str | pathlib.Path, target: str, time: str = "", covar
     cols = [header.index(c) for c in [target, *covariates]]
     tcol = header.index(time) if time else None
     values, times, lines = [], [], []
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         if not row or not any(c.strip() for c in row):
             continue
-        if len(row) < len(header):
+        if len(row) != len(header):
             raise ValueError(f"{path}, line {line}: {len(row)} fields, expected {len(header)} (as the header)")
         values.append([_cell(row[c], path, line, header[c], non_numeric) for c in cols])
         times.append(row[tcol].strip() if tcol is not None else str(len(times)))
