@@ -106,6 +106,18 @@ class TrainConfig:
     tensorboard: bool = opt(False, "also write scalars for TensorBoard into the run folder "
                                    "(needs: pip install 'lstmkit[tensorboard]')", control=True)
 
+    def changed(self, name: str) -> bool:
+        """Whether field ``name`` is away from its default (set by a flag, a config file or code)."""
+        f = next(f for f in fields(self) if f.name == name)
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        return getattr(self, name) != default
+
+    def refuse_together(self, given: str, ignored: str, why: str) -> None:
+        """Raise ValueError when ``given`` is set and ``ignored`` was changed too (it would be ignored)."""
+        if getattr(self, given) and self.changed(ignored):
+            raise ValueError(f"--{ignored.replace('_', '-')} {getattr(self, ignored)!r} has no effect with "
+                             f"--{given.replace('_', '-')} ({why}); expected one of the two")
+
     def check_probabilities(self, *names: str) -> None:
         """Raise ValueError naming the first of ``names`` (dropout rates and the like) outside [0, 1)."""
         for name in names:

@@ -81,3 +81,9 @@ class ClassifyConfig(TrainConfig):
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
         if (self.dev or self.labels) and not self.data:
             raise ValueError("--dev / --labels need --data (the default is generated)")
+        for data, labels in (("data", "labels"), ("dev", "dev_labels")):
+            path, given = getattr(self, data), getattr(self, labels)
+            if given and not path.endswith(".npy"):
+                raise ValueError(f"--{labels.replace('_', '-')} {given} labels a .npy --{data}; --{data} {path or '(none)'} "
+                                 f"carries its own labels: expected no --{labels.replace('_', '-')} with it")
+        self.refuse_together("dev", "dev_fraction", "the dev sequences come from --dev, none are held out")

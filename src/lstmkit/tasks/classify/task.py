@@ -26,6 +26,9 @@ def load_examples(cfg: ClassifyConfig) -> tuple[Examples, Examples]:
     if not cfg.data:
         return generated_waves(2000, cfg.seed), generated_waves(400, cfg.seed + 10_000)
     train = read_examples(cfg.data, cfg, cfg.labels)
+    if len(set(train.labels)) < 2:
+        raise ValueError(f"{cfg.data}: every sequence has the label {train.labels[0]!r}; expected at least two "
+                         f"classes to learn to tell apart")
     if cfg.dev:
         dev = read_examples(cfg.dev, cfg, cfg.dev_labels)
         if dev.kind != train.kind:

@@ -24,12 +24,13 @@ def mase_scale(history: np.ndarray, period: int) -> float:
     """
     if len(history) <= period:
         raise ValueError(f"MASE needs more than period = {period} history values, got {len(history)}")
-    scale = float(np.mean(np.abs(history[period:] - history[:-period])))
-    return scale if scale > 0 else 1.0
+    return float(np.mean(np.abs(history[period:] - history[:-period])))      # 0 for a constant history
 
 
 def scores(pred: np.ndarray, truth: np.ndarray, scale: float) -> dict:
-    """MAE, RMSE and MASE of ``pred (N, H)`` against ``truth (N, H)`` (NaN truth is skipped).
+    """MAE, RMSE and MASE of ``pred (N, H)`` against ``truth (N, H)`` (NaN truth is skipped). MASE is None
+    (undefined, not a made-up number) when ``scale`` is 0: the in-sample seasonal-naive forecast was exact
+    (a constant history).
 
     Example::
 
@@ -41,7 +42,7 @@ def scores(pred: np.ndarray, truth: np.ndarray, scale: float) -> dict:
     ok = ~np.isnan(truth)
     err = (pred - truth)[ok]
     mae = float(np.mean(np.abs(err)))
-    return {"mae": mae, "rmse": float(np.sqrt(np.mean(err ** 2))), "mase": mae / scale}
+    return {"mae": mae, "rmse": float(np.sqrt(np.mean(err ** 2))), "mase": mae / scale if scale > 0 else None}
 
 
 def coverage(lower: np.ndarray, upper: np.ndarray, truth: np.ndarray) -> float:

@@ -97,6 +97,7 @@ class ForecastConfig(TrainConfig):
             raise ValueError(f"season must be >= 0, got {self.season}")
         if self.csv and not self.target:
             raise ValueError(f"--csv {self.csv} needs --target COLUMN (the column to forecast)")
+        self.refuse_together("csv", "dataset", "the series is the --csv file's")
         if not self.csv and (self.target or self.time or self.covariates):
             raise ValueError("--target, --time and --covariates name columns of a --csv file; got no --csv")
         if self.target and (self.target in self.covariates or self.target == self.time):

@@ -117,9 +117,13 @@ def format_report(report: dict) -> str:
     for name in ("lstm", "seasonal_naive", "arima", "ets"):
         if name in report:
             r = report[name]
-            lines.append(f"  {name:<16}{r['mae']:>10.4g}{r['rmse']:>10.4g}{r['mase']:>8.3f}")
+            mase = "n/a" if r["mase"] is None else f"{r['mase']:.3f}"
+            lines.append(f"  {name:<16}{r['mae']:>10.4g}{r['rmse']:>10.4g}{mase:>8}")
     lstm = report["lstm"]
     lines.append(f"  {lstm['interval']} interval covers {lstm['coverage']:.1%} of the true values")
+    if lstm["mase"] is None:
+        lines.append("  MASE n/a: the seasonal-naive forecast of the history before the hold-out was exact "
+                     "(a constant series), so MASE's scale is 0")
     return "\n".join(lines)
 
 

@@ -15,6 +15,8 @@ Example::
 
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import asdict, dataclass, fields
 from typing import Callable, Optional
@@ -93,8 +95,12 @@ def resolve(cfg: LongLagConfig) -> LongLagConfig:
     for k in ("hidden", "batch", "max_sequences", "layers"):
         if getattr(out, k) < 1:
             raise ValueError(f"{k} must be >= 1, got {getattr(out, k)}")
-    if out.lr <= 0:
-        raise ValueError(f"lr must be > 0, got {out.lr}")
+    if not (math.isfinite(out.lr) and out.lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {out.lr}")
+    if not (math.isfinite(out.clip) and out.clip >= 0):
+        raise ValueError(f"clip must be a finite number >= 0 (0: no clipping), got {out.clip}")
+    if out.forget_bias is not None and not math.isfinite(out.forget_bias):
+        raise ValueError(f"forget_bias must be finite, got {out.forget_bias}")
     if out.cell != "lstm" and out.peephole:
         raise ValueError(f"--peephole is an LSTM option, got cell {out.cell!r}")
     if out.init not in ("chrono", "default"):

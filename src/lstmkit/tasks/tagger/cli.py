@@ -35,8 +35,28 @@ each tags the text, and every word gets the tag of the mean of their distributio
 """
 
 
+def read_stdin_text() -> str:
+    """Standard input as UTF-8 text, as the training data is read: refuses other encodings and binary data,
+    naming the line."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:                                             # a text stream (tests, notebooks)
+        text = sys.stdin.read()
+    else:
+        data = raw.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise ValueError(f"stdin is not UTF-8 text: byte {data[e.start]:#04x} on line {line}; expected "
+                             f"UTF-8, as the training data (convert it, e.g. with iconv)") from None
+    if "\x00" in text:
+        raise ValueError(f"stdin holds binary data (a NUL byte on line {text[: text.index(chr(0))].count(chr(10)) + 1}); "
+                         f"expected text, one sentence per line")
+    return text
+
+
 def _tag(args: argparse.Namespace) -> None:
-    sentences = [line.split() for line in sys.stdin.read().splitlines() if line.strip()]
+    sentences = [line.split() for line in read_stdin_text().splitlines() if line.strip()]
     if not sentences:
         raise ValueError("stdin holds no sentence; expected one sentence per line, words separated by spaces")
     loaded = load_taggers(args.run, args.checkpoint)

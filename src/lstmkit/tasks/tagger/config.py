@@ -102,5 +102,6 @@ class TaggerConfig(TrainConfig):
             raise ValueError(f"aux_weight must be > 0, got {self.aux_weight}")
         if not 0 < self.dev_fraction < 1:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
+        self.refuse_together("dev", "dev_fraction", "the dev sentences come from --dev, none are held out")
         if self.dev and not self.train:
             raise ValueError(f"--dev {self.dev} needs --train (the demo evaluates on its own sentences)")

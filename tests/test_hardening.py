@@ -1,0 +1,161 @@
+"""An adversarial trial of the command line, kept as a test: bad settings, bad files, contradictory
+options, divergence, interrupted imports. Each case must end in one line on stderr and exit status 2
+(130 for Ctrl-C), leave no run folder behind when it fails before training, and never show a traceback.
+The layer API's and the writer's cases live beside their modules (tests/layers/test_errors.py,
+tests/train/test_atomic.py, tests/train/test_loop.py)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit.cli import main
+from charlm_helpers import TINY, write_text
+
+TRAIN = ["train", "charlm", "--max-steps", "4", "--eval-every", "2", *TINY]
+
+
+def run_cli(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, fragment, status=2):
+    assert code == status, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert fragment in err, err
+
+
+@pytest.fixture(scope="module")
+def text(tmp_path_factory):
+    return write_text(tmp_path_factory.mktemp("text") / "t.txt", 3000)
+
+
+BAD_SETTINGS = [
+    (["--device", "banana"], "device must be a torch device such as cpu, cuda or cuda:1, got 'banana'"),
+    (["--lr", "inf"], "lr must be a finite number, got inf"),
+    (["--forget-bias", "nan"], "forget_bias must be a finite number, got nan"),
+    (["--min-lr", "2"], "min_lr is the final rate as a fraction of --lr"),
+    (["--hidden", "16", "--proj-size", "16"], "proj_size has to be smaller than hidden_size (16), got 16"),
+    (["--backend", "fast"], "backend must be 'auto' or one of"),
+]
+
+
+@pytest.mark.parametrize("flags,message", BAD_SETTINGS, ids=[f[0] for f, _ in BAD_SETTINGS])
+def test_settings_that_cannot_train_fail_before_a_folder_exists(tmp_path, capsys, text, flags, message):
+    out = tmp_path / "run"
+    code, _, err = run_cli([*TRAIN, "--text", text, "--out", out, *flags], capsys)
+    assert_one_line_error(code, err, message)
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda(tmp_path, capsys, text):
+    code, _, err = run_cli([*TRAIN, "--text", text, "--out", tmp_path / "r", "--device", "cuda"], capsys)
+    assert_one_line_error(code, err, "asked for CUDA, which is not available here")
+
+
+def test_divergence_is_one_line_and_last_stays_finite(tmp_path, capsys, text):
+    out = tmp_path / "run"
+    code, _, err = run_cli([*TRAIN, "--text", text, "--out", out, "--lr", "1e6", "--grad-clip", "0",
+                            "--max-steps", "40", "--eval-every", "2", "--warmup-steps", "0"], capsys)
+    assert_one_line_error(code, err, "the run diverged")
+    from lstmkit.train import load_checkpoint
+    if (out / "checkpoints" / "last.json").exists():
+        state = load_checkpoint(out / "checkpoints", "last")["state"]
+        assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_sample_and_demo_refuse_nonsense(tmp_path, capsys, text):
+    run = tmp_path / "run"
+    assert main([*map(str, [*TRAIN, "--text", text, "--out", run])]) == 0
+    capsys.readouterr()
+    for bad in ("nan", "inf", "-1"):
+        code, _, err = run_cli(["sample", run, "--temperature", bad], capsys)
+        assert_one_line_error(code, err, "temperature must be a finite number >= 0")
+    for flags, message in ((["--gap-min", "30", "--gap-max", "5"], "0 <= --gap-min <= --gap-max"),
+                           (["--gap-min", "-3"], "0 <= --gap-min <= --gap-max"),
+                           (["--steps", "-5"], "steps must be >= 1, got -5")):
+        code, _, err = run_cli(["demo", *flags], capsys)
+        assert_one_line_error(code, err, message)
+    code, _, err = run_cli(["longlag", "2a", "--clip", "-1"], capsys)
+    assert_one_line_error(code, err, "clip must be a finite number >= 0")
+
+
+def test_contradictory_or_meaningless_data_options(tmp_path, capsys):
+    csv = tmp_path / "s.csv"
+    csv.write_text("label,a,b\nx,1,2\ny,3,4\nx,5,6\ny,7,8\n")
+    np.save(tmp_path / "y.npy", np.array([0, 1, 0, 1]))
+    cases = [
+        (["train", "classify", "--data", csv, "--labels", tmp_path / "y.npy"], "labels a .npy --data"),
+        (["train", "classify", "--data", csv, "--dev", csv, "--dev-fraction", "0.3"], "has no effect with --dev"),
+        (["train", "forecast", "--csv", csv, "--target", "a", "--dataset", "sunspots"], "has no effect with --csv"),
+    ]
+    one = tmp_path / "one.csv"
+    one.write_text("label,a\nx,1\nx,2\nx,3\nx,4\n")
+    cases.append((["train", "classify", "--data", one], "every sequence has the label 'x'"))
+    extra = tmp_path / "extra.csv"
+    extra.write_text("label,a\nx,1\ny,2,3\n")
+    cases.append((["train", "classify", "--data", extra], f"{extra}:3: 3 fields, expected 2"))
+    quote = tmp_path / "quote.csv"
+    quote.write_text('label,text\nx,"fine"\ny,"never closed\nx,more\n')
+    cases.append((["train", "classify", "--data", quote], f"{quote}, line 3: a quoted field opens here"))
+    (tmp_path / "labels.txt").write_text("0\n1\n")
+    np.save(tmp_path / "x.npy", np.zeros((2, 5), dtype=np.float32))
+    cases.append((["train", "classify", "--data", tmp_path / "x.npy", "--labels", tmp_path / "labels.txt"],
+                  f"--labels {tmp_path / 'labels.txt'}: expected a .npy array file"))
+    for argv, message in cases:
+        out = tmp_path / "run"
+        code, _, err = run_cli([*argv, "--out", out, "--max-steps", "2"], capsys)
+        assert_one_line_error(code, err, message)
+        assert not out.exists()
+
+
+def test_ctc_lines_whose_labels_cannot_fit_are_refused(tmp_path):
+    from lstmkit.tasks.ctc.lines import load_lines
+    path = tmp_path / "lines.npz"
+    np.savez(path, x=np.zeros((2, 4, 8), np.float32), lengths=np.array([4, 4]),
+             targets=np.array([[1, 2, -1, -1, -1, -1], [1, 2, 3, 4, 5, 6]]), target_lengths=np.array([2, 6]))
+    with pytest.raises(ValueError, match="line 1 has 6 labels but 4 steps; CTC needs at least 6 steps"):
+        load_lines(path)
+    np.savez(path, x=np.zeros((1, 4, 8), np.float32), lengths=np.array([4]), targets=np.array([[3, 3, 3]]),
+             target_lengths=np.array([3]))
+    with pytest.raises(ValueError, match="line 0 has 3 labels but 4 steps; CTC needs at least 5"):
+        load_lines(path)
+    np.savez(path, x=np.zeros((1, 4, 8), np.float32), lengths=np.array([4]), targets=np.array([[3]]),
+             target_lengths=np.array([2]))
+    with pytest.raises(ValueError, match="target_lengths must be in 0..1 .*got 2 for line 0"):
+        load_lines(path)
+
+
+class _Stdin(io.TextIOWrapper):
+    pass
+
+
+@pytest.mark.parametrize("data,message", [(b"the cat\ncaf\xe9 au lait\n", "byte 0xe9 on line 2"),
+                                          (b"ok\n\x00\x01\x02", "binary data (a NUL byte on line 2)")])
+def test_tag_refuses_text_that_training_would_refuse(monkeypatch, data, message):
+    from lstmkit.tasks.tagger.cli import read_stdin_text
+    monkeypatch.setattr(sys, "stdin", _Stdin(io.BytesIO(data), encoding="utf-8"))
+    with pytest.raises(ValueError, match=message.replace("(", "\\(").replace(")", "\\)")):
+        read_stdin_text()
+
+
+def test_ctrl_c_during_the_imports_is_one_line(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "lstmkit", "--help"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    time.sleep(0.4)                                               # torch is still being imported
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the imports finished before the signal (a fast machine)")
+    assert proc.returncode == 130 and "Traceback" not in err and err.strip() == "lstmkit: interrupted", err
