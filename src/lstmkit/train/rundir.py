@@ -119,8 +119,11 @@ class RunDir:
     def never_saved(self) -> bool:
         """Whether this folder is a run that failed before its first checkpoint: only a run's files, no
         checkpoint in checkpoints/ (so it may be started afresh, by ``--out`` or ``--resume``)."""
-        if not self.config_path.is_file() or not {p.name for p in self.path.iterdir()} <= self.RUN_FILES:
+        entries = list(self.path.iterdir())
+        if not {p.name for p in entries} <= self.RUN_FILES:
             return False
+        if not self.config_path.is_file():                  # failed while being made: only empty run folders
+            return all(p.is_dir() and not any(p.iterdir()) for p in entries if p.name != ".lock")
         return not (self.checkpoints.is_dir() and any(self.checkpoints.glob("*.json")))
 
     @contextmanager
