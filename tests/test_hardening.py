@@ -159,3 +159,82 @@ def test_ctrl_c_during_the_imports_is_one_line(tmp_path):
     if proc.returncode == 0:
         pytest.skip("the imports finished before the signal (a fast machine)")
     assert proc.returncode == 130 and "Traceback" not in err and err.strip() == "lstmkit: interrupted", err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sample"], "the following arguments are required: RUN_DIR (see 'lstmkit sample --help')"),
+    (["sample", "x", "--length", "nan"], "argument --length: invalid int value: 'nan'"),
+    (["ctc-lines", "--split", "bogus", "--out", "x.npz"], "argument --split: invalid choice: 'bogus'"),
+    (["train", "charlm", "--max-steps", "2.5"], "lstmkit train charlm: error: argument --max-steps"),
+])
+def test_usage_errors_are_one_line_too(capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert_one_line_error(e.value.code, err, message)
+
+
+def test_sampling_at_any_temperature_and_a_closed_stdout(tmp_path, capsys, text):
+    run = tmp_path / "run"
+    assert main([*map(str, [*TRAIN, "--text", text, "--out", run])]) == 0
+    capsys.readouterr()
+    for temperature in ("1e308", "1e-300"):                         # uniform; the most likely
+        code, out, err = run_cli(["sample", run, "--length", "30", "--temperature", temperature], capsys)
+        assert code == 0 and err == "" and len(out) >= 30, err
+    proc = subprocess.run(f"'{sys.executable}' -m lstmkit sample '{run}' --length 20 >&-", shell=True,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    proc = subprocess.run(f"'{sys.executable}' -m lstmkit sample '{run}' --length 200000 | head -c 5",
+                          shell=True, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr and proc.stderr == "", proc.stderr
+
+
+def test_next_distribution_refuses_a_diverged_models_scores():
+    from lstmkit.generate import next_distribution
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="not finite"):
+            next_distribution(torch.tensor([0.0, bad, 1.0]))
+    with pytest.raises(ValueError, match="every symbol is banned"):
+        next_distribution(torch.tensor([0.0, 1.0]), banned=[0, 1])
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"max_steps": "three"}, "max_steps must be int, got str"),
+    ({"max_steps": True}, "max_steps must be int, got bool"),
+    ({"max_steps": 3.7}, "max_steps must be int, got float"),
+    ({"hidden": -4}, "hidden"),
+])
+def test_a_config_file_is_checked_even_where_flags_override_it(tmp_path, capsys, text, settings, message):
+    import json
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(settings))
+    out = tmp_path / "run"
+    code, _, err = run_cli([*TRAIN, "--text", text, "--out", out, "--config", cfg], capsys)
+    assert_one_line_error(code, err, f"--config {cfg}: ")
+    assert message in err and not out.exists()
+
+
+def test_a_run_is_trained_longer_by_resuming_with_more_steps(tmp_path, capsys, text):
+    run = tmp_path / "run"
+    assert main([*map(str, [*TRAIN, "--text", text, "--out", run])]) == 0
+    code, _, err = run_cli(["train", "charlm", "--resume", run, "--max-steps", "6"], capsys)
+    assert code == 0, err
+    from lstmkit.train import load_checkpoint
+    assert load_checkpoint(run / "checkpoints", "last")["state"]["step"] == 6
+    code, _, err = run_cli(["train", "charlm", "--resume", run, "--hidden", "64", "--lr", "0.5"], capsys)
+    assert_one_line_error(code, err, "different config")                # the differences, on one line
+    assert "lr: 0.01 in the run, 0.5 now; hidden: 32 in the run, 64 now" in err
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
+    from lstmkit.tasks.ctc import cli as ctc_cli
+
+    def huge(*args, **kwargs):                # what `ctc-lines --max-digits 100000` met: torch's allocator
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 2850677685024 bytes.")
+    monkeypatch.setattr(ctc_cli, "make_lines", huge)
+    code, _, err = run_cli(["ctc-lines", "--lines", "4", "--out", "/dev/null"], capsys)
+    assert_one_line_error(code, err, "out of memory")
+    monkeypatch.setattr(ctc_cli, "make_lines", lambda *a, **k: 1 / 0)       # a bug keeps its traceback
+    with pytest.raises(ZeroDivisionError):
+        main(["ctc-lines", "--lines", "4", "--out", "/dev/null"])

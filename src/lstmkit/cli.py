@@ -14,11 +14,34 @@ TASKS = ["tasks.charlm", "tasks.tagger", "tasks.classify", "tasks.ctc", "tasks.f
          "tasks.inspect_run", "tasks.demo", "tasks.longlag", "bench"]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (and where to read more) like every other error;
+    subcommands' parsers are made of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (a multi-line message is joined with '; ')."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "; ".join(lines) or type(error).__name__
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, MemoryError):
+        return True
+    if type(error).__name__ == "OutOfMemoryError":                     # torch.OutOfMemoryError (CUDA, MPS)
+        return True
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in str(error)
+                                                or "out of memory" in str(error))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line (importing every task, and with them torch)."""
     import importlib
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="lstmkit",
         description="LSTM, GRU and Elman RNN from the equations up: train, sample, inspect.",
         epilog="Run 'lstmkit <command> --help' for a command's options.")
@@ -39,13 +62,27 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; expected failures (bad input, a file that cannot be read or written, a diverged
     run, a run folder in use) print one line and return 2; Ctrl-C returns 130 (at any point, imports
     included); anything else is a bug and shows its traceback."""
+    import os
+
+    for name in ("stdout", "stderr"):                  # started with a closed stream (`>&-`): discard it
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))
     command = "lstmkit"
     try:
         args = build_parser().parse_args(argv)
-        command = f"lstmkit {args.command}"
+        command = f"lstmkit {args.command}" + (f" {args.task}" if args.command == "train" else "")
         args.func(args)
+    except BrokenPipeError:                               # `lstmkit sample ... | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, TypeError, OSError, ImportError, ExpectedFailure) as e:
-        print(f"{command}: error: {e}", file=sys.stderr)
+        print(f"{command}: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        if not _out_of_memory(e):
+            raise
+        print(f"{command}: error: out of memory ({one_line(e)[:200]}); expected settings that fit this "
+              f"machine: try a smaller model, batch or input", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)

@@ -33,17 +33,24 @@ def next_distribution(logits: Tensor, temperature: float = 1.0, top_k: int = 0,
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if top_k < 0:
         raise ValueError(f"top_k must be >= 0 (0: off), got {top_k}")
-    logits = logits.float().clone()
+    logits = logits.double().clone()                    # float64: extreme temperatures stay exact
+    if torch.isnan(logits).any() or torch.isposinf(logits).any():
+        raise ValueError("the model's scores for the next symbol are not finite; expected a model with "
+                         "finite outputs (did its training diverge?)")
     if len(banned):
         logits[list(banned)] = -float("inf")
     if top_k and top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits[logits < kth] = -float("inf")
+    if logits.max() == -float("inf"):
+        raise ValueError("every symbol is banned or removed; expected at least one to sample from")
     if temperature == 0:
         probs = torch.zeros_like(logits)
         probs[int(logits.argmax())] = 1.0
-        return probs
-    return torch.softmax(logits / temperature, dim=-1)
+        return probs.float()
+    # shifted so the largest is 0: a tiny temperature sends the others to -inf (not inf - inf = nan),
+    # a huge one sends them all to 0 (uniform over what is kept)
+    return torch.softmax((logits - logits.max()) / temperature, dim=-1).float()
 
 
 @torch.inference_mode()

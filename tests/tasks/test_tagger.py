@@ -135,7 +135,10 @@ def test_a_run_stopped_by_its_time_budget_resumes_to_the_same_weights(tmp_path):
     for name in full:
         assert torch.equal(full[name], resumed[name]), name
     code, _, err = quiet(["train", "tagger", "--resume", str(tmp_path / "cut"), "--max-steps", "30"])
-    assert code == 2 and "different config" in err                  # max_steps is not a control setting
+    assert code == 0, err                                            # max_steps is a control setting: longer
+    assert load_checkpoint(tmp_path / "cut" / "checkpoints", "last")["state"]["step"] == 30
+    code, _, err = quiet(["train", "tagger", "--resume", str(tmp_path / "cut"), "--lr", "0.5"])
+    assert code == 2 and "different config" in err and "lr:" in err
 
 
 def test_bad_training_input_leaves_no_run_folder(tmp_path):

@@ -89,7 +89,7 @@ def test_resume_refuses_a_different_config_and_lists_differences(tmp_path):
     _, _, run = _fit(ToyConfig(**{**CFG, "max_steps": 20}), tmp_path / "run")
     cfg = ToyConfig(**{**CFG, "max_steps": 20, "lr": 0.5, "seed": 3})
     before = run.checkpoints.joinpath("last.json").read_bytes()
-    expected = r"different config.*\n  seed: 0 in the run, 3 now\n  lr: 0.02 in the run, 0.5 now"
+    expected = r"different config.*: seed: 0 in the run, 3 now; lr: 0.02 in the run, 0.5 now"
     with pytest.raises(RunError, match=expected):
         Trainer(ToyTask(cfg), RunDir.open(run.path), resume=True).fit()
     assert run.checkpoints.joinpath("last.json").read_bytes() == before

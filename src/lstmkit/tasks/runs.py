@@ -9,7 +9,7 @@ import pathlib
 from typing import IO, Callable, Optional
 
 from ..train import (RunDir, RunError, Trainer, TrainResult, TrainTask, add_config_args, config_from_args,
-                     default_run_dir, load_checkpoint, read_config_file)
+                     config_from_dict, default_run_dir, load_checkpoint, read_config_file)
 
 __all__ = ["add_train_command", "add_run_args", "run_train_command", "fit_run", "open_checkpoint",
            "absolute_paths"]
@@ -44,6 +44,11 @@ def run_train_command(args: argparse.Namespace, cfg_cls: type, train: Callable, 
         result = resume(run.path, config_from_args(cfg_cls, args, run.config(cfg_cls).__dict__.copy()))
     else:
         base = read_config_file(args.config, cfg_cls.task) if args.config else None
+        if base is not None:                  # the file must hold valid settings itself, even those overridden
+            try:
+                config_from_dict(cfg_cls, base)
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"--config {args.config}: {e}") from None
         result = train(config_from_args(cfg_cls, args, base), args.out)
     if result.stopped_by == "done":
         print(f"{result.run} already reached --max-steps {result.step}; nothing to do")

@@ -5,13 +5,13 @@ dataclass extending :class:`TrainConfig`; :class:`Trainer` does the rest. See :m
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .cli_args import add_config_args, config_from_args, read_config_file
-from .config import (TrainConfig, backend_opt, config_diff, config_from_dict, config_to_dict, opt,
+from .config import (TrainConfig, backend_opt, config_diff, config_from_dict, config_to_dict, max_steps_opt, opt,
                      parse_duration)
 from .loop import Trainer, TrainResult, make_optimizer
 from .rundir import RunDir, RunError, default_run_dir
 from .task import TrainTask
 
 __all__ = ["TrainConfig", "TrainTask", "Trainer", "TrainResult", "RunDir", "RunError", "CheckpointError",
-           "opt", "backend_opt", "config_from_dict", "config_to_dict", "config_diff", "parse_duration",
+           "opt", "max_steps_opt", "backend_opt", "config_from_dict", "config_to_dict", "config_diff", "parse_duration",
            "add_config_args", "config_from_args", "read_config_file", "save_checkpoint", "load_checkpoint",
            "make_optimizer", "default_run_dir"]

@@ -1,8 +1,9 @@
 """Typed run configuration: the engine's settings, which every task's config dataclass extends.
 
 Each field is declared with :func:`opt`, which records its help text (shown by ``--help`` and in the
-docs) and whether it is a *control* setting: one that steers the run without changing its results
-(``max_time``, ``tensorboard``), and so may differ when a run is resumed.
+docs) and whether it is a *control* setting, which a resumed run may change: the budgets (``max_time``;
+``max_steps``, to train a run longer), where it runs (``device``) and what it also writes
+(``tensorboard``). Every other setting must stay as the run was made.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-__all__ = ["opt", "backend_opt", "TrainConfig", "config_from_dict", "config_to_dict", "config_diff", "parse_duration",
+__all__ = ["opt", "max_steps_opt", "backend_opt", "TrainConfig", "config_from_dict", "config_to_dict", "config_diff", "parse_duration",
            "check_device"]
 
 
@@ -27,6 +28,13 @@ def opt(default: Any, help: str, *, control: bool = False, choices: tuple | None
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def max_steps_opt(default: int, what: str = "optimisation steps to run") -> Any:
+    """The ``max_steps`` field (each task sets its own default): a control setting, so a resumed run
+    may be trained longer."""
+    return opt(default, f"{what} (changeable on --resume, to train longer; with --decay-steps 0 the cosine "
+                        f"decay then stretches to the new end)", control=True)
 
 
 def backend_opt() -> Any:
@@ -73,7 +81,7 @@ class TrainConfig:
     task: ClassVar[str] = "train"
 
     seed: int = opt(0, "seed of every random number generator (init, data order, dropout)")
-    max_steps: int = opt(5000, "optimisation steps to run")
+    max_steps: int = max_steps_opt(5000)
     max_time: float = opt(0.0, "wall-clock budget in seconds or 90s/3m/1h (0: none); the run saves and "
                                "stops when it is spent", control=True, parse=parse_duration)
     lr: float = opt(2e-3, "peak learning rate of AdamW")
@@ -102,7 +110,8 @@ class TrainConfig:
     log_every: int = opt(50, "steps between metrics lines (train loss is averaged over them)")
     checkpoint_every: int = opt(0, "steps between 'last' checkpoints (0: at each evaluation)")
     patience: int = opt(0, "early stopping: evaluations without improvement before stopping (0: off)")
-    device: str = opt("cpu", "torch device: cpu, cuda, cuda:1 ...")
+    device: str = opt("cpu", "torch device: cpu, cuda, cuda:1 ... (a resumed run may move to another)",
+                      control=True)
     tensorboard: bool = opt(False, "also write scalars for TensorBoard into the run folder "
                                    "(needs: pip install 'lstmkit[tensorboard]')", control=True)
 

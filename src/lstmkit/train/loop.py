@@ -129,7 +129,7 @@ class Trainer:
         diffs = config_diff(old_cfg, self.cfg)
         if diffs:
             raise RunError(f"--resume {self.run.path}: the run was made with a different config; expected "
-                           f"the same settings, got these differences:\n  " + "\n  ".join(diffs))
+                           f"the same settings, got these differences: " + "; ".join(diffs))
         ck = load_checkpoint(self.run.checkpoints, "last")["state"]
         self._fresh()
         self.task.load_state_dict(ck["task_state"])           # first: says so plainly if the data changed
@@ -297,11 +297,14 @@ class Trainer:
         self.model.eval()
         with torch.no_grad():
             metrics = self.task.evaluate(self.model)
+            if self.task.monitor not in metrics:
+                raise KeyError(f"{type(self.task).__name__}.evaluate() must return {self.task.monitor!r} "
+                               f"(the monitored metric), got {sorted(metrics)}")
+            if not math.isfinite(metrics[self.task.monitor]):  # finite weights, overflowing outputs
+                raise self._diverged(f"the held-out {self.task.monitor} became {metrics[self.task.monitor]} "
+                                     f"at step {self.step}")
             text = self.task.sample(self.model, self.step)
         self.model.train()
-        if self.task.monitor not in metrics:
-            raise KeyError(f"{type(self.task).__name__}.evaluate() must return {self.task.monitor!r} "
-                           f"(the monitored metric), got {sorted(metrics)}")
         if text is not None:
             from .atomic import write_text
             self.run.samples.mkdir(exist_ok=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from ...train import TrainConfig, backend_opt, opt
+from ...train import TrainConfig, backend_opt, max_steps_opt, opt
 
 __all__ = ["CharLMConfig", "CELL_OPTIONS"]
 
@@ -34,7 +34,7 @@ class CharLMConfig(TrainConfig):
     task: ClassVar[str] = "charlm"
 
     # ------------------------------------------------------------------ engine defaults for this job
-    max_steps: int = opt(1500, "optimisation steps to run")
+    max_steps: int = max_steps_opt(1500)
     lr: float = opt(3e-3, "peak learning rate of AdamW")
     warmup_steps: int = opt(50, "steps of linear learning-rate warm-up from 0")
     eval_every: int = opt(250, "steps between evaluations on the held-out text (and samples, checkpoints)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...train import TrainConfig, backend_opt, opt
+from ...train import TrainConfig, backend_opt, max_steps_opt, opt
 
 __all__ = ["ClassifyConfig"]
 
@@ -34,7 +34,7 @@ class ClassifyConfig(TrainConfig):
     task: ClassVar[str] = "classify"
 
     # ------------------------------------------------------------------ engine defaults for this job
-    max_steps: int = opt(600, "optimisation steps to run")
+    max_steps: int = max_steps_opt(600)
     lr: float = opt(3e-3, "peak learning rate of AdamW")
     warmup_steps: int = opt(30, "steps of linear learning-rate warm-up from 0")
     weight_decay: float = opt(0.01, "AdamW weight decay, on matrices only")

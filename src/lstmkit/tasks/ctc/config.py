@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...train import TrainConfig, backend_opt, opt
+from ...train import TrainConfig, backend_opt, max_steps_opt, opt
 from .lines import LineSpec
 
 __all__ = ["CTCConfig"]
@@ -29,7 +29,7 @@ class CTCConfig(TrainConfig):
     task: ClassVar[str] = "ctc"
 
     # ------------------------------------------------------------------ engine defaults for this job
-    max_steps: int = opt(3000, "optimisation steps to run")
+    max_steps: int = max_steps_opt(3000)
     lr: float = opt(3e-3, "peak learning rate of AdamW")
     weight_decay: float = opt(0.01, "AdamW weight decay, on matrices only (not biases, gains)")
     eval_every: int = opt(250, "steps between evaluations on the validation lines (and checkpoints)")

@@ -9,6 +9,8 @@ digit images the model never saw.
 
 from __future__ import annotations
 
+import math
+
 import pathlib
 from dataclasses import dataclass
 
@@ -74,8 +76,8 @@ class LineSpec:
                              f"{self.min_digits}..{self.max_digits}")
         if not 0 <= self.min_gap <= self.max_gap:
             raise ValueError(f"gaps must satisfy 0 <= min_gap <= max_gap, got {self.min_gap}..{self.max_gap}")
-        if self.noise < 0:
-            raise ValueError(f"noise must be >= 0, got {self.noise}")
+        if not (self.noise >= 0 and math.isfinite(self.noise)):
+            raise ValueError(f"noise must be a finite number >= 0, got {self.noise}")
 
 
 @dataclass

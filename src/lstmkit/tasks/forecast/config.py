@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...train import TrainConfig, backend_opt, opt
+from ...train import TrainConfig, backend_opt, max_steps_opt, opt
 
 __all__ = ["ForecastConfig", "DATASETS"]
 
@@ -30,7 +30,7 @@ class ForecastConfig(TrainConfig):
     task: ClassVar[str] = "forecast"
 
     # ------------------------------------------------------------------ engine defaults for this job
-    max_steps: int = opt(1500, "optimisation steps to run")
+    max_steps: int = max_steps_opt(1500)
     lr: float = opt(3e-3, "peak learning rate of AdamW")
     weight_decay: float = opt(0.01, "AdamW weight decay, on matrices only (not biases, gains)")
     warmup_steps: int = opt(50, "steps of linear learning-rate warm-up from 0")

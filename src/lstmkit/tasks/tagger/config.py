@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...train import TrainConfig, backend_opt, opt
+from ...train import TrainConfig, backend_opt, max_steps_opt, opt
 from .conllu_io import COLUMNS
 
 __all__ = ["TaggerConfig"]
@@ -32,7 +32,7 @@ class TaggerConfig(TrainConfig):
     task: ClassVar[str] = "tagger"
 
     # ------------------------------------------------------------------ engine defaults for this job
-    max_steps: int = opt(0, "optimisation steps to run (0: 150 on the demo sentences, 20000 with --train)")
+    max_steps: int = max_steps_opt(0, "optimisation steps to run (0: 150 on the demo sentences, 20000 with --train)")
     lr: float = opt(6e-3, "peak learning rate of AdamW")
     warmup_steps: int = opt(50, "steps of linear learning-rate warm-up from 0")
     weight_decay: float = opt(1e-5, "AdamW weight decay, on matrices only")
