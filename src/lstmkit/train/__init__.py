@@ -7,7 +7,8 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .cli_args import add_config_args, config_from_args, read_config_file
 from .config import (TrainConfig, backend_opt, config_diff, config_from_dict, config_to_dict, max_steps_opt, opt,
                      parse_duration)
-from .loop import Trainer, TrainResult, make_optimizer
+from .loop import Trainer, TrainResult
+from .optim import make_optimizer
 from .rundir import RunDir, RunError, default_run_dir
 from .task import TrainTask
 

@@ -19,13 +19,14 @@ from .checkpoint import checkpoint_exists, checkpoint_step, load_checkpoint, sav
 from .config import config_diff, config_to_dict
 from .ema import WeightAverage
 from .metrics import MetricsLog, plot_losses
+from .optim import make_optimizer
 from .progress import TensorBoard, make_progress
 from .rng import rng_state, seed_everything, set_rng_state
 from .rundir import RunDir, RunError
 from .schedule import lr_at
 from .task import TrainTask
 
-__all__ = ["Trainer", "TrainResult", "make_optimizer"]
+__all__ = ["Trainer", "TrainResult"]
 
 
 @dataclass
@@ -45,14 +46,6 @@ class TrainResult:
     best: float               #: best value of the task's monitored metric (inf if never evaluated)
     best_step: Optional[int]  #: step of the best evaluation
     elapsed: float            #: wall-clock seconds of training over all resumes
-
-
-def make_optimizer(model: nn.Module, cfg) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices (embeddings, weights) and none on vectors (biases, gains)."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    rest = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
 class _StopFlag:
