@@ -9,23 +9,27 @@ from typing import Iterable, Iterator
 __all__ = ["csv_records"]
 
 
-def csv_records(lines: Iterable[str], where: str) -> Iterator[tuple[int, list[str]]]:
+def csv_records(lines: Iterable[str], where: str, tsv: bool = False) -> Iterator[tuple[int, list[str]]]:
     """``(line, fields)`` of every record of a CSV text (``lines``: its lines with their line ends, as
     ``splitlines(keepends=True)`` or an open file gives them), ``line`` being where the record starts.
     Refuses an unterminated quote (naming the line the quote opens on) and other malformed quoting, with
-    ``where`` (the file) in the message.
+    ``where`` (the file) in the message. ``tsv``: tab-separated values as GLUE and most corpora write them
+    (fields split at tabs, quotes taken literally, one record per line).
 
     Example::
 
         >>> from lstmkit.tasks.tables import csv_records
         >>> list(csv_records('a,b\\n1,"two\\nlines"\\n3,4\\n'.splitlines(keepends=True), "x.csv"))
         [(1, ['a', 'b']), (2, ['1', 'two\\nlines']), (4, ['3', '4'])]
+        >>> list(csv_records('label\\tsentence\\n1\\ta "fine" , film\\n'.splitlines(keepends=True), "x.tsv", tsv=True))
+        [(1, ['label', 'sentence']), (2, ['1', 'a "fine" , film'])]
         >>> list(csv_records('a,b\\n1,2\\n3,"4\\n5,6\\n'.splitlines(keepends=True), "x.csv"))
         Traceback (most recent call last):
         ...
         ValueError: x.csv, line 3: a quoted field opens here and is not closed (csv: unexpected end of data)
     """
-    reader = csv.reader(lines, strict=True)
+    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True) if tsv else \
+        csv.reader(lines, strict=True)
     start = 1
     while True:
         try:

@@ -9,7 +9,7 @@ from .jobs import resume, train
 TRAIN_HELP = """\
 Train a sequence classifier (one label per sequence): text read as characters or words, or numeric
 sequences, through a recurrent stack, pooled (last state, mean, max or attention) into class scores.
---data: CSV/JSONL (text,label columns), CSV of numbers (label column, one step per other column), .npy with
+--data: CSV/TSV/JSONL (text,label columns), CSV of numbers (label column, one step per other column), .npy with
 --labels, or CoNLL-U (label = the sent_id prefix: the genre of UD English EWT). With no --data it learns
 generated noisy waves (sine, square, sawtooth, triangle). Metrics: accuracy and macro-F1 on the dev set.
 """

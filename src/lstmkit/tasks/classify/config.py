@@ -47,8 +47,8 @@ class ClassifyConfig(TrainConfig):
     labels: str = opt("", ".npy of labels, one per sequence of a .npy --data")
     dev_labels: str = opt("", ".npy of labels for a .npy --dev")
     dev_fraction: float = opt(0.1, "without --dev: the fraction of --data held out (after a seeded shuffle)")
-    text_column: str = opt("text", "CSV/JSONL: the column holding the text")
-    label_column: str = opt("label", "CSV/JSONL: the column holding the label")
+    text_column: str = opt("text", "CSV/TSV/JSONL: the column holding the text")
+    label_column: str = opt("label", "CSV/TSV/JSONL: the column holding the label")
     tokens: str = opt("char", "text: read characters or whitespace-separated words", choices=("char", "word"))
     missing: str = opt("error", "rows with a missing or non-numeric value: error (name the line) or drop them",
                        choices=("error", "drop"))

@@ -99,7 +99,7 @@ def _table(path: pathlib.Path, cfg) -> Examples:
         header = list(records[0][1]) if records else []
     else:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = csv_records(f, str(path))
+            rows = csv_records(f, str(path), tsv=path.suffix == ".tsv")
             header = next(rows, (1, []))[1]
             records = []
             for line, row in rows:
@@ -183,7 +183,7 @@ def read_examples(path: str, cfg, labels: str = "") -> Examples:
         return _npy(p, labels)
     if p.suffix in (".csv", ".jsonl", ".tsv"):
         return _table(p, cfg)
-    raise ValueError(f"{p}: expected a .csv, .jsonl, .npy or .conllu file, got suffix {p.suffix!r}")
+    raise ValueError(f"{p}: expected a .csv, .tsv, .jsonl, .npy or .conllu file, got suffix {p.suffix!r}")
 
 
 WAVES = ("sine", "square", "sawtooth", "triangle")
