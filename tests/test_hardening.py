@@ -238,3 +238,70 @@ def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(ctc_cli, "make_lines", lambda *a, **k: 1 / 0)       # a bug keeps its traceback
     with pytest.raises(ZeroDivisionError):
         main(["ctc-lines", "--lines", "4", "--out", "/dev/null"])
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, text):
+    run = tmp_path_factory.mktemp("runs") / "charlm"
+    assert main([*map(str, [*TRAIN, "--text", text, "--out", run])]) == 0
+    return run
+
+
+def test_outputs_never_replace_an_input_or_a_runs_own_files(tmp_path, capsys, small_run):
+    series = tmp_path / "s.csv"
+    series.write_text("t,y\n" + "".join(f"{t},{t % 7}\n" for t in range(80)))
+    before = series.read_bytes()
+    code, _, err = run_cli(["forecast", small_run, "--csv", series, "--out", series], capsys)
+    assert_one_line_error(code, err, "is also an input of this command")
+    assert series.read_bytes() == before
+    config = (small_run / "config.json").read_bytes()
+    code, _, err = run_cli(["inspect", small_run, "--text", "hi", "--no-png", "--out", small_run / "config.json"],
+                           capsys)
+    assert_one_line_error(code, err, "is a file of the run folder")
+    assert (small_run / "config.json").read_bytes() == config
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["inspect", "RUN", "--text", "hi", "--quantities", ""], "--quantities '' names none"),
+    (["inspect", "RUN", "--text", "hi", "--no-png", "--png-dir", "x"], "has no effect with --no-png"),
+    (["longlag", "adding", "--T", "20", "--threads", "0"], "--threads must be >= 1, got 0"),
+    (["longlag", "adding", "--T", "20", "--max-seconds", "nan"], "must be a finite number > 0, got nan"),
+    (["longlag", "adding", "--T", "20", "--log-every", "nan"], "must be a finite number > 0, got nan"),
+    (["longlag", "adding", "--T", "20", "--init", "chrono", "--forget-bias", "2"], "no effect with --init chrono"),
+    (["longlag", "adding", "--T", "20", "--cell", "rnn", "--forget-bias", "2"], "is an LSTM option"),
+    (["longlag", "suite", "--quick", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["longlag", "suite", "--quick", "--name", "../../evil"], "must be a file name stem"),
+    (["bench", "--quick", "--out", "DIR"], "it is a directory; expected a file path"),
+    (["ctc-lines", "--noise", "inf", "--out", "DIR/x.npz"], "noise must be a finite number >= 0"),
+])
+def test_more_nonsense_is_refused_before_any_work(tmp_path, capsys, small_run, argv, message):
+    argv = [str(small_run) if a == "RUN" else str(tmp_path) if a == "DIR" else
+            a.replace("DIR", str(tmp_path)) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as e:                                        # argparse's own checks
+        code = e.code
+    err = capsys.readouterr().err
+    assert_one_line_error(code, err, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gradflow_checks_before_making_its_folder(tmp_path, capsys):
+    for flags, message in ((["--T", "0"], "T must be >= 6, got 0"), (["--hidden", "0"], "hidden must be >= 1")):
+        code, _, err = run_cli(["longlag", "gradflow", "--task", "adding", *flags, "--out", tmp_path / "gf"], capsys)
+        assert_one_line_error(code, err, message)
+        assert not (tmp_path / "gf").exists()
+
+
+def test_damaged_data_files_are_one_line(tmp_path, capsys):
+    from lstmkit.tasks.ctc.lines import load_lines
+    for name, data in (("trunc.npz", b"PK\x03\x04" + b"\0" * 20), ("empty.npz", b"")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=f"{name}: expected a .npz file of arrays"):
+            load_lines(tmp_path / name)
+    table = tmp_path / "dup.csv"
+    table.write_text("text,label,label\nfine,a,b\nbad,b,a\n")
+    from lstmkit.tasks.classify import ClassifyConfig
+    from lstmkit.tasks.classify.data import read_examples
+    with pytest.raises(ValueError, match="column 'label' appears 2 times"):
+        read_examples(str(table), ClassifyConfig())

@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "lstmkit"
     try:
         args = build_parser().parse_args(argv)
-        command = f"lstmkit {args.command}" + (f" {args.task}" if args.command == "train" else "")
+        sub = {"train": "task", "longlag": "longlag_command"}.get(args.command)
+        command = f"lstmkit {args.command}" + (f" {getattr(args, sub)}" if sub else "")
         args.func(args)
     except BrokenPipeError:                               # `lstmkit sample ... | head`: the reader left
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

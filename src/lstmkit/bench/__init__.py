@@ -30,6 +30,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 def _config(a) -> BenchConfig:
     if a.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {a.repeats}")
+    if a.out:                                    # before minutes of timing, not after
+        from ..train.atomic import check_output
+        check_output(a.out)
     return BenchConfig(quick=a.quick, cells=a.cells, repeats=a.repeats, extras=not a.no_extras, out=a.out)
 
 

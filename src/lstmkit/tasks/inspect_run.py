@@ -123,7 +123,20 @@ def _read_text(args: argparse.Namespace) -> str:
 
 
 def _inspect(args: argparse.Namespace) -> None:
-    quantities = [q.strip() for q in args.quantities.split(",") if q.strip()] if args.quantities else None
+    from ..train.atomic import check_output
+    quantities = None
+    if args.quantities is not None:
+        quantities = [q.strip() for q in args.quantities.split(",") if q.strip()]
+        if not quantities:
+            raise ValueError(f"--quantities {args.quantities!r} names none; expected a comma-separated list such "
+                             f"as c,h,f")
+    if args.png_dir and args.no_png:
+        raise ValueError(f"--png-dir {args.png_dir} has no effect with --no-png (no heatmap is written); "
+                         f"expected one of the two")
+    if args.png_dir and pathlib.Path(args.png_dir).exists() and not pathlib.Path(args.png_dir).is_dir():
+        raise ValueError(f"--png-dir {args.png_dir} is a file; expected a folder (new or existing)")
+    if args.out:
+        check_output(args.out, inputs=(args.text_file,))
     res = inspect_run(args.run, _read_text(args), args.out, args.png_dir, args.checkpoint, not args.no_png, args.top,
                       quantities)
     tr = res["trace"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from typing import Iterable, Iterator
 
-__all__ = ["csv_records"]
+__all__ = ["csv_records", "refuse_ambiguous_columns"]
 
 
 def csv_records(lines: Iterable[str], where: str, tsv: bool = False) -> Iterator[tuple[int, list[str]]]:
@@ -41,3 +41,21 @@ def csv_records(lines: Iterable[str], where: str, tsv: bool = False) -> Iterator
             raise ValueError(f"{where}, line {start}: {what} (csv: {e})") from None
         yield start, row
         start = reader.line_num + 1
+
+
+def refuse_ambiguous_columns(header: list[str], wanted, where: str) -> None:
+    """Raise ValueError when a column the command reads (``wanted``) is named twice in ``header``.
+
+    Example::
+
+        >>> from lstmkit.tasks.tables import refuse_ambiguous_columns
+        >>> refuse_ambiguous_columns(["t", "y", "y"], ["y"], "s.csv")
+        Traceback (most recent call last):
+        ...
+        ValueError: s.csv: column 'y' appears 2 times in the header (columns 2, 3); expected one column of that name
+    """
+    for name in wanted:
+        at = [i + 1 for i, h in enumerate(header) if h == name]
+        if len(at) > 1:
+            raise ValueError(f"{where}: column {name!r} appears {len(at)} times in the header (columns "
+                             f"{', '.join(map(str, at))}); expected one column of that name")

@@ -23,7 +23,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "OutputError"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "check_output", "OutputError"]
 
 
 class OutputError(OSError):
@@ -46,6 +46,52 @@ def _resolve(target: pathlib.Path) -> tuple[pathlib.Path, str]:
         return real, "stream"
     kind = "a directory" if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "a block device"
     raise OutputError(f"cannot write {target}: it is {kind}; expected a file path")
+
+
+def _is_run_file(path: pathlib.Path) -> bool:
+    """Whether ``path`` is one of a run folder's own files (its config, metrics, a checkpoint ...)."""
+    def is_run(folder: pathlib.Path) -> bool:
+        return (folder / "config.json").is_file() and (folder / "checkpoints").is_dir()
+    parent = path.parent
+    if parent.name == "checkpoints" and is_run(parent.parent):
+        return True
+    return path.name in ("config.json", "metrics.jsonl", ".lock") and is_run(parent)
+
+
+def check_output(target: str | os.PathLike, inputs: tuple = (), flag: str = "--out") -> pathlib.Path:
+    """Check, before any work, that ``target`` can be written as an output: not a directory (socket, block
+    device), its folder exists, it is none of ``inputs`` (the files the command reads), and it is not a run
+    folder's own file. Raise :class:`OutputError` naming ``flag`` otherwise; return the target.
+
+    Example::
+
+        >>> import pathlib, tempfile
+        >>> from lstmkit.train.atomic import check_output
+        >>> data = pathlib.Path(tempfile.mkdtemp()) / "series.csv"
+        >>> _ = data.write_text("y\\n1\\n")
+        >>> check_output(data, inputs=(data,))
+        Traceback (most recent call last):
+        ...
+        lstmkit.train.atomic.OutputError: --out .../series.csv is also an input of this command; expected another path (writing it would replace what is being read)
+    """
+    user = pathlib.Path(target)
+    try:
+        dest, how = _resolve(user)
+    except OutputError as e:
+        raise OutputError(f"{flag} {str(e)[len('cannot write '):]}") from None
+    if how == "stream":
+        return user
+    if not dest.parent.is_dir():
+        raise OutputError(f"{flag} {user}: its folder {dest.parent} does not exist; expected an existing folder")
+    for source in inputs:
+        if source is not None and str(source) != "-" and dest.exists() and pathlib.Path(source).exists() \
+                and os.path.samefile(dest, source):
+            raise OutputError(f"{flag} {user} is also an input of this command; expected another path (writing "
+                              f"it would replace what is being read)")
+    if _is_run_file(dest):
+        raise OutputError(f"{flag} {user} is a file of the run folder {dest.parent}; expected a path outside "
+                          f"the run's own files (config.json, metrics.jsonl, checkpoints/)")
+    return user
 
 
 @contextmanager

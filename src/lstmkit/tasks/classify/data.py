@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..tables import csv_records
+from ..tables import csv_records, refuse_ambiguous_columns
 
 __all__ = ["Examples", "read_examples", "generated_waves", "genre"]
 
@@ -115,6 +115,7 @@ def _table(path: pathlib.Path, cfg) -> Examples:
         raise ValueError(f"{path}: expected a label column {cfg.label_column!r} (--label-column), got columns "
                          f"{header}")
     text = cfg.text_column in header
+    refuse_ambiguous_columns(header, [cfg.label_column] + ([cfg.text_column] if text else []), str(path))
     if not text and path.suffix == ".jsonl":
         raise ValueError(f"{path}: expected a text column {cfg.text_column!r} (--text-column), got columns {header}")
     ex = Examples("text" if text else "numeric", [], [])

@@ -39,6 +39,9 @@ def _lines(args: argparse.Namespace) -> None:
     spec = LineSpec(args.min_digits, args.max_digits, args.min_gap, args.max_gap, args.noise)
     if args.lines < 1:
         raise ValueError(f"--lines must be >= 1, got {args.lines}")
+    spec.validate()
+    from ...train.atomic import check_output
+    check_output(args.out)
     pools = DigitPools.load()
     lines = make_lines(pools.images[args.split], pools.labels[args.split], args.lines, spec,
                        torch.Generator().manual_seed(args.seed))

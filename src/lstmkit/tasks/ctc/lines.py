@@ -10,6 +10,7 @@ digit images the model never saw.
 from __future__ import annotations
 
 import math
+import zipfile
 
 import pathlib
 from dataclasses import dataclass
@@ -182,7 +183,7 @@ def load_lines(path: str | pathlib.Path, features: int = 8) -> Lines:
         arrays = {k: data[k] for k in ("x", "lengths", "targets", "target_lengths")}
     except KeyError as e:
         raise ValueError(f"{path}: expected arrays x, lengths, targets, target_lengths; missing {e.args[0]}") from None
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"{path}: expected a .npz file of arrays x, lengths, targets, target_lengths; "
                          f"got {e}") from None
     x, lengths, targets, tl = (arrays[k] for k in ("x", "lengths", "targets", "target_lengths"))

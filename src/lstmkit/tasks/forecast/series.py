@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tables import csv_records
+from ..tables import csv_records, refuse_ambiguous_columns
 
 __all__ = ["Series", "read_csv_series", "builtin_series", "load_series", "need_statsmodels"]
 
@@ -130,6 +130,7 @@ def read_csv_series(path: str | pathlib.Path, target: str, time: str = "", covar
     if absent:
         raise ValueError(f"{path} has no column {', '.join(repr(c) for c in absent)}; its columns are "
                          f"{', '.join(repr(h) for h in header)}")
+    refuse_ambiguous_columns(header, wanted, str(path))
     cols = [header.index(c) for c in [target, *covariates]]
     tcol = header.index(time) if time else None
     values, times, lines = [], [], []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from dataclasses import asdict
 from pathlib import Path
@@ -60,10 +61,15 @@ def run_task(cfg: LongLagConfig, seeds: int = 1, json_path: str | None = None, l
 def _positive(kind):
     def parse(s):
         v = kind(s)
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {s}")
+        if not (v > 0 and math.isfinite(v)):
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {s}")
         return v
     return parse
+
+
+def _at_least_one(flag: str, value) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{flag} must be >= 1, got {value}")
 
 
 def _task_parser(sub, name: str) -> None:
@@ -77,7 +83,8 @@ def _task_parser(sub, name: str) -> None:
     p.add_argument("--hidden", type=int, help="units (task default when omitted)")
     p.add_argument("--layers", type=int, default=d.layers)
     p.add_argument("--peephole", action="store_true", help="LSTM peephole connections")
-    p.add_argument("--forget-bias", type=float, default=d.forget_bias, help="LSTM forget bias with --init default")
+    p.add_argument("--forget-bias", type=float, default=None,
+                   help=f"LSTM forget-gate bias with --init default (default {d.forget_bias})")
     p.add_argument("--init", choices=["chrono", "default"], default=d.init)
     p.add_argument("--batch", type=int, help="sequences per step (task default when omitted)")
     p.add_argument("--lr", type=_positive(float), help="Adam learning rate (task default when omitted)")
@@ -92,7 +99,20 @@ def _task_parser(sub, name: str) -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads (small recurrent nets run best on 1)")
 
     def go(a):
-        torch.set_num_threads(max(1, a.threads))
+        _at_least_one("--threads", a.threads)
+        _at_least_one("--seeds", a.seeds)
+        if a.forget_bias is not None and a.cell != "lstm":
+            raise ValueError(f"--forget-bias is an LSTM option (the forget gate's bias), got --cell {a.cell}")
+        if a.forget_bias is not None and a.init == "chrono":
+            raise ValueError("--forget-bias has no effect with --init chrono (which sets the gate biases from "
+                             "the task's time scale); expected --init default with it")
+        if a.forget_bias is None:
+            a.forget_bias = d.forget_bias
+        if a.json:
+            from ...train.atomic import check_output
+            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+            check_output(a.json, flag="--json")
+        torch.set_num_threads(a.threads)
         keys = {k: getattr(a, k) for k in ("cell", "T", "p", "N", "hidden", "layers", "peephole", "forget_bias",
                                            "init", "batch", "lr", "clip", "max_sequences", "max_seconds",
                                            "seed", "log_every", "backend")}
@@ -120,8 +140,15 @@ def _suite(a) -> None:
     bad = sorted(set(cells) - set(CELLS))
     if bad:
         raise ValueError(f"--cells must be among {sorted(CELLS)}, got {bad}")
+    _at_least_one("--seeds", a.seeds)
+    _at_least_one("--jobs", a.jobs)
     seeds = a.seeds if a.seeds else (2 if a.quick else 3)
     name = a.name or ("longlag-quick" if a.quick else "longlag-full")
+    if not name.strip() or "/" in name or "\\" in name or name in (".", ".."):
+        raise ValueError(f"--name {name!r} must be a file name stem, without a folder; expected e.g. my-suite "
+                         f"(the folder is --out)")
+    if Path(a.out).exists() and not Path(a.out).is_dir():
+        raise ValueError(f"--out {a.out} is a file; expected a folder for the tables")
     print(f"long-lag suite ({'quick' if a.quick else 'full'}): {len(entries)} tasks x {len(cells)} cells x "
           f"{seeds} seeds, {a.jobs} jobs")
     rows = run_suite(entries, cells, seeds, a.jobs, extra={"max_seconds": a.max_seconds} if a.max_seconds else None)

@@ -100,14 +100,22 @@ def _ratio(g: list[float]) -> float:
 
 def run_gradflow(cfg: GradFlowConfig, log: Callable[[str], None] = print) -> dict:
     """Measure at initialisation, train each cell within the budget, measure again; plot and save."""
+    def config(cell: str) -> LongLagConfig:
+        return LongLagConfig(task=cfg.task, cell=cell, T=cfg.T, hidden=cfg.hidden, init=cfg.init, seed=cfg.seed,
+                             max_seconds=cfg.train_seconds, max_sequences=cfg.train_sequences, log_every=30)
+
+    if cfg.batch < 1:
+        raise ValueError(f"batch must be >= 1, got {cfg.batch}")
+    for cell in cfg.cells:                                 # every setting checked before the folder is made
+        build(config(cell))
     out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; expected a folder (new or existing)")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "config.json", json.dumps(asdict(cfg), indent=1))
     curves: dict = {}
     for cell in cfg.cells:
-        run_cfg, task, net = build(LongLagConfig(task=cfg.task, cell=cell, T=cfg.T, hidden=cfg.hidden,
-                                                 init=cfg.init, seed=cfg.seed, max_seconds=cfg.train_seconds,
-                                                 max_sequences=cfg.train_sequences, log_every=30))
+        run_cfg, task, net = build(config(cell))
         before = state_gradients(task, net, cfg.batch, cfg.seed)
         t0 = time.perf_counter()
         report = fit(run_cfg, task, net, log=lambda s: log("  " + s))
