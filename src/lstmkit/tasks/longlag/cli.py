@@ -122,6 +122,9 @@ def _task_parser(sub, name: str) -> None:
 
 def _suite(a) -> None:
     entries = QUICK if a.quick else FULL
+    for flag in ("tasks", "params", "cells"):
+        if getattr(a, flag) is not None and not getattr(a, flag).strip(" ,"):
+            raise ValueError(f"--{flag} {getattr(a, flag)!r} names none; expected a comma-separated list")
     if a.tasks:
         wanted = set(a.tasks.split(","))
         unknown = sorted(wanted - {e.task for e in entries})
@@ -195,13 +198,18 @@ def register(commands, train_commands) -> None:
                        epilog="example: lstmkit longlag gradflow --task adding --T 200")
     g.add_argument("--task", default=gf.task,
                    choices=[t for t in TASKS if t not in ("reber", "reber-continual", "2a", "copy")])
-    g.add_argument("--T", type=int, default=gf.T)
-    g.add_argument("--cells", default=",".join(gf.cells))
-    g.add_argument("--hidden", type=int, default=gf.hidden)
-    g.add_argument("--init", choices=["chrono", "default"], default=gf.init)
-    g.add_argument("--batch", type=int, default=gf.batch)
-    g.add_argument("--train-seconds", type=_positive(float), default=gf.train_seconds)
-    g.add_argument("--train-sequences", type=int, default=gf.train_sequences)
-    g.add_argument("--seed", type=int, default=gf.seed)
+    g.add_argument("--T", type=int, default=gf.T, help=f"length / lag of the task (default {gf.T})")
+    g.add_argument("--cells", default=",".join(gf.cells), help="comma-separated cells to compare (default "
+                   f"{','.join(gf.cells)})")
+    g.add_argument("--hidden", type=int, default=gf.hidden, help=f"units (default {gf.hidden})")
+    g.add_argument("--init", choices=["chrono", "default"], default=gf.init,
+                   help=f"gate-bias initialisation: chrono (from T) or torch.nn's default (default {gf.init})")
+    g.add_argument("--batch", type=int, default=gf.batch,
+                   help=f"sequences the gradient norms are averaged over (default {gf.batch})")
+    g.add_argument("--train-seconds", type=_positive(float), default=gf.train_seconds,
+                   help=f"training budget per cell in seconds (default {gf.train_seconds})")
+    g.add_argument("--train-sequences", type=int, default=gf.train_sequences,
+                   help=f"training budget per cell in sequences (default {gf.train_sequences})")
+    g.add_argument("--seed", type=int, default=gf.seed, help=f"seed of init and data (default {gf.seed})")
     g.add_argument("--out", help="output folder (default runs/gradflow-TASK-TT)")
     g.set_defaults(func=_gradflow)
