@@ -58,6 +58,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse_uninterrupted(argv):
+    """Build the parser (importing torch and every task) and parse. Ctrl-C while modules are half imported
+    can surface as any error from any library, so during this phase it ends the process at once: one line,
+    exit 130."""
+    import os
+    import signal
+    import threading
+
+    def interrupted(signum, frame):
+        sys.stderr.write("lstmkit: interrupted\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    if threading.current_thread() is not threading.main_thread():
+        return build_parser().parse_args(argv)
+    old = signal.signal(signal.SIGINT, interrupted)
+    try:
+        parser = build_parser()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; expected failures (bad input, a file that cannot be read or written, a diverged
     run, a run folder in use) print one line and return 2; Ctrl-C returns 130 (at any point, imports
@@ -69,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             setattr(sys, name, open(os.devnull, "w"))
     command = "lstmkit"
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse_uninterrupted(argv)
         sub = {"train": "task", "longlag": "longlag_command"}.get(args.command)
         command = f"lstmkit {args.command}" + (f" {getattr(args, sub)}" if sub else "")
         args.func(args)

@@ -136,7 +136,7 @@ def _inspect(args: argparse.Namespace) -> None:
     if args.png_dir and pathlib.Path(args.png_dir).exists() and not pathlib.Path(args.png_dir).is_dir():
         raise ValueError(f"--png-dir {args.png_dir} is a file; expected a folder (new or existing)")
     if args.out:
-        check_output(args.out, inputs=(args.text_file,))
+        check_output(args.out, inputs=(args.text_file,), makes_folder=True)
     res = inspect_run(args.run, _read_text(args), args.out, args.png_dir, args.checkpoint, not args.no_png, args.top,
                       quantities)
     tr = res["trace"]

@@ -58,10 +58,12 @@ def _is_run_file(path: pathlib.Path) -> bool:
     return path.name in ("config.json", "metrics.jsonl", ".lock") and is_run(parent)
 
 
-def check_output(target: str | os.PathLike, inputs: tuple = (), flag: str = "--out") -> pathlib.Path:
+def check_output(target: str | os.PathLike, inputs: tuple = (), flag: str = "--out",
+                 makes_folder: bool = False) -> pathlib.Path:
     """Check, before any work, that ``target`` can be written as an output: not a directory (socket, block
-    device), its folder exists, it is none of ``inputs`` (the files the command reads), and it is not a run
-    folder's own file. Raise :class:`OutputError` naming ``flag`` otherwise; return the target.
+    device), its folder exists (unless the command ``makes_folder``), it is none of ``inputs`` (the files
+    the command reads), and it is not a run folder's own file. Raise :class:`OutputError` naming ``flag``
+    otherwise; return the target.
 
     Example::
 
@@ -81,7 +83,7 @@ def check_output(target: str | os.PathLike, inputs: tuple = (), flag: str = "--o
         raise OutputError(f"{flag} {str(e)[len('cannot write '):]}") from None
     if how == "stream":
         return user
-    if not dest.parent.is_dir():
+    if not dest.parent.is_dir() and not makes_folder:
         raise OutputError(f"{flag} {user}: its folder {dest.parent} does not exist; expected an existing folder")
     for source in inputs:
         if source is not None and str(source) != "-" and dest.exists() and pathlib.Path(source).exists() \
