@@ -305,3 +305,27 @@ def test_damaged_data_files_are_one_line(tmp_path, capsys):
     from lstmkit.tasks.classify.data import read_examples
     with pytest.raises(ValueError, match="column 'label' appears 2 times"):
         read_examples(str(table), ClassifyConfig())
+
+
+@pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_training_stopped_by_a_signal_saves_and_exits_as_interrupted(tmp_path, text, sig, status):
+    """Scripts must not carry on as if the run had finished: 128 + the signal, after saving."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "lstmkit", *map(str, TRAIN), "--text", str(text), "--out",
+                             str(run), "--max-steps", "1000000", "--log-every", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].endswith(f"continue with --resume {run}"), err
+    assert (run / "checkpoints" / "last.json").exists()
+
+
+def test_a_symlink_loop_is_one_line(tmp_path, capsys):
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to("loop.txt")
+    code, _, err = run_cli([*TRAIN, "--text", loop, "--out", tmp_path / "run"], capsys)
+    assert_one_line_error(code, err, "a symbolic link that leads back to itself")

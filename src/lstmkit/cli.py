@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from . import __version__
-from .errors import ExpectedFailure
+from .errors import ExpectedFailure, Interrupted
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
 TASKS = ["tasks.charlm", "tasks.tagger", "tasks.classify", "tasks.ctc", "tasks.forecast", "tasks.evaluate",
@@ -28,13 +28,17 @@ def one_line(error: BaseException) -> str:
     return "; ".join(lines) or type(error).__name__
 
 
-def _out_of_memory(error: BaseException) -> bool:
-    if isinstance(error, MemoryError):
-        return True
-    if type(error).__name__ == "OutOfMemoryError":                     # torch.OutOfMemoryError (CUDA, MPS)
-        return True
-    return isinstance(error, RuntimeError) and ("can't allocate memory" in str(error)
-                                                or "out of memory" in str(error))
+def _expected_runtime_error(error: BaseException) -> str | None:
+    """The one-line message for a RuntimeError/MemoryError that is the input's or machine's doing (out of
+    memory; pathlib's resolve() meeting a link that leads to itself), or None for a bug."""
+    text = str(error)
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError" or \
+            "can't allocate memory" in text or "out of memory" in text:
+        return (f"out of memory ({one_line(error)[:200]}); expected settings that fit this machine: try a "
+                f"smaller model, batch or input")
+    if text.startswith("Symlink loop from"):
+        return f"{one_line(error)}: a symbolic link that leads back to itself; expected a path to a file"
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,15 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, ImportError, ExpectedFailure) as e:
         print(f"{command}: error: {one_line(e)}", file=sys.stderr)
         return 2
-    except (MemoryError, RuntimeError) as e:
-        if not _out_of_memory(e):
+    except (RuntimeError, MemoryError) as e:             # out of memory, a symlink loop: expected; else a bug
+        message = _expected_runtime_error(e)
+        if message is None:
             raise
-        print(f"{command}: error: out of memory ({one_line(e)[:200]}); expected settings that fit this "
-              f"machine: try a smaller model, batch or input", file=sys.stderr)
+        print(f"{command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    except Interrupted as e:                              # stopped cleanly by a signal, its work saved
+        print(f"{command}: {e}", file=sys.stderr)
+        return e.exit_status
     return 0
 
 

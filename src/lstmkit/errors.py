@@ -28,7 +28,7 @@ Example::
 
 from __future__ import annotations
 
-__all__ = ["ShapeError", "DTypeError", "DeviceError", "OptionError", "ExpectedFailure", "DivergedError",
+__all__ = ["ShapeError", "DTypeError", "DeviceError", "OptionError", "ExpectedFailure", "Interrupted", "DivergedError",
            "RunInUseError"]
 
 
@@ -61,3 +61,18 @@ class DivergedError(ExpectedFailure, FloatingPointError):
 
 class RunInUseError(ExpectedFailure, RuntimeError):
     """Another process holds the run folder's lock."""
+
+
+class Interrupted(Exception):
+    """A command stopped cleanly by a signal (its work saved): the command line exits 128 + the signal's
+    number (130 for Ctrl-C, 143 for SIGTERM), as an interrupted process does, so scripts do not carry on
+    as if it had finished."""
+
+    def __init__(self, signal_name: str, message: str = "") -> None:
+        super().__init__(message or f"interrupted ({signal_name})")
+        self.signal_name = signal_name
+
+    @property
+    def exit_status(self) -> int:
+        import signal
+        return 128 + int(getattr(signal, self.signal_name, signal.SIGINT))

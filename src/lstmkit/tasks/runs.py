@@ -52,6 +52,10 @@ def run_train_command(args: argparse.Namespace, cfg_cls: type, train: Callable, 
         result = train(config_from_args(cfg_cls, args, base), args.out)
     if result.stopped_by == "done":
         print(f"{result.run} already reached --max-steps {result.step}; nothing to do")
+    if result.stopped_by == "interrupted":
+        from ..errors import Interrupted
+        raise Interrupted(result.signal or "SIGINT", f"interrupted ({result.signal or 'SIGINT'}) at step "
+                                                     f"{result.step}, saved; continue with --resume {result.run}")
     return result
 
 

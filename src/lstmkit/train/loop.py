@@ -46,6 +46,7 @@ class TrainResult:
     best: float               #: best value of the task's monitored metric (inf if never evaluated)
     best_step: Optional[int]  #: step of the best evaluation
     elapsed: float            #: wall-clock seconds of training over all resumes
+    signal: Optional[str] = None  #: SIGINT or SIGTERM when stopped_by is "interrupted"
 
 
 class _StopFlag:
@@ -197,7 +198,9 @@ class Trainer:
             if tb is not None:
                 tb.close()
         self._plot()
-        return self._result(stopped_by)
+        result = self._result(stopped_by)
+        result.signal = stop.signal if stopped_by == "interrupted" else None
+        return result
 
     def _loop(self, progress, tb, stop: _StopFlag) -> str:
         cfg, task = self.cfg, self.task
