@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long-lag benchmark: the measured tables of the README's "Remembering across long lags" section.
+# The long-lag benchmark: the measured tables of docs/longlag.md.
 # Each stage takes the shared CPU lock, so timed runs never overlap with other timed work.
 # Usage: bash benchmarks/longlag.sh [stage ...]   (stages: quick gradflow adding100 long long2 short 2c100)
 set -euo pipefail
