@@ -49,13 +49,9 @@ def _resolve(target: pathlib.Path) -> tuple[pathlib.Path, str]:
 
 
 def _is_run_file(path: pathlib.Path) -> bool:
-    """Whether ``path`` is one of a run folder's own files (its config, metrics, a checkpoint ...)."""
-    def is_run(folder: pathlib.Path) -> bool:
-        return (folder / "config.json").is_file() and (folder / "checkpoints").is_dir()
-    parent = path.parent
-    if parent.name == "checkpoints" and is_run(parent.parent):
-        return True
-    return path.name in ("config.json", "metrics.jsonl", ".lock") and is_run(parent)
+    """Whether ``path`` is one of a run folder's own files (see :meth:`RunDir.owns`)."""
+    from .rundir import RunDir                                     # rundir writes through this module
+    return RunDir.owns(path)
 
 
 def check_output(target: str | os.PathLike, inputs: tuple = (), flag: str = "--out",

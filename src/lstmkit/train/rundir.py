@@ -116,6 +116,19 @@ class RunDir:
     #: what a run folder holds besides the user's own files
     RUN_FILES = {"config.json", "metrics.jsonl", "loss.png", "checkpoints", "samples", "tensorboard", ".lock"}
 
+    def is_run(self) -> bool:
+        """Whether the folder holds a run (its ``config.json`` and ``checkpoints/``)."""
+        return self.config_path.is_file() and self.checkpoints.is_dir()
+
+    @classmethod
+    def owns(cls, path: str | pathlib.Path) -> bool:
+        """Whether ``path`` is one of a run folder's own files: its config, metrics, lock or a checkpoint
+        (outputs the user names are refused there)."""
+        path = pathlib.Path(path)
+        if path.parent.name == "checkpoints" and cls(path.parent.parent).is_run():
+            return True
+        return path.name in ("config.json", "metrics.jsonl", ".lock") and cls(path.parent).is_run()
+
     def never_saved(self) -> bool:
         """Whether this folder is a run that failed before its first checkpoint: only a run's files, no
         checkpoint in checkpoints/ (so it may be started afresh, by ``--out`` or ``--resume``)."""

@@ -10,9 +10,8 @@ digit images the model never saw.
 from __future__ import annotations
 
 import math
-import zipfile
-
 import pathlib
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np

@@ -75,9 +75,9 @@ def _future_times(times: list[str], horizon: int) -> list[str]:
 
 def _forecast(args: argparse.Namespace) -> None:
     from ...train.atomic import check_output
-    for flag in ("--out", "--plot"):
-        if getattr(args, flag[2:]):
-            check_output(getattr(args, flag[2:]), inputs=(args.csv,), flag=flag)
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        if path:
+            check_output(path, inputs=(args.csv,), flag=flag)
     if args.out and args.plot and pathlib.Path(args.out).resolve() == pathlib.Path(args.plot).resolve():
         raise ValueError(f"--out and --plot are the same file {args.out}; expected two paths")
     text, parts = forecast_table(args.run, args.csv, args.target, args.missing, args.non_numeric)

@@ -24,7 +24,7 @@ from .model import CELLS
 from .registry import TASKS
 from .suite import FULL, QUICK, run_suite, table, write
 from .training import LongLagConfig, train
-from ...train.atomic import write_text
+from ...train.atomic import check_output, write_text
 
 __all__ = ["register", "run_task"]
 
@@ -100,7 +100,6 @@ def _task_parser(sub, name: str) -> None:
 
     def go(a):
         _at_least_one("--threads", a.threads)
-        _at_least_one("--seeds", a.seeds)
         if a.forget_bias is not None and a.cell != "lstm":
             raise ValueError(f"--forget-bias is an LSTM option (the forget gate's bias), got --cell {a.cell}")
         if a.forget_bias is not None and a.init == "chrono":
@@ -108,10 +107,8 @@ def _task_parser(sub, name: str) -> None:
                              "the task's time scale); expected --init default with it")
         if a.forget_bias is None:
             a.forget_bias = d.forget_bias
-        if a.json:
-            from ...train.atomic import check_output
-            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-            check_output(a.json, flag="--json")
+        if a.json:                                         # before the training, not after it
+            check_output(a.json, flag="--json", makes_folder=True)
         torch.set_num_threads(a.threads)
         keys = {k: getattr(a, k) for k in ("cell", "T", "p", "N", "hidden", "layers", "peephole", "forget_bias",
                                            "init", "batch", "lr", "clip", "max_sequences", "max_seconds",

@@ -26,7 +26,8 @@ from typing import Callable, Optional
 
 import torch
 
-from .training import LongLagConfig, build, fit
+from .registry import make_task
+from .training import LongLagConfig, build, fit, resolve
 from ...train.atomic import write_text
 
 __all__ = ["GradFlowConfig", "state_gradients", "run_gradflow"]
@@ -107,7 +108,8 @@ def run_gradflow(cfg: GradFlowConfig, log: Callable[[str], None] = print) -> dic
     if cfg.batch < 1:
         raise ValueError(f"batch must be >= 1, got {cfg.batch}")
     for cell in cfg.cells:                                 # every setting checked before the folder is made
-        build(config(cell))
+        checked = resolve(config(cell))
+        make_task(checked.task, seed=checked.seed, T=checked.T, p=checked.p, N=checked.N)
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; expected a folder (new or existing)")
