@@ -106,9 +106,50 @@ def test_text_training_eval_and_unseen_label(tmp_path):
     code, _, err = quiet(["eval", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
                           "--out", str(tmp_path / "ev2")])
     assert code == 2 and "new.csv:3: label 'meh' was never seen in training" in err and not (tmp_path / "ev2").exists()
-    run = str(tmp_path / "run")                                     # ensembles are for tagger runs only
-    code, _, err = quiet(["eval", run, run, "--data", str(tmp_path / "dev.csv"), "--out", str(tmp_path / "ev3")])
-    assert code == 2 and "got 2 'classify' runs" in err and "one at a time" in err and not (tmp_path / "ev3").exists()
+    code, _, err = quiet(["train", "classify", "--data", str(tmp_path / "train.csv"),       # a two-member run
+                          "--dev", str(tmp_path / "dev.csv"), "--tokens", "word", "--out", str(tmp_path / "pair"),
+                          "--max-steps", "60", "--lr", "0.01", "--members", "2", "--word-dropout", "0.1",
+                          "--hidden", "16", "--embed", "8", "--eval-every", "30"])
+    assert code == 0, err
+    last = json.loads((tmp_path / "pair" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert 0 <= last["val_member_acc"] <= 1
+    code, out, err = quiet(["eval", str(tmp_path / "run"), str(tmp_path / "pair"), "--data", str(tmp_path / "dev.csv"),
+                            "--json", "--out", str(tmp_path / "ev3")])                  # runs averaged: 3 members
+    assert code == 0, err
+    metrics = json.loads(out[out.index("{"):])
+    assert metrics["members"] == 3 and len(metrics["member_accuracy"]) == 3 and "ensemble of 3 members" in out
+    (tmp_path / "other.csv").write_text("\n".join(r.replace(",pos", ",good") for r in rows) + "\n")
+    code, _, err = quiet(["train", "classify", "--data", str(tmp_path / "other.csv"), "--dev-fraction", "0.2",
+                          "--tokens", "word", "--out", str(tmp_path / "other"), "--max-steps", "2",
+                          "--hidden", "4", "--embed", "4"])
+    assert code == 0, err
+    code, _, err = quiet(["eval", str(tmp_path / "run"), str(tmp_path / "other"), "--data",
+                          str(tmp_path / "dev.csv"), "--out", str(tmp_path / "ev4")])
+    assert code == 2 and "expected the classes ['neg', 'pos']" in err and not (tmp_path / "ev4").exists()
+
+
+def test_an_ensemble_averages_its_members_probabilities():
+    from lstmkit.tasks.classify import ClassifierEnsemble
+    torch.manual_seed(0)
+    model = ClassifierEnsemble(3, ClassifyConfig(hidden=8, embed=4, members=3), vocab_size=12).eval()
+    x, lengths = torch.randint(1, 12, (6, 4)), torch.tensor([6, 2, 5, 1])
+    mean = torch.stack([m(x, lengths).softmax(1) for m in model.members]).mean(0)
+    torch.testing.assert_close(model(x, lengths).exp(), mean)
+    assert not torch.equal(model.members[0].head.weight, model.members[1].head.weight)   # own initialisations
+
+
+def test_word_dropout_replaces_tokens_by_unk_in_training_only():
+    torch.manual_seed(0)
+    model = SequenceClassifier(2, ClassifyConfig(hidden=8, embed=4, word_dropout=0.5, dropout=0.0), vocab_size=50)
+    seen = []
+    model.rnn.register_forward_pre_hook(lambda mod, args, kw: seen.append(args[0].detach().clone()), with_kwargs=True)
+    x = torch.randint(2, 50, (40, 8))
+    model(x, torch.full((8,), 40))
+    unk = model.input(torch.ones((), dtype=torch.long))
+    dropped = (seen[0] == unk).all(2).float().mean().item()
+    assert 0.35 < dropped < 0.65
+    model.eval()(x, torch.full((8,), 40))
+    assert not (seen[1] == unk).all(2).any()
 
 
 def test_bad_input_leaves_no_run_folder(tmp_path):

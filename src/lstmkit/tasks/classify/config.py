@@ -67,16 +67,20 @@ class ClassifyConfig(TrainConfig):
     pooling: str = opt("attention", "sequence -> vector: last state, mean or max over steps, or attention",
                        choices=("last", "mean", "max", "attention"))
     dropout: float = opt(0.2, "dropout on the inputs, between layers and on the pooled vector")
+    word_dropout: float = opt(0.0, "text: the chance that a training token reads as <unk> (regularises the "
+                                   "embedding of frequent words, teaches the model unknown ones)")
+    members: int = opt(1, "classifiers trained side by side on the same batches from their own initialisations; "
+                          "predictions average their probabilities (an ensemble in one run)")
     backend: str = backend_opt()
 
     def validate(self) -> None:
         super().validate()
-        for name in ("embed", "hidden", "layers", "batch_size", "eval_batch_size", "min_count"):
+        for name in ("embed", "hidden", "layers", "batch_size", "eval_batch_size", "min_count", "members"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_len < 0:
             raise ValueError(f"max_len must be >= 0, got {self.max_len}")
-        self.check_probabilities("dropout")
+        self.check_probabilities("dropout", "word_dropout")
         if not 0 < self.dev_fraction < 1:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
         if (self.dev or self.labels) and not self.data:

@@ -7,13 +7,15 @@ import json
 import pathlib
 from typing import IO, Optional
 
+import torch
+
 from ...train import CheckpointError, RunDir, TrainResult
 from ..runs import absolute_paths, fit_run, open_checkpoint
 from ..scores import confusion, format_report, label_scores, plot_confusion
 from .config import ClassifyConfig
 from .data import read_examples
-from .model import SequenceClassifier
-from .task import ClassifyTask, Encoder, predict_logits
+from .model import build_classifier
+from .task import ClassifyTask, Encoder, combine, predict_member_logits
 
 __all__ = ["train", "resume", "load_classifier", "evaluate_run"]
 
@@ -46,13 +48,15 @@ def resume(run_path: str | pathlib.Path, cfg: ClassifyConfig, stream: Optional[I
 
 
 def load_classifier(run_path: str | pathlib.Path, checkpoint: str = "auto"
-                    ) -> tuple[SequenceClassifier, Encoder, ClassifyConfig]:
-    """``(model in eval mode, encoder, config)`` of a classify run."""
+                    ) -> tuple[torch.nn.Module, Encoder, ClassifyConfig]:
+    """``(model in eval mode, encoder, config)`` of a classify run; the model is a
+    :class:`~lstmkit.tasks.classify.SequenceClassifier`, or a
+    :class:`~lstmkit.tasks.classify.ClassifierEnsemble` for a run with ``--members`` above 1."""
     cfg, state, checkpoint = open_checkpoint(run_path, ClassifyConfig, checkpoint)
     try:
         enc = Encoder.from_json(state["meta"]["encoder"])
-        model = SequenceClassifier(len(enc.classes), cfg, vocab_size=len(enc.tokens) + 2 if enc.kind == "text" else 0,
-                                   features=enc.features)
+        model = build_classifier(len(enc.classes), cfg, vocab_size=len(enc.tokens) + 2 if enc.kind == "text" else 0,
+                                 features=enc.features)
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint {checkpoint} of {run_path} does not match the run's "
@@ -63,21 +67,38 @@ def load_classifier(run_path: str | pathlib.Path, checkpoint: str = "auto"
 def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     """``lstmkit eval`` for classify runs: accuracy, macro-F1, per-class P/R/F1 and a confusion matrix PNG.
     ``--data`` is read like the run's training data (a .npy needs a labels file ``<name>.labels.npy``
-    beside it); a label the training data lacks is refused, naming its row."""
-    model, enc, cfg = load_classifier(run.path, getattr(args, "checkpoint", "auto"))
+    beside it); a label the training data lacks is refused, naming its row. ``args.ensemble`` (more classify
+    runs) scores the ensemble of ``run`` and them: the class probabilities of every run's members averaged
+    (the runs must tell the same classes apart; each reads the data with its own vocabulary)."""
+    runs = [run.path] + [r.path for r in getattr(args, "ensemble", [])]
+    loaded = [load_classifier(path, getattr(args, "checkpoint", "auto")) for path in runs]
+    _, enc, cfg = loaded[0]
+    for path, (_, other, _) in zip(runs[1:], loaded[1:]):
+        if other.classes != enc.classes or other.kind != enc.kind:
+            raise ValueError(f"{path} tells {other.kind} sequences into {other.classes}; expected the classes "
+                             f"{enc.classes} of {enc.kind} sequences like {runs[0]} (an ensemble's runs must agree)")
     p = pathlib.Path(data)
     labels = str(p.with_suffix(".labels.npy")) if p.suffix == ".npy" else ""
     ex = read_examples(data, cfg, labels)
     if ex.kind != enc.kind:
         raise ValueError(f"{data} holds {ex.kind} sequences; the run was trained on {enc.kind} sequences")
-    x, y = enc.encode(ex)
-    pred = predict_logits(model, x, cfg.eval_batch_size).argmax(1)
+    y = enc.encode(ex)[1]
+    members = torch.cat([predict_member_logits(model, e.encode(ex)[0], c.eval_batch_size)
+                         for model, e, c in loaded])                              # (M, N, C), every run's members
+    pred = combine(members).argmax(1)
     matrix = confusion(y, pred, len(enc.classes))
     scores = label_scores(matrix, enc.classes)
+    if members.shape[0] > 1:
+        scores["members"] = members.shape[0]
+        scores["member_accuracy"] = [round(v, 6) for v in (members.argmax(2) == y).float().mean(1).tolist()]
     out = pathlib.Path(args.out) if getattr(args, "out", None) else run.path / "eval"
     png = out / f"confusion-{p.stem}.png"
     plot_confusion(matrix, enc.classes, png, f"confusion: {p.name}")
     scores["confusion_png"] = str(png)
     print(format_report(scores, "class"))
+    if members.shape[0] > 1:
+        acc = scores["member_accuracy"]
+        print(f"ensemble of {len(acc)} members: accuracy {scores['accuracy']:.4f}; members alone "
+              f"{min(acc):.4f}..{max(acc):.4f} (mean {sum(acc) / len(acc):.4f})")
     print(f"confusion matrix: {png}")
     return json.loads(json.dumps(scores))

@@ -1,6 +1,9 @@
-"""The sequence classifier: tokens (embedding) or numeric steps (linear) -> recurrent stack -> pooling -> logits."""
+"""The sequence classifier: tokens (embedding) or numeric steps (linear) -> recurrent stack -> pooling -> logits;
+and an ensemble of such classifiers trained side by side."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -8,7 +11,7 @@ from torch import Tensor, nn
 from ...layers import Dropout, GRU, LSTM, RNN
 from .config import ClassifyConfig
 
-__all__ = ["SequenceClassifier"]
+__all__ = ["SequenceClassifier", "ClassifierEnsemble", "build_classifier"]
 
 
 class SequenceClassifier(nn.Module):
@@ -45,11 +48,19 @@ class SequenceClassifier(nn.Module):
         size = self.directions * cfg.hidden
         self.score = nn.Linear(size, 1) if cfg.pooling == "attention" else None
         self.drop = Dropout(cfg.dropout)
+        self.word_dropout = cfg.word_dropout if vocab_size else 0.0
         self.head = nn.Linear(size, n_classes)
+        self.n_classes = n_classes
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        if self.training and self.word_dropout:                                 # whole tokens read as <unk>
+            x = x.masked_fill((x > 1) & (torch.rand(x.shape, device=x.device) < self.word_dropout), 1)
         out, state = self.rnn(self.drop(self.input(x)), lengths=lengths)          # (T, B, D*H)
         return self.head(self.drop(self.pool(out, state, lengths)))             # (B, C)
+
+    def member_logits(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """(1, B, C): the scores as an ensemble of one (see :class:`ClassifierEnsemble`)."""
+        return self(x, lengths).unsqueeze(0)
 
     def pool(self, out: Tensor, state, lengths: Tensor) -> Tensor:
         """(T, B, D*H) outputs -> (B, D*H)."""
@@ -64,3 +75,42 @@ class SequenceClassifier(nn.Module):
             return out.masked_fill(~valid, float("-inf")).amax(0)
         scores = self.score(torch.tanh(out)).masked_fill(~valid, float("-inf"))  # (T, B, 1)
         return (scores.softmax(0) * out).sum(0)
+
+
+class ClassifierEnsemble(nn.Module):
+    """``members`` independently initialised :class:`SequenceClassifier` s trained side by side on the same
+    batches, each on its own loss; the ensemble's prediction averages their class probabilities:
+    ``forward`` returns ``log(mean_m softmax(z_m))`` (B, C), usable as logits (softmax, argmax, cross-entropy
+    all read it as the averaged distribution). Averaging runs that differ only in their initialisation and
+    dropout masks is the cheapest reliable gain in accuracy and calibration for text classifiers.
+
+    Example::
+
+        >>> import torch
+        >>> from lstmkit.tasks.classify import ClassifyConfig, ClassifierEnsemble
+        >>> model = ClassifierEnsemble(2, ClassifyConfig(hidden=8, embed=4, members=3), vocab_size=20).eval()
+        >>> x, lengths = torch.randint(1, 20, (7, 2)), torch.tensor([7, 3])
+        >>> model.member_logits(x, lengths).shape, model(x, lengths).exp().sum(1)
+        (torch.Size([3, 2, 2]), tensor([1.0000, 1.0000], grad_fn=<SumBackward1>))
+    """
+
+    def __init__(self, n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(SequenceClassifier(n_classes, cfg, vocab_size, features)
+                                     for _ in range(cfg.members))
+        self.n_classes = n_classes
+
+    def member_logits(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """(M, B, C): each member's class scores."""
+        return torch.stack([m(x, lengths) for m in self.members])
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        z = self.member_logits(x, lengths).log_softmax(2)                       # (M, B, C)
+        return z.logsumexp(0) - math.log(len(self.members))                     # (B, C)
+
+
+def build_classifier(n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0) -> nn.Module:
+    """The model ``cfg`` describes: one :class:`SequenceClassifier`, or a :class:`ClassifierEnsemble` when
+    ``cfg.members > 1``."""
+    cls = ClassifierEnsemble if cfg.members > 1 else SequenceClassifier
+    return cls(n_classes, cfg, vocab_size=vocab_size, features=features)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from typing import Optional
 
@@ -16,9 +17,9 @@ from ..scores import confusion, label_scores
 from ..tagger.data import BucketSampler, length_batches
 from .config import ClassifyConfig
 from .data import Examples, generated_waves, read_examples
-from .model import SequenceClassifier
+from .model import SequenceClassifier, build_classifier
 
-__all__ = ["ClassifyTask", "Encoder", "load_examples", "predict_logits"]
+__all__ = ["ClassifyTask", "Encoder", "load_examples", "predict_logits", "predict_member_logits"]
 
 
 def load_examples(cfg: ClassifyConfig) -> tuple[Examples, Examples]:
@@ -103,14 +104,30 @@ def collate(items: list[Tensor]) -> tuple[Tensor, Tensor]:
 
 
 @torch.no_grad()
-def predict_logits(model: SequenceClassifier, items: list[Tensor], batch_size: int = 256) -> Tensor:
-    """(N, n_classes) scores of encoded sequences, in input order (batches of similar length)."""
+def predict_member_logits(model: nn.Module, items: list[Tensor], batch_size: int = 256) -> Tensor:
+    """(M, N, n_classes) scores of encoded sequences by each of the model's M members (M = 1 for a single
+    :class:`SequenceClassifier`), in input order (batches of similar length)."""
     device = next(model.parameters()).device
-    logits = torch.empty(len(items), model.head.out_features)
+    logits = None
     for idx in length_batches([len(x) for x in items], batch_size):
         x, lengths = collate([items[i] for i in idx])
-        logits[idx] = model(x.to(device), lengths).float().cpu()
-    return logits
+        z = model.member_logits(x.to(device), lengths).float().cpu()           # (M, b, C)
+        if logits is None:
+            logits = torch.empty(z.shape[0], len(items), z.shape[2])
+        logits[:, idx] = z
+    return logits if logits is not None else torch.empty(1, 0, model.n_classes)
+
+
+def combine(member_logits: Tensor) -> Tensor:
+    """(M, N, C) members' scores -> (N, C) log of their averaged class probabilities."""
+    return member_logits.log_softmax(2).logsumexp(0) - math.log(member_logits.shape[0])
+
+
+def predict_logits(model: nn.Module, items: list[Tensor], batch_size: int = 256) -> Tensor:
+    """(N, n_classes) scores of encoded sequences, in input order; for an ensemble, the log of the members'
+    averaged probabilities."""
+    z = predict_member_logits(model, items, batch_size)
+    return z[0] if z.shape[0] == 1 else combine(z)
 
 
 class ClassifyTask(TrainTask):
@@ -146,23 +163,28 @@ class ClassifyTask(TrainTask):
     def build_model(self) -> nn.Module:
         enc = self.encoder
         if enc.kind == "text":
-            return SequenceClassifier(len(enc.classes), self.config, vocab_size=len(enc.tokens) + 2)
-        return SequenceClassifier(len(enc.classes), self.config, features=enc.features)
+            return build_classifier(len(enc.classes), self.config, vocab_size=len(enc.tokens) + 2)
+        return build_classifier(len(enc.classes), self.config, features=enc.features)
 
-    def train_step(self, model: SequenceClassifier, step: int) -> tuple[Tensor, int]:
+    def train_step(self, model: nn.Module, step: int) -> tuple[Tensor, int]:
         idx = self.sampler.next()
         x, lengths = collate([self.train_x[i] for i in idx])
         y = self.train_y[idx].to(self.device)
         w = None if self.weights is None else self.weights.to(self.device)
-        return F.cross_entropy(model(x.to(self.device), lengths), y, weight=w), len(idx)
+        z = model.member_logits(x.to(self.device), lengths)                    # (M, B, C): each member's loss
+        return F.cross_entropy(z.flatten(0, 1), y.repeat(z.shape[0]), weight=w), len(idx)
 
-    def evaluate(self, model: SequenceClassifier) -> dict[str, float]:
-        logits = predict_logits(model, self.dev_x, self.config.eval_batch_size)
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        members = predict_member_logits(model, self.dev_x, self.config.eval_batch_size)
+        logits = members[0] if members.shape[0] == 1 else combine(members)
         scores = label_scores(confusion(self.dev_y, logits.argmax(1), len(self.encoder.classes)),
                               self.encoder.classes)
-        return {"val_loss": round(F.cross_entropy(logits, self.dev_y).item(), 6),
-                "val_acc": round(scores["accuracy"], 6), "val_macro_f1": round(scores["macro_f1"], 6),
-                "val_error": round(1 - scores["accuracy"], 6)}
+        out = {"val_loss": round(F.cross_entropy(logits, self.dev_y).item(), 6),
+               "val_acc": round(scores["accuracy"], 6), "val_macro_f1": round(scores["macro_f1"], 6),
+               "val_error": round(1 - scores["accuracy"], 6)}
+        if members.shape[0] > 1:                                                # what the averaging adds
+            out["val_member_acc"] = round((members.argmax(2) == self.dev_y).float().mean().item(), 6)
+        return out
 
     def metadata(self) -> dict:
         return {"encoder": self.encoder.to_json(), "data_sha256": self.data_sha256,
