@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from lstmkit.cli import main
-from lstmkit.tasks.forecast import (ForecastConfig, Forecaster, ForecastTask, Scaler, Series, arima_forecasts,
-                                    ets_forecasts, make_windows, mase_scale, pinball_loss, read_csv_series,
+from lstmkit.tasks.forecast import (ForecastConfig, Forecaster, ForecastTask, Prep, Scaler, Series, arima_forecasts,
+                                    encode, ets_forecasts, make_windows, mase_scale, pinball_loss, read_csv_series,
                                     scores, seasonal_naive, split_series)
 from lstmkit.tasks.forecast.series import need_statsmodels
 
@@ -28,7 +28,7 @@ def write_csv(path, n=120, covariate=True):
 
 
 TINY = ["--window", "12", "--horizon", "3", "--hidden", "8", "--backend", "reference", "--eval-every", "5",
-        "--log-every", "5"]
+        "--log-every", "5", "--ensemble", "2"]
 
 
 # ------------------------------------------------------------------------------------------- input
@@ -89,21 +89,25 @@ def test_normalisation_is_fitted_on_the_training_part_only():
     cfg = ForecastConfig(csv="given", target="y", window=8, horizon=2, val_fraction=0.15, test_fraction=0.2)
     task = ForecastTask(cfg, Series(values, [str(i) for i in range(120)], ["y"], "test"))
     assert task.split.train_end == 78
-    assert task.scaler.mean[0] == pytest.approx(values[:78, 0].mean())
-    assert task.scaler.std[0] == pytest.approx(values[:78, 0].std())
+    assert task.prep.lam == 1.0 and task.prep.level == pytest.approx(values[:78, 0].mean())
+    assert task.prep.spread == pytest.approx(values[:78, 0].std())
 
 
 def test_windows_round_trip_to_raw_units():
     rng = np.random.default_rng(0)
-    values = np.cumsum(rng.normal(size=(50, 2)), axis=0)
-    sc = Scaler.fit(values[:30])
-    for relative in (True, False):
-        w = make_windows(values, [10, 20, 48], window=6, horizon=4, scaler=sc, relative=relative)
-        raw = w.to_raw(w.y.double().numpy(), sc, relative)
+    values = np.exp(np.cumsum(rng.normal(size=(50, 2)) * 0.1, axis=0))
+    phase = np.arange(50.0) % 4
+    for transform in ("none", "log"):
+        prep = Prep.fit(values[:30, 0], phase[:30], period=4, horizon=4, transform=transform, deseasonalise="on")
+        enc = encode(values, phase, prep, Scaler.fit(values[:30, 1:]), horizon=4)
+        w = make_windows(enc, [10, 20, 48], window=6, horizon=4, prep=prep, level=True)
+        raw = w.to_raw(w.y.double().numpy(), prep)
         ok = ~np.isnan(w.truth)
         np.testing.assert_allclose(raw[ok], w.truth[ok], rtol=1e-5, atol=1e-4)
         assert np.isnan(w.truth[2, 2:]).all()                         # past the end of the series
-        np.testing.assert_allclose(w.x[0, :, 1].numpy(), (values[4:10, 0] - sc.mean[0]) / sc.std[0], rtol=1e-5)
+        assert w.x.shape == (3, 6, 5)                                 # change, level, cos, sin, covariate
+        np.testing.assert_allclose(w.x[0, :, 4].numpy(), (values[4:10, 1] - values[:30, 1].mean())
+                                   / values[:30, 1].std(), rtol=1e-5)
 
 
 def test_pinball_loss_is_minimised_by_the_quantile():
@@ -121,7 +125,7 @@ def test_pinball_loss_is_minimised_by_the_quantile():
 
 def test_autoregressive_decoder_first_step_agrees_between_teacher_forcing_and_free_running():
     torch.manual_seed(0)
-    cfg = ForecastConfig(horizon=4, hidden=8, decoder="autoregressive", backend="reference")
+    cfg = ForecastConfig(window=10, horizon=4, hidden=8, decoder="autoregressive", backend="reference", ensemble=1)
     model = Forecaster(3, cfg).eval()
     x, y = torch.randn(5, 10, 3), torch.randn(5, 4)
     free, forced = model(x), model(x, y)
@@ -160,7 +164,8 @@ def test_missing_statsmodels_names_the_extra(monkeypatch):
 def test_model_beats_seasonal_naive_on_a_seasonal_trend(tmp_path):
     p = write_csv(tmp_path / "s.csv", 160, covariate=False)
     cfg = ForecastConfig(csv=str(p), target="y", window=12, horizon=3, hidden=16, max_steps=150, eval_every=50,
-                         log_every=50, lr=1e-2, warmup_steps=10, backend="reference", season=12, baselines=False)
+                         log_every=50, lr=1e-2, warmup_steps=10, backend="reference", season=12, baselines=False,
+                         ensemble=2)
     from lstmkit.tasks.forecast import train
     train(cfg, tmp_path / "run", stream=open("/dev/null", "w"))
     report = json.loads((tmp_path / "run" / "holdout.json").read_text())

@@ -9,7 +9,8 @@ import numpy as np
 
 from .series import need_statsmodels
 
-__all__ = ["scores", "mase_scale", "seasonal_naive", "arima_forecasts", "ets_forecasts", "arima_orders"]
+__all__ = ["scores", "mase_scale", "coverage", "seasonal_naive", "arima_forecasts", "ets_forecasts", "arima_orders",
+           "MAX_STATE_SEASON"]
 
 
 def mase_scale(history: np.ndarray, period: int) -> float:
@@ -77,34 +78,86 @@ def arima_orders(period: int, dataset: str) -> tuple[tuple, tuple]:
     return (2, 1, 1), (0, 0, 0, 0)
 
 
-def _rolling(results, y: np.ndarray, origins, horizon: int) -> np.ndarray:
-    """Forecasts from each origin with the fitted parameters, the state filtered over ``y[:origin]``."""
+#: the longest season fitted as a seasonal ARIMA / seasonal ETS; longer ones (daily data, season 365) take
+#: minutes to hours that way, and go through Fourier terms instead
+MAX_STATE_SEASON = 24
+
+
+def _rolling(results, model_cls, y: np.ndarray, origins, horizon: int, exog=None, **kwargs) -> np.ndarray:
+    """Forecasts ``(N, horizon)`` from each origin with the fitted parameters: one Kalman filter pass over
+    all of ``y`` gives the predicted state at every origin (the same as re-filtering ``y[:origin]``), then
+    the state-space matrices carry each forward ``horizon`` steps."""
+    full = model_cls(y, exog=exog, **kwargs) if exog is not None else model_cls(y, **kwargs)
+    ssm = full.filter(results.params).filter_results
+    origins = np.asarray(origins)
+    a = np.asarray(ssm.predicted_state)[:, origins]                       # (k, N): state at o given y[:o]
+    T, Z = (np.asarray(ssm.transition), np.asarray(ssm.design))
+    c, d = np.asarray(ssm.state_intercept), np.asarray(ssm.obs_intercept)
+
+    def at(m, t):                                                        # time-invariant or (.., n)
+        return m[..., 0] if m.shape[-1] == 1 else m[..., np.minimum(t, m.shape[-1] - 1)]
+
     out = np.empty((len(origins), horizon))
-    for i, o in enumerate(origins):
-        out[i] = np.asarray(results.apply(y[:o]).forecast(horizon))
+    for j in range(horizon):
+        t = origins + j
+        Zt, dt = at(Z, t), at(d, t)                                      # (1, k[, N]), (1[, N])
+        out[:, j] = (np.einsum("ik,kn->n", Zt, a) if Zt.ndim == 2 else np.einsum("ikn,kn->n", Zt, a)) + dt.reshape(-1)
+        Tt, ct = at(T, t), at(c, t)
+        a = (Tt @ a if Tt.ndim == 2 else np.einsum("ikn,kn->in", Tt, a)) + (ct[:, None] if ct.ndim == 1 else ct)
     return out
 
 
+def fourier_terms(n: int, period: int, harmonics: int = 4) -> np.ndarray:
+    """``(n, 2K)``: the Fourier basis of the season for rows 0..n-1 (the long-season baselines' regressors)."""
+    from .prep import fourier
+
+    return fourier(np.mod(np.arange(n, dtype=np.float64), period), period, min(harmonics, period // 2))
+
+
 def arima_forecasts(y: np.ndarray, fit_end: int, origins, horizon: int, period: int, dataset: str = "") -> dict:
-    """SARIMAX fitted on ``y[:fit_end]``, forecasting from each origin: ``{"pred": (N, H), "model": str}``."""
+    """SARIMAX fitted on ``y[:fit_end]``, forecasting from each origin: ``{"pred": (N, H), "model": str}``.
+    A season longer than :data:`MAX_STATE_SEASON` is regressed on 4 Fourier pairs with ARIMA(2,1,1) errors
+    (what a seasonal ARIMA of period 365 would take hours to fit)."""
     sm = need_statsmodels("the ARIMA baseline (or --no-baselines)")
-    order, seasonal = arima_orders(period, dataset)
+    exog = None
+    if period > MAX_STATE_SEASON:
+        order, seasonal, exog = (2, 1, 1), (0, 0, 0, 0), fourier_terms(len(y), period)
+    else:
+        order, seasonal = arima_orders(period, dataset)
     trend = "c" if order[1] == 0 and seasonal[1] == 0 else "n"
+    kw = dict(order=order, seasonal_order=seasonal, trend=trend)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = sm.tsa.SARIMAX(y[:fit_end], order=order, seasonal_order=seasonal, trend=trend).fit(disp=False)
-        pred = _rolling(res, y, origins, horizon)
-    return {"pred": pred, "model": f"SARIMAX{order}x{seasonal} trend={trend}"}
+        res = sm.tsa.SARIMAX(y[:fit_end], exog=None if exog is None else exog[:fit_end], **kw).fit(disp=False)
+        pred = _rolling(res, sm.tsa.SARIMAX, y, origins, horizon, exog=exog, **kw)
+    name = f"SARIMAX{order}x{seasonal} trend={trend}"
+    return {"pred": pred, "model": name + (f" + Fourier terms (K={exog.shape[1] // 2}) of period {period}"
+                                           if exog is not None else "")}
 
 
 def ets_forecasts(y: np.ndarray, fit_end: int, origins, horizon: int, period: int) -> dict:
-    """Additive damped-trend exponential smoothing (seasonal when ``period`` > 1), fitted on ``y[:fit_end]``."""
+    """Additive damped-trend exponential smoothing (seasonal when ``period`` > 1), fitted on ``y[:fit_end]``.
+    A season longer than :data:`MAX_STATE_SEASON` is removed first (Fourier terms fitted on the
+    moving-average-detrended ``y[:fit_end]``) and added back to the forecasts of a non-seasonal ETS."""
     need_statsmodels("the ETS baseline (or --no-baselines)")
     from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
 
-    seasonal = period if period > 1 else None
+    from .prep import fourier, harmonics_for, seasonal_fit
+
+    seasonal = period if 1 < period <= MAX_STATE_SEASON else None
+    s = np.zeros(len(y) + horizon)
+    if period > MAX_STATE_SEASON:
+        phase = np.mod(np.arange(len(y) + horizon, dtype=np.float64), period)
+        coef = seasonal_fit(y[:fit_end], phase[:fit_end], period)[0]
+        if coef:
+            s = fourier(phase, period, harmonics_for(period)) @ np.asarray(coef)
+    yd = y - s[: len(y)]
+    kw = dict(trend=True, damped_trend=True, seasonal=seasonal)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = ExponentialSmoothing(y[:fit_end], trend=True, damped_trend=True, seasonal=seasonal).fit(disp=False)
-        pred = _rolling(res, y, origins, horizon)
+        res = ExponentialSmoothing(yd[:fit_end], **kw).fit(disp=False)
+        pred = _rolling(res, ExponentialSmoothing, yd, origins, horizon, **kw)
+    pred = pred + s[np.asarray(origins)[:, None] + np.arange(horizon)[None, :]]
+    if period > MAX_STATE_SEASON:
+        return {"pred": pred, "model": f"ETS(A,Ad,N) on the series less a Fourier seasonal component of period {period}"}
     return {"pred": pred, "model": f"ETS(A,Ad,{'A' if seasonal else 'N'}) period={period}"}

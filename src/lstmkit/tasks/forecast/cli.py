@@ -14,17 +14,21 @@ from ..evaluate import register_evaluator
 from ..runs import add_run_args, run_train_command
 from .baselines import mase_scale, scores, seasonal_naive
 from .config import ForecastConfig
-from .jobs import load_model, resume, score_series, series_for_run, train
+from .jobs import encoded_for_run, load_model, resume, score_series, series_for_run, train
 from .plot import plot_forecasts
 from .task import predict
-from .windows import Scaler, make_windows
+from .windows import make_windows
 
 TRAIN_HELP = """\
-Forecast a series several steps ahead: an LSTM reads a window of the past (the target and optional
-covariates, normalised with statistics of the training part only) and outputs quantiles of the next
---horizon values, all at once (direct) or one after the other (autoregressive). The last part of the series
-is a chronological hold-out, scored when training ends against seasonal-naive, ARIMA and ETS (statsmodels)
-with MAE, RMSE and MASE: RUN_DIR/holdout.json, and RUN_DIR/forecast.png (history, forecasts, intervals).
+Forecast a series several steps ahead: an ensemble of small LSTMs reads a window of the past and outputs
+quantiles of the next --horizon values, all at once (direct) or one after the other (autoregressive).
+Fitted on the training part only: the season (inferred from --time dates unless --season), a log or
+square-root transform when the spread grows with the level, and a Fourier seasonal component; the model
+forecasts the rest, relative to the window's last value. The quantiles are then calibrated on the
+validation part (split conformal), so an 80% interval holds about 80% of new values. The last part of the
+series is a chronological hold-out, scored when training ends against seasonal-naive, ARIMA and ETS
+(statsmodels; Fourier-term versions for a season over 24) with MAE, RMSE, MASE and the interval's
+coverage: RUN_DIR/holdout.json, and RUN_DIR/forecast.png (history, forecasts, intervals).
 With no --csv it trains on statsmodels' CO2 (monthly) or sunspots (yearly) series. Needs statsmodels for
 the built-in series and the ARIMA/ETS baselines: pip install 'lstmkit[forecast]'.
 """
@@ -32,6 +36,7 @@ the built-in series and the ARIMA/ETS baselines: pip install 'lstmkit[forecast]'
 TRAIN_EPILOG = """\
 examples:
   lstmkit train forecast --dataset co2 --max-time 3m --out runs/co2
+  lstmkit train forecast --csv airline.csv --target passengers --time month --max-time 1m
   lstmkit train forecast --csv sales.csv --target sales --time month --covariates price --season 12
   lstmkit forecast runs/co2 --csv new.csv --out next.csv --plot next.png
   lstmkit eval runs/co2 --data new.csv
@@ -49,9 +54,9 @@ def forecast_table(run_path, csv_path, target="", missing=None, non_numeric=None
     series = series_for_run(cfg, meta, csv_path, target, None, missing, non_numeric)
     if len(series) < cfg.window:
         raise ValueError(f"{csv_path} has {len(series)} usable rows; the model reads a window of {cfg.window}")
-    scaler = Scaler.from_json(meta["scaler"])
-    w = make_windows(series.values, [len(series)], cfg.window, cfg.horizon, scaler, cfg.relative)
-    pred = predict(model, w, scaler, cfg.relative)[0]                               # (H, Q)
+    prep, enc = encoded_for_run(cfg, meta, series)
+    w = make_windows(enc, [len(series)], cfg.window, cfg.horizon, prep, meta["level"])
+    pred = predict(model, w, prep, meta.get("factors"), cfg.median_index)[0]       # (H, Q)
     times = _future_times(series.times, cfg.horizon)
     out = io.StringIO()
     out.write(",".join(["step", "time"] + [f"q{q:g}" for q in cfg.quantiles]) + "\n")
@@ -104,7 +109,7 @@ def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     origins = np.arange(max(cfg.window, m), len(series) - cfg.horizon + 1)
     y = series.target
     scale = mase_scale(y, m)
-    mine = score_series(model, cfg, Scaler.from_json(meta["scaler"]), series.values, origins, scale)
+    mine = score_series(model, cfg, meta, series, origins, scale)
     report = {"rows": len(series), "origins": len(origins), "horizon": cfg.horizon, "period": m,
               "lstm": mine["scores"], "seasonal_naive": scores(seasonal_naive(y, origins, cfg.horizon, m),
                                                                mine["truth"], scale)}
@@ -133,7 +138,7 @@ def register(commands, train_commands) -> None:
         >>> _ = (d / "s.csv").write_text("t,y\\n" + "\\n".join(rows) + "\\n")
         >>> with contextlib.redirect_stdout(io.StringIO()) as out:
         ...     codes = [main(["train", "forecast", "--csv", str(d / "s.csv"), "--target", "y", "--time", "t",
-        ...                    "--window", "12", "--horizon", "3", "--hidden", "8", "--max-steps", "2",
+        ...                    "--window", "12", "--horizon", "3", "--hidden", "8", "--max-steps", "2", "--ensemble", "2",
         ...                    "--no-baselines", "--out", str(d / "run")]),
         ...              main(["forecast", str(d / "run"), "--csv", str(d / "s.csv")])]
         >>> codes, out.getvalue().splitlines()[-3:][0].split(",")[:2]

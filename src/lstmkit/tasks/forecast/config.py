@@ -52,30 +52,47 @@ class ForecastConfig(TrainConfig):
                                     "(then --missing applies)", choices=("error", "missing"))
     val_fraction: float = opt(0.1, "chronological validation part (selects the best checkpoint)")
     test_fraction: float = opt(0.15, "chronological hold-out at the end, scored once when training ends")
-    season: int = opt(0, "seasonal period for the seasonal-naive baseline, MASE and the baselines' models "
-                         "(0: the dataset's, 12 for co2, 11 for sunspots; 1 for a CSV)")
+    season: int = opt(0, "seasonal period: the model's seasonal component and inputs, the seasonal-naive "
+                         "baseline, MASE and the baselines' models (0: the dataset's, 12 for co2, 11 for "
+                         "sunspots; for a CSV inferred from --time dates: hourly 24 or 168, daily 7 or 365 "
+                         "(the stronger), weekly 52, monthly 12, quarterly 4, else 1)")
+    transform: str = opt("auto", "Box-Cox transform of the target before the model: auto (log or sqrt when "
+                                 "the spread grows with the level, Guerrero's test on the training part), none, "
+                                 "sqrt, log", choices=("auto", "none", "sqrt", "log"))
+    deseasonalise: str = opt("auto", "remove a Fourier seasonal component fitted on the training part, which "
+                                     "the model's forecasts get back: auto (when it explains >= 25% of the "
+                                     "detrended series), on, off", choices=("auto", "on", "off"))
+    level_input: str = opt("auto", "also show the model the series' level (not only its changes): auto (when "
+                                   "the ADF test finds the series mean-reverting), on, off",
+                           choices=("auto", "on", "off"))
 
     # ------------------------------------------------------------------ windows and decoding
-    window: int = opt(48, "past steps the model reads")
+    window: int = opt(0, "past steps the model reads (0: two seasons for a season up to 52, else 8 weeks of "
+                         "days; at least 2 x horizon, at most a third of the training part)")
     horizon: int = opt(12, "future steps it forecasts")
     decoder: str = opt("direct", "direct (all horizon steps from one linear head) or autoregressive (a "
                                  "recurrent decoder that feeds each median forecast back in)",
                        choices=("direct", "autoregressive"))
     quantiles: list[float] = opt([0.1, 0.5, 0.9], "quantiles forecast with the pinball loss; the median "
                                                   "(0.5, required) is the point forecast")
-    relative: bool = opt(True, "model each window relative to its last value (handles trends; off: "
-                               "absolute normalised values)")
     batch_size: int = opt(64, "windows per training batch")
 
     # ------------------------------------------------------------------ model
     layers: int = opt(1, "recurrent layers of the encoder")
-    hidden: int = opt(64, "hidden units")
+    hidden: int = opt(32, "hidden units of each ensemble member")
+    ensemble: int = opt(5, "networks trained side by side, each from its own initialisation and batches; "
+                           "their median is the forecast")
+    linear_skip: bool = opt(True, "direct decoder: add a linear map of the window's values to the forecast "
+                                  "(learns the autoregressive part early; the LSTM learns the rest)")
     dropout: float = opt(0.0, "dropout between layers and before the heads")
     backend: str = backend_opt()
 
     # ------------------------------------------------------------------ reports
+    calibrate: bool = opt(True, "widen or narrow each quantile so it holds on the validation part (split "
+                                "conformal on the model's own quantiles): the 10-90% interval means 80%")
     baselines: bool = opt(True, "score seasonal-naive, ARIMA and ETS (statsmodels) on the hold-out when "
-                                "training ends", control=True)
+                                "training ends (for a season over 24: ARIMA on Fourier terms, ETS on the "
+                                "deseasonalised series)", control=True)
 
     @property
     def period(self) -> int:
@@ -84,13 +101,29 @@ class ForecastConfig(TrainConfig):
             return self.season
         return 1 if self.csv else DATASETS[self.dataset]
 
+    def auto_window(self, train_rows: int) -> int:
+        """The window for ``--window 0``: two seasons (a season up to 52) or 56 steps, at least twice the
+        horizon, at most a third of the training rows (and at least the horizon).
+
+        Example::
+
+            >>> from lstmkit.tasks.forecast import ForecastConfig
+            >>> ForecastConfig(season=12).auto_window(100), ForecastConfig(season=365).auto_window(3000)
+            (24, 56)
+        """
+        m, H = self.period, self.horizon
+        w = max(2 * m if m <= 52 else 56, 2 * H)
+        return max(H, min(w, (train_rows - H) // 3))
+
     @property
     def median_index(self) -> int:
         return self.quantiles.index(0.5)
 
     def validate(self) -> None:
         super().validate()
-        for name in ("window", "horizon", "batch_size", "layers", "hidden"):
+        if self.window < 0:
+            raise ValueError(f"window must be >= 1 (or 0: chosen from the season), got {self.window}")
+        for name in ("horizon", "batch_size", "layers", "hidden", "ensemble"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.season < 0:

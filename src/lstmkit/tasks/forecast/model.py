@@ -26,32 +26,29 @@ def pinball_loss(pred: Tensor, y: Tensor, quantiles: Tensor) -> Tensor:
     return torch.maximum(quantiles * e, (quantiles - 1) * e).mean()
 
 
-class Forecaster(nn.Module):
-    """``forward(x (B, window, F), y (B, H) or None)`` -> quantile forecasts ``(B, H, Q)`` (normalised).
+class Member(nn.Module):
+    """One network of the ensemble: ``forward(x (B, window, F), y (B, H) or None)`` -> ``(B, H, Q)``.
 
-    ``direct``: one linear head maps the encoder's last output to all H x Q values. ``autoregressive``: a
-    recurrent decoder starts from the encoder's state and reads the previous value at each step: the true
-    one in training (teacher forcing, ``y`` given), its own median forecast otherwise (``y`` None).
-
-    Example::
-
-        >>> import torch
-        >>> from lstmkit.tasks.forecast import ForecastConfig, Forecaster
-        >>> cfg = ForecastConfig(horizon=5, hidden=16, decoder="autoregressive")
-        >>> Forecaster(3, cfg).eval()(torch.randn(4, 24, 3)).shape
-        torch.Size([4, 5, 3])
+    ``direct``: one linear head maps the encoder's last output to all H x Q values, plus a linear map of
+    the window's relative target values (a skip path that learns the autoregressive part early, as in
+    LSTNet, Lai et al. 2018; it starts at zero). ``autoregressive``: a recurrent decoder starts from the
+    encoder's state and reads the previous value at each step: the true one in training (teacher forcing,
+    ``y`` given), its own median forecast otherwise (``y`` None).
     """
 
     def __init__(self, features: int, cfg: ForecastConfig) -> None:
         super().__init__()
         self.horizon, self.n_q, self.decoder = cfg.horizon, len(cfg.quantiles), cfg.decoder
-        self.median, self.relative = cfg.median_index, cfg.relative
+        self.median = cfg.median_index
         common = dict(num_layers=cfg.layers, dropout=cfg.dropout if cfg.layers > 1 else 0.0, batch_first=True,
                       backend=cfg.backend)
         self.encoder = LSTM(features, cfg.hidden, **common)
         self.drop = Dropout(cfg.dropout)
         if cfg.decoder == "direct":
             self.head = nn.Linear(cfg.hidden, cfg.horizon * self.n_q)
+            self.skip = nn.Linear(cfg.window, cfg.horizon, bias=False) if cfg.linear_skip else None
+            if self.skip is not None:
+                nn.init.zeros_(self.skip.weight)
         else:
             self.dec = LSTM(1, cfg.hidden, **common)
             self.head = nn.Linear(cfg.hidden, self.n_q)
@@ -60,8 +57,11 @@ class Forecaster(nn.Module):
         out, state = self.encoder(x)                                               # (B, W, H), ((L, B, H),) * 2
         B = x.shape[0]
         if self.decoder == "direct":
-            return self.head(self.drop(out[:, -1])).view(B, self.horizon, self.n_q)
-        start = x[:, -1:, :1] if self.relative else x[:, -1:, 1:2]                 # (B, 1, 1): the last value
+            q = self.head(self.drop(out[:, -1])).view(B, self.horizon, self.n_q)   # (B, H, Q)
+            if self.skip is not None:
+                q = q + self.skip(x[:, -self.skip.in_features:, 0]).unsqueeze(-1)  # (B, H, 1): all quantiles
+            return q
+        start = x[:, -1:, :1]                                                      # (B, 1, 1): the last value (0)
         if y is not None:                                                          # teacher forcing
             prev = torch.cat([start, y[:, :-1].unsqueeze(-1)], dim=1)              # (B, H, 1)
             dec, _ = self.dec(prev, state)                                         # (B, H, hidden)
@@ -73,3 +73,37 @@ class Forecaster(nn.Module):
             preds.append(q)
             inp = q[:, self.median: self.median + 1]
         return torch.stack(preds, dim=1)                                           # (B, H, Q)
+
+
+class Forecaster(nn.Module):
+    """An ensemble of ``cfg.ensemble`` :class:`Member` networks (each initialised and trained on batches of
+    its own): ``forward(x (B, window, F))`` -> quantile forecasts ``(B, H, Q)`` (model units), each
+    quantile the median of the members'; ``members(x, y)`` -> ``(K, B, H, Q)``, every member's, where ``x``
+    is ``(B, window, F)`` (the same windows for all) or ``(K, B, window, F)`` (one batch per member).
+
+    Example::
+
+        >>> import torch
+        >>> from lstmkit.tasks.forecast import ForecastConfig, Forecaster
+        >>> cfg = ForecastConfig(window=24, horizon=5, hidden=16, ensemble=3)
+        >>> model = Forecaster(3, cfg).eval()
+        >>> model(torch.randn(4, 24, 3)).shape, model.members(torch.randn(3, 4, 24, 3)).shape
+        (torch.Size([4, 5, 3]), torch.Size([3, 4, 5, 3]))
+    """
+
+    def __init__(self, features: int, cfg: ForecastConfig) -> None:
+        super().__init__()
+        if cfg.window < 1:
+            raise ValueError(f"the Forecaster needs a resolved window >= 1, got {cfg.window}")
+        self.nets = nn.ModuleList(Member(features, cfg) for _ in range(cfg.ensemble))
+
+    def members(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        K = len(self.nets)
+        if x.dim() == 4 and x.shape[0] != K:
+            raise ValueError(f"x.size(0) must be {K} (ensemble members) for a 4-d input, got {x.shape[0]}")
+        outs = [net(x[k] if x.dim() == 4 else x, None if y is None else (y[k] if y.dim() == 3 else y))
+                for k, net in enumerate(self.nets)]
+        return torch.stack(outs)                                                   # (K, B, H, Q)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.members(x, y).median(dim=0).values if len(self.nets) > 1 else self.nets[0](x, y)

@@ -1,4 +1,5 @@
-"""Forecasting as a :class:`~lstmkit.train.TrainTask`: random training windows, pinball loss, validation MAE."""
+"""Forecasting as a :class:`~lstmkit.train.TrainTask`: the series prepared (season, transform, seasonal
+component: :mod:`.prep`), random training windows for each ensemble member, pinball loss, validation MAE."""
 
 from __future__ import annotations
 
@@ -11,25 +12,51 @@ from torch import Tensor
 from ...train import TrainTask
 from .config import ForecastConfig
 from .model import Forecaster, pinball_loss
+from .prep import Prep, calendar_of, infer_season, phases
 from .series import Series, load_series
-from .windows import Scaler, Windows, make_windows, n_features, split_series
+from .windows import Scaler, Windows, encode, make_windows, n_features, split_series
 
-__all__ = ["ForecastTask", "predict"]
+__all__ = ["ForecastTask", "predict", "predict_units"]
 
 
 @torch.no_grad()
-def predict(model: Forecaster, windows: Windows, scaler: Scaler, relative: bool, batch: int = 512) -> np.ndarray:
-    """Quantile forecasts ``(N, horizon, Q)`` in the target's units, sorted along Q (no crossing)."""
+def predict_units(model: Forecaster, windows: Windows, batch: int = 512) -> np.ndarray:
+    """Quantile forecasts ``(N, horizon, Q)`` in the model's units (changes over the scale), sorted."""
     device = next(model.parameters()).device
     parts = [model(windows.x[s: s + batch].to(device)).cpu() for s in range(0, len(windows.x), batch)]
-    pred = torch.cat(parts).sort(dim=-1).values.double().numpy()                  # (N, H, Q)
-    return windows.to_raw(pred, scaler, relative)
+    return torch.cat(parts).sort(dim=-1).values.double().numpy()                   # (N, H, Q)
+
+
+def predict(model: Forecaster, windows: Windows, prep: Prep, factors=None, median: int = 0) -> np.ndarray:
+    """Quantile forecasts ``(N, horizon, Q)`` in the target's units, sorted along Q (no crossing); with
+    ``factors`` (one per quantile, :func:`~.calibrate.conformal_factors`) the calibrated quantiles."""
+    from .calibrate import apply_factors
+
+    pred = predict_units(model, windows)
+    if factors is not None:
+        pred = apply_factors(pred, factors, median)
+    return windows.to_raw(pred, prep)
+
+
+def resolve(config: ForecastConfig, series: Series) -> tuple[str, object]:
+    """Fill in what the defaults leave open, in place: the season (inferred from the --time dates of the
+    first three quarters of a CSV series) and the window; returns ``(calendar, split)``."""
+    c = config
+    calendar = calendar_of(series.times)[0]
+    if c.season == 0 and c.csv:
+        head = int(len(series) * 0.75)
+        c.season = infer_season(series.target[:head], series.times[:head])[0]
+    if c.window == 0:
+        rough = split_series(len(series), c.horizon, c.horizon, c.val_fraction, c.test_fraction)
+        c.window = c.auto_window(rough.train_end)
+    return calendar, split_series(len(series), c.window, c.horizon, c.val_fraction, c.test_fraction)
 
 
 class ForecastTask(TrainTask):
-    """Reads and splits the series, fits the normaliser on the training rows, and trains a
-    :class:`Forecaster` on windows drawn at random from the training part; the best checkpoint is the one
-    with the lowest validation MAE of the median forecast.
+    """Reads and splits the series, resolves the season and window, fits the preparation (:class:`Prep`)
+    on the training rows, and trains a :class:`Forecaster` ensemble on windows drawn at random from the
+    training part (each member its own); the best checkpoint is the one with the lowest validation MAE
+    of the ensemble's median forecast.
 
     Example::
 
@@ -41,50 +68,57 @@ class ForecastTask(TrainTask):
 
     unit = "windows"
     monitor = "val_mae"
-    loss_label = "pinball loss (normalised)"
+    loss_label = "pinball loss (model units)"
 
     def __init__(self, config: ForecastConfig, series: Optional[Series] = None) -> None:
         super().__init__(config)
         config.validate()
         self.series = series if series is not None else load_series(config)
         c = config
-        self.split = split_series(len(self.series), c.window, c.horizon, c.val_fraction, c.test_fraction)
-        values = self.series.values
-        self.scaler = Scaler.fit(values[: self.split.train_end])
-        self.train_origins = np.arange(c.window, self.split.train_end - c.horizon + 1)
-        self.train = make_windows(values, self.train_origins, c.window, c.horizon, self.scaler, c.relative)
-        self.val = self.windows_at(np.arange(self.split.train_end, self.split.val_end - c.horizon + 1))
+        self.calendar, self.split = resolve(c, self.series)
+        values, end = self.series.values, self.split.train_end
+        self.phase = phases(self.series.times, c.period, self.calendar)
+        self.prep = Prep.fit(values[:end, 0], self.phase[:end], c.period, c.horizon, c.transform,
+                             c.deseasonalise, self.calendar)
+        self.level = c.level_input == "on" or (c.level_input == "auto" and self.prep.stationary)
+        self.cov_scaler = Scaler.fit(values[:end, 1:])
+        self.enc = encode(values, self.phase, self.prep, self.cov_scaler, c.horizon)
+        self.train_origins = np.arange(c.window, end - c.horizon + 1)
+        self.train = self.windows_at(self.train_origins)
+        self.val = self.windows_at(np.arange(end, self.split.val_end - c.horizon + 1))
         self.quantiles = torch.tensor(c.quantiles)
         self.gen = torch.Generator().manual_seed(c.seed + 1)
         self.device = torch.device(c.device)
 
     def windows_at(self, origins) -> Windows:
         c = self.config
-        return make_windows(self.series.values, origins, c.window, c.horizon, self.scaler, c.relative)
+        return make_windows(self.enc, origins, c.window, c.horizon, self.prep, self.level)
 
     @property
     def features(self) -> int:
-        return n_features(self.series.values.shape[1] - 1)
+        return n_features(self.series.values.shape[1] - 1, self.level, self.config.period > 1)
 
     def build_model(self) -> Forecaster:
         return Forecaster(self.features, self.config)
 
     def train_step(self, model: Forecaster, step: int) -> tuple[Tensor, int]:
-        idx = torch.randint(len(self.train_origins), (self.config.batch_size,), generator=self.gen)
-        x, y = self.train.x[idx].to(self.device), self.train.y[idx].to(self.device)   # (B, W, F), (B, H)
-        pred = model(x, y if self.config.decoder == "autoregressive" else None)      # (B, H, Q)
-        return pinball_loss(pred, y, self.quantiles.to(self.device)), len(idx)
+        c = self.config
+        idx = torch.randint(len(self.train_origins), (c.ensemble, c.batch_size), generator=self.gen)
+        x, y = self.train.x[idx].to(self.device), self.train.y[idx].to(self.device)   # (K, B, W, F), (K, B, H)
+        pred = model.members(x, y if c.decoder == "autoregressive" else None)          # (K, B, H, Q)
+        return pinball_loss(pred, y, self.quantiles.to(self.device)) * c.ensemble, idx.numel()
 
     def evaluate(self, model: Forecaster) -> dict[str, float]:
         c = self.config
-        raw = model(self.val.x.to(self.device)).cpu()
+        raw = model.members(self.val.x.to(self.device)).cpu()                          # (K, N, H, Q)
         loss = pinball_loss(raw, self.val.y, self.quantiles).item()
-        pred = predict(model, self.val, self.scaler, c.relative)[..., c.median_index]
+        pred = predict(model, self.val, self.prep)[..., c.median_index]
         return {"val_loss": round(loss, 6), "val_mae": round(float(np.nanmean(np.abs(pred - self.val.truth))), 6)}
 
     def metadata(self) -> dict:
-        return {"scaler": self.scaler.to_json(), "names": self.series.names, "source": self.series.source,
-                "features": self.features, "split": vars(self.split)}
+        return {"prep": self.prep.to_json(), "covariates": self.cov_scaler.to_json(), "level": self.level,
+                "names": self.series.names, "source": self.series.source, "features": self.features,
+                "split": vars(self.split)}
 
     def state_dict(self) -> dict:
         return {"generator": self.gen.get_state()}

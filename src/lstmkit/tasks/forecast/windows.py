@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Split", "split_series", "Scaler", "Windows", "make_windows"]
+__all__ = ["Split", "split_series", "Scaler", "Encoded", "encode", "Windows", "make_windows", "n_features"]
 
 
 @dataclass
@@ -28,7 +28,7 @@ def split_series(n: int, window: int, horizon: int, val_fraction: float, test_fr
 
         >>> from lstmkit.tasks.forecast.windows import split_series
         >>> split_series(100, window=24, horizon=6, val_fraction=0.1, test_fraction=0.15)
-        Split(n=100, train_end=75, val_end=85)
+        Split(n=100, train_end=73, val_end=85)
         >>> split_series(30, window=24, horizon=6, val_fraction=0.1, test_fraction=0.15)
         Traceback (most recent call last):
         ...
@@ -36,6 +36,8 @@ def split_series(n: int, window: int, horizon: int, val_fraction: float, test_fr
     """
     n_test = max(1, int(round(n * test_fraction)))
     n_val = max(1, int(round(n * val_fraction)))
+    if n_val < 2 * horizon and n - n_test - 2 * horizon >= window + 3 * horizon:
+        n_val = 2 * horizon                # enough validation origins to select and to calibrate on
     split = Split(n, n - n_test - n_val, n - n_test)
     need = window + horizon
     if split.train_end < need or n_val < horizon or n_test < horizon:
@@ -46,7 +48,7 @@ def split_series(n: int, window: int, horizon: int, val_fraction: float, test_fr
 
 
 class Scaler:
-    """Per-column mean and standard deviation, fitted on the training rows only.
+    """Per-column mean and standard deviation, fitted on the training rows only (the covariates').
 
     Example::
 
@@ -62,6 +64,8 @@ class Scaler:
 
     @classmethod
     def fit(cls, values: np.ndarray) -> "Scaler":
+        if values.shape[1] == 0:
+            return cls(np.zeros(0), np.ones(0))
         std = values.std(axis=0)
         return cls(values.mean(axis=0), np.where(std > 0, std, 1.0))
 
@@ -74,52 +78,83 @@ class Scaler:
 
 
 @dataclass
+class Encoded:
+    """A series as the model reads it: ``d (n,)`` the target through :class:`~.prep.Prep` (transformed,
+    deseasonalised), ``phase (n + horizon,)`` each row's place in the season (and the next rows'),
+    ``cov (n, C)`` covariates normalised with training statistics, ``raw (n,)`` the target itself."""
+
+    d: np.ndarray
+    phase: np.ndarray
+    cov: np.ndarray
+    raw: np.ndarray
+
+
+def encode(values: np.ndarray, phase: np.ndarray, prep, cov_scaler: "Scaler", horizon: int) -> Encoded:
+    """``values (n, 1 + C)`` (target, covariates) and ``phase (n,)`` -> :class:`Encoded`."""
+    from .prep import extend_phases
+
+    return Encoded(prep.forward(values[:, 0], phase), extend_phases(phase, horizon, prep.period),
+                   (values[:, 1:] - cov_scaler.mean) / cov_scaler.std, values[:, 0])
+
+
+@dataclass
 class Windows:
-    """``x (N, window, F)`` model inputs, ``y (N, horizon)`` normalised targets, ``anchor (N,)`` the value the
-    targets are relative to (raw units), ``truth (N, horizon)`` raw future values (NaN past the end)."""
+    """``x (N, window, F)`` model inputs, ``y (N, horizon)`` targets (the change of the encoded series
+    from the window's last value, over the scale), ``anchor (N,)`` that last value (encoded), ``phase
+    (N, horizon)`` the future rows' phases, ``truth (N, horizon)`` raw future values (NaN past the end)."""
 
     x: Tensor
     y: Tensor
     anchor: np.ndarray
+    phase: np.ndarray
     truth: np.ndarray
     origins: np.ndarray
 
-    def to_raw(self, pred: np.ndarray, scaler: Scaler, relative: bool) -> np.ndarray:
-        """Normalised forecasts ``(N, horizon, ...)`` back to the target's units."""
+    def to_raw(self, pred: np.ndarray, prep) -> np.ndarray:
+        """Forecasts ``(N, horizon, ...)`` in the model's units back to the target's units."""
         shape = (-1,) + (1,) * (pred.ndim - 1)
-        base = self.anchor.reshape(shape) if relative else scaler.mean[0]
-        return pred * scaler.std[0] + base
+        d = self.anchor.reshape(shape) + pred * prep.scale
+        phase = self.phase.reshape(self.phase.shape + (1,) * (pred.ndim - 2))
+        return prep.inverse(d, np.broadcast_to(phase, d.shape))
 
 
-def n_features(covariates: int) -> int:
-    """Inputs per step: the target relative to the window's last value, the target normalised, covariates."""
-    return 2 + covariates
+def n_features(covariates: int, level: bool, seasonal: bool) -> int:
+    """Inputs per step: the encoded target relative to the window's last value; its level (for a series
+    that returns to its mean); cos and sin of the season's phase; the covariates."""
+    return 1 + int(level) + 2 * int(seasonal) + covariates
 
 
-def make_windows(values: np.ndarray, origins, window: int, horizon: int, scaler: Scaler,
-                 relative: bool) -> Windows:
+def make_windows(enc: Encoded, origins, window: int, horizon: int, prep, level: bool) -> Windows:
     """Windows whose forecasts start at rows ``origins`` (inputs: rows ``[o - window, o)``).
 
     Example::
 
         >>> import numpy as np
-        >>> from lstmkit.tasks.forecast.windows import Scaler, make_windows
+        >>> from lstmkit.tasks.forecast.prep import Prep
+        >>> from lstmkit.tasks.forecast.windows import Scaler, encode, make_windows
         >>> v = np.arange(10.0)[:, None]
-        >>> w = make_windows(v, [4, 5], window=3, horizon=2, scaler=Scaler([0.0], [1.0]), relative=True)
+        >>> enc = encode(v, np.zeros(10), Prep(), Scaler([], []), horizon=2)
+        >>> w = make_windows(enc, [4, 5], window=3, horizon=2, prep=Prep(), level=False)
         >>> w.x.shape, w.y.tolist(), w.anchor.tolist()
-        (torch.Size([2, 3, 2]), [[1.0, 2.0], [1.0, 2.0]], [3.0, 4.0])
+        (torch.Size([2, 3, 1]), [[1.0, 2.0], [1.0, 2.0]], [3.0, 4.0])
     """
     origins = np.asarray(origins, dtype=np.int64)
-    norm = (values - scaler.mean) / scaler.std                                      # (N_rows, K)
+    n = len(enc.d)
     idx = origins[:, None] + np.arange(-window, 0)[None, :]                         # (N, window)
-    past = norm[idx]                                                                # (N, window, K)
-    anchor_n = past[:, -1, 0]                                                       # (N,)
-    x = np.concatenate([past[:, :, :1] - anchor_n[:, None, None], past], axis=2)    # (N, window, 2 + cov)
+    past = enc.d[idx]                                                               # (N, window)
+    anchor = past[:, -1]                                                            # (N,)
+    parts = [((past - anchor[:, None]) / prep.scale)[..., None]]                    # (N, window, 1)
+    if level:
+        parts.append(((past - prep.level) / prep.spread)[..., None])
+    if prep.period > 1:
+        a = 2 * np.pi * enc.phase[idx] / prep.period
+        parts += [np.cos(a)[..., None], np.sin(a)[..., None]]
+    if enc.cov.shape[1]:
+        parts.append(enc.cov[idx])                                                  # (N, window, C)
+    x = np.concatenate(parts, axis=2)                                               # (N, window, F)
     fut = origins[:, None] + np.arange(horizon)[None, :]                            # (N, horizon)
-    inside = fut < len(values)
-    truth = np.where(inside, values[np.minimum(fut, len(values) - 1), 0], np.nan)
-    y = (truth - scaler.mean[0]) / scaler.std[0]
-    if relative:
-        y = y - anchor_n[:, None]
-    return Windows(torch.from_numpy(x).float(), torch.from_numpy(np.nan_to_num(y)).float(),
-                   values[origins - 1, 0].astype(np.float64), truth, origins)
+    inside = fut < n
+    truth = np.where(inside, enc.raw[np.minimum(fut, n - 1)], np.nan)
+    y = np.where(inside, (enc.d[np.minimum(fut, n - 1)] - anchor[:, None]) / prep.scale, 0.0)
+    phase = enc.phase[np.minimum(fut, len(enc.phase) - 1)]
+    return Windows(torch.from_numpy(x).float(), torch.from_numpy(y).float(), anchor, phase, truth, origins)
