@@ -8,7 +8,8 @@ Each series is written to a CSV file (a date column where the series has dates) 
 the command a user types: ``lstmkit train forecast --csv FILE --target y --time t --max-time 1m`` (no
 --season, no --window: the defaults infer them). The series: statsmodels' CO2 (monthly), sunspots (yearly),
 Nile flow (yearly), El Nino sea-surface temperatures (monthly, 1950-2010) and US quarterly real GDP
-(macrodata); and two generated ones: ``airline`` (144 months, a trend times a seasonal pattern that grows
+(macrodata), each read from a CSV file; the built-in co2 and sunspots (``--dataset``, season 12 and 11);
+and two generated ones: ``airline`` (144 months, a trend times a seasonal pattern that grows
 with it, noise) and ``daily`` (10 years of days: a yearly cycle, a weekly pattern, AR(1) noise). Writes
 benchmarks/results/forecast_suite_<max-time>.json.
 """
@@ -76,7 +77,7 @@ def series_csv(name: str) -> str:
     raise ValueError(f"unknown series {name!r}")
 
 
-SERIES = ["airline", "co2", "elnino", "sunspots", "nile", "gdp", "daily"]
+SERIES = ["airline", "co2", "elnino", "sunspots", "nile", "gdp", "daily", "builtin-co2", "builtin-sunspots"]
 
 
 def main(argv=None) -> None:
@@ -95,13 +96,16 @@ def main(argv=None) -> None:
     out: dict = {"max_time": args.max_time, "extra": args.extra, "series": {}}
     args.runs.mkdir(parents=True, exist_ok=True)
     for name in args.series:
-        csv = args.runs / f"{name}.csv"
-        csv.write_text(series_csv(name))
         run = args.runs / name
         if run.exists():
             shutil.rmtree(run)
-        cmd = ["train", "forecast", "--csv", str(csv), "--target", "y", "--time", "t", "--max-time", args.max_time,
-               "--out", str(run), *args.extra.split()]
+        if name.startswith("builtin-"):
+            data = ["--dataset", name[len("builtin-"):]]
+        else:
+            csv = args.runs / f"{name}.csv"
+            csv.write_text(series_csv(name))
+            data = ["--csv", str(csv), "--target", "y", "--time", "t"]
+        cmd = ["train", "forecast", *data, "--max-time", args.max_time, "--out", str(run), *args.extra.split()]
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()) as log:
             code = cli(cmd)

@@ -66,16 +66,33 @@ def forecast_table(run_path, csv_path, target="", missing=None, non_numeric=None
 
 
 def _future_times(times: list[str], horizon: int) -> list[str]:
-    """Numeric evenly spaced time stamps continue; anything else is left empty."""
+    """Numeric evenly spaced time stamps continue, and so do dates of a regular frequency (in the file's
+    format: 1960-12 -> 1961-01); anything else is left empty."""
     try:
         t = [float(x) for x in times[-2:]]
     except ValueError:
-        return [""] * horizon
+        return _future_dates(times, horizon)
     if len(t) < 2:
         return [""] * horizon
     step = t[1] - t[0]
     fmt = (lambda v: str(int(round(v)))) if all(x == int(x) for x in t) and step == int(step) else (lambda v: f"{v:g}")
     return [fmt(t[1] + step * (h + 1)) for h in range(horizon)]
+
+
+def _future_dates(times: list[str], horizon: int) -> list[str]:
+    try:
+        import pandas as pd
+
+        t = pd.DatetimeIndex(pd.to_datetime(pd.Series(times[-8:]), errors="raise"))
+        freq = pd.infer_freq(t) if len(t) >= 3 else None
+    except (ImportError, ValueError, TypeError):
+        return [""] * horizon
+    if freq is None:
+        return [""] * horizon
+    future = pd.date_range(t[-1], periods=horizon + 1, freq=freq)[1:]
+    last = times[-1]
+    fmt = "%Y-%m" if len(last) == 7 else "%Y-%m-%d" if len(last) == 10 else None
+    return [d.strftime(fmt) if fmt else str(d) for d in future]
 
 
 def _forecast(args: argparse.Namespace) -> None:

@@ -76,9 +76,9 @@ class ForecastTask(TrainTask):
         self.series = series if series is not None else load_series(config)
         c = config
         self.calendar, self.split = resolve(c, self.series)
-        values, end = self.series.values, self.split.train_end
+        values, end, seen = self.series.values, self.split.train_end, self.split.val_end
         self.phase = phases(self.series.times, c.period, self.calendar)
-        self.prep = Prep.fit(values[:end, 0], self.phase[:end], c.period, c.horizon, c.transform,
+        self.prep = Prep.fit(values[:seen, 0], self.phase[:seen], c.period, c.horizon, c.transform,
                              c.deseasonalise, self.calendar)
         self.level = c.level_input == "on" or (c.level_input == "auto" and self.prep.stationary)
         self.cov_scaler = Scaler.fit(values[:end, 1:])
