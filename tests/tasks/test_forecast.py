@@ -83,14 +83,14 @@ def test_missing_column_and_bad_cells_leave_no_run_folder(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------- pieces
-def test_normalisation_is_fitted_on_the_training_part_only():
-    values = np.concatenate([np.ones(80), np.full(40, 1000.0)])[:, None]
+def test_preparation_is_fitted_before_the_hold_out_only():
+    values = np.concatenate([np.ones(80), np.full(16, 500.0), np.full(24, 1000.0)])[:, None]
     values[:80:2] = 3.0
     cfg = ForecastConfig(csv="given", target="y", window=8, horizon=2, val_fraction=0.15, test_fraction=0.2)
     task = ForecastTask(cfg, Series(values, [str(i) for i in range(120)], ["y"], "test"))
-    assert task.split.train_end == 78
-    assert task.prep.lam == 1.0 and task.prep.level == pytest.approx(values[:78, 0].mean())
-    assert task.prep.spread == pytest.approx(values[:78, 0].std())
+    assert task.split.train_end == 78 and task.split.val_end == 96
+    assert task.prep.lam == 1.0 and task.prep.level == pytest.approx(values[:96, 0].mean())
+    assert task.prep.spread == pytest.approx(values[:96, 0].std())
 
 
 def test_windows_round_trip_to_raw_units():
