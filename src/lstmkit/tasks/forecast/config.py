@@ -57,10 +57,10 @@ class ForecastConfig(TrainConfig):
                          "sunspots; for a CSV inferred from --time dates: hourly 24 or 168, daily 7 or 365 "
                          "(the stronger), weekly 52, monthly 12, quarterly 4, else 1)")
     transform: str = opt("auto", "Box-Cox transform of the target before the model: auto (log or sqrt when "
-                                 "the spread grows with the level, Guerrero's test on the training part), none, "
+                                 "the spread grows with the level, Guerrero's test on the rows before the hold-out), none, "
                                  "sqrt, log", choices=("auto", "none", "sqrt", "log"))
-    deseasonalise: str = opt("auto", "remove a Fourier seasonal component fitted on the training part, which "
-                                     "the model's forecasts get back: auto (when it explains >= 25% of the "
+    deseasonalise: str = opt("auto", "remove a Fourier seasonal component (fitted on the rows before the hold-out), which "
+                                     "the model's forecasts get back: auto (when it explains a quarter or more of the "
                                      "detrended series), on, off", choices=("auto", "on", "off"))
     level_input: str = opt("auto", "also show the model the series' level (not only its changes): auto (when "
                                    "the ADF test finds the series mean-reverting), on, off",
@@ -89,7 +89,7 @@ class ForecastConfig(TrainConfig):
 
     # ------------------------------------------------------------------ reports
     calibrate: bool = opt(True, "widen or narrow each quantile so it holds on the validation part (split "
-                                "conformal on the model's own quantiles): the 10-90% interval means 80%")
+                                "conformal on the model's own quantiles): the 10-90 percent interval then means 80 percent")
     baselines: bool = opt(True, "score seasonal-naive, ARIMA and ETS (statsmodels) on the hold-out when "
                                 "training ends (for a season over 24: ARIMA on Fourier terms, ETS on the "
                                 "deseasonalised series)", control=True)
