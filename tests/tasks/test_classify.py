@@ -173,3 +173,24 @@ def test_ewt_genre_dataset_from_conllu():
     ex = read_examples(str(path), ClassifyConfig())
     assert len(ex) == 2001 and set(ex.labels) == {"answers", "email", "newsgroup", "reviews", "weblog"}
     assert ex.kind == "text" and all(isinstance(t, str) and t for t in ex.items)
+
+
+def test_spelled_words_keep_an_unseen_words_spelling(tmp_path):
+    from lstmkit.tasks.classify import Encoder, Examples, load_classifier
+    enc = Encoder.build(Examples("text", ["good film", "bad film"], ["1", "0"]), "word", 1, 0, spell=3)
+    x = enc.encode_item("goodness film")
+    assert x.shape == (2, 4) and x[0, 0] == 1 and x[0, 1:].tolist() == [enc.char_index[c] for c in "goo"]
+    assert x[1, 0] == enc.index["film"] and x[1, 1:].tolist() == [enc.char_index[c] for c in "fil"]   # cut to 3
+    torch.manual_seed(0)
+    cfg = ClassifyConfig(hidden=8, embed=4, tokens="word", char_hidden=5, char_dim=4)
+    model = SequenceClassifier(2, cfg, vocab_size=len(enc.tokens) + 2, n_chars=len(enc.chars) + 2).eval()
+    a, b = enc.encode_item("goodness"), enc.encode_item("badness")                      # both <unk> words
+    assert a[0, 0] == b[0, 0] == 1 and not torch.equal(model.embed(a.unsqueeze(1)), model.embed(b.unsqueeze(1)))
+    rows = ["text,label"] + ["a good film,pos", "a bad film,neg"] * 8
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    train(ClassifyConfig(data=str(tmp_path / "t.csv"), dev=str(tmp_path / "t.csv"), tokens="word", char_hidden=4,
+                         char_dim=4, max_steps=4, **SMALL), tmp_path / "run", stream=io.StringIO())
+    model, enc, _ = load_classifier(tmp_path / "run")
+    assert enc.spell and model.spelling is not None
+    with pytest.raises(ValueError, match="expected --char-hidden 0 or --tokens word"):
+        ClassifyConfig(char_hidden=4).validate()

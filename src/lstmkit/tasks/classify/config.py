@@ -61,6 +61,9 @@ class ClassifyConfig(TrainConfig):
     # ------------------------------------------------------------------ model
     cell: str = opt("lstm", "recurrent cell", choices=("lstm", "gru", "rnn"))
     embed: int = opt(64, "text: size of the token embedding")
+    char_hidden: int = opt(0, "word tokens: also read each word's spelling with a character BiLSTM of this many "
+                              "units per direction, joined to its embedding (0: off); unseen words keep their spelling")
+    char_dim: int = opt(24, "with --char-hidden: size of the character embedding")
     hidden: int = opt(128, "hidden units per direction")
     layers: int = opt(1, "recurrent layers")
     bidirectional: bool = opt(True, "read each sequence in both directions")
@@ -75,9 +78,15 @@ class ClassifyConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("embed", "hidden", "layers", "batch_size", "eval_batch_size", "min_count", "members"):
+        for name in ("embed", "hidden", "layers", "batch_size", "eval_batch_size", "min_count", "members",
+                     "char_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.char_hidden < 0:
+            raise ValueError(f"char_hidden must be >= 0, got {self.char_hidden}")
+        if self.char_hidden and self.tokens != "word":
+            raise ValueError(f"--char-hidden spells each word of --tokens word; got --tokens {self.tokens} (characters "
+                             f"are the tokens already): expected --char-hidden 0 or --tokens word")
         if self.max_len < 0:
             raise ValueError(f"max_len must be >= 0, got {self.max_len}")
         self.check_probabilities("dropout", "word_dropout")

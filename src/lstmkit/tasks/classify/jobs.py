@@ -56,7 +56,7 @@ def load_classifier(run_path: str | pathlib.Path, checkpoint: str = "auto"
     try:
         enc = Encoder.from_json(state["meta"]["encoder"])
         model = build_classifier(len(enc.classes), cfg, vocab_size=len(enc.tokens) + 2 if enc.kind == "text" else 0,
-                                 features=enc.features)
+                                 features=enc.features, n_chars=len(enc.chars) + 2 if enc.spell else 0)
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint {checkpoint} of {run_path} does not match the run's "

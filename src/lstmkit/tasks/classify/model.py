@@ -9,14 +9,21 @@ import torch
 from torch import Tensor, nn
 
 from ...layers import Dropout, GRU, LSTM, RNN
+from ..tagger.model import CharEncoder
 from .config import ClassifyConfig
 
 __all__ = ["SequenceClassifier", "ClassifierEnsemble", "build_classifier"]
 
 
 class SequenceClassifier(nn.Module):
-    """Class scores for padded sequences: ``forward(x, lengths)`` with ``x`` (T, B) token ids or (T, B, F)
-    numbers -> logits (B, n_classes).
+    """Class scores for padded sequences: ``forward(x, lengths)`` with ``x`` (T, B) token ids, (T, B, 1 + K)
+    spelled words (word id, then the ids of its first K characters, 0-padded) or (T, B, F) numbers, and
+    ``lengths`` (B,) -> logits (B, n_classes).
+
+    A spelled word reads as [embedding of its id; the last states of a character BiLSTM over its spelling]
+    (``cfg.char_hidden`` units per direction), so a word training never saw (id 1, <unk>) still brings its
+    prefixes and suffixes ("un-", "-less", "-est"). ``cfg.word_dropout`` replaces training tokens' ids by <unk>
+    (their spelling stays).
 
     Pooling over the recurrent outputs (T, B, D*H), each sequence up to its own length: ``last`` (the final
     state of each direction: the forward direction's at the sequence's last step, the backward one's at its
@@ -29,20 +36,30 @@ class SequenceClassifier(nn.Module):
         >>> model = SequenceClassifier(3, ClassifyConfig(hidden=8, embed=4), vocab_size=20).eval()
         >>> model(torch.randint(1, 20, (7, 2)), torch.tensor([7, 3])).shape
         torch.Size([2, 3])
+        >>> spelled = SequenceClassifier(2, ClassifyConfig(hidden=8, embed=4, tokens="word", char_hidden=6),
+        ...                              vocab_size=20, n_chars=30).eval()
+        >>> spelled(torch.randint(1, 20, (7, 2, 1 + 5)), torch.tensor([7, 3])).shape
+        torch.Size([2, 2])
         >>> numeric = SequenceClassifier(4, ClassifyConfig(hidden=8, pooling="max"), features=1).eval()
         >>> numeric(torch.randn(5, 2, 1), torch.tensor([5, 2])).shape
         torch.Size([2, 4])
     """
 
-    def __init__(self, n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0) -> None:
+    def __init__(self, n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0,
+                 n_chars: int = 0) -> None:
         super().__init__()
         if bool(vocab_size) == bool(features):
             raise ValueError(f"expected either vocab_size (tokens) or features (numbers), got {vocab_size} and "
                              f"{features}")
+        if bool(n_chars) != bool(cfg.char_hidden and vocab_size):
+            raise ValueError(f"expected n_chars (the spelling's alphabet) exactly when char_hidden is set for "
+                             f"tokens, got n_chars={n_chars} with char_hidden={cfg.char_hidden}")
         self.input = nn.Embedding(vocab_size, cfg.embed, padding_idx=0) if vocab_size else \
             nn.Linear(features, cfg.embed)
+        self.spelling = CharEncoder(n_chars, cfg.char_dim, cfg.char_hidden, cfg.backend) if n_chars else None
+        size_in = cfg.embed + (2 * cfg.char_hidden if n_chars else 0)
         cls = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cfg.cell]
-        self.rnn = cls(cfg.embed, cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
+        self.rnn = cls(size_in, cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
                        dropout=cfg.dropout if cfg.layers > 1 else 0.0, backend=cfg.backend)
         self.pooling, self.directions, self.layers = cfg.pooling, 2 if cfg.bidirectional else 1, cfg.layers
         size = self.directions * cfg.hidden
@@ -53,10 +70,22 @@ class SequenceClassifier(nn.Module):
         self.n_classes = n_classes
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        out, state = self.rnn(self.drop(self.embed(x)), lengths=lengths)          # (T, B, D*H)
+        return self.head(self.drop(self.pool(out, state, lengths)))             # (B, C)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """(T, B) token ids, (T, B, 1 + spell) spelled words or (T, B, F) numbers -> (T, B, input size)."""
+        spelled = x[..., 1:] if self.spelling is not None else None
+        if spelled is not None:
+            x = x[..., 0]
         if self.training and self.word_dropout:                                 # whole tokens read as <unk>
             x = x.masked_fill((x > 1) & (torch.rand(x.shape, device=x.device) < self.word_dropout), 1)
-        out, state = self.rnn(self.drop(self.input(x)), lengths=lengths)          # (T, B, D*H)
-        return self.head(self.drop(self.pool(out, state, lengths)))             # (B, C)
+        e = self.input(x)
+        if spelled is None:
+            return e
+        words, which = torch.unique(spelled.reshape(-1, spelled.shape[-1]), dim=0, return_inverse=True)  # (U, K)
+        vectors = self.spelling(words.t(), (words > 0).sum(1).clamp(min=1))     # (U, 2 * char_hidden)
+        return torch.cat([e, vectors[which].reshape(*x.shape, -1)], dim=2)
 
     def member_logits(self, x: Tensor, lengths: Tensor) -> Tensor:
         """(1, B, C): the scores as an ensemble of one (see :class:`ClassifierEnsemble`)."""
@@ -94,9 +123,10 @@ class ClassifierEnsemble(nn.Module):
         (torch.Size([3, 2, 2]), tensor([1.0000, 1.0000], grad_fn=<SumBackward1>))
     """
 
-    def __init__(self, n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0) -> None:
+    def __init__(self, n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0,
+                 n_chars: int = 0) -> None:
         super().__init__()
-        self.members = nn.ModuleList(SequenceClassifier(n_classes, cfg, vocab_size, features)
+        self.members = nn.ModuleList(SequenceClassifier(n_classes, cfg, vocab_size, features, n_chars)
                                      for _ in range(cfg.members))
         self.n_classes = n_classes
 
@@ -109,8 +139,9 @@ class ClassifierEnsemble(nn.Module):
         return z.logsumexp(0) - math.log(len(self.members))                     # (B, C)
 
 
-def build_classifier(n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0) -> nn.Module:
+def build_classifier(n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0,
+                     n_chars: int = 0) -> nn.Module:
     """The model ``cfg`` describes: one :class:`SequenceClassifier`, or a :class:`ClassifierEnsemble` when
     ``cfg.members > 1``."""
     cls = ClassifierEnsemble if cfg.members > 1 else SequenceClassifier
-    return cls(n_classes, cfg, vocab_size=vocab_size, features=features)
+    return cls(n_classes, cfg, vocab_size=vocab_size, features=features, n_chars=n_chars)

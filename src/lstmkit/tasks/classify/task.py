@@ -56,29 +56,43 @@ class Encoder:
     """
 
     def __init__(self, kind: str, tokens: list[str], classes: list[str], mode: str, max_len: int,
-                 features: int = 0) -> None:
+                 features: int = 0, chars: Optional[list[str]] = None, spell: int = 0) -> None:
         self.kind, self.tokens, self.classes, self.mode = kind, tokens, classes, mode
-        self.max_len, self.features = max_len, features
+        self.max_len, self.features, self.chars, self.spell = max_len, features, chars or [], spell
         self.index = {t: i + 2 for i, t in enumerate(tokens)}
+        self.char_index = {c: i + 2 for i, c in enumerate(self.chars)}
         self.class_index = {c: i for i, c in enumerate(classes)}
 
     @classmethod
-    def build(cls, ex: Examples, tokens: str, min_count: int, max_len: int) -> "Encoder":
+    def build(cls, ex: Examples, tokens: str, min_count: int, max_len: int, spell: int = 0) -> "Encoder":
+        """``spell`` > 0 (word tokens): each word also carries its first ``spell`` characters' ids."""
         classes = sorted(set(ex.labels))
         if ex.kind == "numeric":
             return cls("numeric", [], classes, tokens, max_len, features=int(ex.items[0].shape[1]))
         split = list if tokens == "char" else str.split
         counts = Counter(t for s in ex.items for t in split(s))
-        return cls("text", sorted(t for t, n in counts.items() if n >= min_count), classes, tokens, max_len)
+        chars = sorted({c for t in counts for c in t}) if spell else []
+        return cls("text", sorted(t for t, n in counts.items() if n >= min_count), classes, tokens, max_len,
+                   chars=chars, spell=spell)
 
     def encode_item(self, item) -> Tensor:
+        """(T,) token ids, (T, 1 + spell) [word id, character ids (0-padded)] for spelled words, or the
+        (T, F) numbers, cut to ``max_len`` steps."""
         if self.kind == "numeric":
             if item.shape[1] != self.features:
                 raise ValueError(f"expected {self.features} feature(s) per step, got {item.shape[1]}")
             x = item
         else:
             toks = list(item) if self.mode == "char" else item.split()
+            toks = toks[: self.max_len] if self.max_len else toks
             x = torch.tensor([self.index.get(t, 1) for t in toks] or [1], dtype=torch.long)
+            if self.spell:
+                spelled = torch.zeros(len(x), 1 + self.spell, dtype=torch.long)
+                spelled[:, 0] = x
+                for k, t in enumerate(toks):
+                    ids = [self.char_index.get(c, 1) for c in t[: self.spell]]
+                    spelled[k, 1: 1 + len(ids)] = torch.tensor(ids)
+                x = spelled if toks else spelled.index_fill_(1, torch.tensor([1]), 1)
         return x[: self.max_len] if self.max_len else x
 
     def encode(self, ex: Examples) -> tuple[list[Tensor], Tensor]:
@@ -91,15 +105,20 @@ class Encoder:
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "tokens": self.tokens, "classes": self.classes, "mode": self.mode,
-                "max_len": self.max_len, "features": self.features}
+                "max_len": self.max_len, "features": self.features, "chars": self.chars, "spell": self.spell}
 
     @classmethod
     def from_json(cls, d: dict) -> "Encoder":
-        return cls(d["kind"], d["tokens"], d["classes"], d["mode"], d["max_len"], d["features"])
+        return cls(d["kind"], d["tokens"], d["classes"], d["mode"], d["max_len"], d["features"],
+                   d.get("chars", []), d.get("spell", 0))
+
+
+#: characters of a word that --char-hidden reads (longer words are cut)
+SPELL = 20
 
 
 def collate(items: list[Tensor]) -> tuple[Tensor, Tensor]:
-    """Pad into (T, B) or (T, B, F), with the (B,) lengths."""
+    """Pad into (T, B), (T, B, 1 + spell) or (T, B, F), with the (B,) lengths."""
     return pad_sequence(items), torch.tensor([len(x) for x in items])
 
 
@@ -148,7 +167,8 @@ class ClassifyTask(TrainTask):
     def __init__(self, config: ClassifyConfig, data: Optional[tuple[Examples, Examples]] = None) -> None:
         super().__init__(config)
         train, dev = data or load_examples(config)
-        self.encoder = Encoder.build(train, config.tokens, config.min_count, config.max_len)
+        self.encoder = Encoder.build(train, config.tokens, config.min_count, config.max_len,
+                                     SPELL if config.char_hidden else 0)
         self.train_x, self.train_y = self.encoder.encode(train)
         self.dev_x, self.dev_y = self.encoder.encode(dev)
         counts = torch.bincount(self.train_y, minlength=len(self.encoder.classes)).double()
@@ -163,7 +183,8 @@ class ClassifyTask(TrainTask):
     def build_model(self) -> nn.Module:
         enc = self.encoder
         if enc.kind == "text":
-            return build_classifier(len(enc.classes), self.config, vocab_size=len(enc.tokens) + 2)
+            return build_classifier(len(enc.classes), self.config, vocab_size=len(enc.tokens) + 2,
+                                    n_chars=len(enc.chars) + 2 if enc.spell else 0)
         return build_classifier(len(enc.classes), self.config, features=enc.features)
 
     def train_step(self, model: nn.Module, step: int) -> tuple[Tensor, int]:
