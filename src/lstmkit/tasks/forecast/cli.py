@@ -22,7 +22,7 @@ from .windows import make_windows
 TRAIN_HELP = """\
 Forecast a series several steps ahead: an ensemble of small LSTMs reads a window of the past and outputs
 quantiles of the next --horizon values, all at once (direct) or one after the other (autoregressive).
-Fitted on the training part only: the season (inferred from --time dates unless --season), a log or
+Fitted on the rows before the hold-out: the season (inferred from --time dates unless --season), a log or
 square-root transform when the spread grows with the level, and a Fourier seasonal component; the model
 forecasts the rest, relative to the window's last value. The quantiles are then calibrated on the
 validation part (split conformal), so an 80% interval holds about 80% of new values. The last part of the
