@@ -9,8 +9,11 @@ the command a user types: ``lstmkit train forecast --csv FILE --target y --time 
 --season, no --window: the defaults infer them). The series: statsmodels' CO2 (monthly), sunspots (yearly),
 Nile flow (yearly), El Nino sea-surface temperatures (monthly, 1950-2010) and US quarterly real GDP
 (macrodata), each read from a CSV file; the built-in co2 and sunspots (``--dataset``, season 12 and 11);
-and two generated ones: ``airline`` (144 months, a trend times a seasonal pattern that grows
-with it, noise) and ``daily`` (10 years of days: a yearly cycle, a weekly pattern, AR(1) noise). Writes
+and four generated ones: ``airline`` (144 months, a trend times a seasonal pattern that grows
+with it, noise), ``daily`` (10 years of days: a yearly cycle, a weekly pattern, AR(1) noise),
+``sunspots-monthly`` (2820 months of 9.5-12.5-year cycles with level-dependent persistent noise: monthly
+dates infer a season of 12 that is not there) and ``temps`` (10 years of daily minimum temperatures: a
+yearly cycle, no weekly one, AR(1) weather noise wider in summer). Writes
 benchmarks/results/forecast_suite_<max-time>.json.
 """
 
@@ -74,10 +77,54 @@ def series_csv(name: str) -> str:
             noise[i] = 0.65 * noise[i - 1] + e[i]
         y = 11 + 4 * np.cos(2 * np.pi * (t - 15) / 365.25) + 0.6 * (t % 7 >= 5) + noise
         return _frame([f"{d:%Y-%m-%d}" for d in days], y)
+    if name == "sunspots-monthly":
+        return _frame(*monthly_sunspots_like(rng))
+    if name == "temps":
+        return _frame(*daily_temperatures_like(rng))
     raise ValueError(f"unknown series {name!r}")
 
 
-SERIES = ["airline", "co2", "elnino", "sunspots", "nile", "gdp", "daily", "builtin-co2", "builtin-sunspots"]
+def monthly_sunspots_like(rng, months: int = 2820):
+    """Monthly counts 1749-1983 shaped like the sunspot record: cycles of 9.5-12.5 years (not a calendar
+    season: monthly dates infer 12) rising faster than they decay, each with its own amplitude, and
+    persistent month-to-month noise whose spread grows with the level; never negative."""
+    level = []
+    while len(level) < months:
+        length, amp = int(rng.uniform(9.5, 12.5) * 12), rng.gamma(6.0, 20.0)
+        u = np.arange(length) / length
+        level.extend(amp * np.sin(np.pi * u ** 0.6) ** 2)
+    level = np.array(level[:months])
+    e = np.zeros(months)
+    for i in range(1, months):
+        e[i] = 0.6 * e[i - 1] + rng.normal(0, 0.8)
+    y = np.maximum(0.0, level + 3.0 * np.sqrt(level + 1.0) * e).round(1)
+    return [f"{1749 + m // 12}-{m % 12 + 1:02d}" for m in range(months)], y
+
+
+def daily_temperatures_like(rng, days: int = 3650):
+    """Ten years of daily minimum temperatures (like Melbourne's 1981-1990): a yearly cycle with a second
+    harmonic, no weekly pattern, AR(1) weather noise that is wider in summer, in tenths of a degree."""
+    import pandas as pd
+
+    dates = pd.date_range("1981-01-01", periods=days, freq="D")
+    a = 2 * np.pi * (dates.dayofyear.to_numpy() - 15) / 365.25
+    noise = np.zeros(days)
+    for i in range(1, days):
+        noise[i] = 0.6 * noise[i - 1] + rng.normal(0, 2.2 * (1 + 0.25 * np.cos(a[i])))
+    y = (11 + 4 * np.cos(a) + 0.7 * np.cos(2 * a - 0.5) + noise).round(1)
+    return [f"{d:%Y-%m-%d}" for d in dates], y
+
+
+def without(r: dict) -> str:
+    """The first fit's hold-out scores (before the refit), when the run refitted."""
+    if "lstm_without_refit" not in r:
+        return ""
+    w = r["lstm_without_refit"]
+    return f"(no refit: {w['mase']:.3f} cov {w['coverage']:.2f}; refit {r['refit']['steps']} steps)"
+
+
+SERIES = ["airline", "co2", "elnino", "sunspots", "nile", "gdp", "daily", "sunspots-monthly", "temps", "builtin-co2",
+          "builtin-sunspots"]
 
 
 def main(argv=None) -> None:
@@ -121,7 +168,7 @@ def main(argv=None) -> None:
               f"{r['arima']['mase']:.3f}  ets {r['ets']['mase']:.3f}  snaive {r['seasonal_naive']['mase']:.3f}  "
               f"{'WIN ' if r['lstm']['mase'] <= best else 'lose'} cov {r['lstm']['coverage']:.2f} "
               f"(raw {r['lstm'].get('coverage_uncalibrated', float('nan')):.2f})  {r['preparation']}  "
-              f"level={r['level_input']}  {r['wall_seconds']}s", flush=True)
+              f"level={r['level_input']}  {r['wall_seconds']}s  {without(r)}", flush=True)
     wins = sum(r["lstm"]["mase"] <= min(r["arima"]["mase"], r["ets"]["mase"]) for r in out["series"].values())
     cov = sum(0.7 <= r["lstm"]["coverage"] <= 0.9 for r in out["series"].values())
     out["summary"] = {"wins": wins, "coverage_in_70_90": cov, "series": len(out["series"])}

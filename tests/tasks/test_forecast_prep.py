@@ -128,3 +128,21 @@ def test_defaults_infer_season_transform_and_calibrate(tmp_path, capsys):
     assert main(["forecast", str(run), "--csv", str(tmp_path / "s.csv")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split(",")[1] for ln in lines[1:]] == ["1960-01", "1960-02", "1960-03"]
+
+
+def test_an_interval_gets_one_factor_so_a_tilted_validation_does_not_tilt_it():
+    y = np.random.default_rng(2).normal(1.0, 1.0, size=(2000, 1))              # validation runs above the model
+    pred = np.broadcast_to(np.array([-1.28, 0.0, 1.28]), (2000, 1, 3))
+    f = conformal_factors(pred, y, [0.1, 0.5, 0.9], 1)
+    assert f[0] == f[2] and 1.3 < f[0] < 1.8
+    lone = conformal_factors(pred[..., 1:], y, [0.5, 0.9], 0)                   # no mirror: its own side
+    assert lone[0] == 1.0 and lone[1] > 1.3
+
+
+def test_a_time_budget_lifts_the_step_limit_and_early_stopping_ends_the_run():
+    from lstmkit.tasks.forecast import ForecastTask
+    timed = ForecastTask(ForecastConfig(dataset="sunspots", max_time=60)).config
+    assert (timed.max_steps, timed.decay_steps, timed.patience) == (100_000, 1500, 8)
+    capped = ForecastTask(ForecastConfig(dataset="sunspots", max_time=60, max_steps=300)).config
+    assert (capped.max_steps, capped.decay_steps) == (300, 0)
+    assert ForecastTask(ForecastConfig(dataset="sunspots")).config.max_steps == 1500

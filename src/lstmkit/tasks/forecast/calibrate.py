@@ -1,7 +1,10 @@
-"""Intervals that mean what they say: each quantile forecast is stretched (or shrunk) about the median by
-a factor fitted on the validation part, so that the share of validation values below it is the quantile
-(split conformal prediction on the model's own quantiles, pooled over the horizon steps: the model's
-quantiles give each step's width, the validation part scales them)."""
+"""Intervals that mean what they say: each interval of the forecast (quantiles q and 1 - q) is stretched
+(or shrunk) about the median by one factor fitted on the validation part of the first fit, so that the
+share of validation values inside it is 1 - 2q (split conformal prediction on the model's own quantiles,
+pooled over the horizon steps: the model's quantiles give each step's width and skew, the validation part
+scales them; the finite-sample correction counts forecast origins, not correlated outcomes). The refitted
+model forecasts the hold-out from as far as the first fit forecast the validation part, so the same
+factors apply to it."""
 
 from __future__ import annotations
 
@@ -11,11 +14,16 @@ __all__ = ["conformal_factors", "apply_factors"]
 
 
 def conformal_factors(pred: np.ndarray, y: np.ndarray, quantiles: list[float], median: int,
-                      valid: np.ndarray | None = None) -> list[float]:
+                      valid: np.ndarray | None = None, blocks: int | None = None) -> list[float]:
     """One factor per quantile from forecasts ``pred (N, H, Q)`` and outcomes ``y (N, H)`` (model units;
-    ``valid (N, H)`` marks the outcomes that exist). For a quantile q below the median the score of an
-    outcome is ``(median - y) / (median - pred_q)``, and the factor is the score's (1 - q) quantile with the
-    finite-sample correction ``(n + 1) / n``; above the median, mirrored. The median's factor is 1.
+    ``valid (N, H)`` marks the outcomes that exist). A pair of quantiles ``q`` and ``1 - q`` gets one
+    factor, the interval's: the score of an outcome is how far it lies past the median in units of that
+    side's width, ``max((median - y) / (median - pred_q), (y - median) / (pred_1-q - median))``, and the
+    factor is the scores' ``1 - 2q`` quantile with the finite-sample correction ``(n + 1) / n`` -- one
+    parameter, so a validation part that happened to run above the model does not tilt every later
+    interval. ``n`` is ``blocks`` when given: the number of forecast origins, not of the (strongly
+    correlated) outcomes, which makes small validation parts conservative. A quantile without its mirror
+    gets its own factor (scores on its side only). The median's factor is 1.
 
     Example (forecast quantiles half as wide as the outcomes' spread get a factor of about 2)::
 
@@ -29,21 +37,27 @@ def conformal_factors(pred: np.ndarray, y: np.ndarray, quantiles: list[float], m
     if pred.shape[:2] != y.shape:
         raise ValueError(f"pred (N, H, Q) and y (N, H) must agree on N, H: got {pred.shape} and {y.shape}")
     ok = np.ones(y.shape, bool) if valid is None else valid
-    med = pred[..., median][ok]
-    out = []
+    med, yy = pred[..., median][ok], y[ok]
+
+    def side(k: int) -> np.ndarray:                       # how far past the median, in units of k's width
+        s = (med - yy) if quantiles[k] < 0.5 else (yy - med)
+        return s / np.maximum(np.abs(pred[..., k][ok] - med), 1e-6)
+
+    def factor(s: np.ndarray, level: float) -> float:
+        n = blocks or len(s)
+        if len(s) == 0 or n == 0:
+            return 1.0
+        return float(max(np.quantile(s, min(1.0, level * (n + 1) / n)), 0.0))
+
+    out = [1.0] * len(quantiles)
     for k, q in enumerate(quantiles):
-        if k == median:
-            out.append(1.0)
+        if k == median or q > 0.5 and any(abs(p - (1 - q)) < 1e-9 for p in quantiles):
             continue
-        width = np.abs(pred[..., k][ok] - med)
-        s = (med - y[ok]) if q < 0.5 else (y[ok] - med)
-        s = s / np.maximum(width, 1e-6)
-        n = len(s)
-        if n == 0:
-            out.append(1.0)
-            continue
-        level = min(1.0, (1 - min(q, 1 - q)) * (n + 1) / n)
-        out.append(float(max(np.quantile(s, level), 0.0)))
+        mirror = next((j for j, p in enumerate(quantiles) if abs(p - (1 - q)) < 1e-9), None)
+        if mirror is None:
+            out[k] = factor(side(k), 1 - min(q, 1 - q))
+        else:
+            out[k] = out[mirror] = factor(np.maximum(side(k), side(mirror)), 1 - 2 * q)
     return out
 
 

@@ -30,16 +30,23 @@ class ForecastConfig(TrainConfig):
     task: ClassVar[str] = "forecast"
 
     # ------------------------------------------------------------------ engine defaults for this job
-    max_steps: int = max_steps_opt(1500)
+    max_steps: int = max_steps_opt(1500, "optimisation steps to run at most; with --max-time (and this left at "
+                                         "1500) the budget and early stopping end the run instead")
     lr: float = opt(3e-3, "peak learning rate of AdamW")
+    decay_steps: int = opt(0, "length of the cosine decay (0: --max-steps, or 1500 when --max-time lifts the "
+                              "step limit)")
+    patience: int = opt(8, "early stopping: evaluations without a better validation MAE before stopping (0: off)")
     weight_decay: float = opt(0.01, "AdamW weight decay, on matrices only (not biases, gains)")
     warmup_steps: int = opt(50, "steps of linear learning-rate warm-up from 0")
-    eval_every: int = opt(100, "steps between evaluations on the validation part (and checkpoints)")
+    eval_every: int = opt(50, "steps between evaluations on the validation part (and checkpoints)")
     log_every: int = opt(50, "steps between metrics lines (train loss is averaged over them)")
 
     # ------------------------------------------------------------------ data
     csv: str = opt("", "CSV file with a header row (default: the built-in --dataset)")
-    target: str = opt("", "column to forecast (required with --csv)")
+    target: list[str] = opt([], "column(s) to forecast (required with --csv); several columns train one global "
+                                "model on the windows of all of them, each series prepared and scaled on its own")
+    series_id: str = opt("", "panel CSV: the column naming which series a row belongs to (rows of one series "
+                             "in time order); one global model over all the series of --target")
     time: str = opt("", "column of time stamps, kept for reports and plots (optional)")
     covariates: list[str] = opt([], "other numeric columns fed to the model alongside the target (past "
                                     "values only)")
@@ -88,6 +95,10 @@ class ForecastConfig(TrainConfig):
     backend: str = backend_opt()
 
     # ------------------------------------------------------------------ reports
+    refit: bool = opt(True, "once validation has chosen the number of steps (the best checkpoint's), train a "
+                            "fresh ensemble on the training and validation parts for as many passes and use it "
+                            "for the hold-out and for lstmkit forecast (checkpoint 'refit'); it takes at most "
+                            "--max-time again")
     calibrate: bool = opt(True, "widen or narrow each quantile so it holds on the validation part (split "
                                 "conformal on the model's own quantiles): the 10-90 percent interval then means 80 percent")
     baselines: bool = opt(True, "score seasonal-naive, ARIMA and ETS (statsmodels) on the hold-out when "
@@ -116,6 +127,11 @@ class ForecastConfig(TrainConfig):
         return max(H, min(w, (train_rows - H) // 3))
 
     @property
+    def is_global(self) -> bool:
+        """Whether one model learns several series (several --target columns, or --series-id)."""
+        return len(self.target) > 1 or bool(self.series_id)
+
+    @property
     def median_index(self) -> int:
         return self.quantiles.index(0.5)
 
@@ -128,13 +144,24 @@ class ForecastConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.season < 0:
             raise ValueError(f"season must be >= 0, got {self.season}")
+        if isinstance(self.target, str):                       # ForecastConfig(target="y") from Python
+            self.target = [self.target] if self.target else []
         if self.csv and not self.target:
             raise ValueError(f"--csv {self.csv} needs --target COLUMN (the column to forecast)")
         self.refuse_together("csv", "dataset", "the series is the --csv file's")
-        if not self.csv and (self.target or self.time or self.covariates):
-            raise ValueError("--target, --time and --covariates name columns of a --csv file; got no --csv")
-        if self.target and (self.target in self.covariates or self.target == self.time):
-            raise ValueError(f"--target {self.target!r} must not also be --time or a --covariates column")
+        if not self.csv and (self.target or self.time or self.covariates or self.series_id):
+            raise ValueError("--target, --time, --series-id and --covariates name columns of a --csv file; got no --csv")
+        named = [*self.covariates, self.time, self.series_id]
+        for t in self.target:
+            if t in named or self.target.count(t) > 1:
+                raise ValueError(f"--target {t!r} must be named once and not also be --time, --series-id or a "
+                                 f"--covariates column")
+        if self.series_id and len(self.target) > 1:
+            raise ValueError(f"--series-id {self.series_id!r} takes one --target column (each series' values), got "
+                             f"{len(self.target)}: {', '.join(self.target)}")
+        if self.is_global and self.covariates:
+            raise ValueError("--covariates work with one series; expected no --covariates with several --target "
+                             "columns or --series-id")
         if not self.quantiles or sorted(set(self.quantiles)) != list(self.quantiles):
             raise ValueError(f"quantiles must be distinct and increasing, got {self.quantiles}")
         if 0.5 not in self.quantiles or not all(0 < q < 1 for q in self.quantiles):

@@ -12,7 +12,9 @@ from typing import IO, Optional
 import numpy as np
 
 from ...train import CheckpointError, RunDir, TrainResult
+from ...train.checkpoint import checkpoint_step, load_checkpoint, save_checkpoint
 from ...train.atomic import write_json
+from ...train.config import config_to_dict
 from ..runs import absolute_paths, fit_run, open_checkpoint
 from .baselines import arima_forecasts, coverage, ets_forecasts, mase_scale, scores, seasonal_naive
 from .calibrate import apply_factors, conformal_factors
@@ -20,11 +22,12 @@ from .config import ForecastConfig
 from .model import Forecaster
 from .plot import plot_forecasts
 from .prep import Prep, phases
+from .refit import refit_model, refit_steps
 from .series import Series
 from .task import ForecastTask, predict_units
 from .windows import Scaler, encode, make_windows
 
-__all__ = ["train", "resume", "load_model", "holdout_report", "score_series", "score_windows", "calibration",
+__all__ = ["train", "resume", "make_task", "global_summary", "load_model", "holdout_report", "score_series", "score_windows", "calibration",
            "encoded_for_run"]
 
 
@@ -42,25 +45,39 @@ def train(cfg: ForecastConfig, out: Optional[str | pathlib.Path] = None, stream:
         >>> train(cfg, tempfile.mkdtemp() + "/run", stream=open("/dev/null", "w")).step
         4
     """
-    task = ForecastTask(absolute_paths(cfg, ("csv",)))
+    task = make_task(absolute_paths(cfg, ("csv",)))
     return fit_run(task, out, stream=stream, then=_final_report)[0]
+
+
+def make_task(cfg: ForecastConfig):
+    """The task a config describes: one series (:class:`ForecastTask`) or several (:class:`GlobalForecastTask`)."""
+    from .panel import GlobalForecastTask
+
+    cfg.validate()
+    return GlobalForecastTask(cfg) if cfg.is_global else ForecastTask(cfg)
 
 
 def resume(run_path: str | pathlib.Path, cfg: ForecastConfig, stream: Optional[IO] = None) -> TrainResult:
     """Continue run ``run_path`` exactly from its ``last`` checkpoint (a relative --csv naming the run's file
     is the same file)."""
-    task = ForecastTask(absolute_paths(cfg, ("csv",)))
+    task = make_task(absolute_paths(cfg, ("csv",)))
     return fit_run(task, resume=run_path, stream=stream, then=_final_report)[0]
 
 
 def load_model(run_path: str | pathlib.Path, checkpoint: str = "auto") -> tuple[Forecaster, ForecastConfig, dict, str]:
-    """``(model in eval mode, config, checkpoint metadata, checkpoint name)`` of a forecast run; the
-    metadata carries the run's calibration factors (``factors``, from ``calibration.json``) when it has
-    them."""
-    cfg, state, checkpoint = open_checkpoint(run_path, ForecastConfig, checkpoint)
+    """``(model in eval mode, config, checkpoint metadata, checkpoint name)`` of a forecast run; ``auto`` is
+    the refitted model (``refit``) when the run has one, else ``best`` (else ``last``); ``fit`` skips the refit. The metadata carries
+    the run's calibration factors (``factors``, from ``calibration.json``) when they belong to that
+    checkpoint."""
+    if checkpoint in ("auto", "refit") and (pathlib.Path(run_path) / "checkpoints" / "refit.json").exists():
+        run = RunDir.open(run_path)
+        cfg, state, checkpoint = run.config(ForecastConfig), load_checkpoint(run.checkpoints, "refit")["state"], "refit"
+    else:
+        cfg, state, checkpoint = open_checkpoint(run_path, ForecastConfig,
+                                                 "auto" if checkpoint in ("refit", "fit") else checkpoint)
     try:
         meta = state["meta"]
-        if "prep" not in meta:
+        if "prep" not in meta and "parts" not in meta:
             raise KeyError("prep (the run was made by an older lstmkit; train it again)")
         model = Forecaster(meta["features"], cfg)
         model.load_state_dict(state["model"])
@@ -70,7 +87,7 @@ def load_model(run_path: str | pathlib.Path, checkpoint: str = "auto") -> tuple[
     cal = pathlib.Path(run_path) / "calibration.json"
     if cfg.calibrate and cal.is_file():
         data = json.loads(cal.read_text())
-        if data.get("checkpoint") == checkpoint:
+        if checkpoint in data.get("applies_to", [data.get("checkpoint")]):
             meta = {**meta, "factors": data["factors"]}
     return model.eval(), cfg, meta, checkpoint
 
@@ -103,12 +120,14 @@ def score_series(model: Forecaster, cfg: ForecastConfig, meta: dict, series: Ser
     return score_windows(model, cfg, prep, w, scale, meta.get("factors"))
 
 
-def calibration(task: ForecastTask, model: Forecaster) -> list[float]:
-    """Conformal factors of the quantiles (:func:`~.calibrate.conformal_factors`) on the validation part."""
-    w = task.val
-    ok = ~np.isnan(w.truth)
-    return conformal_factors(predict_units(model, w), w.y.double().numpy(), task.config.quantiles,
-                             task.config.median_index, ok)
+def calibration(task, model: Forecaster) -> list[float]:
+    """Conformal factors of the quantiles (:func:`~.calibrate.conformal_factors`) on the validation part (of
+    every series, pooled, for a global task)."""
+    vals = [p.val for p in task.parts.values()] if hasattr(task, "parts") else [task.val]
+    pred = np.concatenate([predict_units(model, w) for w in vals])                 # (N, H, Q)
+    y = np.concatenate([w.y.double().numpy() for w in vals])                       # (N, H)
+    ok = np.concatenate([~np.isnan(w.truth) for w in vals])
+    return conformal_factors(pred, y, task.config.quantiles, task.config.median_index, ok)
 
 
 def holdout_report(task: ForecastTask, model: Forecaster, baselines: bool = True, factors=None) -> tuple[dict, np.ndarray]:
@@ -136,24 +155,85 @@ def holdout_report(task: ForecastTask, model: Forecaster, baselines: bool = True
     return report, mine["pred"]
 
 
-def _final_report(task: ForecastTask, run: RunDir, cfg: ForecastConfig, stream: Optional[IO]) -> None:
-    model, _, _, which = load_model(run.path)
-    factors = None
-    if cfg.calibrate:
-        factors = calibration(task, model)
-        write_json(run.path / "calibration.json", {"checkpoint": which, "quantiles": cfg.quantiles,
-                                                   "factors": factors, "validation_origins": len(task.val.origins)})
+def _refit(task, run: RunDir, cfg: ForecastConfig, first: Forecaster, which: str) -> tuple[Forecaster, dict]:
+    """The refitted ensemble (:mod:`.refit`), saved as checkpoint ``refit``; ``first`` when there is nothing
+    to refit from (no ``best`` checkpoint)."""
+    best = checkpoint_step(run.checkpoints, "best") if which == "best" else None
+    if not best:
+        return first, {}
+    steps = refit_steps(best, task.n_train_windows, len(task.refit_windows().y))
+    model, info = refit_model(task, steps, cfg.max_time)
+    state = {"task": cfg.task, "config": config_to_dict(cfg), "meta": task.metadata(), "step": info["steps"],
+             "model": model.state_dict(), "metrics": {"refit_of_step": best, **info}}
+    save_checkpoint(run.checkpoints, "refit", state, info["steps"])
+    return model, {"from_best_step": best, **info}
+
+
+def _series_report(task: ForecastTask, model: Forecaster, first: Forecaster, cfg: ForecastConfig, factors,
+                   refit: dict, png: pathlib.Path) -> dict:
     report, pred = holdout_report(task, model, cfg.baselines, factors)
-    report["checkpoint"] = which
+    if refit:
+        report["refit"] = refit
+        report["lstm_without_refit"] = holdout_report(task, first, False, factors)[0]["lstm"]
     if factors:
         report["calibration_factors"] = factors
     origins = np.arange(task.split.val_end, task.split.n - cfg.horizon + 1)
-    plot_forecasts(run.path / "forecast.png", task.series.target, origins, pred,
-                   f"{task.series.source}: {cfg.decoder} forecasts of {cfg.horizon} steps on the hold-out",
-                   cfg.quantiles)
+    plot_forecasts(png, task.series.target, origins, pred,
+                   f"{task.series.source}: {cfg.decoder} forecasts of {cfg.horizon} steps on the hold-out", cfg.quantiles)
+    return report
+
+
+def _final_report(task, run: RunDir, cfg: ForecastConfig, stream: Optional[IO] = None) -> None:
+    first, _, _, which = load_model(run.path, "fit")
+    factors = calibration(task, first) if cfg.calibrate else None
+    model, refit = (_refit(task, run, cfg, first, which) if cfg.refit else (first, {}))
+    used = "refit" if refit else which
+    if factors:
+        write_json(run.path / "calibration.json", {"checkpoint": which, "applies_to": sorted({which, used}),
+                                                   "quantiles": cfg.quantiles, "factors": factors,
+                                                   "validation_origins": len(task.val.origins) if hasattr(task, "val")
+                                                   else sum(len(p.val.origins) for p in task.parts.values())})
+    out = stream or sys.stdout
+    if hasattr(task, "parts"):
+        reports = {}
+        for i, (name, part) in enumerate(task.parts.items()):
+            reports[name] = {**_series_report(part, model, first, cfg, factors, refit,
+                                              run.path / f"forecast-{i + 1}.png"), "checkpoint": used, "plot": f"forecast-{i + 1}.png"}
+            print(f"series {name!r}:\n" + format_report(reports[name]), file=out)
+        report = {"global": True, "checkpoint": used, "series": reports, "summary": global_summary(reports)}
+        write_json(run.path / "holdout.json", report)
+        print(format_summary(report["summary"]), file=out)
+        print(f"wrote {run.path / 'holdout.json'} and forecast-1..{len(reports)}.png", file=out)
+        return
+    report = {**_series_report(task, model, first, cfg, factors, refit, run.path / "forecast.png"), "checkpoint": used}
     write_json(run.path / "holdout.json", report)
-    print(format_report(report), file=stream or sys.stdout)
-    print(f"wrote {run.path / 'holdout.json'} and {run.path / 'forecast.png'}", file=stream or sys.stdout)
+    print(format_report(report), file=out)
+    print(f"wrote {run.path / 'holdout.json'} and {run.path / 'forecast.png'}", file=out)
+
+
+def global_summary(reports: dict) -> dict:
+    """Across the series of a global run: mean MASE of each model, the series where the LSTM is at or below
+    the better of ARIMA and ETS, and the interval's coverage of all hold-out values (each series' share,
+    weighted by its origins)."""
+    out: dict = {"series": len(reports)}
+    for name in ("lstm", "seasonal_naive", "arima", "ets"):
+        vals = [r[name]["mase"] for r in reports.values() if name in r and r[name]["mase"] is not None]
+        if vals:
+            out[f"{name}_mean_mase"] = float(np.mean(vals))
+    if all("arima" in r and "ets" in r for r in reports.values()):
+        out["lstm_at_or_below_best_baseline"] = [n for n, r in reports.items() if r["lstm"]["mase"] is not None
+                                                 and r["lstm"]["mase"] <= min(r["arima"]["mase"], r["ets"]["mase"])]
+    w = np.array([r["origins"] for r in reports.values()], dtype=float)
+    out["coverage"] = float(np.average([r["lstm"]["coverage"] for r in reports.values()], weights=w))
+    return out
+
+
+def format_summary(summary: dict) -> str:
+    means = ", ".join(f"{k[:-10]} {v:.3f}" for k, v in summary.items() if k.endswith("_mean_mase"))
+    line = f"{summary['series']} series: mean MASE {means}; interval coverage {summary['coverage']:.1%}"
+    if "lstm_at_or_below_best_baseline" in summary:
+        line += f"; LSTM at or below the better of ARIMA/ETS on {len(summary['lstm_at_or_below_best_baseline'])}"
+    return line
 
 
 def format_report(report: dict) -> str:
@@ -169,6 +249,11 @@ def format_report(report: dict) -> str:
     before = (f" ({lstm['coverage_uncalibrated']:.1%} before calibration on the validation part)"
               if "coverage_uncalibrated" in lstm else "")
     lines.append(f"  {lstm['interval']} interval covers {lstm['coverage']:.1%} of the true values{before}")
+    if "refit" in report:
+        r, first = report["refit"], report["lstm_without_refit"]
+        mase = "" if first["mase"] is None else f"MASE {first['mase']:.3f}, "
+        lines.append(f"  refitted on training + validation ({r['steps']} steps, as step {r['from_best_step']} of the "
+                     f"first fit); without the refit: {mase}coverage {first['coverage']:.1%}")
     if "preparation" in report:
         lines.append(f"  model: {report['ensemble']} LSTMs, window {report['window']}; {report['preparation']}")
     for name in ("arima", "ets"):

@@ -178,5 +178,5 @@ def builtin_series(name: str) -> Series:
 def load_series(cfg) -> Series:
     """The series a :class:`ForecastConfig` names (its --csv with its policies, or its --dataset)."""
     if cfg.csv:
-        return read_csv_series(cfg.csv, cfg.target, cfg.time, cfg.covariates, cfg.missing, cfg.non_numeric)
+        return read_csv_series(cfg.csv, cfg.target[0], cfg.time, cfg.covariates, cfg.missing, cfg.non_numeric)
     return builtin_series(cfg.dataset)

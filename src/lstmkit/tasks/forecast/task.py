@@ -38,10 +38,17 @@ def predict(model: Forecaster, windows: Windows, prep: Prep, factors=None, media
     return windows.to_raw(pred, prep)
 
 
+#: the step limit of the defaults without a time budget; with --max-time the run goes on (to UNCAPPED_STEPS)
+#: until the budget is spent or validation stops improving (--patience), the cosine decay still spanning it
+DEFAULT_STEPS, UNCAPPED_STEPS = 1500, 100_000
+
+
 def resolve(config: ForecastConfig, series: Series) -> tuple[str, object]:
-    """Fill in what the defaults leave open, in place: the season (inferred from the --time dates of the
+    """Fill in what the defaults leave open, in place: the step limit (lifted by a --max-time), the season (inferred from the --time dates of the
     first three quarters of a CSV series) and the window; returns ``(calendar, split)``."""
     c = config
+    if c.max_time and not c.changed("max_steps"):      # a time budget: it and early stopping end the run
+        c.max_steps, c.decay_steps = UNCAPPED_STEPS, c.decay_steps or DEFAULT_STEPS
     calendar = calendar_of(series.times)[0]
     if c.season == 0 and c.csv:
         head = int(len(series) * 0.75)
@@ -93,6 +100,15 @@ class ForecastTask(TrainTask):
     def windows_at(self, origins) -> Windows:
         c = self.config
         return make_windows(self.enc, origins, c.window, c.horizon, self.prep, self.level)
+
+    @property
+    def n_train_windows(self) -> int:
+        return len(self.train_origins)
+
+    def refit_windows(self) -> Windows:
+        """The windows of every origin before the hold-out (training and validation parts): the refit's."""
+        c = self.config
+        return self.windows_at(np.arange(c.window, self.split.val_end - c.horizon + 1))
 
     @property
     def features(self) -> int:
