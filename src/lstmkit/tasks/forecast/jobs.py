@@ -79,7 +79,7 @@ def load_model(run_path: str | pathlib.Path, checkpoint: str = "auto") -> tuple[
         meta = state["meta"]
         if "prep" not in meta and "parts" not in meta:
             raise KeyError("prep (the run was made by an older lstmkit; train it again)")
-        model = Forecaster(meta["features"], cfg)
+        model = Forecaster(meta["features"], cfg, 1 + int(meta["level"]))
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint {checkpoint} of {run_path} does not match the run's "

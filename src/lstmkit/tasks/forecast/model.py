@@ -31,13 +31,16 @@ class Member(nn.Module):
 
     ``direct``: one linear head maps the encoder's last output to all H x Q values, plus a linear map of
     the window's relative target values (a skip path that learns the autoregressive part early, as in
-    LSTNet, Lai et al. 2018; it starts at zero). ``autoregressive``: a recurrent decoder starts from the
+    LSTNet, Lai et al. 2018; it starts at zero) and, with ``skip_channels=2``, of its level channel too
+    (so that the linear part can pull a mean-reverting series back to its mean, as an AR model with a
+    mean does). ``autoregressive``: a recurrent decoder starts from the
     encoder's state and reads the previous value at each step: the true one in training (teacher forcing,
     ``y`` given), its own median forecast otherwise (``y`` None).
     """
 
-    def __init__(self, features: int, cfg: ForecastConfig) -> None:
+    def __init__(self, features: int, cfg: ForecastConfig, skip_channels: int = 1) -> None:
         super().__init__()
+        self.skip_channels = skip_channels
         self.horizon, self.n_q, self.decoder = cfg.horizon, len(cfg.quantiles), cfg.decoder
         self.median = cfg.median_index
         common = dict(num_layers=cfg.layers, dropout=cfg.dropout if cfg.layers > 1 else 0.0, batch_first=True,
@@ -46,7 +49,8 @@ class Member(nn.Module):
         self.drop = Dropout(cfg.dropout)
         if cfg.decoder == "direct":
             self.head = nn.Linear(cfg.hidden, cfg.horizon * self.n_q)
-            self.skip = nn.Linear(cfg.window, cfg.horizon, bias=False) if cfg.linear_skip else None
+            self.skip = (nn.Linear(cfg.window * skip_channels, cfg.horizon, bias=False) if cfg.linear_skip
+                         else None)
             if self.skip is not None:
                 nn.init.zeros_(self.skip.weight)
         else:
@@ -59,7 +63,8 @@ class Member(nn.Module):
         if self.decoder == "direct":
             q = self.head(self.drop(out[:, -1])).view(B, self.horizon, self.n_q)   # (B, H, Q)
             if self.skip is not None:
-                q = q + self.skip(x[:, -self.skip.in_features:, 0]).unsqueeze(-1)  # (B, H, 1): all quantiles
+                past = x[:, :, : self.skip_channels].flatten(1)                   # (B, W * C)
+                q = q + self.skip(past).unsqueeze(-1)                               # (B, H, 1): all quantiles
             return q
         start = x[:, -1:, :1]                                                      # (B, 1, 1): the last value (0)
         if y is not None:                                                          # teacher forcing
@@ -77,7 +82,8 @@ class Member(nn.Module):
 
 class Forecaster(nn.Module):
     """An ensemble of ``cfg.ensemble`` :class:`Member` networks (each initialised and trained on batches of
-    its own): ``forward(x (B, window, F))`` -> quantile forecasts ``(B, H, Q)`` (model units), each
+    its own; ``skip_channels``: the first input channels the linear skip reads, 2 when the level is an
+    input): ``forward(x (B, window, F))`` -> quantile forecasts ``(B, H, Q)`` (model units), each
     quantile the median of the members'; ``members(x, y)`` -> ``(K, B, H, Q)``, every member's, where ``x``
     is ``(B, window, F)`` (the same windows for all) or ``(K, B, window, F)`` (one batch per member).
 
@@ -91,11 +97,13 @@ class Forecaster(nn.Module):
         (torch.Size([4, 5, 3]), torch.Size([3, 4, 5, 3]))
     """
 
-    def __init__(self, features: int, cfg: ForecastConfig) -> None:
+    def __init__(self, features: int, cfg: ForecastConfig, skip_channels: int = 1) -> None:
         super().__init__()
         if cfg.window < 1:
             raise ValueError(f"the Forecaster needs a resolved window >= 1, got {cfg.window}")
-        self.nets = nn.ModuleList(Member(features, cfg) for _ in range(cfg.ensemble))
+        if not 1 <= skip_channels <= features:
+            raise ValueError(f"skip_channels must be in [1, features = {features}], got {skip_channels}")
+        self.nets = nn.ModuleList(Member(features, cfg, skip_channels) for _ in range(cfg.ensemble))
 
     def members(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         K = len(self.nets)

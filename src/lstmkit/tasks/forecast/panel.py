@@ -178,7 +178,7 @@ class GlobalForecastTask(TrainTask):
         return next(iter(self.parts.values())).features
 
     def build_model(self) -> Forecaster:
-        return Forecaster(self.features, self.config)
+        return Forecaster(self.features, self.config, 1 + int(self.level))
 
     def train_step(self, model: Forecaster, step: int) -> tuple[Tensor, int]:
         c = self.config

@@ -115,7 +115,7 @@ class ForecastTask(TrainTask):
         return n_features(self.series.values.shape[1] - 1, self.level, self.config.period > 1)
 
     def build_model(self) -> Forecaster:
-        return Forecaster(self.features, self.config)
+        return Forecaster(self.features, self.config, 1 + int(self.level))
 
     def train_step(self, model: Forecaster, step: int) -> tuple[Tensor, int]:
         c = self.config
