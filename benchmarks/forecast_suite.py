@@ -107,7 +107,7 @@ def daily_temperatures_like(rng, days: int = 3650):
     import pandas as pd
 
     dates = pd.date_range("1981-01-01", periods=days, freq="D")
-    a = 2 * np.pi * (dates.dayofyear.to_numpy() - 15) / 365.25
+    a = 2 * np.pi * (dates.day_of_year.to_numpy() - 15) / 365.25
     noise = np.zeros(days)
     for i in range(1, days):
         noise[i] = 0.6 * noise[i - 1] + rng.normal(0, 2.2 * (1 + 0.25 * np.cos(a[i])))

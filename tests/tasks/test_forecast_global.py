@@ -95,3 +95,14 @@ def test_tiny_global_training_scores_and_forecasts_every_series(tmp_path, capsys
 def test_several_target_columns_load_as_series(tmp_path):
     cfg = ForecastConfig(csv=str(wide_csv(tmp_path / "w.csv")), target=["a", "b"], time="t")
     assert [s.names for s in load_panel(cfg)] == [["a"], ["b"]] and cfg.is_global
+
+
+def test_the_level_channel_is_blank_for_a_series_that_does_not_return_to_its_mean():
+    from lstmkit.tasks.forecast.series import Series
+    t, rng = np.arange(300.0), np.random.default_rng(0)
+    ss = [Series((10 + rng.normal(size=300))[:, None], [str(i) for i in range(300)], ["a"], "a"),
+          Series((1000 + 50 * np.cos(t / 3) + 10 * t)[:, None], [str(i) for i in range(300)], ["b"], "b")]
+    task = GlobalForecastTask(ForecastConfig(csv="x.csv", target=["a", "b"], window=12, horizon=3), ss)
+    a, b = task.parts["a"], task.parts["b"]
+    assert task.level and not a.blank_level and b.blank_level and task.features == 2
+    assert float(b.train.x[..., 1].abs().max()) == 0 and float(a.train.x[..., 1].abs().max()) > 0

@@ -79,7 +79,7 @@ def _next(model, cfg, meta, series, csv_path) -> np.ndarray:
         raise ValueError(f"{csv_path} has {len(series)} usable rows of {series.names[0]!r}; the model reads a window "
                          f"of {cfg.window}")
     prep, enc = encoded_for_run(cfg, meta, series)
-    w = make_windows(enc, [len(series)], cfg.window, cfg.horizon, prep, meta["level"])
+    w = make_windows(enc, [len(series)], cfg.window, cfg.horizon, prep, meta["level"], meta.get("blank_level", False))
     return predict(model, w, prep, meta.get("factors"), cfg.median_index)[0]
 
 
@@ -107,13 +107,12 @@ def _global_table(model, cfg, meta, csv_path, missing, non_numeric, wanted) -> t
     out = io.StringIO()
     out.write(",".join(["series", "step", "time"] + [f"q{q:g}" for q in cfg.quantiles]) + "\n")
     for name in names:
-        part = {**meta["parts"][name], "factors": meta.get("factors"), "level": meta["level"]}
+        part = {**meta["parts"][name], "factors": meta.get("factors")}
         pred = _next(model, cfg, part, found[name], csv_path)
         out.write(_rows(pred, _future_times(found[name].times, cfg.horizon), name))
     first = found[names[0]]
     return out.getvalue(), {"series": first, "pred": _next(model, cfg, {**meta["parts"][names[0]],
-                                                                          "factors": meta.get("factors"),
-                                                                          "level": meta["level"]}, first, csv_path),
+                                                                          "factors": meta.get("factors")}, first, csv_path),
                             "cfg": cfg}
 
 

@@ -116,7 +116,7 @@ def score_windows(model: Forecaster, cfg: ForecastConfig, prep: Prep, w, scale: 
 def score_series(model: Forecaster, cfg: ForecastConfig, meta: dict, series: Series, origins, scale: float) -> dict:
     """:func:`score_windows` from ``origins`` of a series new to the run."""
     prep, enc = encoded_for_run(cfg, meta, series)
-    w = make_windows(enc, origins, cfg.window, cfg.horizon, prep, meta["level"])
+    w = make_windows(enc, origins, cfg.window, cfg.horizon, prep, meta["level"], meta.get("blank_level", False))
     return score_windows(model, cfg, prep, w, scale, meta.get("factors"))
 
 

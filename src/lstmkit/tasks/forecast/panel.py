@@ -152,13 +152,15 @@ class GlobalForecastTask(TrainTask):
                 self.parts[s.names[0]] = ForecastTask(copy.deepcopy(c), s)
             except ValueError as e:
                 raise ValueError(f"series {s.names[0]!r}: {e}") from None
-        level = c.level_input == "on" or (c.level_input == "auto" and all(p.level for p in self.parts.values()))
-        for p in self.parts.values():
-            p.level = level
+        level = c.level_input == "on" or (c.level_input == "auto" and any(p.level for p in self.parts.values()))
+        for p in self.parts.values():                       # the channel for all, its values where they mean something
+            p.level, p.blank_level = level, level and c.level_input == "auto" and not p.level
             p.train, p.val = p.windows_at(p.train_origins), p.windows_at(p.val.origins)
         self.level = level
         self.train_x = torch.cat([p.train.x for p in self.parts.values()])           # (N, W, F)
         self.train_y = torch.cat([p.train.y for p in self.parts.values()])           # (N, H)
+        counts = [p.n_train_windows for p in self.parts.values()]
+        self.weights = torch.cat([torch.full((n,), 1.0 / n) for n in counts])      # each series equally often
         self.scales = {n: mase_scale(p.series.target[: p.split.train_end], c.period) or 1.0
                        for n, p in self.parts.items()}
         self.quantiles = torch.tensor(c.quantiles)
@@ -182,7 +184,8 @@ class GlobalForecastTask(TrainTask):
 
     def train_step(self, model: Forecaster, step: int) -> tuple[Tensor, int]:
         c = self.config
-        idx = torch.randint(len(self.train_x), (c.ensemble, c.batch_size), generator=self.gen)
+        idx = torch.multinomial(self.weights, c.ensemble * c.batch_size, replacement=True,
+                                generator=self.gen).view(c.ensemble, c.batch_size)
         x, y = self.train_x[idx].to(self.device), self.train_y[idx].to(self.device)   # (K, B, W, F), (K, B, H)
         pred = model.members(x, y if c.decoder == "autoregressive" else None)          # (K, B, H, Q)
         return pinball_loss(pred, y, self.quantiles.to(self.device)) * c.ensemble, idx.numel()

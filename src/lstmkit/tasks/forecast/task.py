@@ -88,6 +88,7 @@ class ForecastTask(TrainTask):
         self.prep = Prep.fit(values[:seen, 0], self.phase[:seen], c.period, c.horizon, c.transform,
                              c.deseasonalise, self.calendar)
         self.level = c.level_input == "on" or (c.level_input == "auto" and self.prep.stationary)
+        self.blank_level = False                          # a global model's series without a level of its own
         self.cov_scaler = Scaler.fit(values[:end, 1:])
         self.enc = encode(values, self.phase, self.prep, self.cov_scaler, c.horizon)
         self.train_origins = np.arange(c.window, end - c.horizon + 1)
@@ -99,7 +100,7 @@ class ForecastTask(TrainTask):
 
     def windows_at(self, origins) -> Windows:
         c = self.config
-        return make_windows(self.enc, origins, c.window, c.horizon, self.prep, self.level)
+        return make_windows(self.enc, origins, c.window, c.horizon, self.prep, self.level, self.blank_level)
 
     @property
     def n_train_windows(self) -> int:
@@ -133,6 +134,7 @@ class ForecastTask(TrainTask):
 
     def metadata(self) -> dict:
         return {"prep": self.prep.to_json(), "covariates": self.cov_scaler.to_json(), "level": self.level,
+                "blank_level": self.blank_level,
                 "names": self.series.names, "source": self.series.source, "features": self.features,
                 "split": vars(self.split)}
 

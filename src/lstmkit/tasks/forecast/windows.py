@@ -124,8 +124,11 @@ def n_features(covariates: int, level: bool, seasonal: bool) -> int:
     return 1 + int(level) + 2 * int(seasonal) + covariates
 
 
-def make_windows(enc: Encoded, origins, window: int, horizon: int, prep, level: bool) -> Windows:
-    """Windows whose forecasts start at rows ``origins`` (inputs: rows ``[o - window, o)``).
+def make_windows(enc: Encoded, origins, window: int, horizon: int, prep, level: bool,
+                 blank_level: bool = False) -> Windows:
+    """Windows whose forecasts start at rows ``origins`` (inputs: rows ``[o - window, o)``). ``level``: a
+    channel of the series' level; ``blank_level``: that channel is zeros (a global model's series that does
+    not return to its mean, beside others that do).
 
     Example::
 
@@ -145,7 +148,7 @@ def make_windows(enc: Encoded, origins, window: int, horizon: int, prep, level: 
     anchor = past[:, -1]                                                            # (N,)
     parts = [((past - anchor[:, None]) / prep.scale)[..., None]]                    # (N, window, 1)
     if level:
-        parts.append(((past - prep.level) / prep.spread)[..., None])
+        parts.append(np.zeros_like(past)[..., None] if blank_level else ((past - prep.level) / prep.spread)[..., None])
     if prep.period > 1:
         a = 2 * np.pi * enc.phase[idx] / prep.period
         parts += [np.cos(a)[..., None], np.sin(a)[..., None]]
