@@ -76,11 +76,11 @@ def register(commands, train_commands) -> None:
         epilog="examples:\n  lstmkit eval runs/tagger-20260101-120000 --data dev.conllu\n"
                "  lstmkit eval runs/charlm-20260101-120000 --data held_out.txt   # bits per character\n"
                "  lstmkit eval runs/ewt-seed0 runs/ewt-seed1 runs/ewt-seed2 --data dev.conllu   "
-               "# an ensemble (tagger runs)",
+               "# an ensemble (tagger or classify runs)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", metavar="RUN_DIR", nargs="+",
-                   help="a run folder made by lstmkit train <task>; several tagger runs are evaluated as an "
-                        "ensemble (their tag distributions averaged)")
+                   help="a run folder made by lstmkit train <task>; several tagger or classify runs are "
+                        "evaluated as an ensemble (their tag or class distributions averaged)")
     p.add_argument("--data", metavar="FILE", required=True, help="the data to evaluate on")
     p.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
                    help="which checkpoint (default: auto = best if there is one, else last)")
