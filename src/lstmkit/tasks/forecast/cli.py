@@ -30,9 +30,9 @@ forecasts the rest, relative to the window's last value. Validation picks the nu
 --max-time, early stopping ends the run), then a fresh ensemble is refitted on training + validation for
 as many passes; its quantiles are calibrated on the first fit's validation errors (split conformal), so
 an 80% interval holds about 80% of new values. Several --target columns, or a panel CSV with
---series-id, train one global model on the windows of every series (each prepared on its own). The last part of the
-series is a chronological hold-out, scored when training ends against seasonal-naive, ARIMA and ETS
-(statsmodels; Fourier-term versions for a season over 24) with MAE, RMSE, MASE and the interval's
+--series-id, train one global model on the windows of every series (each prepared on its own). The last
+part of each series is a chronological hold-out, scored when training ends against seasonal-naive, ARIMA
+and ETS (statsmodels; Fourier-term versions for a season over 24) with MAE, RMSE, MASE and the interval's
 coverage: RUN_DIR/holdout.json, and RUN_DIR/forecast.png (history, forecasts, intervals).
 With no --csv it trains on statsmodels' CO2 (monthly) or sunspots (yearly) series. Needs statsmodels for
 the built-in series and the ARIMA/ETS baselines: pip install 'lstmkit[forecast]'.
