@@ -146,3 +146,19 @@ def test_a_time_budget_lifts_the_step_limit_and_early_stopping_ends_the_run():
     capped = ForecastTask(ForecastConfig(dataset="sunspots", max_time=60, max_steps=300)).config
     assert (capped.max_steps, capped.decay_steps) == (300, 0)
     assert ForecastTask(ForecastConfig(dataset="sunspots")).config.max_steps == 1500
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_the_refit_is_what_the_hold_out_and_forecasts_use(tmp_path, refit):
+    from lstmkit.tasks.forecast import train
+    from lstmkit.tasks.forecast.jobs import load_model
+    cfg = ForecastConfig(dataset="sunspots", window=22, horizon=5, hidden=8, ensemble=2, max_steps=6, eval_every=3,
+                         log_every=3, baselines=False, backend="reference", refit=refit)
+    train(cfg, tmp_path / "run", stream=open("/dev/null", "w"))
+    report = json.loads((tmp_path / "run" / "holdout.json").read_text())
+    cal = json.loads((tmp_path / "run" / "calibration.json").read_text())
+    assert report["checkpoint"] == ("refit" if refit else "best") and ("refit" in report) == refit
+    assert load_model(tmp_path / "run")[3] == report["checkpoint"] and report["checkpoint"] in cal["applies_to"]
+    if refit:                                    # as many passes as the best step had, over more windows
+        assert report["refit"]["steps"] > report["refit"]["from_best_step"]
+        assert "factors" in load_model(tmp_path / "run")[2]
