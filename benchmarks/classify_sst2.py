@@ -37,7 +37,7 @@ from lstmkit.tasks.classify.task import combine, predict_member_logits  # noqa: 
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
 
 #: the README's recipe (besides --data, --dev, --max-time)
-RECIPE = dict(text_column="sentence", tokens="word", members=4, embed=64, hidden=128, dropout=0.4,
+RECIPE = dict(text_column="sentence", tokens="word", members=3, embed=128, hidden=256, dropout=0.5,
               word_dropout=0.1, ema=0.999, decay_by="time", max_steps=10**7, eval_every=500)
 
 
