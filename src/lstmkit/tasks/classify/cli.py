@@ -19,8 +19,8 @@ examples:
   lstmkit train classify --max-steps 300
   lstmkit train classify --data reviews.csv --tokens word --class-weights --max-time 5m --out runs/reviews
   lstmkit train classify --data en_ewt-ud-train.conllu --dev en_ewt-ud-dev.conllu --tokens word
-  lstmkit train classify --data sst2/train.tsv --dev sst2/dev.tsv --text-column sentence --tokens word \
-      --members 3 --embed 128 --hidden 256 --dropout 0.5 --word-dropout 0.1 --ema 0.999 \
+  lstmkit train classify --data sst2/train.tsv --dev sst2/dev.tsv --text-column sentence --tokens word \\
+      --members 3 --embed 128 --hidden 256 --dropout 0.5 --word-dropout 0.1 --ema 0.999 \\
       --max-time 15m --decay-by time --max-steps 10000000 --out runs/sst2     # sentiment: docs/sentiment.md
   lstmkit eval runs/reviews --data test.csv
   lstmkit eval runs/sst2 runs/sst2-seed1 --data test.tsv                      # runs averaged: an ensemble
