@@ -4,27 +4,17 @@ and Tiny Shakespeare reads as the 65 symbols the benchmark reports."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
 
 import pytest
 import torch
 from torch import nn
 
-from helpers import needs_shared
+from helpers import load_benchmark, needs_shared
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_recipe_and_baseline_are_valid_and_the_same_size():
-    bench = _load("charlm_shakespeare")
+    bench = load_benchmark("charlm_shakespeare")
     ours, base = bench.recipe("x.txt", 15), bench.baseline("x.txt", 15)
     ours.validate()
     base.validate()
@@ -34,7 +24,7 @@ def test_recipe_and_baseline_are_valid_and_the_same_size():
 
 def test_baseline_task_trains_torch_lstm_on_tiny_shakespeare():
     path = needs_shared("tinyshakespeare/input.txt")
-    bench = _load("charlm_shakespeare")
+    bench = load_benchmark("charlm_shakespeare")
     cfg = bench.baseline(str(path), 1)
     cfg.hidden, cfg.batch_size, cfg.seq_len = 32, 4, 16
     task = bench.TorchLSTMTask(cfg)
@@ -48,8 +38,8 @@ def test_baseline_task_trains_torch_lstm_on_tiny_shakespeare():
 
 
 def test_set_overrides_change_the_recipe_and_refuse_bad_keys_and_values():
-    bench = _load("charlm_shakespeare")
-    common = _load("_common")
+    bench = load_benchmark("charlm_shakespeare")
+    common = load_benchmark("_common")
     cfg = common.apply_overrides(bench.recipe("x.txt", 30), ["zoneout_c=0.5", "dropout=0.25", "backend=reference"])
     assert (cfg.zoneout_c, cfg.dropout, cfg.backend) == (0.5, 0.25, "reference")
     with pytest.raises(SystemExit, match="KEY a field of CharLMConfig, got 'hiden=3'"):

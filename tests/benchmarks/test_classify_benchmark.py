@@ -4,21 +4,11 @@ it trains the recipe (with --set overrides), writes its curve with the members' 
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from helpers import load_benchmark
 
 
 def test_recipe_runs_writes_the_curve_and_scores_a_test_file(tmp_path, monkeypatch):
-    bench = _load("classify_sst2")
+    bench = load_benchmark("classify_sst2")
     rows = ["label\tsentence"] + [f"1\ta {w} film" for w in ("fine", "great", "moving")] * 4 + \
            [f"0\ta {w} film" for w in ("dull", "bad", "tired")] * 4
     for part in ("train", "dev", "test"):

@@ -6,21 +6,13 @@ tagger and writes its curve."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import pathlib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from helpers import load_benchmark
+
 ROWS = [("The", "DET", "DT"), ("dog", "NOUN", "NN"), ("barks", "VERB", "VBZ"), (".", "PUNCT", ".")]
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _toy_ewt(folder):
@@ -33,7 +25,7 @@ def _toy_ewt(folder):
 
 
 def test_step_budget_runs_and_writes_the_curve(tmp_path, monkeypatch):
-    bench = _load("tagger_ewt")
+    bench = load_benchmark("tagger_ewt")
     _toy_ewt(tmp_path)
     written = {}
     monkeypatch.setattr(bench, "write_result", lambda name, data: written.update({name: data}) or tmp_path / name)
@@ -46,7 +38,7 @@ def test_step_budget_runs_and_writes_the_curve(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_run_writes_no_result(tmp_path, monkeypatch):
-    bench = _load("tagger_ewt")
+    bench = load_benchmark("tagger_ewt")
     _toy_ewt(tmp_path)
     real_train, written = bench.train, {}
     # what a SIGTERM between steps makes of the run: the loop stops early and says so
@@ -65,7 +57,7 @@ def test_ensemble_script_scores_each_run_and_the_mean_of_their_distributions(tmp
     from lstmkit.tasks.tagger import load_taggers, read_conllu, tag_probabilities
 
     data = _toy_ewt(tmp_path)
-    ewt = _load("tagger_ewt")
+    ewt = load_benchmark("tagger_ewt")
     monkeypatch.setattr(ewt, "write_result", lambda name, out: tmp_path / name)
     runs = []
     for seed in (0, 1):
@@ -73,7 +65,7 @@ def test_ensemble_script_scores_each_run_and_the_mean_of_their_distributions(tmp
                   "--seed", str(seed), "--set", "eval_every=2", "--set", "hidden=8", "--set", "char_hidden=4",
                   "--set", "word_dim=4"])
         runs.append(tmp_path / "runs" / f"tagger_ewt_4steps_s{seed}")
-    ens = _load("tagger_ensemble")
+    ens = load_benchmark("tagger_ensemble")
     written = {}
     monkeypatch.setattr(ens, "write_result", lambda name, out: written.update({name: out}) or tmp_path / name)
     ens.main([*map(str, runs), "--data", str(data / "en_ewt-ud-dev.conllu"), "--name", "t", "--checkpoint", "last"])
@@ -91,7 +83,7 @@ def test_ensemble_script_scores_each_run_and_the_mean_of_their_distributions(tmp
 
 
 def test_ensemble_subsets_are_all_combinations_or_a_distinct_sample_of_them():
-    subsets = _load("tagger_ensemble").subsets
+    subsets = load_benchmark("tagger_ensemble").subsets
     assert subsets(4, 2, 100) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
     drawn = subsets(10, 5, 20)                                           # C(10, 5) = 252 > 20
     assert len(drawn) == len(set(drawn)) == 20 and all(len(c) == 5 and list(c) == sorted(c) for c in drawn)
@@ -99,7 +91,7 @@ def test_ensemble_subsets_are_all_combinations_or_a_distinct_sample_of_them():
 
 
 def test_peer_script_trains_the_torch_nn_tagger_and_writes_its_curve(tmp_path, monkeypatch):
-    peer = _load("tagger_peer_torchnn")
+    peer = load_benchmark("tagger_peer_torchnn")
     written = {}
     monkeypatch.setattr(peer, "write_result", lambda name, out: written.update({name: out}) or tmp_path / name)
     peer.main(["--minutes", "0.01", "--eval-every", "2", "--batch-size", "4", "--data", str(_toy_ewt(tmp_path))])
