@@ -59,7 +59,7 @@ def make_task(job: str, steps: int):
     text = SHARED / "tinyshakespeare" / "input.txt"
     if not text.is_file():
         sys.exit(f"step_time: needs {text}, which is absent")
-    return CharLMTask(CharLMConfig(text=str(text), **common))
+    return CharLMTask(CharLMConfig(text=[str(text)], **common))
 
 
 def timed_run(job: str, steps: int, window: int, flush: bool) -> dict:
