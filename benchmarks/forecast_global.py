@@ -12,8 +12,6 @@ The command is the user's: ``lstmkit train forecast --csv panel.csv --series-id 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import pathlib
 import shutil
@@ -22,7 +20,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import ROOT, write_result  # noqa: E402
-from forecast_suite import series_csv  # noqa: E402
+from forecast_suite import run_quiet, series_csv  # noqa: E402
 
 SERIES = ["airline", "co2", "elnino", "sunspots-monthly"]
 
@@ -35,7 +33,6 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     import torch
 
-    from lstmkit.cli import main as cli
 
     torch.set_num_threads(1)
     if args.runs.exists():
@@ -49,11 +46,7 @@ def main(argv=None) -> None:
     cmd = ["train", "forecast", "--csv", str(panel), "--series-id", "series", "--target", "y", "--time", "t",
            "--max-time", args.max_time, "--out", str(args.runs / "run")]
     t0 = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()) as log:
-        code = cli(cmd)
-    if code != 0:
-        print(log.getvalue()[-2000:])
-        raise SystemExit(f"lstmkit {' '.join(cmd)} failed ({code})")
+    run_quiet(cmd)
     report = json.loads((args.runs / "run" / "holdout.json").read_text())
     single_path = ROOT / "benchmarks" / "results" / f"forecast_suite_{args.max_time}.json"
     single = json.loads(single_path.read_text())["series"] if single_path.is_file() else {}

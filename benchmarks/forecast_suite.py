@@ -115,6 +115,17 @@ def daily_temperatures_like(rng, days: int = 3650):
     return [f"{d:%Y-%m-%d}" for d in dates], y
 
 
+def run_quiet(cmd: list[str], what: str = "") -> None:
+    """``lstmkit CMD`` in this process, its output swallowed; its tail and SystemExit when it fails."""
+    from lstmkit.cli import main as cli
+
+    with contextlib.redirect_stdout(io.StringIO()) as log:
+        code = cli(cmd)
+    if code != 0:
+        print(log.getvalue()[-2000:])
+        raise SystemExit(f"{what}lstmkit {' '.join(cmd)} failed ({code})")
+
+
 def without(r: dict) -> str:
     """The first fit's hold-out scores (before the refit), when the run refitted."""
     if "lstm_without_refit" not in r:
@@ -137,7 +148,6 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     import torch
 
-    from lstmkit.cli import main as cli
 
     torch.set_num_threads(1)
     out: dict = {"max_time": args.max_time, "extra": args.extra, "series": {}}
@@ -154,11 +164,7 @@ def main(argv=None) -> None:
             data = ["--csv", str(csv), "--target", "y", "--time", "t"]
         cmd = ["train", "forecast", *data, "--max-time", args.max_time, "--out", str(run), *args.extra.split()]
         t0 = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()) as log:
-            code = cli(cmd)
-        if code != 0:
-            print(log.getvalue()[-2000:])
-            raise SystemExit(f"{name}: lstmkit {' '.join(cmd)} failed ({code})")
+        run_quiet(cmd, f"{name}: ")
         r = json.loads((run / "holdout.json").read_text())
         r["wall_seconds"] = round(time.perf_counter() - t0, 1)
         r["command"] = "lstmkit " + " ".join(cmd)
