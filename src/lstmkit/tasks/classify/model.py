@@ -12,7 +12,7 @@ from ...layers import Dropout, GRU, LSTM, RNN
 from ..tagger.model import CharEncoder
 from .config import ClassifyConfig
 
-__all__ = ["SequenceClassifier", "ClassifierEnsemble", "build_classifier"]
+__all__ = ["SequenceClassifier", "ClassifierEnsemble", "build_classifier", "combine"]
 
 
 class SequenceClassifier(nn.Module):
@@ -135,8 +135,12 @@ class ClassifierEnsemble(nn.Module):
         return torch.stack([m(x, lengths) for m in self.members])
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        z = self.member_logits(x, lengths).log_softmax(2)                       # (M, B, C)
-        return z.logsumexp(0) - math.log(len(self.members))                     # (B, C)
+        return combine(self.member_logits(x, lengths))                          # (B, C)
+
+
+def combine(member_logits: Tensor) -> Tensor:
+    """(M, N, C) members' scores -> (N, C) log of their averaged class probabilities."""
+    return member_logits.log_softmax(2).logsumexp(0) - math.log(member_logits.shape[0])
 
 
 def build_classifier(n_classes: int, cfg: ClassifyConfig, vocab_size: int = 0, features: int = 0,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from typing import Optional
 
@@ -17,7 +16,7 @@ from ..scores import confusion, label_scores
 from ..tagger.data import BucketSampler, length_batches
 from .config import ClassifyConfig
 from .data import Examples, generated_waves, read_examples
-from .model import SequenceClassifier, build_classifier
+from .model import SequenceClassifier, build_classifier, combine
 
 __all__ = ["ClassifyTask", "Encoder", "load_examples", "predict_logits", "predict_member_logits"]
 
@@ -135,11 +134,6 @@ def predict_member_logits(model: nn.Module, items: list[Tensor], batch_size: int
             logits = torch.empty(z.shape[0], len(items), z.shape[2])
         logits[:, idx] = z
     return logits if logits is not None else torch.empty(1, 0, model.n_classes)
-
-
-def combine(member_logits: Tensor) -> Tensor:
-    """(M, N, C) members' scores -> (N, C) log of their averaged class probabilities."""
-    return member_logits.log_softmax(2).logsumexp(0) - math.log(member_logits.shape[0])
 
 
 def predict_logits(model: nn.Module, items: list[Tensor], batch_size: int = 256) -> Tensor:
