@@ -1,5 +1,11 @@
+import os
+
 import pytest
 import torch
+
+# the routing thresholds' defaults, not a measurement of the machine running the tests: routes stay the same
+# from run to run (tests/kernels/test_dispatch.py measures with its own cache folder)
+os.environ.setdefault("LSTMKIT_TUNING", "defaults")
 
 from helpers import one_thread_per_xdist_worker  # noqa: F401  (a fixture: tests/train and tests/tasks use it)
 

@@ -76,3 +76,9 @@ def load_benchmark(name: str):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def tuned(monkeypatch, **changes) -> None:
+    """Set fields of the routing thresholds (:class:`lstmkit.kernels.dispatch.Tuning`) for one test."""
+    from lstmkit.kernels import dispatch
+    monkeypatch.setattr(dispatch, "_TUNING", dispatch.tuning().replace(**changes, source="a test"))

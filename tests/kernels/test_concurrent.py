@@ -11,7 +11,9 @@ import pytest
 import torch
 
 import lstmkit
-from lstmkit.kernels import concurrent
+from lstmkit.kernels import concurrent, dispatch
+
+from helpers import tuned
 
 SEQUENTIAL = "LSTMKIT_NO_SIDE_BY_SIDE"
 
@@ -19,8 +21,8 @@ SEQUENTIAL = "LSTMKIT_NO_SIDE_BY_SIDE"
 @pytest.fixture(autouse=True)
 def side_by_side_on(monkeypatch):
     """Work runs side by side only with >= 2 torch threads (given here on a 1-core machine too) and, in use,
-    from MIN_MACS multiply-adds (0 here: these tests run small layers)."""
-    monkeypatch.setattr(concurrent, "MIN_MACS", 0)
+    from side_by_side_min_macs multiply-adds (0 here: these tests run small layers)."""
+    tuned(monkeypatch, side_by_side_min_macs=0)
     before = torch.get_num_threads()
     torch.set_num_threads(max(2, before))
     yield
@@ -77,7 +79,7 @@ def test_batch_halves_give_the_numbers_of_the_whole_batch(name, backend, monkeyp
     layer.backend = backend
     x = torch.randn(9, 11, 12, dtype=torch.float64, requires_grad=True)   # 11 rows: halves of 6 and 5
     lengths = torch.tensor([9, 3, 7, 1, 9, 2, 8, 8, 5, 9, 4])
-    assert concurrent.split_rows(layer._specs[0], 9, 11, 8)
+    assert dispatch.split_rows(layer._specs[0], 9, 11, 8)
     halves = _outputs(layer, x, lengths, seed=3)
     monkeypatch.setenv(SEQUENTIAL, "1")
     whole = _outputs(layer, x, lengths, seed=3)
@@ -89,15 +91,15 @@ def test_split_rule_small_batches_large_weights_and_small_calls_stay_whole(monke
     def spec(**kw):
         return lstmkit.LSTM(4, **kw)._specs[0]
 
-    assert not concurrent.split_rows(spec(hidden_size=8), 10, 7, 4)                   # 7 rows
-    assert concurrent.split_rows(spec(hidden_size=512), 10, 8, 4)                     # 4 MiB of W_hh
-    assert not concurrent.split_rows(spec(hidden_size=1024), 10, 8, 4)                # 16 MiB
-    assert concurrent.split_rows(spec(hidden_size=1024, proj_size=128), 10, 8, 4)     # 2.5 MiB with W_hr
-    assert not concurrent.split_rows(spec(hidden_size=512), 10, 8, 8)                 # 8 MiB in float64
-    monkeypatch.setattr(concurrent, "MIN_MACS", 5_000_000)
-    assert not concurrent.worth_it(spec(hidden_size=8), 10, 8)                        # 11,520 multiply-adds
-    assert not concurrent.split_rows(spec(hidden_size=8), 10, 8, 4)
-    assert concurrent.worth_it(spec(hidden_size=128), 100, 32)                        # 2.2e7
+    assert not dispatch.split_rows(spec(hidden_size=8), 10, 7, 4)                   # 7 rows
+    assert dispatch.split_rows(spec(hidden_size=512), 10, 8, 4)                     # 4 MiB of W_hh
+    assert not dispatch.split_rows(spec(hidden_size=1024), 10, 8, 4)                # 16 MiB
+    assert dispatch.split_rows(spec(hidden_size=1024, proj_size=128), 10, 8, 4)     # 2.5 MiB with W_hr
+    assert not dispatch.split_rows(spec(hidden_size=512), 10, 8, 8)                 # 8 MiB in float64
+    tuned(monkeypatch, side_by_side_min_macs=5_000_000)
+    assert not dispatch.worth_it(spec(hidden_size=8), 10, 8)                        # 11,520 multiply-adds
+    assert not dispatch.split_rows(spec(hidden_size=8), 10, 8, 4)
+    assert dispatch.worth_it(spec(hidden_size=128), 100, 32)                        # 2.2e7
 
 
 def test_inference_side_by_side_matches_and_keeps_inference_mode(monkeypatch):
@@ -158,7 +160,7 @@ def test_one_thread_or_the_switch_runs_in_turn_in_the_caller(monkeypatch):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert not concurrent.enabled() and concurrent.side_by_side(where) == [True, True]
+        assert not dispatch.threads_enabled() and concurrent.side_by_side(where) == [True, True]
     finally:
         torch.set_num_threads(before)
     assert concurrent.side_by_side(lambda d: d, tasks=1) == [0]

@@ -12,10 +12,12 @@ import lstmkit
 from lstmkit import kernels
 from lstmkit.cells import GRUSpec, LSTMSpec, RNNSpec
 from lstmkit.kernels.common import SeqMasks
-from lstmkit.kernels.cpu import blas, fused, gemm, shared
-from lstmkit.kernels.cpu import plan as plan_mod
+from lstmkit.kernels import dispatch
+from lstmkit.kernels.cpu import blas, gemm, shared
 from lstmkit.kernels.cpu.plan import make_plan
 from lstmkit.kernels.cpu.activations import sigmoid, tanh
+
+from helpers import tuned
 
 
 @numba.njit
@@ -65,7 +67,7 @@ def test_stepped_float32_matches_float64_truth(spec, force_onednn, monkeypatch):
         if not gemm.ONEDNN:
             pytest.skip("this torch build lacks the oneDNN matmul op (torch.ops.mkldnn._linear_pointwise): "
                         "the MKL route, tested by the other case, is the only one it can run")
-        monkeypatch.setattr(gemm, "ONEDNN_MIN_MACS", 0)
+        tuned(monkeypatch, onednn_min_macs=0)
     T, B = 12, 6
     params64 = _weights(spec, torch.float64)
     x64 = torch.randn(T, B, 16, dtype=torch.float64, requires_grad=True)
@@ -133,7 +135,7 @@ def test_bf16_gemms_stay_within_bfloat16_rounding_of_the_truth(spec, monkeypatch
     """cpu-bf16: every GEMM on bfloat16 operands (threshold lowered so these sizes use them); outputs,
     states and all gradients within a few bfloat16 roundings (2^-8 relative, in norm) of float64, clearly
     not float32-exact (so the bfloat16 path really ran), and float64 input is never lowered."""
-    monkeypatch.setattr(gemm, "ONEDNN_MIN_MACS", 0)
+    tuned(monkeypatch, onednn_min_macs=0)
     T, B = 12, 6
     params64 = _weights(spec, torch.float64)
     x64 = torch.randn(T, B, 16, dtype=torch.float64, requires_grad=True)
@@ -169,12 +171,13 @@ def test_bf16_gemms_only_inside_their_block():
 
 
 def test_route_choice_by_size():
-    assert fused.use_fused(None, 1, 64, 256)                      # one sequence, small layer: fused loop
-    assert not fused.use_fused(None, 64, 256, 1024)               # a real batch: stepped with big GEMMs
-    assert fused.use_fused(None, 32, 128, 512) == (blas.ADDRESSES != (0, 0))   # mid sizes: fused with MKL's GEMM
-    assert fused.use_fused("fused", 64, 256, 1024) and not fused.use_fused("stepped", 1, 4, 4)
+    loop = dispatch.loop
+    assert loop(None, 1, 64, 256) == "fused"                      # one sequence, small layer: fused loop
+    assert loop(None, 64, 256, 1024) == "stepped"                 # a real batch: stepped with big GEMMs
+    assert (loop(None, 32, 128, 512) == "fused") == (blas.ADDRESSES != (0, 0))   # mid sizes: fused with MKL's GEMM
+    assert loop("fused", 64, 256, 1024) == "fused" and loop("stepped", 1, 4, 4) == "stepped"
     lin = gemm.Linear(torch.randn(1024, 256), rows=64)
-    assert lin.onednn == (gemm.ONEDNN and 64 * 1024 * 256 >= gemm.ONEDNN_MIN_MACS)
+    assert lin.onednn == (gemm.ONEDNN and 64 * 1024 * 256 >= dispatch.tuning().onednn_min_macs)
     assert not gemm.Linear(torch.randn(1024, 256, dtype=torch.float64), rows=64).onednn   # float64: MKL
 
 
@@ -236,15 +239,14 @@ def test_inference_windows_give_the_numbers_of_the_training_forward(name, backen
     forward that saves everything (float64; a GEMM over fewer rows may sum in another order), masks,
     lengths, resets and the reverse direction included, zeros at padding. Backend "cpu" chooses the route
     per window (here: the fused loop from 4 running rows down, so a call with lengths takes both)."""
-    real, routes = fused.use_fused, set()
+    real, routes = dispatch.loop, set()
 
-    def choose(route, rows, k, n):
-        fuse = rows <= 4 if route is None else real(route, rows, k, n)
-        routes.add(fuse)
+    def choose(route, rows, k, n, backward=False):
+        fuse = ("fused" if rows <= 4 else "stepped") if route is None else real(route, rows, k, n, backward)
+        routes.add(fuse == "fused")
         return fuse
-    monkeypatch.setattr(fused, "use_fused", choose)
-    monkeypatch.setattr(plan_mod, "WINDOW_BYTES", 1)
-    monkeypatch.setattr(plan_mod, "WINDOW_MIN_ROWS", 3 * 7)
+    monkeypatch.setattr(dispatch, "loop", choose)
+    tuned(monkeypatch, window_bytes=1, window_min_rows=3 * 7)
     torch.manual_seed(0)
     layer = WINDOWED[name]().double()
     layer.backend = backend

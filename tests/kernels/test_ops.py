@@ -12,7 +12,9 @@ import torch
 import lstmkit
 from lstmkit import kernels
 from lstmkit.cells import GRUSpec, LSTMSpec, RNNSpec
-from lstmkit.kernels import concurrent, ops
+from lstmkit.kernels import ops
+
+from helpers import tuned
 
 SPECS = [LSTMSpec(5, 6), LSTMSpec(5, 6, proj_size=3, peephole=True, layer_norm=True, cifg=True),
          GRUSpec(5, 6), GRUSpec(5, 6, reset_before=True), RNNSpec(5, 6, nonlinearity="relu")]
@@ -95,7 +97,7 @@ def _run(model, fn, ids):
 
 @pytest.mark.parametrize("backend", ["cpu", "reference"])
 def test_torch_compile_fullgraph_matches_eager(backend, monkeypatch):
-    monkeypatch.setattr(concurrent, "MIN_MACS", 0)     # the small layers here run side by side as well
+    tuned(monkeypatch, side_by_side_min_macs=0)     # the small layers here run side by side as well
     torch._dynamo.reset()
     model = Stack(backend)
     ids = torch.randint(0, 20, (7, 10))            # 10 rows: the CPU kernels run one-direction layers as halves

@@ -7,7 +7,7 @@ hand-written backward. Implementations register themselves with :func:`register`
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -18,54 +18,18 @@ from ..cells.base import CellSpec
 from .autograd import SequenceFunction, forward_all
 from .base import FamilyOps, Kernel
 from .common import SeqMasks, transformed
-from . import concurrent
+from . import concurrent, dispatch
+from .dispatch import available, register, select
 from .cpu import CpuKernel
 from .reference import ReferenceKernel
 
 __all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run", "run_bidirectional", "record",
            "needs_node"]
 
-_KERNELS: dict[str, Kernel] = {}
-#: preference order of ``backend="auto"`` per device type; the reference runs everywhere
-_AUTO_ORDER: dict[str, list[str]] = {"cpu": ["reference"], "cuda": ["reference"]}
-
-
-def register(kernel: Kernel, auto_for: Sequence[str] = ()) -> None:
-    """Make ``kernel`` selectable by name and, for the device types in ``auto_for``, preferred by "auto"."""
-    _KERNELS[kernel.name] = kernel
-    for dev in auto_for:
-        order = _AUTO_ORDER.setdefault(dev, ["reference"])
-        if kernel.name in order:
-            order.remove(kernel.name)
-        order.insert(0, kernel.name)
-
-
-def available() -> list[str]:
-    """Names of the registered kernels (valid values of ``backend`` besides "auto")."""
-    return sorted(_KERNELS)
-
-
-def select(backend: str, spec: CellSpec, x: Tensor) -> Kernel:
-    """The kernel that ``backend`` names for this spec and input ("auto": the fastest that supports it)."""
-    if backend == "auto":
-        for name in _AUTO_ORDER.get(x.device.type, ["reference"]):
-            k = _KERNELS.get(name)
-            if k is not None and k.unsupported(spec, x) is None:
-                return k
-        return _KERNELS["reference"]
-    if backend not in _KERNELS:
-        raise ValueError(f"backend must be 'auto' or one of {available()}, got {backend!r}")
-    k = _KERNELS[backend]
-    why = k.unsupported(spec, x)
-    if why is not None:
-        raise ValueError(f"backend {backend!r} cannot run this layer: {why}")
-    return k
-
-
 def run(spec: CellSpec, weights, x: Tensor, state0: tuple[Tensor, ...], masks: Optional[SeqMasks] = None,
         reverse: bool = False, backend: str = "auto") -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run one layer-direction over a sequence. A kernel with ``side_by_side`` (the CPU kernels) may run
-    the batch as two halves at once (:func:`lstmkit.kernels.concurrent.split_rows`); the weight gradients
+    the batch as two halves at once (:func:`lstmkit.kernels.dispatch.sides`); the weight gradients
     then add the halves' sums.
 
     Args:
@@ -95,13 +59,12 @@ def _run(spec: CellSpec, weights: tuple, x: Tensor, state0: tuple, masks: tuple,
          backend: str) -> list[tuple[Tensor, tuple[Tensor, ...]]]:
     """[(y, final state)] of each direction d: weights[d], state0[d], masks[d], reverse[d] over x."""
     D = len(reverse)
-    # an empty batch has nothing to run: the reference's torch ops give the empty outputs (and gradients)
-    kernel = _KERNELS["reference"] if x.shape[1] == 0 else select(backend, spec, x)
-    if D == 2 and not (kernel.side_by_side and concurrent.worth_it(spec, x.shape[0], x.shape[1])):
+    kernel = select(backend, spec, x)
+    shared = dispatch.sides(kernel, spec, x.shape[0], x.shape[1], x.element_size(), D)
+    if D == 2 and shared != "directions":
         return [_run(spec, weights[d:d + 1], x, state0[d:d + 1], masks[d:d + 1], reverse[d:d + 1], backend)[0]
                 for d in range(D)]
-    split = D == 1 and kernel.side_by_side and concurrent.split_rows(spec, x.shape[0], x.shape[1],
-                                                                     x.element_size())
+    split = shared == "halves"
     fields = tuple(f for f in type(weights[0])._fields if getattr(weights[0], f) is not None)
     tensors = tuple(s for st in state0 for s in st) + tuple(getattr(w, f) for w in weights for f in fields)
     call = (kernel, spec, masks, reverse, fields, split)

@@ -8,9 +8,9 @@ a batch (each sample's recurrence is its own; only the weight gradients add up).
 runs two such tasks at once, each on half of the caller's threads (measured on 2 cores, training, one
 layer, both directions: (32, 25, 228, 200) 52 -> 33 ms, (350, 8, 50, 64) 22 -> 15 ms,
 (64, 100, 256, 256) 375 -> 283 ms; one direction, batch halves: (32, 100, 64, 128) 48 -> 23 ms).
-:func:`split_rows` says when a one-direction layer's batch is cut in two: where the recurrent weights are
-small enough that reading them twice per step costs less than the threads save (measured: up to 4 MiB,
-H = 512 in float32). Calls under :data:`MIN_MACS` run in turn: there the hand-over costs what it saves.
+:func:`lstmkit.kernels.dispatch.sides` decides when (a one-direction layer's batch is cut in two where the
+recurrent weights are small enough that reading them twice per step costs less than the threads save;
+small calls run in turn: there the hand-over costs what it saves).
 
 The calling thread runs one task and a long-lived worker thread the other; for the duration each one's
 thread counts are set, all thread-locally: OpenMP's (torch's intra-op parallelism and oneDNN), MKL's and
@@ -22,7 +22,6 @@ all threads); a caller with one thread never uses it.
 from __future__ import annotations
 
 import ctypes
-import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -30,48 +29,15 @@ from typing import Callable, Optional, TypeVar
 
 import torch
 
+from .dispatch import threads_enabled
 from .native import torch_cpu_library
 
-__all__ = ["enabled", "side_by_side", "worth_it", "split_rows", "halves"]
+__all__ = ["side_by_side", "halves"]
 
 R = TypeVar("R")
 
 _POOL: Optional[ThreadPoolExecutor] = None
 _POOL_LOCK = threading.Lock()
-
-
-def enabled() -> bool:
-    """Whether two tasks would run side by side now (the calling thread has >= 2 threads)."""
-    return not os.environ.get("LSTMKIT_NO_SIDE_BY_SIDE") and torch.get_num_threads() >= 2
-
-
-#: a call runs side by side only from this many multiply-adds (all steps, all GEMMs): below it, handing
-#: work to another thread costs about what it saves
-MIN_MACS = 5_000_000
-#: a one-direction layer's batch is cut in two from this many rows ...
-SPLIT_MIN_ROWS = 8
-#: ... while its recurrent weight matrix takes at most this many bytes (each half reads all of it per step)
-SPLIT_MAX_WEIGHT_BYTES = 4 << 20
-
-
-def _sizes(spec) -> dict:
-    return {i.field: math.prod(i.shape) for i in spec.layout() if i.field in ("w_ih", "w_hh", "w_hr")}
-
-
-@torch.compiler.assume_constant_result        # under torch.compile: decided once, at trace time
-def worth_it(spec, steps: int, rows: int) -> bool:
-    """Whether one direction of ``spec`` over ``steps`` x ``rows`` is work enough to share (:data:`MIN_MACS`)
-    and two tasks would run side by side now (:func:`enabled`)."""
-    return steps * rows * sum(_sizes(spec).values()) >= MIN_MACS and enabled()
-
-
-@torch.compiler.assume_constant_result
-def split_rows(spec, steps: int, rows: int, itemsize: int) -> bool:
-    """Whether one direction of ``spec`` over ``steps`` x ``rows`` (elements of ``itemsize`` bytes) runs as
-    two batch halves side by side."""
-    sizes = _sizes(spec)
-    weight_bytes = itemsize * (sizes["w_hh"] + sizes.get("w_hr", 0))
-    return rows >= SPLIT_MIN_ROWS and weight_bytes <= SPLIT_MAX_WEIGHT_BYTES and worth_it(spec, steps, rows)
 
 
 def halves(rows: int) -> tuple[slice, slice]:
@@ -138,11 +104,11 @@ if hasattr(os, "register_at_fork"):
 
 
 def side_by_side(fn: Callable[[int], R], tasks: int = 2) -> list[R]:
-    """[fn(0), ..., fn(tasks - 1)]: with two tasks and :func:`enabled`, fn(1) runs in a worker thread while
+    """[fn(0), ..., fn(tasks - 1)]: with two tasks and threads to share (:func:`~lstmkit.kernels.dispatch.threads_enabled`), fn(1) runs in a worker thread while
     the calling thread runs fn(0), each on half of the caller's threads; else in turn in the calling
     thread. ``fn`` must not depend on the thread it runs in; grad and inference mode are carried over.
     An error in either is raised once both have finished (neither is left writing buffers)."""
-    if tasks != 2 or not enabled():
+    if tasks != 2 or not threads_enabled():
         return [fn(d) for d in range(tasks)]
     total = torch.get_num_threads()
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()

@@ -37,12 +37,12 @@ def encode(kernel, spec, reverse: tuple, fields: tuple, split: bool = False) -> 
 def decode(config: str, masks: list):
     """(kernel, spec, masks per direction, reverse, fields, split): the call of
     :func:`~lstmkit.kernels.autograd.forward_all` from :func:`encode`'s string and the flat mask list."""
-    from . import _KERNELS                                      # the registry (import here: no cycle)
+    from .dispatch import kernel                                # the registry
     name, reverse, split, fields, spec_json = config.split(";", 4)
     c = json.loads(spec_json)
     n = len(MASK_FIELDS)
     per_direction = tuple(SeqMasks(*masks[d * n:(d + 1) * n]) for d in range(len(reverse)))
-    return (_KERNELS[name], SPECS[c["family"]](**c["spec"]), per_direction, tuple(r == "1" for r in reverse),
+    return (kernel(name), SPECS[c["family"]](**c["spec"]), per_direction, tuple(r == "1" for r in reverse),
             tuple(fields.split(",")), split == "1")
 
 

@@ -6,35 +6,20 @@ oneDNN loop runs B=1, H=64 at under 3 us a step. Here the time loop itself runs 
 step's GEMM is MKL's, called through its address (:mod:`.blas`), or for a single row (or a torch without
 MKL) a row-GEMM written as AXPYs over the output, vectorised over its columns. The pointwise step
 functions are the stepped drivers', so the two paths produce the same buffers and either backward can
-follow either forward.
+follow either forward. Which loop runs a window: :func:`lstmkit.kernels.dispatch.loop` (measured on 2 cores,
+inference vs torch.nn: GRU (32, 128) x1.50 fused against x1.25 stepped, RNN (64, 256) x1.44 against x1.39;
+from ~16M multiply-adds a step oneDNN's packed GEMM makes the stepped driver faster).
 """
 
 from __future__ import annotations
 
 from .gru_steps import (gru_bwd_rows, gru_fwd_rows, gru_rb_bwd1_rows, gru_rb_bwd2_rows, gru_rb_gates_rows,
                         gru_rb_out_rows)
-from . import blas
 from .blas import gemm_rows
 from .jit import jit, jit_inline
 from .lstm_steps import lstm_bwd_rows, lstm_fwd_rows
 from .rnn_steps import rnn_bwd_rows, rnn_fwd_rows
 from .steps import blend_h_rows, bwd_h_rows, finish_dh, prepare_hd
-
-#: per-step multiply-adds (B * P * G*H) up to which the fused loop beats the stepped driver. With MKL's GEMM
-#: inside the loop (:mod:`.blas`) the fused loop wins up to mid sizes (measured side by side on 2 cores:
-#: GRU (32, 128) x1.50 against x1.25 stepped, RNN (64, 256) x1.44 against x1.39, LSTM (32, 128) x0.58
-#: against x0.52, inference vs torch.nn); from ~16M multiply-adds a step (LSTM (64, 256), GRU (64, 512))
-#: oneDNN's packed GEMM, 2-3x MKL's at those shapes here, makes the stepped driver faster. With the loop's
-#: own row-GEMM only single rows and tiny layers gain. The fused loop's GEMMs are float32 under cpu-bf16 too.
-FUSED_MAX_MACS = 5_000_000 if blas.ADDRESSES != (0, 0) else 300_000
-
-
-def use_fused(route, rows: int, k: int, n: int) -> bool:
-    """Whether to run the fused loop: ``route`` "fused" / "stepped" forces it, None chooses by size."""
-    if route is not None:
-        return route == "fused"
-    return rows * k * n <= FUSED_MAX_MACS
-
 
 @jit_inline
 def _h_in(t, h0, y, reset, drop_h, hd, n):

@@ -15,7 +15,7 @@ bfloat16 operands and return float32 (rounded from bfloat16 products accumulated
 oneDNN/MKL), as ``torch.autocast`` does for matmuls; biases, the cell state and every pointwise step stay
 float32. On this Zen 4 (AVX512-BF16) one recurrent step (32, 512) x (512, 2048) takes 195 us against
 323 us, the input projection of a 32 x 100 batch 17.7 ms against 31 ms. GEMMs below
-:data:`ONEDNN_MIN_MACS` stay float32: they are bound by call overhead, not arithmetic.
+the oneDNN threshold (:attr:`lstmkit.kernels.dispatch.Tuning.onednn_min_macs`) stay float32: they are bound by call overhead, not arithmetic.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor
 
-#: below this many multiply-adds per call, MKL (torch.mm) is faster than oneDNN's matmul
-ONEDNN_MIN_MACS = 4_000_000
+from .. import dispatch
 
 
 def _onednn_available() -> bool:
@@ -51,6 +50,11 @@ def _onednn_bf16_available() -> bool:
 ONEDNN = _onednn_available()
 ONEDNN_BF16 = _onednn_bf16_available()
 
+
+def onednn_takes(dtype: torch.dtype) -> bool:
+    """Whether oneDNN's matmul runs GEMMs on ``dtype`` here (float32; bfloat16 where the CPU has it)."""
+    return ONEDNN and (dtype == torch.float32 or (dtype == torch.bfloat16 and ONEDNN_BF16))
+
 _BF16 = contextvars.ContextVar("lstmkit_bf16_gemms", default=False)
 
 
@@ -67,24 +71,26 @@ def bfloat16_gemms(enabled: bool = True) -> Iterator[None]:
 
 def _lowered(t: Tensor, macs: int) -> bool:
     """Whether a GEMM of ``macs`` multiply-adds on ``t``'s dtype runs in bfloat16 here."""
-    return _BF16.get() and t.dtype == torch.float32 and macs >= ONEDNN_MIN_MACS
+    return _BF16.get() and t.dtype == torch.float32 and macs >= dispatch.tuning().onednn_min_macs
 
 
 class Linear:
     """y = a @ W^T + bias for one weight W (N, K) applied to many inputs (every step of a sequence).
 
-    ``rows`` is the typical number of rows of ``a`` (used to choose the route and to pack W).
+    ``rows`` is the typical number of rows of ``a`` (used to choose the route, :func:`~lstmkit.kernels.
+    dispatch.gemm`, and to pack W); ``force_mm`` / ``force_onednn`` take one route (for measurements).
     """
 
-    def __init__(self, w: Tensor, rows: int, bias: Optional[Tensor] = None, force_mm: bool = False) -> None:
+    def __init__(self, w: Tensor, rows: int, bias: Optional[Tensor] = None, force_mm: bool = False,
+                 force_onednn: bool = False) -> None:
         self.w = w.detach()
         self.bias = None if bias is None else bias.detach()
         n, k = self.w.shape
         self.bf16 = _lowered(self.w, rows * n * k)
         if self.bf16:
             self.w = self.w.to(torch.bfloat16)
-        self.onednn = (ONEDNN and not force_mm and rows * n * k >= ONEDNN_MIN_MACS
-                       and (self.w.dtype == torch.float32 or (self.w.dtype == torch.bfloat16 and ONEDNN_BF16)))
+        self.onednn = not force_mm and (force_onednn or dispatch.gemm(rows, n, k, self.w.dtype,
+                                                                     onednn_takes(self.w.dtype)) == "onednn")
         if self.onednn:
             self.packed = torch.ops.mkldnn._reorder_linear_weight(self.w.contiguous(), rows)
         else:

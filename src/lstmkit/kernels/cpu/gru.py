@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ...cells.gru import GRUSpec, GRUWeights
+from .. import dispatch
 from . import blas, fused
 from . import gru_steps as K
 from .plan import Plan, contiguous_zone, make_plan, np_view
@@ -148,7 +149,7 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bo
                    d_ax=scratch(plan, "d_ax", (T, B, 3 * H), x),        # dL/d(W_ih x_t + b_ih)
                    d_ah=scratch(plan, "d_ah", (T, B, 3 * H), x),        # dL/d(W_hh-side pre-activations)
                    hd=recurrent_input_all(plan, sv.h0, sv.y).contiguous())   # (T, B, H) h_{t-1} into W_hh
-        run = _backward_fused if fused.use_fused(route, B, H, 3 * H) else _backward_stepped
+        run = _backward_fused if dispatch.loop(route, B, H, 3 * H, backward=True) == "fused" else _backward_stepped
         run(spec, w, plan, sv, buf)
         d_ax, d_ah, hd_all = buf["d_ax"], buf["d_ah"], buf["hd"]
         dw_ih, dx = input_grads(plan, d_ax, sv.xd, w.w_ih)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ...cells.lstm import LSTMSpec, LSTMWeights
+from .. import dispatch
 from . import blas, fused
 from . import lstm_steps as K
 from .gemm import Linear, gemm_grad, project_all
@@ -197,7 +198,7 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse:
             dw_ch=x.new_zeros(B, spec.num_gates - 1, H) if spec.peephole else None,
             dln_c=x.new_zeros(B, 2, H) if spec.layer_norm else None,
             dln_hh=x.new_zeros(B, GH) if spec.layer_norm else None)
-        run = _backward_fused if fused.use_fused(route, B, P, GH) else _backward_stepped
+        run = _backward_fused if dispatch.loop(route, B, P, GH, backward=True) == "fused" else _backward_stepped
         run(spec, w, plan, saved, buf)
         dx, dw = _weight_grads(spec, w, plan, saved, buf["d_pre"], buf["d_ah"], buf["dh_c"] if proj else None)
         dw = dw._replace(w_ch=_sum_rows(buf["dw_ch"]), ln_hh=_sum_rows(buf["dln_hh"]),

@@ -6,11 +6,10 @@ those (what packing buys, without packing), and a finished row's state simply st
 The reverse direction is first reversed within each length (:func:`~lstmkit.kernels.common.reverse_index`).
 Both reorderings are one row gather over the (T*B) flattened steps (:attr:`Plan.flat_in`).
 
-An inference call (nothing saved for a backward) runs in windows of steps (:meth:`Plan.windows`): the
-input projection W_ih x_t of one window at a time, into a few MB that stay in cache, instead of one
-(T, B, G*H) buffer. Measured on this 2-core machine for W_ih x_t at T=1000, B=64, I=256, 4H=1024:
-247 ms as one GEMM into a fresh 262 MB buffer, 175-197 ms in windows of 4-16 steps -- a buffer over
-glibc's mmap threshold (32 MB) comes back from the OS each call and page-faults on first touch.
+An inference call (nothing saved for a backward) runs in windows of steps (:meth:`Plan.windows`, sized
+by :func:`lstmkit.kernels.dispatch.window_steps`): the input projection W_ih x_t of one window at a time,
+into a few MB that stay in cache, instead of one (T, B, G*H) buffer -- a buffer over glibc's mmap
+threshold (32 MB) comes back from the OS each call and page-faults on first touch.
 """
 
 from __future__ import annotations
@@ -23,12 +22,6 @@ import torch
 from torch import Tensor
 
 from ..common import SeqMasks, reverse_index, reverse_masks
-
-#: an inference call's input projection runs over windows of steps of about this many bytes of gates ...
-WINDOW_BYTES = 8 << 20
-#: ... and at least this many rows (T*B) per GEMM, below which a GEMM call's overhead shows
-WINDOW_MIN_ROWS = 1024
-
 
 @dataclass
 class Plan:
@@ -123,12 +116,6 @@ class Plan:
             rows = torch.arange(n_end, n_start, device=state.device)
             state[n_end:n_start] = record[self.last[n_end:n_start] - t0, rows]
         return state
-
-
-def window_steps(T: int, B: int, width: int, itemsize: int) -> int:
-    """Steps per inference window for a gate buffer of ``width`` columns (see the module docstring)."""
-    k = max(WINDOW_BYTES // max(B * width * itemsize, 1), -(-WINDOW_MIN_ROWS // B), 1)
-    return min(T, k)
 
 
 def make_plan(x: Tensor, m: SeqMasks, reverse: bool) -> Plan:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from ...cells.rnn import RNNSpec, RNNWeights
+from .. import dispatch
 from . import blas, fused
 from . import rnn_steps as K
 from .plan import contiguous_zone, make_plan, np_view
@@ -110,7 +111,7 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bo
         v = dict(gates=np_view(sv.gates), dy=np_view(dyi), dh=np_view(dh_acc), dp=np_view(d_pre),
                  dhc=np_view(dh_c), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
                  zh=np_view(contiguous_zone(mi.zone_h)))
-        if fused.use_fused(route, B, H, H):
+        if dispatch.loop(route, B, H, H, backward=True) == "fused":
             fused.rnn_backward_loop(blas.ADDRESSES, plan.n_t, v["gates"], v["dy"], v["dh"], v["dp"],
                                     np_view(w.w_hh.detach().contiguous()), relu, v["reset"], v["drop_h"], v["zh"],
                                     v["dhc"], np_view(dh_rec))

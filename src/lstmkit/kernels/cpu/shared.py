@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import fused
+from .. import dispatch
 from .steps import prepare_hd
 from .gemm import Linear, backproject_all, gemm_grad, project_seq
-from .plan import Plan, window_steps
+from .plan import Plan
 
 
 def at_np(a: Optional[np.ndarray], t: int):
@@ -47,7 +47,7 @@ def input_window(plan: Plan, x: Tensor, t0: int, t1: int) -> Tensor:
 def window_inputs(plan: Plan, x: Tensor, w_ih: Tensor, bias: Optional[Tensor], width: int):
     """An inference call's windows (:meth:`Plan.windows`): yields (t0, t1, W_ih x_t (+ bias)) for steps
     [t0, t1) over the rows running at t0, (t1 - t0, n_t[t0], width), one GEMM per window."""
-    wins = plan.windows(window_steps(plan.T, plan.B, width, x.element_size()))
+    wins = plan.windows(dispatch.window_steps(plan.T, plan.B, width, x.element_size()))
     lin = Linear(w_ih, (wins[0][1] - wins[0][0]) * plan.B, bias)     # the first window is the longest
     for t0, t1 in wins:
         yield t0, t1, project_seq(lin, input_window(plan, x, t0, t1))
@@ -64,7 +64,7 @@ def output_record(plan: Plan, save: bool, shape, like: Tensor) -> Tensor:
 
 class Runners:
     """The forward driver for a window whose first step runs ``rows`` rows: the fused loop or the stepped
-    driver, chosen per window by size as :func:`~lstmkit.kernels.cpu.fused.use_fused` chooses per call
+    driver, chosen per window by :func:`lstmkit.kernels.dispatch.loop`
     (an inference window late in a batch of varied lengths runs few rows), each built at most once per
     call by ``make(fuse)`` (weights prepared)."""
 
@@ -73,7 +73,7 @@ class Runners:
         self.built: dict = {}
 
     def __call__(self, rows: int):
-        fuse = fused.use_fused(self.route, rows, self.k, self.n)
+        fuse = dispatch.loop(self.route, rows, self.k, self.n) == "fused"
         if fuse not in self.built:
             self.built[fuse] = self.make(fuse)
         return self.built[fuse]

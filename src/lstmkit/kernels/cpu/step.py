@@ -14,15 +14,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import dispatch
 from .activations import as_type_of
 from .gru_steps import gru_fwd_rows, gru_rb_gates_rows, gru_rb_out_rows
 from .jit import jit, jit_inline, pjit
 from .lstm_steps import lstm_fwd_rows
 from .rnn_steps import rnn_fwd_rows
 from .steps import blend_h_rows
-
-#: below this many multiply-adds a matrix-vector product runs on one thread (thread start-up costs more)
-PARALLEL_MIN_MACS = 200_000
 
 
 @jit_inline
@@ -52,7 +50,7 @@ def _gemv_seq(a, w, bias, out):
 
 def gemv(a: np.ndarray, w: np.ndarray, bias, out: np.ndarray) -> None:
     """out = a @ w.T (+ bias) for few rows a (B, K) and a row-major weight w (N, K)."""
-    if a.shape[0] * w.shape[0] * w.shape[1] >= PARALLEL_MIN_MACS:
+    if dispatch.step_parallel(a.shape[0] * w.shape[0] * w.shape[1]):
         _gemv_par(a, w, bias, out, numba.get_num_threads() * 4)   # chunks: an argument, so the kernel caches
     else:
         _gemv_seq(a, w, bias, out)

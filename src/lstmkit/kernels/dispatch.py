@@ -1,0 +1,446 @@
+"""Every routing decision of lstmkit's kernels, and every number behind them.
+
+What runs a call of one layer-direction is decided here and nowhere else:
+
+1. **kernel** (:func:`select`): ``backend="auto"`` takes the first registered kernel in the device's
+   preference order that supports the call (CPU: ``"cpu"``, then ``"reference"``); a named backend runs
+   or raises with the reason.
+2. **sides** (:func:`sides`): whether the call's two independent halves run at the same time, each on half
+   of the threads (:mod:`.concurrent`): the two directions of a bidirectional layer, or the two halves of
+   a one-direction layer's batch; or the call runs whole on all threads.
+3. **loop** (:func:`loop`): per window of steps, whether the time loop runs compiled end to end
+   (``"fused"``: per-step GEMMs inside the loop) or steps from Python with oneDNN's packed GEMMs
+   (``"stepped"``). Forward and backward are decided separately.
+4. **gemm** (:func:`gemm`): for a GEMM called from Python, oneDNN's matmul on a weight packed once per call,
+   or MKL (``torch.mm``); bfloat16 operands inside :func:`~lstmkit.kernels.cpu.gemm.bfloat16_gemms`.
+5. **windows** (:func:`window_steps`): an inference call's input projection runs over windows of steps that
+   stay in cache.
+6. **single steps** (:func:`step_parallel`): whether a streaming step's matrix-vector products are split
+   across threads.
+
+The thresholds live in one record, :class:`Tuning`. The crossovers that depend on the processor (fused
+against stepped, oneDNN against MKL) are measured on the machine itself: at first use :func:`tuning`
+loads them from a small JSON file kept per CPU model, torch version and thread count (beside numba's
+compiled-code cache: ``$LSTMKIT_CACHE_DIR`` or ``~/.cache/lstmkit``), and where there is none runs
+:func:`autotune` (about a second) and writes it. ``LSTMKIT_TUNING`` overrides: ``defaults`` (the record's
+defaults, no measurement), ``autotune`` (measure again), or the path of a JSON file of fields to set;
+:func:`set_tuning` does the same from Python. ``lstmkit tune`` runs and shows it.
+
+Ask which path a call takes with :func:`lstmkit.explain` (``layer.explain(x)``): it applies these same
+functions to the call's sizes and prints each decision with its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import threading
+import time
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import torch
+
+__all__ = ["Tuning", "tuning", "set_tuning", "autotune", "register", "available", "select", "sides", "loop",
+           "gemm", "window_steps", "step_parallel", "cpu_model", "cache_path"]
+
+
+# ---------------------------------------------------------------------------------------------- the record
+
+@dataclass(frozen=True)
+class Tuning:
+    """The thresholds of every routing decision (multiply-adds "MACs" are B * K * N of one GEMM)."""
+
+    #: a forward's per-step recurrent GEMM of up to this many MACs runs in the fused (compiled) loop, larger
+    #: ones step from Python with oneDNN. Measured by :func:`autotune`: inference forwards of an LSTM layer,
+    #: T=24, on a ladder of (B, H), both loops, the crossover where stepping wins from there up.
+    fused_max_macs: int = 5_000_000
+    #: the same for the backward (forward + backward measured, training)
+    fused_max_macs_backward: int = 5_000_000
+    #: a GEMM called from Python of at least this many MACs runs on oneDNN's packed matmul, below on MKL.
+    #: Measured by :func:`autotune`: torch.mm against oneDNN with a packed weight, a ladder of per-step
+    #: and whole-sequence shapes, the crossover where oneDNN wins from there up.
+    onednn_min_macs: int = 4_000_000
+    #: a call runs side by side (two tasks, half the threads each) only from this many MACs over all steps
+    #: and GEMMs: below, handing work to a thread costs about what it saves (measured on 2 cores, AMD Zen 4:
+    #: training, both directions, (32, 25, 228, 200) 52 -> 33 ms; (350, 8, 50, 64) 22 -> 15 ms)
+    side_by_side_min_macs: int = 5_000_000
+    #: a one-direction call's batch is cut in two halves from this many rows ...
+    split_min_rows: int = 8
+    #: ... while its recurrent weights take at most this many bytes (each half reads them all every step;
+    #: measured: up to H = 512 in float32, (32, 100, 64, 128) training 48 -> 23 ms)
+    split_max_weight_bytes: int = 4 << 20
+    #: an inference call's input projection runs over windows of about this many bytes of gates ...
+    #: (measured, 2 cores: W_ih x_t at T=1000, B=64, I=256, 4H=1024: 247 ms as one GEMM into a fresh 262 MB
+    #: buffer, 175-197 ms in windows of 4-16 steps)
+    window_bytes: int = 8 << 20
+    #: ... and at least this many rows (T*B) per GEMM, below which a GEMM call's overhead shows
+    window_min_rows: int = 1024
+    #: a single step's matrix-vector product of at least this many MACs is split across threads
+    step_parallel_min_macs: int = 200_000
+    #: where the numbers come from: "defaults", "measured on <cpu> ...", or the override's name
+    source: str = "defaults"
+
+    def replace(self, **changes) -> "Tuning":
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        rows = [f"  {f.name:<26} {getattr(self, f.name):>12,}" for f in fields(self) if f.name != "source"]
+        return "\n".join([f"tuning ({self.source}):"] + rows)
+
+
+#: the fused loop's GEMM without MKL's (its own row-GEMM) wins only for tiny steps
+NO_BLAS_FUSED_MAX_MACS = 300_000
+_MEASURED = ("fused_max_macs", "fused_max_macs_backward", "onednn_min_macs")
+
+_TUNING: Optional[Tuning] = None
+_LOCK = threading.RLock()
+
+
+def tuning() -> Tuning:
+    """The record in force (resolved once per process; see the module docstring)."""
+    global _TUNING
+    t = _TUNING
+    if t is None:
+        with _LOCK:
+            if _TUNING is None:
+                _TUNING = _resolve()
+            t = _TUNING
+    return t
+
+
+def set_tuning(t: Optional[Tuning]) -> None:
+    """Use ``t`` from now on in this process; None: resolve again (environment, cache file, autotune)."""
+    global _TUNING
+    _TUNING = t
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``; else :func:`platform.processor`)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cache_path() -> Path:
+    """The JSON file of measured tunings (one entry per CPU model, torch version and thread count)."""
+    root = os.environ.get("LSTMKIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "lstmkit")
+    return Path(root) / "tuning.json"
+
+
+def _machine_key() -> str:
+    return f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+
+
+def _defaults() -> Tuning:
+    from .cpu import blas
+    t = Tuning()
+    if blas.ADDRESSES == (0, 0):
+        t = t.replace(fused_max_macs=NO_BLAS_FUSED_MAX_MACS, fused_max_macs_backward=NO_BLAS_FUSED_MAX_MACS)
+    return t
+
+
+def _from_file(path: str) -> Tuning:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"LSTMKIT_TUNING must be 'defaults', 'autotune' or a JSON file of tuning fields, "
+                         f"got {path!r} ({e})") from None
+    names = {f.name for f in fields(Tuning)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{path}: unknown tuning fields {unknown}; expected some of {sorted(names)}")
+    return _defaults().replace(**{**data, "source": data.get("source", f"file {path}")})
+
+
+def _resolve() -> Tuning:
+    how = os.environ.get("LSTMKIT_TUNING", "")
+    if how == "defaults":
+        return _defaults()
+    if how and how != "autotune":
+        return _from_file(how)
+    if how != "autotune":
+        cached = _load_cached()
+        if cached is not None:
+            return cached
+    try:
+        return autotune(save=True)
+    except Exception as e:  # pragma: no cover - a broken measurement must not break a forward
+        return _defaults().replace(source=f"defaults (autotune failed: {e})")
+
+
+def _load_cached() -> Optional[Tuning]:
+    try:
+        entry = json.loads(cache_path().read_text()).get(_machine_key())
+    except (OSError, ValueError):
+        return None
+    if not entry:
+        return None
+    known = {f.name for f in fields(Tuning)}
+    return _defaults().replace(**{k: v for k, v in entry.items() if k in known})
+
+
+def _save(t: Tuning) -> None:
+    """Add this machine's entry to the cache file (written whole to a temporary file, then renamed)."""
+    path = cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        data[_machine_key()] = t.as_dict()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:  # pragma: no cover - a read-only home: keep the measurement for this process only
+        pass
+
+
+# ---------------------------------------------------------------------------------------------- autotune
+
+def crossover(macs: Sequence[int], a_times: Sequence[float], b_times: Sequence[float], margin: float = 1.03) -> int:
+    """The size from which B is faster than A on every larger point of a ladder (sorted by ``macs``): the
+    geometric mean of the last point A wins and the first of B's winning run; 0 when B always wins, a huge
+    number when it never does. ``margin``: B must win by this factor."""
+    first = len(macs)
+    for i in range(len(macs) - 1, -1, -1):
+        if b_times[i] * margin < a_times[i]:
+            first = i
+        else:
+            break
+    if first == 0:
+        return 0
+    if first == len(macs):
+        return 1 << 62
+    return int(math.sqrt(macs[first - 1] * macs[first]))
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    ts.sort()
+    return ts[len(ts) // 2]
+
+
+#: (B, K, N) of GEMMs the kernels call from Python: per-step recurrent GEMMs and whole-sequence projections
+GEMM_LADDER = [(8, 64, 256), (16, 128, 512), (32, 128, 512), (64, 128, 512), (32, 256, 1024), (64, 256, 1024),
+               (128, 256, 1024), (400, 128, 512), (64, 512, 2048)]
+#: (B, H) of the LSTM layers timed fused against stepped
+LOOP_LADDER = [(1, 64), (8, 64), (16, 128), (32, 128), (32, 256), (64, 256), (32, 512), (64, 512)]
+
+
+def autotune(save: bool = True, repeats: int = 5, log: Optional[Callable[[str], None]] = None) -> Tuning:
+    """Measure this machine's crossovers (oneDNN against MKL, fused against stepped loops; about a second),
+    set them in force for this process, and (``save``) keep them in :func:`cache_path`."""
+    from .cpu import gemm as G
+    base = _defaults()
+    with _LOCK:
+        set_tuning(base.replace(source="autotuning"))
+        try:
+            onednn = base.onednn_min_macs
+            if G.ONEDNN:
+                onednn = _tune_onednn(repeats)
+                set_tuning(base.replace(onednn_min_macs=onednn, source="autotuning"))
+            fwd, bwd = _tune_loops(repeats)
+        except BaseException:
+            set_tuning(None)
+            raise
+        t = base.replace(onednn_min_macs=onednn, fused_max_macs=fwd, fused_max_macs_backward=bwd,
+                         source=f"measured on {cpu_model()}, {torch.get_num_threads()} threads, "
+                                f"{time.strftime('%Y-%m-%d')}")
+        set_tuning(t)
+    if log is not None:
+        log(str(t))
+    if save:
+        _save(t)
+    return t
+
+
+def _tune_onednn(repeats: int) -> int:
+    from .cpu.gemm import Linear
+    macs, mkl, dnn = [], [], []
+    for B, K, N in sorted(GEMM_LADDER, key=lambda s: s[0] * s[1] * s[2]):
+        a, w = torch.randn(B, K), torch.randn(N, K)
+        lin_mm, lin_dnn = Linear(w, B, force_mm=True), Linear(w, B, force_onednn=True)
+        reps = max(3, min(200, int(2e7 // (B * K * N))))
+
+        def many(lin):
+            return lambda: [lin(a) for _ in range(reps)]
+        macs.append(B * K * N)
+        mkl.append(_median_time(many(lin_mm), repeats))
+        dnn.append(_median_time(many(lin_dnn), repeats))
+    return crossover(macs, mkl, dnn)
+
+
+def _tune_loops(repeats: int) -> tuple[int, int]:
+    from ..cells.lstm import LSTMSpec
+    from . import run
+    T = 24
+    macs, times = [], {k: [] for k in ("fused", "stepped", "fused-train", "stepped-train")}
+    for B, H in LOOP_LADDER:
+        spec = LSTMSpec(H, H)
+        w = spec.make_weights({i.field: torch.randn(i.shape) * 0.1 for i in spec.layout()})
+        wg = spec.make_weights({i.field: torch.randn(i.shape).mul_(0.1).requires_grad_() for i in spec.layout()})
+        x = torch.randn(T, B, H)
+        state0 = (torch.zeros(B, H), torch.zeros(B, H))
+        macs.append(B * H * 4 * H)
+        for route in ("fused", "stepped"):
+            backend = f"cpu-{route}"
+
+            def infer():
+                with torch.no_grad():
+                    run(spec, w, x, state0, backend=backend)
+
+            def train():
+                y, _ = run(spec, wg, x, state0, backend=backend)
+                y.sum().backward()
+            times[route].append(_median_time(infer, repeats))
+            times[route + "-train"].append(_median_time(train, repeats))
+    fwd = crossover(macs, times["fused"], times["stepped"])
+    # the backward's own crossover: training time minus the forward's
+    bwd = crossover(macs, [a - b for a, b in zip(times["fused-train"], times["fused"])],
+                    [a - b for a, b in zip(times["stepped-train"], times["stepped"])])
+    return fwd, bwd
+
+
+# ---------------------------------------------------------------------------------------------- kernels
+
+_KERNELS: dict = {}
+#: preference order of ``backend="auto"`` per device type; the reference runs everywhere
+_AUTO_ORDER: dict[str, list[str]] = {"cpu": ["reference"], "cuda": ["reference"]}
+
+
+def register(kernel, auto_for: Sequence[str] = ()) -> None:
+    """Make ``kernel`` selectable by name and, for the device types in ``auto_for``, preferred by "auto"."""
+    _KERNELS[kernel.name] = kernel
+    for dev in auto_for:
+        order = _AUTO_ORDER.setdefault(dev, ["reference"])
+        if kernel.name in order:
+            order.remove(kernel.name)
+        order.insert(0, kernel.name)
+
+
+def available() -> list[str]:
+    """Names of the registered kernels (valid values of ``backend`` besides "auto")."""
+    return sorted(_KERNELS)
+
+
+def kernel(name: str):
+    return _KERNELS[name]
+
+
+def select(backend: str, spec, x):
+    """The kernel that ``backend`` names for this spec and input ("auto": the first of the device's
+    preference order that supports it). An empty batch always runs the reference (its torch ops give
+    the empty outputs and gradients)."""
+    return explain_select(backend, spec, x)[0]
+
+
+def explain_select(backend: str, spec, x) -> tuple:
+    """(kernel, why) of :func:`select`."""
+    if x.dim() >= 2 and x.shape[1] == 0:
+        return _KERNELS["reference"], "an empty batch: the reference's torch ops give the empty outputs"
+    if backend == "auto":
+        skipped = []
+        for name in _AUTO_ORDER.get(x.device.type, ["reference"]):
+            k = _KERNELS.get(name)
+            if k is None:
+                continue
+            why = k.unsupported(spec, x)
+            if why is None:
+                note = f"; skipped {'; '.join(skipped)}" if skipped else ""
+                return k, f"auto: first of {_AUTO_ORDER.get(x.device.type)} that runs this call{note}"
+            skipped.append(f"{name}: {why}")
+        return _KERNELS["reference"], "auto: nothing else runs this call (" + "; ".join(skipped) + ")"
+    if backend not in _KERNELS:
+        raise ValueError(f"backend must be 'auto' or one of {available()}, got {backend!r}")
+    k = _KERNELS[backend]
+    why = k.unsupported(spec, x)
+    if why is not None:
+        raise ValueError(f"backend {backend!r} cannot run this layer: {why}")
+    return k, f"backend={backend!r} asked for"
+
+
+# ---------------------------------------------------------------------------------------------- CPU routes
+
+def _weight_sizes(spec) -> dict:
+    return {i.field: math.prod(i.shape) for i in spec.layout() if i.field in ("w_ih", "w_hh", "w_hr")}
+
+
+def threads_enabled() -> bool:
+    """Whether two tasks would run side by side now (the calling thread has >= 2 threads)."""
+    return not os.environ.get("LSTMKIT_NO_SIDE_BY_SIDE") and torch.get_num_threads() >= 2
+
+
+@torch.compiler.assume_constant_result        # under torch.compile: decided once, at trace time
+def worth_it(spec, steps: int, rows: int) -> bool:
+    """Whether one direction of ``spec`` over ``steps`` x ``rows`` is work enough to share
+    (:attr:`Tuning.side_by_side_min_macs`) and two tasks would run side by side now."""
+    return steps * rows * sum(_weight_sizes(spec).values()) >= tuning().side_by_side_min_macs and threads_enabled()
+
+
+@torch.compiler.assume_constant_result
+def split_rows(spec, steps: int, rows: int, itemsize: int) -> bool:
+    """Whether one direction of ``spec`` over ``steps`` x ``rows`` (elements of ``itemsize`` bytes) runs as
+    two batch halves side by side."""
+    t, sizes = tuning(), _weight_sizes(spec)
+    weight_bytes = itemsize * (sizes["w_hh"] + sizes.get("w_hr", 0))
+    return rows >= t.split_min_rows and weight_bytes <= t.split_max_weight_bytes and worth_it(spec, steps, rows)
+
+
+def sides(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -> str:
+    """How a call's work is shared between threads: "directions" (a bidirectional layer's two directions
+    side by side), "halves" (a one-direction batch cut in two, side by side) or "whole"."""
+    if not kernel_.side_by_side or rows == 0:
+        return "whole"
+    if directions == 2:
+        return "directions" if worth_it(spec, steps, rows) else "whole"
+    return "halves" if split_rows(spec, steps, rows, itemsize) else "whole"
+
+
+def loop(route: Optional[str], rows: int, k: int, n: int, backward: bool = False) -> str:
+    """"fused" or "stepped" for a window whose first step runs ``rows`` rows of a (k -> n) recurrent GEMM;
+    ``route`` ("fused" / "stepped", backends cpu-fused / cpu-stepped) forces it."""
+    if route is not None:
+        return route
+    t = tuning()
+    cap = t.fused_max_macs_backward if backward else t.fused_max_macs
+    return "fused" if rows * k * n <= cap else "stepped"
+
+
+def gemm(rows: int, n: int, k: int, dtype: torch.dtype, onednn_ok: bool) -> str:
+    """"onednn" or "mkl" for a GEMM called from Python: ``rows`` x (k -> n) on ``dtype``; ``onednn_ok``:
+    oneDNN is present and takes this dtype."""
+    return "onednn" if onednn_ok and rows * n * k >= tuning().onednn_min_macs else "mkl"
+
+
+def window_steps(T: int, B: int, width: int, itemsize: int) -> int:
+    """Steps per inference window for a gate buffer of ``width`` columns."""
+    t = tuning()
+    k = max(t.window_bytes // max(B * width * itemsize, 1), -(-t.window_min_rows // B), 1)
+    return min(T, k)
+
+
+def step_parallel(macs: int) -> bool:
+    """Whether a single step's matrix-vector product of ``macs`` multiply-adds is split across threads."""
+    return macs >= tuning().step_parallel_min_macs
+
+
+__all__ += ["worth_it", "split_rows", "threads_enabled", "explain_select", "crossover", "kernel"]
