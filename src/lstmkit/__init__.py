@@ -13,10 +13,24 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "detach_state", "__version__"]
+__all__ = ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "detach_state", "explain", "__version__"]
 
 _WHERE = {"LSTM": ".layers", "GRU": ".layers", "RNN": ".layers", "LSTMCell": ".cells", "GRUCell": ".cells",
           "RNNCell": ".cells", "detach_state": ".state"}
+
+
+def explain(layer, input, hx=None, lengths=None, train=None):
+    """Which kernel, loop, GEMM routes, thread split and windows ``layer(input, hx, lengths=lengths)`` would
+    take, and why: ``layer.explain(...)`` (:meth:`lstmkit.layers.base.RecurrentBase.explain`).
+
+    Example::
+
+        >>> import torch, lstmkit
+        >>> print(lstmkit.explain(lstmkit.GRU(8, 16), torch.randn(20, 4, 8)))  # doctest: +ELLIPSIS
+        GRU(8, 16)
+        layer 0: one direction, T=20, B=4, ...
+    """
+    return layer.explain(input, hx, lengths=lengths, train=train)
 
 
 def __getattr__(name: str):

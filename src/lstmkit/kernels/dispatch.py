@@ -22,7 +22,7 @@ The thresholds live in one record, :class:`Tuning`. The crossovers that depend o
 against stepped, oneDNN against MKL) are measured on the machine itself: at first use :func:`tuning`
 loads them from a small JSON file kept per CPU model, torch version and thread count (beside numba's
 compiled-code cache: ``$LSTMKIT_CACHE_DIR`` or ``~/.cache/lstmkit``), and where there is none runs
-:func:`autotune` (about a second) and writes it. ``LSTMKIT_TUNING`` overrides: ``defaults`` (the record's
+:func:`autotune` (a few seconds, once per machine) and writes it. ``LSTMKIT_TUNING`` overrides: ``defaults`` (the record's
 defaults, no measurement), ``autotune`` (measure again), or the path of a JSON file of fields to set;
 :func:`set_tuning` does the same from Python. ``lstmkit tune`` runs and shows it.
 
@@ -92,8 +92,14 @@ class Tuning:
         return dataclasses.asdict(self)
 
     def __str__(self) -> str:
-        rows = [f"  {f.name:<26} {getattr(self, f.name):>12,}" for f in fields(self) if f.name != "source"]
+        def show(v: int) -> str:
+            return "never" if v >= NEVER else f"{v:,}"
+        rows = [f"  {f.name:<26} {show(getattr(self, f.name)):>14}" for f in fields(self) if f.name != "source"]
         return "\n".join([f"tuning ({self.source}):"] + rows)
+
+
+#: a threshold no call reaches ("never": the other side won at every measured size)
+NEVER = 1 << 62
 
 
 #: the fused loop's GEMM without MKL's (its own row-GEMM) wins only for tiny steps
@@ -123,13 +129,20 @@ def set_tuning(t: Optional[Tuning]) -> None:
 
 
 def cpu_model() -> str:
-    """The processor's model name (``/proc/cpuinfo``; else :func:`platform.processor`)."""
+    """The processor's model name with its family and model numbers (``/proc/cpuinfo``; a virtual machine
+    may show only "AMD EPYC"), else :func:`platform.processor`."""
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if not key and info:
+                break                                              # the first processor's block is enough
+            info.setdefault(key, value.strip())
     except OSError:
         pass
+    if "model name" in info:
+        return f"{info['model name']} (family {info.get('cpu family', '?')} model {info.get('model', '?')})"
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
@@ -224,7 +237,7 @@ def crossover(macs: Sequence[int], a_times: Sequence[float], b_times: Sequence[f
     if first == 0:
         return 0
     if first == len(macs):
-        return 1 << 62
+        return NEVER
     return int(math.sqrt(macs[first - 1] * macs[first]))
 
 
@@ -240,14 +253,13 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
 
 
 #: (B, K, N) of GEMMs the kernels call from Python: per-step recurrent GEMMs and whole-sequence projections
-GEMM_LADDER = [(8, 64, 256), (16, 128, 512), (32, 128, 512), (64, 128, 512), (32, 256, 1024), (64, 256, 1024),
-               (128, 256, 1024), (400, 128, 512), (64, 512, 2048)]
+GEMM_LADDER = [(8, 64, 256), (32, 128, 512), (64, 128, 512), (64, 256, 1024), (400, 128, 512), (64, 512, 2048)]
 #: (B, H) of the LSTM layers timed fused against stepped
-LOOP_LADDER = [(1, 64), (8, 64), (16, 128), (32, 128), (32, 256), (64, 256), (32, 512), (64, 512)]
+LOOP_LADDER = [(16, 128), (32, 256), (64, 256), (64, 512)]
 
 
-def autotune(save: bool = True, repeats: int = 5, log: Optional[Callable[[str], None]] = None) -> Tuning:
-    """Measure this machine's crossovers (oneDNN against MKL, fused against stepped loops; about a second),
+def autotune(save: bool = True, repeats: int = 3, log: Optional[Callable[[str], None]] = None) -> Tuning:
+    """Measure this machine's crossovers (oneDNN against MKL, fused against stepped loops; a few seconds),
     set them in force for this process, and (``save``) keep them in :func:`cache_path`."""
     from .cpu import gemm as G
     base = _defaults()
@@ -279,7 +291,7 @@ def _tune_onednn(repeats: int) -> int:
     for B, K, N in sorted(GEMM_LADDER, key=lambda s: s[0] * s[1] * s[2]):
         a, w = torch.randn(B, K), torch.randn(N, K)
         lin_mm, lin_dnn = Linear(w, B, force_mm=True), Linear(w, B, force_onednn=True)
-        reps = max(3, min(200, int(2e7 // (B * K * N))))
+        reps = max(2, min(100, int(1e7 // (B * K * N))))
 
         def many(lin):
             return lambda: [lin(a) for _ in range(reps)]
@@ -292,7 +304,7 @@ def _tune_onednn(repeats: int) -> int:
 def _tune_loops(repeats: int) -> tuple[int, int]:
     from ..cells.lstm import LSTMSpec
     from . import run
-    T = 24
+    T = 6
     macs, times = [], {k: [] for k in ("fused", "stepped", "fused-train", "stepped-train")}
     for B, H in LOOP_LADDER:
         spec = LSTMSpec(H, H)

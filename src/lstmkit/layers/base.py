@@ -137,6 +137,36 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         out, states = finish(prep, y, states, self.batch_first)
         return out, self._pack_state(states)
 
+    def explain(self, input, hx=None, lengths: Optional[Tensor] = None, train: Optional[bool] = None):
+        """Which kernel, loop, GEMM routes, thread split and windows ``self(input, hx, lengths=lengths)`` would
+        take, and why, without running it: an :class:`~lstmkit.kernels.explain.Explanation` (print it; its
+        ``calls`` hold the same as plain data). ``train``: whether a backward follows (default: grad is enabled
+        and a parameter or the input requires grad). The decisions are :mod:`lstmkit.kernels.dispatch`'s.
+
+        Example::
+
+            >>> layer = lstmkit.LSTM(64, 128, bidirectional=True)
+            >>> why = layer.explain(torch.randn(100, 32, 64))
+            >>> why.calls[0]["kernel"]
+            'cpu'
+        """
+        from ..kernels.explain import Explanation, explain_call
+        self._update_flat_weights()
+        w0 = self._flat_weights[0]
+        prep = prepare(input, hx, lengths, None, name=type(self).__name__, input_size=self.input_size,
+                       batch_first=self.batch_first, dtype=w0.dtype, device=w0.device,
+                       state_shapes=self._state_shapes())
+        if train is None:
+            train = torch.is_grad_enabled() and (prep.x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        x = prep.x
+        calls = []
+        for k, spec in enumerate(self._specs):
+            if k > 0:
+                x = x.new_empty(x.shape[0], x.shape[1], self.num_directions * self._out_size())
+            calls.append(explain_call(self.backend, spec, x, self.num_directions, bool(train), prep.lengths))
+        return Explanation(repr(self).split("\n")[0] if self.num_layers else type(self).__name__, calls,
+                           kernels.dispatch.tuning())
+
     def _dtype(self) -> torch.dtype:
         return self._flat_weights[0].dtype
 

@@ -1,0 +1,147 @@
+"""Which path a call takes, and why: :func:`explain_call` applies :mod:`.dispatch`'s own decisions to a
+call's sizes without running it; :class:`Explanation` prints them (``layer.explain(x)`` builds one per layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import dispatch
+
+__all__ = ["explain_call", "Explanation"]
+
+
+def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool = False,
+                 lengths: Optional[Tensor] = None) -> dict:
+    """The decisions for one layer (both directions when ``directions`` is 2) over ``x`` (T, B, I), as a
+    dict of plain values: kernel and why, how threads are shared, and for the CPU kernels each pass's loop,
+    windows and GEMM routes. ``train``: a backward will follow (the forward saves every step)."""
+    T, B = int(x.shape[0]), int(x.shape[1])
+    kernel, why = dispatch.explain_select(backend, spec, x)
+    out = {"kernel": kernel.name, "why": why, "T": T, "B": B, "directions": directions, "train": train}
+    shared = dispatch.sides(kernel, spec, T, B, x.element_size(), directions)
+    threads = torch.get_num_threads()
+    out["threads"] = {
+        "directions": f"the two directions side by side, {threads - threads // 2} + {threads // 2} threads",
+        "halves": f"the batch in two halves side by side ({(B + 1) // 2} + {B // 2} rows), "
+                  f"{threads - threads // 2} + {threads // 2} threads",
+        "whole": f"{'each direction in turn' if directions == 2 else 'one task'} on {threads} thread(s)"}[shared]
+    if not kernel.name.startswith("cpu"):
+        out["passes"] = {"forward": "a Python loop of torch ops per step" if kernel.name == "reference"
+                         else "the kernel's own"}
+        return out
+    rows = (B + 1) // 2 if shared == "halves" else B
+    out["passes"] = _cpu_passes(getattr(kernel, "route", None), getattr(kernel, "bf16", False), spec, x, T, rows,
+                                train, lengths)
+    return out
+
+
+def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths) -> dict:
+    from .cpu import blas, gemm
+    H, P = spec.hidden_size, spec.out_size
+    width = spec.num_gates * H if spec.family == "lstm" else (3 * H if spec.family == "gru" else H)
+    I = int(x.shape[2])
+    onednn = gemm.onednn_takes(x.dtype)
+    lowered = " on bfloat16 operands" if bf16 and x.dtype == torch.float32 else ""
+
+    def gemm_name(m: int, n: int, k: int) -> str:
+        r = dispatch.gemm(m, n, k, x.dtype, onednn)
+        return ("oneDNN (weight packed once per call)" if r == "onednn" else "MKL (torch.mm)") + (
+            lowered if m * n * k >= dispatch.tuning().onednn_min_macs else "")
+
+    def recurrent(loop: str, m: int) -> str:
+        if loop == "fused":
+            has_blas = blas.ADDRESSES[0 if x.dtype == torch.float32 else 1] != 0
+            return "MKL sgemm called inside the compiled loop" if has_blas and m > 1 else \
+                "the compiled loop's own row-GEMM (one row)" if m == 1 else "the compiled loop's own row-GEMM"
+        return gemm_name(m, width, P) + ", called from Python each step"
+
+    n_t = _running_rows(T, rows, lengths)
+    passes = {}
+    if train:
+        loop = dispatch.loop(route, rows, P, width)
+        passes["forward"] = {"loop": loop, "why": _loop_why(route, rows, P, width, False),
+                             "windows": f"one window of {T} steps, every step saved for the backward",
+                             "input projection": gemm_name(T * rows, width, I) + " over all steps at once",
+                             "recurrent GEMM": recurrent(loop, rows)}
+        bloop = dispatch.loop(route, rows, P, width, backward=True)
+        passes["backward"] = {"loop": bloop, "why": _loop_why(route, rows, P, width, True),
+                              "recurrent GEMM": recurrent(bloop, rows),
+                              "weight gradients": "MKL (torch.mm) over all steps at once: dW_ih, dW_hh" +
+                                                  (", dW_hr" if P != H else ""),
+                              "input gradient": gemm_name(T * rows, I, width) + " over all steps at once"}
+        return passes
+    k = dispatch.window_steps(T, rows, width, x.element_size())
+    wins = [(t0, min(t0 + k, T)) for t0 in range(0, T, k) if n_t[t0] > 0]
+    loops = [(t0, t1, int(n_t[t0]), dispatch.loop(route, int(n_t[t0]), P, width)) for t0, t1 in wins]
+    groups: list[list] = []
+    for t0, t1, n, lp in loops:
+        if groups and groups[-1][3] == lp:
+            groups[-1][1], groups[-1][4] = t1, min(groups[-1][4], n)
+        else:
+            groups.append([t0, t1, n, lp, n])
+    passes["forward"] = {
+        "loop": " then ".join(f"{g[3]} (steps {g[0]}-{g[1] - 1}, {g[4]}-{g[2]} rows)" for g in groups)
+        if len(groups) > 1 else loops[0][3],
+        "why": _loop_why(route, rows, P, width, False),
+        "windows": f"{len(wins)} window(s) of {k} steps (inference: nothing saved; the input projection of one "
+                   f"window at a time stays in cache)",
+        "input projection": gemm_name(k * rows, width, I) + " per window",
+        "recurrent GEMM": recurrent(loops[0][3], rows)}
+    return passes
+
+
+def _running_rows(T: int, rows: int, lengths: Optional[Tensor]) -> np.ndarray:
+    if lengths is None:
+        return np.full(T, rows, dtype=np.int64)
+    sl = np.sort(lengths.detach().cpu().numpy())[::-1][:rows]
+    return (sl[None, :] > np.arange(T)[:, None]).sum(1)
+
+
+def _loop_why(route, rows: int, k: int, n: int, backward: bool) -> str:
+    if route is not None:
+        return f"backend cpu-{route} forces it"
+    t = dispatch.tuning()
+    cap = t.fused_max_macs_backward if backward else t.fused_max_macs
+    name = "fused_max_macs_backward" if backward else "fused_max_macs"
+    macs = rows * k * n
+    cap_s = "never" if cap >= dispatch.NEVER else f"{cap:,}"
+    return f"a step's recurrent GEMM is {rows} x {k} x {n} = {macs:,} multiply-adds, " \
+           f"{'<=' if macs <= cap else '>'} {name} = {cap_s} ({t.source})"
+
+
+@dataclass
+class Explanation:
+    """What a layer call would run: one entry per layer (:func:`explain_call`'s dicts) and the tuning in
+    force. ``print(explanation)`` shows it; the fields are plain data for programs."""
+
+    layer: str
+    calls: list = field(default_factory=list)
+    tuning: Optional[dispatch.Tuning] = None
+
+    def __str__(self) -> str:
+        lines = [self.layer]
+        for k, c in enumerate(self.calls):
+            dirs = "both directions" if c["directions"] == 2 else "one direction"
+            mode = "training (forward + backward)" if c["train"] else "inference"
+            lines.append(f"layer {k}: {dirs}, T={c['T']}, B={c['B']}, {mode}")
+            lines.append(f"  kernel   {c['kernel']}  ({c['why']})")
+            lines.append(f"  threads  {c['threads']}")
+            for name, p in c["passes"].items():
+                if isinstance(p, str):
+                    lines.append(f"  {name:<8} {p}")
+                    continue
+                lines.append(f"  {name}:")
+                for key, value in p.items():
+                    lines.append(f"    {key:<17} {value}")
+        if self.tuning is not None:
+            lines.append(f"thresholds: {self.tuning.source} (all of them: print(lstmkit.kernels.dispatch.tuning()))")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)

@@ -1,0 +1,139 @@
+"""lstmkit.kernels.dispatch (every routing decision, the Tuning record, autotune and its cache) and
+lstmkit.explain (which path a call takes): the explanation names what actually runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.kernels import dispatch
+
+from helpers import tuned
+
+
+def test_crossover_finds_where_the_second_wins_from_there_up():
+    macs = [1, 4, 16, 64]
+    assert dispatch.crossover(macs, [1, 1, 1, 1], [2, 2, 0.5, 0.5]) == 8          # sqrt(4 * 16)
+    assert dispatch.crossover(macs, [1, 1, 1, 1], [0.5, 2, 0.5, 0.5]) == 8        # an early win does not count
+    assert dispatch.crossover(macs, [1, 1, 1, 1], [0.5] * 4) == 0                 # always
+    assert dispatch.crossover(macs, [1, 1, 1, 1], [2] * 4) == dispatch.NEVER      # never
+    assert dispatch.crossover(macs, [1, 1, 1, 1], [1, 1, 1, 0.99]) == dispatch.NEVER   # inside the margin
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A cache folder of its own, tiny ladders (the measurement takes well under a second), the tuning
+    resolved afresh, and restored after."""
+    monkeypatch.setenv("LSTMKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(dispatch, "GEMM_LADDER", [(2, 8, 32), (4, 16, 64)])
+    monkeypatch.setattr(dispatch, "LOOP_LADDER", [(2, 8), (3, 16)])
+    monkeypatch.setattr(dispatch, "_TUNING", None)
+    yield tmp_path
+    dispatch.set_tuning(None)
+
+
+def test_autotune_measures_caches_per_machine_and_is_loaded_next_time(cache_dir, monkeypatch):
+    monkeypatch.setenv("LSTMKIT_TUNING", "autotune")
+    t = dispatch.tuning()
+    assert t.source.startswith("measured on " + dispatch.cpu_model())
+    for name in ("fused_max_macs", "fused_max_macs_backward", "onednn_min_macs"):
+        assert getattr(t, name) >= 0
+    data = json.loads((cache_dir / "tuning.json").read_text())
+    (key, entry), = data.items()
+    assert dispatch.cpu_model() in key and torch.__version__ in key and f"{torch.get_num_threads()} threads" in key
+    assert entry == t.as_dict()
+    entry["fused_max_macs"] = 12345                         # what a later process finds there is what it uses
+    (cache_dir / "tuning.json").write_text(json.dumps(data))
+    monkeypatch.delenv("LSTMKIT_TUNING")
+    dispatch.set_tuning(None)
+    assert dispatch.tuning().fused_max_macs == 12345 and dispatch.tuning().source == t.source
+    assert dispatch.loop(None, 1, 100, 123) == "fused" and dispatch.loop(None, 1, 100, 124) == "stepped"
+
+
+def test_tuning_from_a_file_and_its_errors(tmp_path, monkeypatch):
+    f = tmp_path / "t.json"
+    f.write_text(json.dumps({"onednn_min_macs": 7, "split_min_rows": 3}))
+    monkeypatch.setenv("LSTMKIT_TUNING", str(f))
+    monkeypatch.setattr(dispatch, "_TUNING", None)
+    t = dispatch.tuning()
+    assert (t.onednn_min_macs, t.split_min_rows, t.source) == (7, 3, f"file {f}")
+    assert t.window_bytes == dispatch.Tuning().window_bytes
+    f.write_text(json.dumps({"fused_max_mac": 1}))
+    dispatch.set_tuning(None)
+    with pytest.raises(ValueError, match="unknown tuning fields \\['fused_max_mac'\\]"):
+        dispatch.tuning()
+    monkeypatch.setenv("LSTMKIT_TUNING", str(tmp_path / "missing.json"))
+    with pytest.raises(ValueError, match="LSTMKIT_TUNING must be 'defaults', 'autotune' or a JSON file"):
+        dispatch.tuning()
+    monkeypatch.setenv("LSTMKIT_TUNING", "defaults")
+    dispatch.set_tuning(None)
+    assert dispatch.tuning().source == "defaults"
+
+
+def test_backend_names_are_checked_when_the_layer_is_built():
+    with pytest.raises(ValueError, match="backend must be 'auto' or one of \\[.*'cpu-fused'.*\\], got 'cpu-fast'"):
+        lstmkit.LSTM(4, 8, backend="cpu-fast")
+    assert {"reference", "cpu", "cpu-fused", "cpu-stepped", "cpu-bf16"} <= set(dispatch.available())
+
+
+def _record_loops(monkeypatch) -> list:
+    """Every loop decision the kernels take, as (rows, backward, route chosen)."""
+    seen, real = [], dispatch.loop
+
+    def loop(route, rows, k, n, backward=False):
+        out = real(route, rows, k, n, backward)
+        seen.append((rows, backward, out))
+        return out
+    monkeypatch.setattr(dispatch, "loop", loop)
+    return seen
+
+
+@pytest.mark.parametrize("fused_max", [0, 10 ** 9])
+def test_explain_names_the_loops_that_run(fused_max, monkeypatch):
+    """The explanation's loop for each pass is the one the kernel then takes (forced both ways by the
+    threshold), its thread split the one :func:`dispatch.sides` gives, and it runs nothing itself."""
+    tuned(monkeypatch, fused_max_macs=fused_max, fused_max_macs_backward=fused_max, side_by_side_min_macs=0)
+    layer = lstmkit.LSTM(6, 10)
+    x = torch.randn(9, 12, 6)
+    seen = _record_loops(monkeypatch)
+    why = layer.explain(x)
+    assert seen and all(r == ("fused" if fused_max else "stepped") for _, _, r in seen)   # decisions, no run
+    seen.clear()
+    (call,) = why.calls
+    want = "fused" if fused_max else "stepped"
+    assert call["kernel"] == "cpu" and call["train"]
+    assert call["passes"]["forward"]["loop"] == want and call["passes"]["backward"]["loop"] == want
+    assert call["threads"].startswith("the batch in two halves") == (torch.get_num_threads() >= 2)
+    layer(x)[0].sum().backward()
+    assert {(b, r) for _, b, r in seen} == {(False, want), (True, want)}
+    text = str(why)
+    assert "LSTM(6, 10)" in text and f"loop              {want}" in text and "thresholds: a test" in text
+
+
+def test_explain_inference_windows_with_lengths_switch_loops(monkeypatch):
+    """Inference with lengths: each window runs the loop its running rows call for (here fused from 4
+    rows down), and the explanation lists both, in the order they run."""
+    tuned(monkeypatch, fused_max_macs=4 * 10 * 40, window_bytes=1, window_min_rows=3 * 8,
+          side_by_side_min_macs=10 ** 12)
+    layer = lstmkit.LSTM(6, 10)
+    x = torch.randn(12, 8, 6)
+    lengths = torch.tensor([12, 12, 3, 3, 3, 3, 2, 1])
+    with torch.no_grad():
+        why = layer.explain(x, lengths=lengths)
+        fwd = why.calls[0]["passes"]["forward"]
+        assert fwd["loop"].startswith("stepped (steps 0-2, 8-8 rows) then fused (steps 3-11")
+        assert "4 window(s) of 3 steps" in fwd["windows"]
+        seen = _record_loops(monkeypatch)
+        layer(x, lengths=lengths)
+    assert [r for _, _, r in seen] == ["stepped", "fused", "fused", "fused"]
+
+
+def test_explain_reference_and_module_function():
+    why = lstmkit.explain(lstmkit.GRU(3, 5, num_layers=2, backend="reference"), torch.randn(4, 2, 3))
+    assert [c["kernel"] for c in why.calls] == ["reference", "reference"]
+    assert "backend='reference' asked for" in str(why)
+    half = lstmkit.explain(lstmkit.RNN(3, 5).half(), torch.randn(4, 2, 3).half())
+    assert half.calls[0]["kernel"] == "reference" and "supports float32 and float64" in half.calls[0]["why"]
