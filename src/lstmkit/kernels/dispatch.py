@@ -153,7 +153,8 @@ def cache_path() -> Path:
     return Path(root) / "tuning.json"
 
 
-def _machine_key() -> str:
+def machine_key() -> str:
+    """The cache file's key of this machine: CPU model, torch version, thread count."""
     return f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
 
 
@@ -196,7 +197,7 @@ def _resolve() -> Tuning:
 
 def _load_cached() -> Optional[Tuning]:
     try:
-        entry = json.loads(cache_path().read_text()).get(_machine_key())
+        entry = json.loads(cache_path().read_text()).get(machine_key())
     except (OSError, ValueError):
         return None
     if not entry:
@@ -206,7 +207,7 @@ def _load_cached() -> Optional[Tuning]:
 
 
 def _save(t: Tuning) -> None:
-    """Add this machine's entry to the cache file (written whole to a temporary file, then renamed)."""
+    """Add this machine's entry to the cache file."""
     path = cache_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,12 +215,18 @@ def _save(t: Tuning) -> None:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             data = {}
-        data[_machine_key()] = t.as_dict()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        data[machine_key()] = t.as_dict()
+        write_cache(data)
     except OSError:  # pragma: no cover - a read-only home: keep the measurement for this process only
         pass
+
+
+def write_cache(data: dict) -> None:
+    """Replace the cache file's content (written whole to a temporary file, then renamed)."""
+    path = cache_path()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------- autotune
@@ -455,4 +462,4 @@ def step_parallel(macs: int) -> bool:
     return macs >= tuning().step_parallel_min_macs
 
 
-__all__ += ["worth_it", "split_rows", "threads_enabled", "explain_select", "crossover", "kernel"]
+__all__ += ["machine_key", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover", "kernel"]
