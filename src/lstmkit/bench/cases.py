@@ -11,6 +11,8 @@ from torch import nn
 import lstmkit
 from lstmkit.cells.unroll import STEPS
 
+from . import onnx_peer
+
 #: (B, T, I, H) of the issue's grid
 SIZES = [(1, 1000, 64, 64), (32, 100, 64, 128), (64, 100, 256, 256), (64, 50, 512, 512), (16, 100, 1024, 1024)]
 #: cell name -> (lstmkit class, options, torch.nn class or None when torch.nn has no such cell)
@@ -22,6 +24,35 @@ CELLS = {
     "LSTM+layer_norm": (lstmkit.LSTM, {"layer_norm": True}, None),
     "LSTM+proj": (lstmkit.LSTM, {"proj_size": "H/2"}, nn.LSTM),
 }
+
+
+#: every baseline lstmkit is timed against (``--peers`` picks among them); each runs where it applies:
+#: torch.nn where it has the cell, onnxruntime at the inference points of :data:`onnx_peer.CELLS` (when
+#: installed), the Python loop and lstmkit's reference backend where torch.nn lacks the cell or for LSTM+proj
+PEERS = ("torch.nn", onnx_peer.NAME, "python loop", "lstmkit reference")
+
+
+def available_peers() -> tuple[list[str], dict[str, str]]:
+    """(the peers that can run here, {peer: why not} for the others)."""
+    why = onnx_peer.missing()
+    return [p for p in PEERS if p != onnx_peer.NAME or why is None], ({onnx_peer.NAME: why} if why else {})
+
+
+def parse_peers(text: str) -> list[str]:
+    """``"torch.nn,onnxruntime"`` -> ["torch.nn", "onnxruntime"]: known names (ValueError naming the valid
+    ones otherwise), installed (ImportError saying what to install otherwise)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    valid = ", ".join(PEERS)
+    if not names:
+        raise ValueError(f"--peers: expected a comma-separated list of peers among: {valid}")
+    unknown = [n for n in names if n not in PEERS]
+    if unknown:
+        raise ValueError(f"--peers: unknown peer {', '.join(map(repr, unknown))}; valid peers: {valid}")
+    _, missing = available_peers()
+    for n in names:
+        if n in missing:
+            raise ImportError(f"--peers {n}: {missing[n]}")
+    return list(dict.fromkeys(names))
 
 
 @dataclass
@@ -60,23 +91,35 @@ def user_loop(layer) -> Callable:
     return run
 
 
-def contenders(p: Point) -> dict[str, Callable[[], object]]:
-    """name -> callable for one grid point: "lstmkit" first, then the baselines."""
+def contenders(p: Point, peers=None) -> dict[str, Callable[[], object]]:
+    """name -> callable for one grid point: "lstmkit" first, then the baselines among ``peers`` (default:
+    every available one, :func:`available_peers`) that apply to the point. onnxruntime's output is checked
+    against lstmkit's once here (:func:`onnx_peer.check`: a RuntimeError beyond 1e-4)."""
+    peers = available_peers()[0] if peers is None else peers
     ours_cls, _, torch_cls = CELLS[p.cell]
     opts = _options(p.cell, p.H)
     ours = ours_cls(p.I, p.H, **opts)
     x = torch.randn(p.T, p.B, p.I, requires_grad=p.mode == "training")
     runs: dict[str, Callable] = {"lstmkit": lambda x_: ours(x_)[0]}
-    if torch_cls is not None:
+    want_onnx = onnx_peer.NAME in peers and p.mode == "inference" and p.cell in onnx_peer.CELLS
+    if torch_cls is not None and ("torch.nn" in peers or want_onnx):
         ref = torch_cls(p.I, p.H, **({"proj_size": opts["proj_size"]} if "proj_size" in opts else {}))
         ref.load_state_dict(ours.state_dict())
-        runs["torch.nn"] = lambda x_: ref(x_)[0]
+        if "torch.nn" in peers:
+            runs["torch.nn"] = lambda x_: ref(x_)[0]
+        if want_onnx:                       # the same torch.nn module's weights, exported to ONNX
+            ort_run = onnx_peer.contender(ref, x)
+            with torch.no_grad():
+                onnx_peer.check(ort_run(x), ours(x)[0], p.key)
+            runs[onnx_peer.NAME] = ort_run
     if torch_cls is None or "proj_size" in opts:
-        loop = user_loop(ours)
-        runs["python loop"] = lambda x_: loop(x_)[0]
-        ref_layer = ours_cls(p.I, p.H, **opts, backend="reference")
-        ref_layer.load_state_dict(ours.state_dict())
-        runs["lstmkit reference"] = lambda x_: ref_layer(x_)[0]
+        if "python loop" in peers:
+            loop = user_loop(ours)
+            runs["python loop"] = lambda x_: loop(x_)[0]
+        if "lstmkit reference" in peers:
+            ref_layer = ours_cls(p.I, p.H, **opts, backend="reference")
+            ref_layer.load_state_dict(ours.state_dict())
+            runs["lstmkit reference"] = lambda x_: ref_layer(x_)[0]
     return {name: in_mode(fn, x, p.mode) for name, fn in runs.items()}
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from .cases import CELLS, SIZES, Point, contenders, gemm_bound, gemm_flops
+from . import onnx_peer
+from .cases import CELLS, SIZES, Point, available_peers, contenders, gemm_bound, gemm_flops, parse_peers
 from .extras import cold_warm_start, peak_memory, streaming, variable_length
 from .timing import interleaved
 from ..train.atomic import write_text
@@ -32,6 +33,15 @@ class BenchConfig:
     repeats: int = 5                    #: timed rounds per grid point (medians)
     extras: bool = True                 #: variable length, streaming, memory, cold/warm start
     out: str = ""                       #: JSON path ("" -> benchmarks/results/bench-<time>.json)
+    peers: list | None = None           #: baselines to time (cases.PEERS); None -> every available one
+
+
+def resolve_peers(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
+    """(the peers to time, {peer: why it is skipped}): ``cfg.peers`` checked (ValueError/ImportError), or
+    every available peer and the reasons the others are not."""
+    if cfg.peers is None:
+        return available_peers()
+    return parse_peers(",".join(cfg.peers)), {}
 
 
 def grid(cfg: BenchConfig) -> list[Point]:
@@ -42,10 +52,11 @@ def grid(cfg: BenchConfig) -> list[Point]:
     return [Point(c, m, *s) for s in sizes for c in cells for m in ("inference", "training")]
 
 
-def run_grid(cfg: BenchConfig, log=print) -> list[dict]:
+def run_grid(cfg: BenchConfig, log=print, peers=None) -> list[dict]:
+    peers = resolve_peers(cfg)[0] if peers is None else peers
     rows = []
     for p in grid(cfg):
-        fns = contenders(p)
+        fns = contenders(p, peers)
         large = (p.B, p.T, p.I, p.H) in LARGE
         if large or LOOP in fns:
             fns[GEMMS] = gemm_bound(p)
@@ -102,12 +113,18 @@ def variant_cost(rows: list[dict]) -> dict:
 
 
 def run(cfg: BenchConfig, log=print) -> dict:
+    peers, skipped = resolve_peers(cfg)
     torch.manual_seed(0)
     log(f"lstmkit bench: torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{'quick' if cfg.quick else 'full'} grid; ratio = baseline time / lstmkit time (higher is better)")
-    result = {"config": asdict(cfg), "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                                                 "torch_threads": torch.get_num_threads()},
-              "grid": run_grid(cfg, log)}
+    log(f"peers: {', '.join(peers)}" + "".join(f"; {k} skipped ({v})" for k, v in skipped.items()))
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if onnx_peer.NAME in peers:
+        import onnxruntime
+        machine["onnxruntime"] = {"version": onnxruntime.__version__, "intra_op_num_threads": torch.get_num_threads(),
+                                  "inter_op_num_threads": 1, "allow_spinning": onnx_peer.ALLOW_SPINNING}
+    result = {"config": asdict(cfg), "machine": machine, "peers": peers, "skipped_peers": skipped,
+              "grid": run_grid(cfg, log, peers)}
     result["summary"] = summary(result["grid"])
     result["variant_cost_vs_lstm"] = variant_cost(result["grid"])
     result["loop_over_gemms"] = loop_headroom(result["grid"])
