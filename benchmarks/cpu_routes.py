@@ -2,8 +2,8 @@
 driver (``"cpu-stepped"``), each against torch.nn, interleaved in one process (``lstmkit bench``'s timing:
 rounds in turn, medians).
 
-This is how the size threshold between the routes (``lstmkit.kernels.cpu.fused.FUSED_MAX_MACS``) was
-chosen. Example::
+The threshold between the routes (``Tuning.fused_max_macs`` in :mod:`lstmkit.kernels.dispatch`) is
+measured on each machine by ``lstmkit tune``; this script shows the whole picture. Example::
 
     $ python benchmarks/cpu_routes.py --cells GRU RNN-tanh --sizes 1 2
     GRU      inference (32, 100, 64, 128): torch.nn  9.13 ms | fused x0.99 | stepped x1.38

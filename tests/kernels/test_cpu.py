@@ -13,7 +13,7 @@ from lstmkit import kernels
 from lstmkit.cells import GRUSpec, LSTMSpec, RNNSpec
 from lstmkit.kernels.common import SeqMasks
 from lstmkit.kernels import dispatch
-from lstmkit.kernels.cpu import blas, gemm, shared
+from lstmkit.kernels.cpu import gemm, sequence
 from lstmkit.kernels.cpu.plan import make_plan
 from lstmkit.kernels.cpu.activations import sigmoid, tanh
 
@@ -82,52 +82,24 @@ def test_stepped_float32_matches_float64_truth(spec, force_onednn, monkeypatch):
         assert (a.double() - b).abs().max() <= 1e-5 * (1 + b.abs().max())
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.family}-{len(s.variant_options())}")
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_fused_loop_blas_gemm_matches_its_own_row_gemm(spec, dtype, monkeypatch):
-    """The fused loops call MKL's ?gemm_ through its address (kernels.cpu.blas); with the addresses zeroed
-    they use their own row-GEMM. Both give the same outputs, states and gradients (lengths and resets on)."""
-    if blas.ADDRESSES == (0, 0):
-        pytest.skip("the MKL path is off (a torch build without MKL's sgemm_/dgemm_, or LSTMKIT_NO_BLAS_LOOPS=1): "
-                    "the fused loops run only their own row-GEMM, so there is nothing to compare it with")
-    T, B = 9, 5
-    params = _weights(spec, dtype)
-    x = torch.randn(T, B, 16, dtype=dtype, requires_grad=True)
-    s0 = tuple(torch.randn(B, n, dtype=dtype, requires_grad=True) for n in spec.state_sizes())
-    masks = kernels.SeqMasks(lengths=torch.tensor([9, 4, 9, 1, 6]), reset=torch.rand(T, B) < 0.2)
-    with_blas = _run_all(spec, params, x, s0, masks, "cpu-fused")
-    monkeypatch.setattr(blas, "ADDRESSES", (0, 0))
-    own = _run_all(spec, params, x, s0, masks, "cpu-fused")
-    tol = 2e-5 if dtype == torch.float32 else 1e-12
-    for a, b in zip(with_blas, own):
-        assert (a - b).abs().max() <= tol * (1 + b.abs().max())
-
-
-def test_blas_entry_points_are_checked_and_can_be_turned_off(monkeypatch):
-    found = blas._addresses()
-    assert found == blas.ADDRESSES and all(isinstance(a, int) for a in found)
-    monkeypatch.setenv("LSTMKIT_NO_BLAS_LOOPS", "1")
-    assert blas._addresses() == (0, 0)
-
-
 def test_backward_scratch_is_reused_and_never_leaks_into_results():
     """The backward's dL/d(pre-activation) buffers come from a per-thread pool: a second call of another
     shape reuses the memory, and gradients from an earlier call stay intact after later calls."""
-    shared.release_scratch()
+    sequence.release_scratch()
     spec = GRUSpec(16, 32)
     params = _weights(spec, torch.float32)
     x = torch.randn(20, 4, 16, requires_grad=True)
     first = _run_all(spec, params, x, (torch.zeros(4, 32, requires_grad=True),), None, "cpu")
     kept = [g.clone() for g in first]
-    pool = dict(shared._SCRATCH.pool)
+    pool = dict(sequence._SCRATCH.pool)
     assert {k for k, _ in pool} == {"d_ax", "d_ah"}
     _run_all(spec, params, torch.randn(7, 3, 16, requires_grad=True), (torch.zeros(3, 32, requires_grad=True),),
              None, "cpu")
-    assert all(shared._SCRATCH.pool[k].data_ptr() == v.data_ptr() for k, v in pool.items())   # smaller: reused
+    assert all(sequence._SCRATCH.pool[k].data_ptr() == v.data_ptr() for k, v in pool.items())   # smaller: reused
     for a, b in zip(first, kept):
         assert torch.equal(a, b)
-    shared.release_scratch()
-    assert not hasattr(shared._SCRATCH, "pool")
+    sequence.release_scratch()
+    assert not hasattr(sequence._SCRATCH, "pool")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.family}-{len(s.variant_options())}")
@@ -174,7 +146,7 @@ def test_route_choice_by_size():
     loop = dispatch.loop
     assert loop(None, 1, 64, 256) == "fused"                      # one sequence, small layer: fused loop
     assert loop(None, 64, 256, 1024) == "stepped"                 # a real batch: stepped with big GEMMs
-    assert (loop(None, 32, 128, 512) == "fused") == (blas.ADDRESSES != (0, 0))   # mid sizes: fused with MKL's GEMM
+    assert loop(None, 32, 128, 512) == "fused"                    # mid sizes: fused, with its packed GEMM
     assert loop("fused", 64, 256, 1024) == "fused" and loop("stepped", 1, 4, 4) == "stepped"
     lin = gemm.Linear(torch.randn(1024, 256), rows=64)
     assert lin.onednn == (gemm.ONEDNN and 64 * 1024 * 256 >= dispatch.tuning().onednn_min_macs)

@@ -6,12 +6,13 @@ own equations (the cell docstrings) every family applies the same bookkeeping, p
 .. code-block:: text
 
     P_t   = 0 if reset[t, b] else S_{t-1}                   enter: document boundary restarts the state
-    S~_t  = cell(x_t, P_t)                                  the cell's candidate state (h~_t, c~_t)
+    S~_t  = cell(x_t, P_t)                                  the cell's new state before zoneout (h~_t, c~_t)
     S'_t  = d_t * P_t + (1 - d_t) * S~_t                    zoneout: d_t = 1 keeps the previous unit
     S_t   = S'_t if t < len_b else S_{t-1}                  lengths: the state freezes after the end
     y_t   = h'_t if t < len_b else 0
 
-with S_{-1} the initial state. The backward of that bookkeeping is here too, next to the forward.
+with S_{-1} the initial state (S~_t is the state before zoneout, not the LSTM's candidate g_t, which
+is inside ``cell``). The backward of that bookkeeping is here too, next to the forward.
 """
 
 from __future__ import annotations

@@ -102,8 +102,6 @@ class Tuning:
 NEVER = 1 << 62
 
 
-#: the fused loop's GEMM without MKL's (its own row-GEMM) wins only for tiny steps
-NO_BLAS_FUSED_MAX_MACS = 300_000
 _MEASURED = ("fused_max_macs", "fused_max_macs_backward", "onednn_min_macs")
 
 _TUNING: Optional[Tuning] = None
@@ -159,11 +157,7 @@ def machine_key() -> str:
 
 
 def _defaults() -> Tuning:
-    from .cpu import blas
-    t = Tuning()
-    if blas.ADDRESSES == (0, 0):
-        t = t.replace(fused_max_macs=NO_BLAS_FUSED_MAX_MACS, fused_max_macs_backward=NO_BLAS_FUSED_MAX_MACS)
-    return t
+    return Tuning()
 
 
 def _from_file(path: str) -> Tuning:

@@ -42,7 +42,7 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
 
 
 def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths) -> dict:
-    from .cpu import blas, gemm
+    from .cpu import gemm
     H, P = spec.hidden_size, spec.out_size
     width = spec.num_gates * H if spec.family == "lstm" else (3 * H if spec.family == "gru" else H)
     I = int(x.shape[2])
@@ -56,9 +56,7 @@ def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bo
 
     def recurrent(loop: str, m: int) -> str:
         if loop == "fused":
-            has_blas = blas.ADDRESSES[0 if x.dtype == torch.float32 else 1] != 0
-            return "MKL sgemm called inside the compiled loop" if has_blas and m > 1 else \
-                "the compiled loop's own row-GEMM (one row)" if m == 1 else "the compiled loop's own row-GEMM"
+            return "packed-weight GEMM inside the compiled loop" + (" (a GEMV: one row)" if m == 1 else "")
         return gemm_name(m, width, P) + ", called from Python each step"
 
     n_t = _running_rows(T, rows, lengths)

@@ -1,5 +1,5 @@
-"""torch's own native library, for the symbols it exports that lstmkit calls directly: MKL's GEMM
-(:mod:`.cpu.blas`) and the OpenMP and MKL thread controls (:mod:`.concurrent`)."""
+"""torch's own native library, for the symbols it exports that lstmkit calls directly:
+and the OpenMP and MKL thread controls (:mod:`.concurrent`)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ class LSTM(RecurrentBase):
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
             device, dtype: as torch.nn.LSTM (``dropout`` is standard dropout on the outputs of every
             layer but the last, in training).
-        peephole: peephole connections (extra parameter ``weight_ch_l{k}``, (3, H)).
+        peephole: peephole connections (extra parameter ``weight_ch_l{k}``: (3, H) for (i, f, o), or (2, H) for
+            (f, o) with ``cifg``).
         layer_norm: layer normalisation of W_ih x_t, W_hh h_{t-1} and c_t (``weight_ln_ih_l{k}``,
             ``weight_ln_hh_l{k}``, ``weight_ln_c_l{k}``, ``bias_ln_c_l{k}``).
         cifg: coupled input-forget gate (i_t = 1 - f_t; weights have 3H rows f|g|o).

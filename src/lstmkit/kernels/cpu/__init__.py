@@ -1,7 +1,11 @@
 """Compiled CPU kernels (numba): the default for CPU tensors of float32 and float64.
 
-See :mod:`.plan` for how a call is laid out, :mod:`.lstm` for the kernel plan, :mod:`.activations`
-for the vectorisable sigmoid/tanh.
+One package per cell family (:mod:`.lstm`, :mod:`.gru`, :mod:`.rnn`), each with ``cell.py`` (the forward
+step and the backward step), ``loop.py`` (the time loops compiled end to end) and ``driver.py`` (a call).
+Shared: :mod:`.plan` (how a call is laid out), :mod:`.sequence` (the drivers' common pieces),
+:mod:`.bookkeeping` (compiled reset / dropout / zoneout steps), :mod:`.gemm` and :mod:`.packed_gemm` (GEMMs
+from Python and from compiled code), :mod:`.activations` (vectorisable sigmoid/tanh), :mod:`.single_step`
+(streaming). Every routing decision: :mod:`lstmkit.kernels.dispatch`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from .gemm import bfloat16_gemms
 
 try:  # numba is a dependency, but a broken LLVM install should leave the reference usable
     from . import gru, lstm, rnn
-    from .step import gru_step, lstm_step, rnn_step
+    from .single_step import gru_step, lstm_step, rnn_step
     _IMPORT_ERROR: Optional[str] = None
 except ImportError as e:  # pragma: no cover - exercised only on a broken install
     _IMPORT_ERROR = f"numba could not be imported ({e})"

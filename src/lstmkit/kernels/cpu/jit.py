@@ -3,7 +3,9 @@
 * ``cache=True``: compiled machine code is written beside the sources (or, where that is read-only, to
   numba's user cache dir, or to ``NUMBA_CACHE_DIR``), so a second process does not recompile.
 * ``error_model="numpy"``: no zero-division checks, so loops with divisions vectorise.
-* ``fastmath``: reassociation and contraction (FMA) only; NaN and inf keep their meaning.
+* ``fastmath``: four LLVM flags -- ``reassoc`` (sums may be reordered, so reductions vectorise), ``contract``
+  (a * b + c may become one FMA), ``arcp`` (x / y may become x * (1 / y)) and ``nsz`` (the sign of a zero
+  may be ignored). Not ``nnan`` / ``ninf``: NaN and inf keep their meaning, so a NaN input still shows.
 * ``nogil=True``: kernels release the GIL.
 """
 

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .jit import pjit
-from .lstm_steps import _add_ln, _ln_rec_backward
+from .lstm.cell import _add_ln, _ln_rec_backward
 from .plan import np_view
 
 

@@ -1,11 +1,14 @@
-"""Compiled CPU LSTM: whole-sequence forward and BPTT.
+"""The compiled CPU LSTM's driver: one call of one layer-direction, forward and BPTT.
 
-Plan per layer-direction (haste's): one GEMM W_ih x_t (+ b) for all steps into the gate buffer (an
-inference call: one per window of steps, see :mod:`.plan`, over the rows still running); per
-step, the recurrent GEMM and one compiled pointwise pass (:mod:`.lstm_steps`) over the rows still
-running; the backward runs the reverse-time recursion the same way and finishes with big GEMMs for
-dW_ih, dW_hh, dW_hr, db and dx. Large problems step from Python with oneDNN/MKL GEMMs (:mod:`.gemm`);
-small ones run the whole loop compiled (:mod:`.fused`). Equations: :class:`lstmkit.cells.lstm.LSTMCell`.
+Plan (haste's): one GEMM W_ih x_t (+ b) for all steps into the gate buffer (an inference call: one per
+window of steps, :mod:`..plan`, over the rows still running); per step, the recurrent GEMM and one
+compiled pointwise pass (:mod:`.cell`) over the rows still running; the backward runs the reverse-time
+recursion the same way and finishes with big GEMMs for dW_ih, dW_hh, dW_hr, db and dx.
+
+The time loop runs by one of two routes, chosen per window by :func:`lstmkit.kernels.dispatch.loop`:
+"fused", the whole loop compiled (:mod:`.loop`), or "stepped", the loop below in Python calling oneDNN's
+packed GEMM (:mod:`..gemm`) and the same compiled step functions. Equations:
+:class:`lstmkit.cells.lstm.LSTMCell`.
 """
 
 from __future__ import annotations
@@ -17,16 +20,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...cells.lstm import LSTMSpec, LSTMWeights
-from .. import dispatch
-from . import blas, fused
-from . import lstm_steps as K
-from .gemm import Linear, gemm_grad, project_all
-from .layer_norm import ln_backward_all, ln_forward
-from .plan import Plan, contiguous_zone, make_plan, np_view
-from .shared import (at_np, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
+from ....cells.lstm import LSTMSpec, LSTMWeights
+from ... import dispatch
+from . import loop
+from . import cell as K
+from ..gemm import Linear, gemm_grad, project_all
+from ..layer_norm import ln_backward_all, ln_forward
+from ..plan import Plan, contiguous_zone, make_plan, np_view
+from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
                      Runners, scratch, window_inputs, zeros_or_empty)
-from .steps import blend_h_rows, bwd_h_rows, finish_dh
+from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 
 
 class CpuLSTMSaved(NamedTuple):
@@ -36,7 +39,7 @@ class CpuLSTMSaved(NamedTuple):
     y: Tensor                         # (T, B, P) h_t on running rows, zero elsewhere (internal order)
     h0: Tensor                        # (B, P) internal order
     c0: Tensor                        # (B, H)
-    c_cand: Optional[Tensor] = None   # (T, B, H) candidate c~_t (zoneout on c)
+    c_cand: Optional[Tensor] = None   # (T, B, H) c~_t, c_t before zoneout (zoneout on c)
     m: Optional[Tensor] = None        # (T, B, H) o_t tanh(c_t) before the projection (proj_size)
     a_x: Optional[Tensor] = None      # (T, B, G*H) W_ih x_t before layer norm
     a_h: Optional[Tensor] = None      # (T, B, G*H) W_hh h_{t-1} before layer norm
@@ -57,7 +60,7 @@ def saved_shapes(spec: LSTMSpec, T: int, B: int, I: int, m) -> dict:
 
 def gates_of(spec: LSTMSpec, saved: CpuLSTMSaved) -> dict:
     """i, f, g, o and c for every step (internal order), from what the forward saved."""
-    from ..reference.lstm import _split_gates
+    from ...reference.lstm import _split_gates
     return _split_gates(spec, saved.gates) | {"c": saved.c_states}
 
 
@@ -132,7 +135,7 @@ def _forward_runner(w: LSTMWeights, B: int, fuse: bool):
     """The forward of one window, with the weights prepared once per call (arrays for the fused loop,
     packed GEMMs for the stepped driver)."""
     if fuse:
-        pw = dict(_param_views(w), w_hh_t=_np(w.w_hh.t()), w_hr_t=None if w.w_hr is None else _np(w.w_hr.t()))
+        pw = dict(_param_views(w), wp_hh=packed(w.w_hh.t()), wp_hr=packed(None if w.w_hr is None else w.w_hr.t()))
         return functools.partial(_forward_fused, pw=pw)
     return functools.partial(_forward_stepped, lin_hh=Linear(w.w_hh, B),
                              lin_hr=None if w.w_hr is None else Linear(w.w_hr, B))
@@ -142,8 +145,8 @@ def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool, pw: dict) -> None
     mi, B, P, GH = plan.masks, plan.B, spec.out_size, spec.num_gates * spec.hidden_size
     v = {k: np_view(t) for k, t in buf.items()}
     x = buf["gates"]
-    fused.lstm_forward_loop(
-        blas.ADDRESSES, plan.n_t, v["gates"], pw["w_hh_t"], pw["w_hr_t"],
+    loop.lstm_forward_loop(
+        plan.n_t, v["gates"], pw["wp_hh"], pw["wp_hr"],
         v["h0"], v["c0"],
         v["y"], v["c_states"], v["c_cand"], v["m"], save, pw["ln_hh"], pw["w_ch"], pw["ln_c_w"], pw["ln_c_b"],
         spec.ln_eps, v["a_h"], np_view(mi.reset), np_view(mi.drop_h), v["zone_h"], v["zone_c"], v["hd"],
@@ -222,10 +225,10 @@ def _backward_fused(spec, w, plan: Plan, sv: CpuLSTMSaved, buf: dict) -> None:
     v, s = {k: np_view(t) for k, t in buf.items()}, _saved_views(sv)
     pw = _param_views(w)
     x = buf["d_pre"]
-    fused.lstm_backward_loop(
-        blas.ADDRESSES, plan.n_t, s["gates"], s["c"], s["c0"], s["cc"], s["a_h"], v["dy"], v["dh"], v["dc"],
+    loop.lstm_backward_loop(
+        plan.n_t, s["gates"], s["c"], s["c0"], s["cc"], s["a_h"], v["dy"], v["dh"], v["dc"],
         v["d_pre"], v["d_ah"],
-        v["dh_c"], _np(w.w_hh), _np(w.w_hr), pw["ln_hh"], pw["w_ch"], pw["ln_c_w"], pw["ln_c_b"], spec.ln_eps,
+        v["dh_c"], packed(w.w_hh), packed(w.w_hr), pw["ln_hh"], pw["w_ch"], pw["ln_c_w"], pw["ln_c_b"], spec.ln_eps,
         np_view(mi.reset), np_view(mi.drop_h), np_view(contiguous_zone(mi.zone_h)),
         np_view(contiguous_zone(mi.zone_c)), v["dw_ch"], v["dln_c"], v["dln_hh"], np_view(x.new_zeros(B, P)),
         np_view(x.new_empty(B, H)))

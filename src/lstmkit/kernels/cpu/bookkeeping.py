@@ -1,4 +1,5 @@
-"""Compiled per-step work every family shares: the recurrent input, zoneout on h, the h side of BPTT.
+"""Compiled state bookkeeping every family shares, per step: the recurrent input (reset, recurrent
+dropout), zoneout on h, and the h side of BPTT (:mod:`lstmkit.kernels.common` has the equations).
 
 Rows are the batch in internal order (sorted by length), so the rows running at step t are [0, n).
 """
@@ -6,7 +7,7 @@ Rows are the batch in internal order (sorted by length), so the rows running at 
 from __future__ import annotations
 
 from .activations import as_type_of
-from .jit import jit
+from .jit import jit, jit_inline
 
 
 @jit
@@ -67,3 +68,22 @@ def finish_dh(n, dh_acc, dh_rec, drop_h, reset_0):
             continue
         for j in range(dh_acc.shape[1]):
             dh_acc[b, j] += dh_rec[b, j] if drop_h is None else dh_rec[b, j] * drop_h[b, j]
+
+
+@jit_inline
+def h_entering(t, h0, y, reset, drop_h, hd, n):
+    """h_{t-1} entering W_hh (reset, dropout applied) and the carried h_{t-1}."""
+    h_prev = h0 if t == 0 else y[t - 1]
+    if reset is None and drop_h is None:
+        return h_prev, h_prev
+    prepare_hd(n, h_prev, None if reset is None else reset[t], drop_h, hd)
+    return hd, h_prev
+
+
+@jit_inline
+def bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c):
+    """The h side of backward step t (:func:`bwd_h_rows`) with its step's masks."""
+    T = n_t.shape[0]
+    bwd_h_rows(n_t[t], n_t[t + 1] if t + 1 < T else 0, dh_acc, dy[t], dh_rec, drop_h,
+               None if reset is None else reset[t], None if (reset is None or t + 1 >= T) else reset[t + 1],
+               None if zone_h is None else zone_h[t], dh_c)

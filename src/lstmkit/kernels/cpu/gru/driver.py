@@ -1,8 +1,8 @@
 """Compiled CPU GRU (reset after, as torch.nn.GRU, and reset before, Cho et al. 2014): forward and BPTT.
 
-Same plan as :mod:`.lstm`: one GEMM for W_ih x_t + b_ih over all steps; per step the recurrent GEMM(s)
-through torch and a compiled pointwise pass (:mod:`.gru_steps`); big GEMMs for the weight gradients at
-the end. Reset before needs two dependent GEMMs per step (W_h[rz] h, then W_hn (r h)).
+Same plan and routes as the LSTM (:mod:`lstmkit.kernels.cpu.lstm.driver`): one GEMM for W_ih x_t + b_ih
+over all steps; per step the recurrent GEMM(s) and a compiled pointwise pass (:mod:`.cell`), in the
+compiled loop (:mod:`.loop`) or stepped from Python; big GEMMs for the weight gradients at the end. Reset before needs two dependent GEMMs per step (W_h[rz] h, then W_hn (r h)).
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
-from ...cells.gru import GRUSpec, GRUWeights
-from .. import dispatch
-from . import blas, fused
-from . import gru_steps as K
-from .plan import Plan, contiguous_zone, make_plan, np_view
-from .gemm import Linear, gemm_grad, project_all
-from .shared import (at_np, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
+from ....cells.gru import GRUSpec, GRUWeights
+from ... import dispatch
+from . import loop
+from . import cell as K
+from ..plan import Plan, contiguous_zone, make_plan, np_view
+from ..gemm import Linear, gemm_grad, project_all
+from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
                      Runners, scratch, window_inputs, zeros_or_empty)
-from .steps import blend_h_rows, bwd_h_rows, finish_dh
+from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 
 
 class CpuGRUSaved(NamedTuple):
@@ -85,7 +85,9 @@ def _forward_runner(spec: GRUSpec, w: GRUWeights, B: int, fuse: bool):
     """The forward of one window, with the recurrent weights prepared once per call (a transposed array
     for the fused loop, packed GEMMs for the stepped driver)."""
     if fuse:
-        return functools.partial(_forward_fused, w_hh_t=np_view(w.w_hh.detach().t().contiguous()))
+        H, wt = spec.hidden_size, w.w_hh.t()                       # (H, 3H)
+        wps = (packed(wt[:, :2 * H]), packed(wt[:, 2 * H:])) if spec.reset_before else (packed(wt), None)
+        return functools.partial(_forward_fused, wps=wps)
     H, b_hh = spec.hidden_size, w.b_hh
     if spec.reset_before:
         lins = (Linear(w.w_hh[: 2 * H], B, None if b_hh is None else b_hh[: 2 * H]),
@@ -95,12 +97,13 @@ def _forward_runner(spec: GRUSpec, w: GRUWeights, B: int, fuse: bool):
     return functools.partial(_forward_stepped, lins=lins)
 
 
-def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool, w_hh_t) -> None:
+def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool, wps) -> None:
     mi, B, H = plan.masks, plan.B, spec.hidden_size
     v = {k: np_view(t) for k, t in buf.items()}
     x = buf["gates"]
-    fused.gru_forward_loop(blas.ADDRESSES, plan.n_t, v["gates"], w_hh_t,
-                           None if w.b_hh is None else np_view(w.b_hh.detach()), v["h0"], v["y"],
+    b = None if w.b_hh is None else np_view(w.b_hh.detach())
+    b_a, b_b = (b, None) if (b is None or not spec.reset_before) else (b[: 2 * H], b[2 * H:])
+    loop.gru_forward_loop(plan.n_t, v["gates"], wps[0], _or_placeholder(wps[1], x), b_a, b_b, v["h0"], v["y"],
                            _or_placeholder(v["ah_n"], x), _or_placeholder(v["rh"], x), save, spec.reset_before,
                            np_view(mi.reset), np_view(mi.drop_h), v["zone_h"], v["hd"], np_view(x.new_empty(B, 3 * H)),
                            v["h_cand"])
@@ -166,9 +169,11 @@ def _backward_fused(spec, w, plan: Plan, sv: CpuGRUSaved, buf: dict) -> None:
     mi, B, H = plan.masks, plan.B, spec.hidden_size
     v = {k: np_view(t) for k, t in buf.items()}
     x = buf["d_ax"]
-    fused.gru_backward_loop(blas.ADDRESSES, plan.n_t, np_view(sv.gates), np_view(sv.y), np_view(sv.h0),
+    H3 = w.w_hh                                                       # (3H, H)
+    wps = (packed(H3[: 2 * H]), packed(H3[2 * H:])) if spec.reset_before else (packed(H3), None)
+    loop.gru_backward_loop(plan.n_t, np_view(sv.gates), np_view(sv.y), np_view(sv.h0),
                             _or_placeholder(np_view(sv.ah_n), x), v["hd"], v["dy"], v["dh"], v["d_ax"], v["d_ah"],
-                            np_view(w.w_hh.detach().contiguous()), spec.reset_before, np_view(mi.reset),
+                            wps[0], _or_placeholder(wps[1], x), spec.reset_before, np_view(mi.reset),
                             np_view(mi.drop_h), np_view(contiguous_zone(mi.zone_h)), np_view(x.new_empty(B, H)),
                             np_view(x.new_zeros(B, H)), np_view(x.new_empty(B, H)), np_view(x.new_empty(B, H)))
 

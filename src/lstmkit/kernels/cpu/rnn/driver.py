@@ -1,4 +1,4 @@
-"""Compiled CPU Elman RNN: forward and BPTT (plan as :mod:`.lstm`). Equations: :class:`lstmkit.cells.rnn.RNNCell`."""
+"""Compiled CPU Elman RNN: forward and BPTT (plan and routes as :mod:`lstmkit.kernels.cpu.lstm.driver`). Equations: :class:`lstmkit.cells.rnn.RNNCell`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ...cells.rnn import RNNSpec, RNNWeights
-from .. import dispatch
-from . import blas, fused
-from . import rnn_steps as K
-from .plan import contiguous_zone, make_plan, np_view
-from .gemm import Linear, gemm_grad, project_all
-from .shared import (at_np, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs, scratch,
+from ....cells.rnn import RNNSpec, RNNWeights
+from ... import dispatch
+from . import loop
+from . import cell as K
+from ..plan import contiguous_zone, make_plan, np_view
+from ..gemm import Linear, gemm_grad, project_all
+from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs, scratch,
                      Runners, window_inputs)
-from .steps import blend_h_rows, bwd_h_rows, finish_dh
+from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 
 
 class CpuRNNSaved(NamedTuple):
@@ -56,10 +56,10 @@ def rnn_forward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: boo
                 lin_hh = Linear(w.w_hh, B)
                 return lambda p, gates, y, h_init, zh: _forward_stepped(p, lin_hh, gates, y, h_init, hd, h_cand,
                                                                         relu, zh)
-            w_hh_t = np_view(w.w_hh.detach().t().contiguous())
+            wp_hh = packed(w.w_hh.t())                            # W_hh^T (H, H), packed
 
             def run_fused(p, gates, y, h_init, zh):
-                fused.rnn_forward_loop(blas.ADDRESSES, p.n_t, np_view(gates), w_hh_t, np_view(h_init), np_view(y),
+                loop.rnn_forward_loop(p.n_t, np_view(gates), wp_hh, np_view(h_init), np_view(y),
                                        relu, np_view(p.masks.reset), np_view(p.masks.drop_h), np_view(zh),
                                        np_view(x.new_empty(B, H)), np_view(x.new_empty(B, H)),
                                        np_view(x.new_empty(B, H)))
@@ -112,8 +112,8 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bo
                  dhc=np_view(dh_c), reset=np_view(mi.reset), drop_h=np_view(mi.drop_h),
                  zh=np_view(contiguous_zone(mi.zone_h)))
         if dispatch.loop(route, B, H, H, backward=True) == "fused":
-            fused.rnn_backward_loop(blas.ADDRESSES, plan.n_t, v["gates"], v["dy"], v["dh"], v["dp"],
-                                    np_view(w.w_hh.detach().contiguous()), relu, v["reset"], v["drop_h"], v["zh"],
+            loop.rnn_backward_loop(plan.n_t, v["gates"], v["dy"], v["dh"], v["dp"],
+                                    packed(w.w_hh), relu, v["reset"], v["drop_h"], v["zh"],
                                     v["dhc"], np_view(dh_rec))
         else:
             for t in range(T - 1, -1, -1):

@@ -16,11 +16,11 @@ from torch import Tensor
 
 from .. import dispatch
 from .activations import as_type_of
-from .gru_steps import gru_fwd_rows, gru_rb_gates_rows, gru_rb_out_rows
+from .gru.cell import gru_fwd_rows, gru_rb_gates_rows, gru_rb_out_rows
 from .jit import jit, jit_inline, pjit
-from .lstm_steps import lstm_fwd_rows
-from .rnn_steps import rnn_fwd_rows
-from .steps import blend_h_rows
+from .lstm.cell import lstm_fwd_rows
+from .rnn.cell import rnn_fwd_rows
+from .bookkeeping import blend_h_rows
 
 
 @jit_inline

@@ -7,8 +7,8 @@ Rows [0, n) run at this step (internal order). Gate rows r|z|n. ``h_prev`` is h_
 
 from __future__ import annotations
 
-from .activations import as_type_of, sigmoid, tanh
-from .jit import jit, jit_inline
+from ..activations import as_type_of, sigmoid, tanh
+from ..jit import jit, jit_inline
 
 
 @jit_inline

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import as_type_of, sigmoid, tanh
-from .jit import jit, jit_inline
+from ..activations import as_type_of, sigmoid, tanh
+from ..jit import jit, jit_inline
 
 
 @jit_inline
@@ -101,8 +101,8 @@ def lstm_fwd_rows(n, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c_prev, reset
 
     gates (B, G*H): in, W_ih x_t + b; out, activated gates.
     a_h (B, G*H): W_hh h_{t-1}, added to the gates (layer-normalised with gain ln_hh when given).
-    c_prev (B, H): c_{t-1} (zero where reset_t). c_cand (B, H) or None: candidate c~_t, kept for the
-    backward when zoneout is on. c_out (B, H): c_t. m_out (B, H): o_t * tanh(LN_c(c~_t)), i.e. h~_t before
+    c_prev (B, H): c_{t-1} (zero where reset_t). c_cand (B, H) or None: c~_t, the cell state before
+    zoneout (not the candidate g_t), kept for the backward when zoneout is on. c_out (B, H): c_t. m_out (B, H): o_t * tanh(LN_c(c~_t)), i.e. h~_t before
     the projection.
     """
     H = c_out.shape[1]

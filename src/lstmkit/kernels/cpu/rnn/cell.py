@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .activations import as_type_of, tanh
-from .jit import jit
+from ..activations import as_type_of, tanh
+from ..jit import jit
 
 
 @jit

@@ -10,9 +10,16 @@ import torch
 from torch import Tensor
 
 from .. import dispatch
-from .steps import prepare_hd
+from .bookkeeping import prepare_hd
 from .gemm import Linear, backproject_all, gemm_grad, project_seq
-from .plan import Plan
+from .packed_gemm import pack
+from .plan import Plan, np_view
+
+
+def packed(w: Optional[Tensor]):
+    """A weight (K, N) as the compiled loops' GEMM takes it (:func:`~lstmkit.kernels.cpu.packed_gemm.pack`,
+    once per call); None stays None."""
+    return None if w is None else pack(np_view(w.detach().contiguous()))
 
 
 def at_np(a: Optional[np.ndarray], t: int):

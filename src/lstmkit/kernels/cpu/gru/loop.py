@@ -1,0 +1,75 @@
+"""GRU time loops (both forms), compiled end to end: forward and BPTT.
+
+The fused route (:func:`lstmkit.kernels.dispatch.loop`): the whole time loop in compiled code, so a step
+never returns to Python. Each step's recurrent GEMM is the packed-weight GEMM of
+:mod:`~lstmkit.kernels.cpu.packed_gemm` (weights packed once per call by the driver); the pointwise work is
+:mod:`.cell`'s, the same functions the stepped route calls from Python, so the two routes fill the same
+buffers and either backward can follow either forward.
+"""
+
+from __future__ import annotations
+
+from ..packed_gemm import gemm_packed
+from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
+from ..jit import jit
+from .cell import (gru_bwd_rows, gru_fwd_rows, gru_rb_bwd1_rows, gru_rb_bwd2_rows, gru_rb_gates_rows,
+                   gru_rb_out_rows)
+
+
+
+@jit
+def gru_forward_loop(n_t, gates, wp_a, wp_b, b_a, b_b, h0, y, ah_n, rh, save, reset_before, reset, drop_h, zone_h, hd,
+                     a_h, h_cand):
+    """The GRU forward of :func:`lstmkit.kernels.cpu.gru.driver.gru_forward`, every step in compiled code.
+    ``wp_a``, ``b_a``: packed W_hh^T and b_hh (reset after) or W_h[rz]^T and b_h[rz] (reset before); ``wp_b``,
+    ``b_b``: packed W_hn^T and b_hn (reset before). Biases may be None."""
+    T = gates.shape[0]
+    H = y.shape[2]
+    for t in range(T):
+        n = n_t[t]
+        if n == 0:
+            break
+        src, h_prev = h_entering(t, h0, y, reset, drop_h, hd, n)
+        k = t if save else 0
+        reset_t = None if reset is None else reset[t]
+        cand = y[t] if zone_h is None else h_cand
+        if reset_before:
+            a_rz = a_h[:, : 2 * H]
+            gemm_packed(n, src, wp_a, 2 * H, a_rz, b_a)  # W_h[rz] h + b_h[rz]
+            gru_rb_gates_rows(n, gates[t], a_rz, src, rh[k])
+            a_n = a_h[:, 2 * H:]
+            gemm_packed(n, rh[k], wp_b, H, a_n, b_b)  # W_hn (r h) + b_hn
+            gru_rb_out_rows(n, gates[t], a_n, h_prev, reset_t, cand)
+        else:
+            gemm_packed(n, src, wp_a, 3 * H, a_h, b_a)  # W_hh h + b_hh
+            gru_fwd_rows(n, gates[t], a_h, h_prev, reset_t, ah_n[k], cand)
+        if zone_h is not None:
+            blend_h_rows(n, h_cand, h_prev, reset_t, zone_h[t], y[t])
+
+
+@jit
+def gru_backward_loop(n_t, gates, y, h0, ah_n, hd_all, dy, dh_acc, d_ax, d_ah, wp_a, wp_b, reset_before, reset,
+                      drop_h, zone_h, dh_c, dh_rec, d_rh, dhd_n):
+    """The GRU BPTT of :func:`lstmkit.kernels.cpu.gru.driver.gru_backward`, every step in compiled code.
+    ``wp_a``: packed W_hh (reset after) or W_h[rz] (reset before); ``wp_b``: packed W_hn (reset before)."""
+    T = gates.shape[0]
+    H = dh_acc.shape[1]
+    for t in range(T - 1, -1, -1):
+        n = n_t[t]
+        if n == 0:
+            continue
+        reset_t = None if reset is None else reset[t]
+        bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c)
+        hp = h0 if t == 0 else y[t - 1]
+        if reset_before:
+            gru_rb_bwd1_rows(n, gates[t], hp, reset_t, dh_c, dh_acc, d_ax[t], d_ah[t])
+            gemm_packed(n, d_ah[t, :, 2 * H:], wp_b, H, d_rh, None)  # d(r h) = W_hn^T dpre_n
+            gru_rb_bwd2_rows(n, gates[t], hd_all[t], d_rh, d_ax[t], d_ah[t], dhd_n)
+            gemm_packed(n, d_ah[t, :, : 2 * H], wp_a, H, dh_rec, None)  # dh_{t-1} = W_h[rz]^T dpre_[rz] + ...
+            for b in range(n):
+                for j in range(H):
+                    dh_rec[b, j] += dhd_n[b, j]
+        else:
+            gru_bwd_rows(n, gates[t], ah_n[t], hp, reset_t, dh_c, dh_acc, d_ax[t], d_ah[t])
+            gemm_packed(n, d_ah[t], wp_a, H, dh_rec, None)  # dh_{t-1} += W_hh^T da_h
+    finish_dh(n_t[0], dh_acc, dh_rec, drop_h, None if reset is None else reset[0])
