@@ -145,7 +145,7 @@ def test_bf16_gemms_only_inside_their_block():
 def test_route_choice_by_size():
     loop = dispatch.loop
     assert loop(None, 1, 64, 256) == "fused"                      # one sequence, small layer: fused loop
-    assert loop(None, 64, 256, 1024) == "stepped"                 # a real batch: stepped with big GEMMs
+    assert loop(None, 64, 512, 2048) == "stepped"                 # a large batch: stepped with oneDNN's GEMMs
     assert loop(None, 32, 128, 512) == "fused"                    # mid sizes: fused, with its packed GEMM
     assert loop("fused", 64, 256, 1024) == "fused" and loop("stepped", 1, 4, 4) == "stepped"
     lin = gemm.Linear(torch.randn(1024, 256), rows=64)

@@ -14,10 +14,11 @@ from lstmkit.kernels import dispatch
 from helpers import tuned
 
 
-def test_crossover_finds_where_the_second_wins_from_there_up():
+def test_crossover_finds_the_cut_that_serves_the_ladder_best():
     macs = [1, 4, 16, 64]
     assert dispatch.crossover(macs, [1, 1, 1, 1], [2, 2, 0.5, 0.5]) == 8          # sqrt(4 * 16)
-    assert dispatch.crossover(macs, [1, 1, 1, 1], [0.5, 2, 0.5, 0.5]) == 8        # an early win does not count
+    assert dispatch.crossover(macs, [1, 1, 1, 1], [0.5, 2, 0.5, 0.5]) == 8        # a lone early win: A kept
+    assert dispatch.crossover(macs, [1, 1, 1, 1], [2, 2, 0.5, 1.01]) == 8         # a near-tie above: B kept
     assert dispatch.crossover(macs, [1, 1, 1, 1], [0.5] * 4) == 0                 # always
     assert dispatch.crossover(macs, [1, 1, 1, 1], [2] * 4) == dispatch.NEVER      # never
     assert dispatch.crossover(macs, [1, 1, 1, 1], [1, 1, 1, 0.99]) == dispatch.NEVER   # inside the margin

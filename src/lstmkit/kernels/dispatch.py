@@ -57,10 +57,11 @@ class Tuning:
 
     #: a forward's per-step recurrent GEMM of up to this many MACs runs in the fused (compiled) loop, larger
     #: ones step from Python with oneDNN. Measured by :func:`autotune`: inference forwards of an LSTM layer,
-    #: T=24, on a ladder of (B, H), both loops, the crossover where stepping wins from there up.
-    fused_max_macs: int = 5_000_000
-    #: the same for the backward (forward + backward measured, training)
-    fused_max_macs_backward: int = 5_000_000
+    #: T=6, on a ladder of (B, H), both loops, the cut that serves the ladder best (:func:`crossover`).
+    #: Default: the cut measured on a 2-core AMD EPYC (Zen 3), between (64, 256) and (64, 512).
+    fused_max_macs: int = 33_554_432
+    #: the same for the backward (forward + backward measured, training); the same cut there
+    fused_max_macs_backward: int = 33_554_432
     #: a GEMM called from Python of at least this many MACs runs on oneDNN's packed matmul, below on MKL.
     #: Measured by :func:`autotune`: torch.mm against oneDNN with a packed weight, a ladder of per-step
     #: and whole-sequence shapes, the crossover where oneDNN wins from there up.
@@ -226,20 +227,20 @@ def write_cache(data: dict) -> None:
 # ---------------------------------------------------------------------------------------------- autotune
 
 def crossover(macs: Sequence[int], a_times: Sequence[float], b_times: Sequence[float], margin: float = 1.03) -> int:
-    """The size from which B is faster than A on every larger point of a ladder (sorted by ``macs``): the
-    geometric mean of the last point A wins and the first of B's winning run; 0 when B always wins, a huge
-    number when it never does. ``margin``: B must win by this factor."""
-    first = len(macs)
-    for i in range(len(macs) - 1, -1, -1):
-        if b_times[i] * margin < a_times[i]:
-            first = i
-        else:
-            break
-    if first == 0:
+    """The size from which route B serves a ladder of points (sorted by ``macs``) better than route A: the cut
+    that minimises the summed time of A below it and B from it up, each point's times relative to its
+    faster route (so near-ties at one point do not move the cut, and large points do not outweigh small
+    ones); B's times count ``margin`` times slower, and a tie keeps A longer. Returns the geometric mean of
+    the sizes either side of the cut: 0 when B serves every point, :data:`NEVER` when it serves none."""
+    n = len(macs)
+    best = min(range(n + 1), key=lambda i: (sum(a_times[j] / min(a_times[j], b_times[j]) for j in range(i)) +
+                                            sum(b_times[j] * margin / min(a_times[j], b_times[j])
+                                                for j in range(i, n)), -i))
+    if best == 0:
         return 0
-    if first == len(macs):
+    if best == n:
         return NEVER
-    return int(math.sqrt(macs[first - 1] * macs[first]))
+    return int(math.sqrt(macs[best - 1] * macs[best]))
 
 
 def _median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -256,7 +257,7 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
 #: (B, K, N) of GEMMs the kernels call from Python: per-step recurrent GEMMs and whole-sequence projections
 GEMM_LADDER = [(8, 64, 256), (32, 128, 512), (64, 128, 512), (64, 256, 1024), (400, 128, 512), (64, 512, 2048)]
 #: (B, H) of the LSTM layers timed fused against stepped
-LOOP_LADDER = [(16, 128), (32, 256), (64, 256), (64, 512)]
+LOOP_LADDER = [(16, 128), (32, 256), (64, 256), (64, 512), (16, 1024)]
 
 
 def autotune(save: bool = True, repeats: int = 3, log: Optional[Callable[[str], None]] = None) -> Tuning:

@@ -106,27 +106,37 @@ def lstm_fwd_rows(n, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c_prev, reset
     the projection.
     """
     H = c_out.shape[1]
-    G = gates.shape[1] // H
-    zero = np.zeros(H, dtype=c_out.dtype)
-    for b in range(n):
-        row = gates[b]
-        if ln_hh is not None:
-            _add_ln(row, a_h[b], ln_hh, eps)
+    if reset_t is None:                                  # no reset this step: no zero state to allocate
+        for b in range(n):
+            _fwd_row(b, H, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c_prev[b], zone_c, c_cand, c_out, m_out)
+    else:
+        zero = np.zeros(H, dtype=c_out.dtype)
+        for b in range(n):
+            _fwd_row(b, H, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, zero if reset_t[b] else c_prev[b], zone_c,
+                     c_cand, c_out, m_out)
+
+
+@jit_inline
+def _fwd_row(b, H, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, cp, zone_c, c_cand, c_out, m_out):
+    """Row b of :func:`lstm_fwd_rows`, c_{t-1} given (``cp``, zero after a reset)."""
+    G = gates.shape[1] // H                              # 4 gates i|f|g|o, or 3 (f|g|o) with cifg
+    row = gates[b]
+    if ln_hh is not None:
+        _add_ln(row, a_h[b], ln_hh, eps)
+    else:
+        for k in range(row.shape[0]):
+            row[k] += a_h[b, k]                          # pre-activations: W_ih x_t + b + W_hh h_{t-1}
+    cc = c_out[b] if c_cand is None else c_cand[b]
+    if G == 4:
+        if w_ch is None:
+            _fwd_ifg(row[:H], row[H:2 * H], row[2 * H:3 * H], cp, cc, None, None)
         else:
-            for k in range(row.shape[0]):
-                row[k] += a_h[b, k]
-        cp = zero if (reset_t is not None and reset_t[b]) else c_prev[b]
-        cc = c_out[b] if c_cand is None else c_cand[b]
-        if G == 4:
-            if w_ch is None:
-                _fwd_ifg(row[:H], row[H:2 * H], row[2 * H:3 * H], cp, cc, None, None)
-            else:
-                _fwd_ifg(row[:H], row[H:2 * H], row[2 * H:3 * H], cp, cc, w_ch[0], w_ch[1])
-        else:
-            _fwd_fg(row[:H], row[H:2 * H], cp, cc, None if w_ch is None else w_ch[0])
-        _fwd_out(row[(G - 1) * H:], cc, None if w_ch is None else w_ch[G - 2], ln_c_w, ln_c_b, eps, m_out[b])
-        if c_cand is not None:
-            _zone(cp, cc, zone_c[b], c_out[b])
+            _fwd_ifg(row[:H], row[H:2 * H], row[2 * H:3 * H], cp, cc, w_ch[0], w_ch[1])
+    else:
+        _fwd_fg(row[:H], row[H:2 * H], cp, cc, None if w_ch is None else w_ch[0])
+    _fwd_out(row[(G - 1) * H:], cc, None if w_ch is None else w_ch[G - 2], ln_c_w, ln_c_b, eps, m_out[b])
+    if c_cand is not None:
+        _zone(cp, cc, zone_c[b], c_out[b])
 
 
 # ------------------------------------------------------------------------------------------------ backward
@@ -249,31 +259,43 @@ def lstm_bwd_rows(n, gates, c_prev, reset_t, c_cand, zone_c, dm, dc_acc, w_ch, l
     accumulate per row (dw_ch_rows (B, G-1, H), dln_c_rows (B, 2, H), dln_hh_rows (B, G*H)).
     """
     H = dc_acc.shape[1]
-    G = gates.shape[1] // H
-    zero = np.zeros(H, dtype=dc_acc.dtype)
+    if reset_t is None:                                  # no reset this step: no zero state to allocate
+        for b in range(n):
+            _bwd_row(b, H, gates, c_prev[b], True, c_cand, zone_c, dm, dc_acc, w_ch, ln_c_w, ln_c_b, eps, a_h, ln_hh,
+                     d_pre, d_ah, dw_ch_rows, dln_c_rows, dln_hh_rows)
+    else:
+        zero = np.zeros(H, dtype=dc_acc.dtype)
+        for b in range(n):
+            keep = not reset_t[b]
+            _bwd_row(b, H, gates, c_prev[b] if keep else zero, keep, c_cand, zone_c, dm, dc_acc, w_ch, ln_c_w, ln_c_b,
+                     eps, a_h, ln_hh, d_pre, d_ah, dw_ch_rows, dln_c_rows, dln_hh_rows)
+
+
+@jit_inline
+def _bwd_row(b, H, gates, cp, keep, c_cand, zone_c, dm, dc_acc, w_ch, ln_c_w, ln_c_b, eps, a_h, ln_hh, d_pre, d_ah,
+             dw_ch_rows, dln_c_rows, dln_hh_rows):
+    """Row b of :func:`lstm_bwd_rows`, c_{t-1} given (``cp``; ``keep`` False after a reset)."""
+    G = gates.shape[1] // H                              # 4 gates i|f|g|o, or 3 (f|g|o) with cifg
     is_ln = ln_c_w is not None
-    for b in range(n):
-        row, dp = gates[b], d_pre[b]
-        keep = not (reset_t is not None and reset_t[b])
-        cp = c_prev[b] if keep else zero
-        cc = c_cand[b]
-        dln_row = dln_c_rows[b] if dln_c_rows is not None else None
-        s1, s2, mu, rstd = _bwd_out(row[(G - 1) * H:], dp[(G - 1) * H:], cc, dm[b], ln_c_w, ln_c_b, eps, dln_row)
-        d = None if zone_c is None else zone_c[b]
-        dpo = dp[(G - 1) * H:]
-        if G == 4:
-            if w_ch is None:
-                _bwd_ifg(row[:H], row[H:2 * H], row[2 * H:3 * H], dp[:H], dp[H:2 * H], dp[2 * H:3 * H], dpo, cp, cc,
-                         dm[b], dc_acc[b], d, None, None, None, None, is_ln, s1, s2, mu, rstd, keep)
-            else:
-                _bwd_ifg(row[:H], row[H:2 * H], row[2 * H:3 * H], dp[:H], dp[H:2 * H], dp[2 * H:3 * H], dpo, cp, cc,
-                         dm[b], dc_acc[b], d, w_ch[0], w_ch[1], w_ch[2], dw_ch_rows[b], is_ln, s1, s2, mu, rstd, keep)
+    row, dp = gates[b], d_pre[b]
+    cc = c_cand[b]
+    dln_row = dln_c_rows[b] if dln_c_rows is not None else None
+    s1, s2, mu, rstd = _bwd_out(row[(G - 1) * H:], dp[(G - 1) * H:], cc, dm[b], ln_c_w, ln_c_b, eps, dln_row)
+    d = None if zone_c is None else zone_c[b]
+    dpo = dp[(G - 1) * H:]
+    if G == 4:
+        if w_ch is None:
+            _bwd_ifg(row[:H], row[H:2 * H], row[2 * H:3 * H], dp[:H], dp[H:2 * H], dp[2 * H:3 * H], dpo, cp, cc,
+                     dm[b], dc_acc[b], d, None, None, None, None, is_ln, s1, s2, mu, rstd, keep)
         else:
-            if w_ch is None:
-                _bwd_fg(row[:H], row[H:2 * H], dp[:H], dp[H:2 * H], dpo, cp, cc, dm[b], dc_acc[b], d, None, None,
-                        None, is_ln, s1, s2, mu, rstd, keep)
-            else:
-                _bwd_fg(row[:H], row[H:2 * H], dp[:H], dp[H:2 * H], dpo, cp, cc, dm[b], dc_acc[b], d, w_ch[0],
-                        w_ch[1], dw_ch_rows[b], is_ln, s1, s2, mu, rstd, keep)
-        if a_h is not None:                                        # layer norm of W_hh h_{t-1}
-            _ln_rec_backward(dp, a_h[b], ln_hh, eps, dln_hh_rows[b], d_ah[b])
+            _bwd_ifg(row[:H], row[H:2 * H], row[2 * H:3 * H], dp[:H], dp[H:2 * H], dp[2 * H:3 * H], dpo, cp, cc,
+                     dm[b], dc_acc[b], d, w_ch[0], w_ch[1], w_ch[2], dw_ch_rows[b], is_ln, s1, s2, mu, rstd, keep)
+    else:
+        if w_ch is None:
+            _bwd_fg(row[:H], row[H:2 * H], dp[:H], dp[H:2 * H], dpo, cp, cc, dm[b], dc_acc[b], d, None, None,
+                    None, is_ln, s1, s2, mu, rstd, keep)
+        else:
+            _bwd_fg(row[:H], row[H:2 * H], dp[:H], dp[H:2 * H], dpo, cp, cc, dm[b], dc_acc[b], d, w_ch[0],
+                    w_ch[1], dw_ch_rows[b], is_ln, s1, s2, mu, rstd, keep)
+    if a_h is not None:                                        # layer norm of W_hh h_{t-1}
+        _ln_rec_backward(dp, a_h[b], ln_hh, eps, dln_hh_rows[b], d_ah[b])
