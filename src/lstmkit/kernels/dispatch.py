@@ -57,7 +57,8 @@ class Tuning:
 
     #: a forward's per-step recurrent GEMM of up to this many MACs runs in the fused (compiled) loop, larger
     #: ones step from Python with oneDNN. Measured by :func:`autotune`: inference forwards of an LSTM layer,
-    #: T=6, on a ladder of (B, H), both loops, the cut that serves the ladder best (:func:`crossover`).
+    #: T=12, on a ladder of (B, H), both loops, the fastest of 5 calls each, the cut that serves the ladder
+    #: best (:func:`crossover`).
     #: Default: the cut measured on a 2-core AMD EPYC (Zen 3), between (64, 256) and (64, 512).
     fused_max_macs: int = 33_554_432
     #: the same for the backward (forward + backward measured, training); the same cut there
@@ -243,15 +244,17 @@ def crossover(macs: Sequence[int], a_times: Sequence[float], b_times: Sequence[f
     return int(math.sqrt(macs[best - 1] * macs[best]))
 
 
-def _median_time(fn: Callable[[], object], repeats: int) -> float:
+def _best_time(fn: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` timed calls after one warm-up: on a shared machine the minimum is the
+    steadiest estimate of what a route costs (a median still moves with a busy neighbour or a slow
+    thread wake-up)."""
     fn()
-    ts = []
+    best = math.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
-        ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2]
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 #: (B, K, N) of GEMMs the kernels call from Python: per-step recurrent GEMMs and whole-sequence projections
@@ -260,12 +263,13 @@ GEMM_LADDER = [(8, 64, 256), (32, 128, 512), (64, 128, 512), (64, 256, 1024), (4
 LOOP_LADDER = [(16, 128), (32, 256), (64, 256), (64, 512), (16, 1024)]
 
 
-def autotune(save: bool = True, repeats: int = 3, log: Optional[Callable[[str], None]] = None) -> Tuning:
+def autotune(save: bool = True, repeats: int = 5, log: Optional[Callable[[str], None]] = None) -> Tuning:
     """Measure this machine's crossovers (oneDNN against MKL, fused against stepped loops; a few seconds),
     set them in force for this process, and (``save``) keep them in :func:`cache_path`."""
     from .cpu import gemm as G
     base = _defaults()
-    with _LOCK:
+    # the first call may come under no_grad or inference_mode (an inference benchmark's): measure outside them
+    with _LOCK, torch.inference_mode(False), torch.enable_grad():
         set_tuning(base.replace(source="autotuning"))
         try:
             onednn = base.onednn_min_macs
@@ -298,15 +302,15 @@ def _tune_onednn(repeats: int) -> int:
         def many(lin):
             return lambda: [lin(a) for _ in range(reps)]
         macs.append(B * K * N)
-        mkl.append(_median_time(many(lin_mm), repeats))
-        dnn.append(_median_time(many(lin_dnn), repeats))
+        mkl.append(_best_time(many(lin_mm), repeats))
+        dnn.append(_best_time(many(lin_dnn), repeats))
     return crossover(macs, mkl, dnn)
 
 
 def _tune_loops(repeats: int) -> tuple[int, int]:
     from ..cells.lstm import LSTMSpec
     from . import run
-    T = 6
+    T = 12
     macs, times = [], {k: [] for k in ("fused", "stepped", "fused-train", "stepped-train")}
     for B, H in LOOP_LADDER:
         spec = LSTMSpec(H, H)
@@ -325,8 +329,8 @@ def _tune_loops(repeats: int) -> tuple[int, int]:
             def train():
                 y, _ = run(spec, wg, x, state0, backend=backend)
                 y.sum().backward()
-            times[route].append(_median_time(infer, repeats))
-            times[route + "-train"].append(_median_time(train, repeats))
+            times[route].append(_best_time(infer, repeats))
+            times[route + "-train"].append(_best_time(train, repeats))
     fwd = crossover(macs, times["fused"], times["stepped"])
     # the backward's own crossover: training time minus the forward's
     bwd = crossover(macs, [a - b for a, b in zip(times["fused-train"], times["fused"])],
