@@ -6,6 +6,11 @@ Shared: :mod:`.plan` (how a call is laid out), :mod:`.sequence` (the drivers' co
 :mod:`.bookkeeping` (compiled reset / dropout / zoneout steps), :mod:`.gemm` and :mod:`.packed_gemm` (GEMMs
 from Python and from compiled code), :mod:`.activations` (vectorisable sigmoid/tanh), :mod:`.single_step`
 (streaming). Every routing decision: :mod:`lstmkit.kernels.dispatch`.
+
+The fused route runs a family's whole time loop in compiled code (``loop.py``), so a step never returns to
+Python; each step's recurrent GEMM is :mod:`.packed_gemm`'s on weights the driver packs once per call. The
+stepped route runs the same step functions (``cell.py``) from a Python loop around oneDNN's packed GEMM
+(:mod:`.gemm`). Both fill the same buffers, so either backward can follow either forward.
 """
 
 from __future__ import annotations

@@ -1,11 +1,5 @@
-"""LSTM time loops, compiled end to end: forward and BPTT.
-
-The fused route (:func:`lstmkit.kernels.dispatch.loop`): the whole time loop in compiled code, so a step
-never returns to Python. Each step's recurrent GEMM is the packed-weight GEMM of
-:mod:`~lstmkit.kernels.cpu.packed_gemm` (weights packed once per call by the driver); the pointwise work is
-:mod:`.cell`'s, the same functions the stepped route calls from Python, so the two routes fill the same
-buffers and either backward can follow either forward.
-"""
+"""LSTM time loops, compiled end to end: forward and BPTT. The fused route; how it relates to the stepped one:
+:mod:`lstmkit.kernels.cpu`."""
 
 from __future__ import annotations
 
