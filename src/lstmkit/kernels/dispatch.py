@@ -185,6 +185,8 @@ def _resolve() -> Tuning:
         cached = _load_cached()
         if cached is not None:
             return cached
+    if torch.compiler.is_compiling():                # no measuring while torch.compile traces a model
+        return _defaults().replace(source="defaults (first used while torch.compile traced)")
     try:
         return autotune(save=True)
     except Exception as e:  # pragma: no cover - a broken measurement must not break a forward

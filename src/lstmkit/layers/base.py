@@ -145,6 +145,7 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
 
         Example::
 
+            >>> import torch, lstmkit
             >>> layer = lstmkit.LSTM(64, 128, bidirectional=True)
             >>> why = layer.explain(torch.randn(100, 32, 64))
             >>> why.calls[0]["kernel"]
