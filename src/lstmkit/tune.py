@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 
 __all__ = ["register", "main"]
 
@@ -24,10 +23,7 @@ def _run(a) -> None:
     from .kernels import dispatch
     path = dispatch.cache_path()
     if a.forget:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {}
+        data = dispatch.read_cache()
         removed = data.pop(dispatch.machine_key(), None) is not None
         if removed:
             dispatch.write_cache(data)

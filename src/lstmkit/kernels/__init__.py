@@ -18,7 +18,7 @@ from ..cells.base import CellSpec
 from .autograd import SequenceFunction, forward_all
 from .base import FamilyOps, Kernel
 from .common import SeqMasks, transformed
-from . import concurrent, dispatch
+from . import dispatch
 from .dispatch import available, register, select
 from .cpu import CpuKernel
 from .reference import ReferenceKernel

@@ -104,7 +104,6 @@ class Tuning:
 NEVER = 1 << 62
 
 
-_MEASURED = ("fused_max_macs", "fused_max_macs_backward", "onednn_min_macs")
 
 _TUNING: Optional[Tuning] = None
 _LOCK = threading.RLock()
@@ -158,10 +157,6 @@ def machine_key() -> str:
     return f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
 
 
-def _defaults() -> Tuning:
-    return Tuning()
-
-
 def _from_file(path: str) -> Tuning:
     try:
         data = json.loads(Path(path).read_text())
@@ -172,13 +167,13 @@ def _from_file(path: str) -> Tuning:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"{path}: unknown tuning fields {unknown}; expected some of {sorted(names)}")
-    return _defaults().replace(**{**data, "source": data.get("source", f"file {path}")})
+    return Tuning().replace(**{**data, "source": data.get("source", f"file {path}")})
 
 
 def _resolve() -> Tuning:
     how = os.environ.get("LSTMKIT_TUNING", "")
     if how == "defaults":
-        return _defaults()
+        return Tuning()
     if how and how != "autotune":
         return _from_file(how)
     if how != "autotune":
@@ -186,22 +181,28 @@ def _resolve() -> Tuning:
         if cached is not None:
             return cached
     if torch.compiler.is_compiling():                # no measuring while torch.compile traces a model
-        return _defaults().replace(source="defaults (first used while torch.compile traced)")
+        return Tuning().replace(source="defaults (first used while torch.compile traced)")
     try:
         return autotune(save=True)
     except Exception as e:  # pragma: no cover - a broken measurement must not break a forward
-        return _defaults().replace(source=f"defaults (autotune failed: {e})")
+        return Tuning().replace(source=f"defaults (autotune failed: {e})")
+
+
+def read_cache() -> dict:
+    """The cache file's entries (machine key -> tuning fields); empty when there is none or it is unreadable."""
+    try:
+        data = json.loads(cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _load_cached() -> Optional[Tuning]:
-    try:
-        entry = json.loads(cache_path().read_text()).get(machine_key())
-    except (OSError, ValueError):
-        return None
+    entry = read_cache().get(machine_key())
     if not entry:
         return None
     known = {f.name for f in fields(Tuning)}
-    return _defaults().replace(**{k: v for k, v in entry.items() if k in known})
+    return Tuning().replace(**{k: v for k, v in entry.items() if k in known})
 
 
 def _save(t: Tuning) -> None:
@@ -209,10 +210,7 @@ def _save(t: Tuning) -> None:
     path = cache_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {}
+        data = read_cache()
         data[machine_key()] = t.as_dict()
         write_cache(data)
     except OSError:  # pragma: no cover - a read-only home: keep the measurement for this process only
@@ -269,7 +267,7 @@ def autotune(save: bool = True, repeats: int = 5, log: Optional[Callable[[str], 
     """Measure this machine's crossovers (oneDNN against MKL, fused against stepped loops; a few seconds),
     set them in force for this process, and (``save``) keep them in :func:`cache_path`."""
     from .cpu import gemm as G
-    base = _defaults()
+    base = Tuning()
     # the first call may come under no_grad or inference_mode (an inference benchmark's): measure outside them
     with _LOCK, torch.inference_mode(False), torch.enable_grad():
         set_tuning(base.replace(source="autotuning"))
@@ -435,14 +433,18 @@ def sides(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
     return "halves" if split_rows(spec, steps, rows, itemsize) else "whole"
 
 
+def loop_threshold(backward: bool = False) -> tuple[str, int]:
+    """(field name, value) of the :class:`Tuning` threshold that :func:`loop` compares a step's GEMM with."""
+    name = "fused_max_macs_backward" if backward else "fused_max_macs"
+    return name, getattr(tuning(), name)
+
+
 def loop(route: Optional[str], rows: int, k: int, n: int, backward: bool = False) -> str:
     """"fused" or "stepped" for a window whose first step runs ``rows`` rows of a (k -> n) recurrent GEMM;
     ``route`` ("fused" / "stepped", backends cpu-fused / cpu-stepped) forces it."""
     if route is not None:
         return route
-    t = tuning()
-    cap = t.fused_max_macs_backward if backward else t.fused_max_macs
-    return "fused" if rows * k * n <= cap else "stepped"
+    return "fused" if rows * k * n <= loop_threshold(backward)[1] else "stepped"
 
 
 def gemm(rows: int, n: int, k: int, dtype: torch.dtype, onednn_ok: bool) -> str:
@@ -463,4 +465,5 @@ def step_parallel(macs: int) -> bool:
     return macs >= tuning().step_parallel_min_macs
 
 
-__all__ += ["machine_key", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover", "kernel"]
+__all__ += ["machine_key", "read_cache", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover",
+            "kernel", "loop_threshold"]

@@ -44,7 +44,7 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
 def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths) -> dict:
     from .cpu import gemm
     H, P = spec.hidden_size, spec.out_size
-    width = spec.num_gates * H if spec.family == "lstm" else (3 * H if spec.family == "gru" else H)
+    width = next(i.shape[0] for i in spec.layout() if i.field == "w_hh")      # the recurrent GEMM's output
     I = int(x.shape[2])
     onednn = gemm.onednn_takes(x.dtype)
     lowered = " on bfloat16 operands" if bf16 and x.dtype == torch.float32 else ""
@@ -95,22 +95,20 @@ def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bo
 
 
 def _running_rows(T: int, rows: int, lengths: Optional[Tensor]) -> np.ndarray:
+    from .cpu.plan import running_rows
     if lengths is None:
         return np.full(T, rows, dtype=np.int64)
-    sl = np.sort(lengths.detach().cpu().numpy())[::-1][:rows]
-    return (sl[None, :] > np.arange(T)[:, None]).sum(1)
+    return running_rows(np.sort(lengths.detach().cpu().numpy())[::-1][:rows], T)
 
 
 def _loop_why(route, rows: int, k: int, n: int, backward: bool) -> str:
     if route is not None:
         return f"backend cpu-{route} forces it"
-    t = dispatch.tuning()
-    cap = t.fused_max_macs_backward if backward else t.fused_max_macs
-    name = "fused_max_macs_backward" if backward else "fused_max_macs"
+    name, cap = dispatch.loop_threshold(backward)
     macs = rows * k * n
     cap_s = "never" if cap >= dispatch.NEVER else f"{cap:,}"
     return f"a step's recurrent GEMM is {rows} x {k} x {n} = {macs:,} multiply-adds, " \
-           f"{'<=' if macs <= cap else '>'} {name} = {cap_s} ({t.source})"
+           f"{'<=' if macs <= cap else '>'} {name} = {cap_s} ({dispatch.tuning().source})"
 
 
 @dataclass

@@ -118,6 +118,11 @@ class Plan:
         return state
 
 
+def running_rows(sorted_lengths: np.ndarray, T: int) -> np.ndarray:
+    """(T,) int64: how many rows still run at each step, for lengths sorted longest first."""
+    return (sorted_lengths[None, :] > np.arange(T)[:, None]).sum(1).astype(np.int64)
+
+
 def make_plan(x: Tensor, m: SeqMasks, reverse: bool) -> Plan:
     T, B = x.shape[0], x.shape[1]
     dev = x.device
@@ -135,7 +140,7 @@ def make_plan(x: Tensor, m: SeqMasks, reverse: bool) -> Plan:
             inverse = torch.empty_like(order)
             inverse[order] = torch.arange(B, device=order.device)
         sl = sorted_len.cpu().numpy()
-        n_t = (sl[None, :] > np.arange(T)[:, None]).sum(1).astype(np.int64)
+        n_t = running_rows(sl, T)
         if int(sl.min()) < T:
             last = (sorted_len - 1).to(torch.int64)
             pad = torch.from_numpy(np.flatnonzero(np.arange(B)[None, :] >= n_t[:, None])).to(dev)

@@ -2,7 +2,8 @@
 
 Same plan and routes as the LSTM (:mod:`lstmkit.kernels.cpu.lstm.driver`): one GEMM for W_ih x_t + b_ih
 over all steps; per step the recurrent GEMM(s) and a compiled pointwise pass (:mod:`.cell`), in the
-compiled loop (:mod:`.loop`) or stepped from Python; big GEMMs for the weight gradients at the end. Reset before needs two dependent GEMMs per step (W_h[rz] h, then W_hn (r h)).
+compiled loop (:mod:`.loop`) or stepped from Python; big GEMMs for the weight gradients at the end.
+Reset before needs two dependent GEMMs per step (W_h[rz] h, then W_hn (r h)).
 """
 
 from __future__ import annotations
