@@ -10,7 +10,8 @@ from . import __version__
 from .errors import ExpectedFailure, Interrupted
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
-TASKS = ["tasks.charlm", "tasks.tagger", "tasks.classify", "tasks.ctc", "tasks.forecast", "tasks.evaluate",
+TASKS = ["tasks.charlm", "tasks.tagger", "tasks.classify", "tasks.ctc", "tasks.forecast", "tasks.translate",
+         "tasks.caption", "tasks.evaluate",
          "tasks.inspect_run", "tasks.demo", "tasks.longlag", "bench", "tune"]
 
 

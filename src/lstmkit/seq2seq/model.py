@@ -63,8 +63,11 @@ class Seq2Seq(nn.Module):
     @torch.no_grad()
     def translate(self, source: tuple, max_len: int, beam: int = 1, alpha: float = 0.6,
                   attention: bool = False) -> Decoded:
-        """Decode a batch: greedy when ``beam`` is 1, else batched beam search of ``beam`` hypotheses."""
+        """Decode a batch: greedy when ``beam`` is 1, else batched beam search of ``beam`` hypotheses; padding
+        and the start token are never emitted."""
         memory = self.encode(source)
+        forbid = (self.pad, self.bos)
         if beam == 1:
-            return greedy_decode(self.decoder, memory, self.bos, self.eos, max_len, attention=attention)
-        return beam_search(self.decoder, memory, self.bos, self.eos, max_len, beam, alpha, attention=attention)
+            return greedy_decode(self.decoder, memory, self.bos, self.eos, max_len, attention=attention, forbid=forbid)
+        return beam_search(self.decoder, memory, self.bos, self.eos, max_len, beam, alpha, attention=attention,
+                           forbid=forbid)

@@ -10,7 +10,7 @@ and stops when no live hypothesis can still beat the k-th finished one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -37,10 +37,19 @@ def length_penalty(n: Tensor | int, alpha: float) -> Tensor | float:
     return ((5.0 + n) / 6.0) ** alpha
 
 
+def _forbidden(logits: Tensor, forbid: Sequence[int]) -> Tensor:
+    if not forbid:
+        return logits
+    logits = logits.clone()
+    logits[:, list(forbid)] = float("-inf")
+    return logits
+
+
 @torch.no_grad()
 def greedy_decode(decoder: AttentionDecoder, memory: Memory, bos: int, eos: int, max_len: int,
-                  attention: bool = False) -> Decoded:
-    """The most likely token at every step, for every row of ``memory`` at once, up to ``max_len`` tokens.
+                  attention: bool = False, forbid: Sequence[int] = ()) -> Decoded:
+    """The most likely token at every step, for every row of ``memory`` at once, up to ``max_len`` tokens;
+    ids in ``forbid`` (padding, the start token) are never emitted.
 
     Example::
 
@@ -59,7 +68,7 @@ def greedy_decode(decoder: AttentionDecoder, memory: Memory, bos: int, eos: int,
     tokens, logps, weights = [], [], []
     for _ in range(max_len + 1):                                   # max_len tokens, then the end token
         logits, state, w = decoder.step(prev, state, memory)
-        logp = logits.log_softmax(-1)
+        logp = _forbidden(logits, forbid).log_softmax(-1)
         prev = logp.argmax(-1)
         tokens.append(prev)
         logps.append(logp.gather(1, prev.unsqueeze(1)).squeeze(1).masked_fill(done, 0.0))
@@ -80,7 +89,7 @@ def greedy_decode(decoder: AttentionDecoder, memory: Memory, bos: int, eos: int,
 
 @torch.no_grad()
 def beam_search(decoder: AttentionDecoder, memory: Memory, bos: int, eos: int, max_len: int, beam: int = 5,
-                alpha: float = 0.6, attention: bool = False) -> Decoded:
+                alpha: float = 0.6, attention: bool = False, forbid: Sequence[int] = ()) -> Decoded:
     """The best of ``beam`` hypotheses per row, all rows' beams stepped together (B*beam decoder rows).
 
     Args:
@@ -88,6 +97,7 @@ def beam_search(decoder: AttentionDecoder, memory: Memory, bos: int, eos: int, m
         bos, eos: start and end token ids; max_len: most tokens a hypothesis may emit before its end token.
         beam: hypotheses kept per row (1 is greedy search); alpha: the length penalty's exponent.
         attention: also return the attention weights of each best hypothesis.
+        forbid: ids never emitted (padding, the start token).
 
     Example::
 
@@ -116,7 +126,7 @@ def beam_search(decoder: AttentionDecoder, memory: Memory, bos: int, eos: int, m
     prev = torch.full((B * K,), bos, dtype=torch.long, device=device)
     for t in range(max_len + 1):
         logits, state, w = decoder.step(prev, state, mem)
-        cand = score.unsqueeze(2) + logits.log_softmax(-1).view(B, K, V)        # (B, K, V)
+        cand = score.unsqueeze(2) + _forbidden(logits, forbid).log_softmax(-1).view(B, K, V)   # (B, K, V)
         if t == max_len:                                           # out of room: only the end token is allowed
             keep = cand[:, :, eos].clone()
             cand = torch.full_like(cand, float("-inf"))

@@ -21,6 +21,8 @@ Evaluator = Callable[[RunDir, str, argparse.Namespace], dict[str, Any]]
 EVALUATORS: dict[str, Evaluator] = {}
 #: tasks whose evaluator scores an ensemble (``args.ensemble``: the runs after the first)
 ENSEMBLES: set[str] = set()
+#: tasks whose evaluation decodes with a beam search (``--beam``)
+BEAM_TASKS = ("ctc", "translate", "caption")
 
 
 def register_evaluator(task: str, fn: Evaluator, ensemble: bool = False) -> Evaluator:
@@ -56,8 +58,9 @@ def _eval(args: argparse.Namespace) -> None:
         known = ", ".join(sorted(ENSEMBLES)) or "none"
         raise ValueError(f"lstmkit eval got {len(args.run)} {run.task!r} runs; ensembles of {known} runs can be "
                          f"evaluated, {run.task} runs one at a time: expected one RUN_DIR")
-    if args.beam is not None and (run.task != "ctc" or args.beam < 1):
-        raise ValueError(f"--beam is the beam width of ctc runs and must be >= 1; got --beam {args.beam} for a "
+    if args.beam is not None and (run.task not in BEAM_TASKS or args.beam < 1):
+        raise ValueError(f"--beam is the beam width of {', '.join(BEAM_TASKS)} runs and must be >= 1; got --beam "
+                         f"{args.beam} for a "
                          f"{run.task!r} run")
     args.ensemble = more
     metrics = evaluator(run, args.data, args)
@@ -87,6 +90,7 @@ def register(commands, train_commands) -> None:
     p.add_argument("--out", metavar="DIR", default=None,
                    help="where to write figures (confusion matrix, forecast plot; default: RUN_DIR/eval)")
     p.add_argument("--beam", type=int, default=None, metavar="N",
-                   help="ctc runs: width of the prefix beam search (default 8)")
+                   help="ctc runs: width of the prefix beam search (default 8); translate and caption runs: beam "
+                        "width (default: the run's --beam)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON after the report")
     p.set_defaults(func=_eval)

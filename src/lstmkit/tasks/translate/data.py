@@ -13,10 +13,10 @@ from typing import Optional, Union
 import numpy as np
 
 from .generated import DATE_FROM, DATE_TO, DEFAULT_LOCALES, date_formats, date_pairs, number_pairs, \
-    split_dates, split_numbers
+    number_writer, split_dates, split_numbers
 from .pairs import Pairs, side_modes
 
-__all__ = ["Pairs", "read_tsv_pairs", "split_pairs", "number_pairs", "split_numbers", "date_pairs",
+__all__ = ["Pairs", "read_tsv_pairs", "split_pairs", "number_pairs", "number_writer", "split_numbers", "date_pairs",
            "split_dates", "date_formats", "DEFAULT_LOCALES", "DATE_FROM", "DATE_TO"]
 
 _FORMAT = "source<TAB>target[<TAB>attribution...]"

@@ -17,7 +17,7 @@ import numpy as np
 
 from .pairs import Pairs
 
-__all__ = ["number_pairs", "split_numbers", "date_pairs", "split_dates", "date_formats", "unambiguous_pattern",
+__all__ = ["number_pairs", "number_writer", "split_numbers", "date_pairs", "split_dates", "date_formats", "unambiguous_pattern",
            "DEFAULT_LOCALES", "DATE_FORMATS", "DATE_FROM", "DATE_TO"]
 
 #: every default locale writes some format unambiguously (see :func:`unambiguous_pattern`)
@@ -69,6 +69,29 @@ def _fast_converter(conv, largest: int):
     except Exception:                                          # noqa: BLE001 -- any surprise: the slow path
         same = False
     return fast if same else conv
+
+
+def number_writer(lang: str, largest: int):
+    """A function writing any integer of magnitude <= ``largest`` in words in ``lang`` (num2words' cardinal,
+    its fast form), for writing numbers one at a time as they are drawn.
+
+    Example::
+
+        >>> from lstmkit.tasks.translate.data import number_writer
+        >>> number_writer("de", 1000)(97)
+        'siebenundneunzig'
+    """
+    classes = _converters()
+    if lang not in classes:
+        raise ValueError(f"lang must be a language of num2words ({', '.join(sorted(classes))}), got {lang!r}")
+    conv = _fast_converter(classes[lang], largest)
+
+    def write(n: int) -> str:
+        try:
+            return conv.to_cardinal(n)
+        except Exception as e:                                     # noqa: BLE001 -- num2words' own errors
+            raise ValueError(f"num2words cannot write {n} in {lang!r}: {e}") from None
+    return write
 
 
 def number_pairs(numbers: Sequence[int], target_lang: str, source_lang: str = "en") -> Pairs:
