@@ -114,3 +114,13 @@ def test_bad_input_is_one_clear_line_and_leaves_no_run(tmp_path, capsys, monkeyp
     monkeypatch.setattr("sys.stdin", io.StringIO("\n\n"))
     assert main(["translate", str(run)]) == 2
     assert "no text" in capsys.readouterr().err
+
+
+def test_inspect_shows_the_decoder_writing_its_translation(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "translate", "--out", str(run), "--max-steps", "1", "--max-number", "300",
+                 "--test-size", "0", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(run), "--text", "ninety-seven", "--out", str(tmp_path / "page.html")]) == 0
+    out = capsys.readouterr().out
+    assert "decoder.rnn layer 0 forward" in out and (tmp_path / "page.html").is_file()

@@ -1,6 +1,7 @@
 """Sequence to sequence with attention: ``lstmkit train translate``, ``lstmkit translate``, ``lstmkit eval``
 of translate runs."""
 
+from .adapter import inspect_adapter
 from .cli import evaluate_run, register
 from .config import TranslateConfig
 from .corpus import Corpus, build_corpus
@@ -10,4 +11,4 @@ from .task import TranslateTask, score_split
 
 __all__ = ["TranslateConfig", "Corpus", "build_corpus", "Translator", "draw_alignments", "load_translator",
            "resume", "scores_by_length", "test_report", "train", "build_translator", "TranslateTask",
-           "score_split", "evaluate_run", "register"]
+           "score_split", "evaluate_run", "register", "inspect_adapter"]
