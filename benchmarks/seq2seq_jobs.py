@@ -32,7 +32,7 @@ from lstmkit.tasks import caption, translate  # noqa: E402
 JOBS = {
     "numbers-fr": (translate, dict(target_lang="fr")),
     "numbers-de": (translate, dict(target_lang="de")),
-    "dates": (translate, dict(data="dates", locales="en_US,en_GB,fr_FR,de_DE,es_ES,it_IT,pt_BR,nl_NL,ja_JP")),
+    "dates": (translate, dict(data="dates")),
     "caption": (caption, {}),
 }
 

@@ -49,7 +49,7 @@ class TranslateConfig(Seq2SeqConfig):
     source_lang: str = opt("en", "numbers: the language of the source words (a num2words language code)")
     target_lang: str = opt("fr", "numbers: the language of the target words (fr, de, es, it, ...)")
     max_number: int = opt(999_999, "numbers: the largest number; 0..max_number are split into train/val/test")
-    locales: str = opt("en_US,en_GB,fr_FR,de_DE,es_ES,it_IT,pt_BR,nl_NL",
+    locales: str = opt("en_US,en_GB,fr_FR,de_DE,es_ES,it_IT,pt_BR,nl_NL,ja_JP",
                        "dates: comma-separated CLDR locales the source dates are written in")
     date_from: str = opt("1950-01-01", "dates: the first date (ISO)")
     date_to: str = opt("2049-12-31", "dates: the last date (ISO)")
