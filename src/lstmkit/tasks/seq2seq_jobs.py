@@ -11,9 +11,10 @@ import torch
 from torch import Tensor
 
 from ..seq2seq import ATTENTION_KINDS, AttentionDecoder, Decoded, Seq2Seq
-from ..train import TrainConfig, backend_opt, opt
+from ..train import TrainConfig, TrainTask, backend_opt, opt
 
-__all__ = ["Seq2SeqConfig", "build_decoder", "decode_all", "text_scores", "need_sacrebleu", "pad_ids"]
+__all__ = ["Seq2SeqConfig", "Seq2SeqTask", "build_decoder", "decode_all", "text_scores", "need_sacrebleu", "pad_ids",
+           "add_decoding_args", "check_decoding_args"]
 
 
 @dataclass
@@ -47,6 +48,42 @@ class Seq2SeqConfig(TrainConfig):
         if self.length_alpha < 0:
             raise ValueError(f"length_alpha must be >= 0, got {self.length_alpha}")
         self.check_probabilities("dropout", "label_smoothing")
+
+
+class Seq2SeqTask(TrainTask):
+    """What the two jobs' tasks share: a generator for drawing training batches, saved in checkpoints, and
+    the config checked on construction."""
+
+    def __init__(self, config: Seq2SeqConfig) -> None:
+        super().__init__(config)
+        config.validate()
+        self.gen = torch.Generator().manual_seed(config.seed + 1)
+        self.device = torch.device(config.device)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["generator"])
+
+
+def add_decoding_args(parser, job: str, attention_help: str) -> None:
+    """The decoding flags of ``lstmkit translate`` / ``lstmkit caption``: the run, beam, length penalty,
+    checkpoint, attention pictures."""
+    parser.add_argument("run", metavar="RUN_DIR", help=f"a run folder made by lstmkit train {job}")
+    parser.add_argument("--beam", type=int, default=5, metavar="N", help="beam width (1: greedy; default 5)")
+    parser.add_argument("--alpha", type=float, default=0.6,
+                        help="length penalty exponent of beam search (default 0.6)")
+    parser.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
+                        help="which checkpoint (default: auto = best if there is one, else last)")
+    parser.add_argument("--attention", metavar="DIR", default=None, help=attention_help)
+
+
+def check_decoding_args(args) -> None:
+    if args.beam < 1:
+        raise ValueError(f"--beam must be >= 1, got {args.beam}")
+    if args.alpha < 0:
+        raise ValueError(f"--alpha must be >= 0, got {args.alpha}")
 
 
 def build_decoder(cfg: Seq2SeqConfig, vocab_size: int, memory_size: int, summary_size: int) -> AttentionDecoder:

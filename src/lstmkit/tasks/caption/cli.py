@@ -12,6 +12,7 @@ from ...train import RunDir
 from ...train.atomic import atomic_path, check_output, write_text
 from ..evaluate import register_evaluator
 from ..runs import add_train_command
+from ..seq2seq_jobs import add_decoding_args, check_decoding_args
 from .canvas import load_canvases, make_canvases, save_canvases
 from .config import CaptionConfig
 from .data import DigitCanvases, Split
@@ -40,8 +41,7 @@ examples:
 
 
 def _caption(args: argparse.Namespace) -> None:
-    if args.beam < 1:
-        raise ValueError(f"--beam must be >= 1, got {args.beam}")
+    check_decoding_args(args)
     captioner = load_captioner(args.run, args.checkpoint)
     images = captioner.read_images(args.images)
     out = captioner.caption(images, beam=args.beam, alpha=args.alpha, attention=bool(args.attention))
@@ -150,13 +150,8 @@ def register(commands, train_commands) -> None:
                             epilog="examples:\n  lstmkit caption runs/digits canvases/canvas-0.png\n"
                                    "  lstmkit caption runs/flickr photo.jpg --beam 8 --attention pictures/",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("run", metavar="RUN_DIR", help="a run folder made by lstmkit train caption")
+    add_decoding_args(c, "caption", "also draw each image's attention here")
     c.add_argument("images", metavar="IMAGE", nargs="+", help="image files (read as the run's training images were)")
-    c.add_argument("--beam", type=int, default=5, metavar="N", help="beam width (1: greedy; default 5)")
-    c.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent of beam search (default 0.6)")
-    c.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
-                   help="which checkpoint (default: auto = best if there is one, else last)")
-    c.add_argument("--attention", metavar="DIR", default=None, help="also draw each image's attention here")
     c.set_defaults(func=_caption)
     g = commands.add_parser("canvases", help="write digit canvases (PNG, captions, .npz) to try and evaluate caption runs",
                             description="Write canvases of held-out handwritten digits: canvas-K.png, captions.txt "

@@ -9,8 +9,7 @@ import torch
 from torch import Tensor
 
 from ...seq2seq import Seq2Seq
-from ...train import TrainTask
-from ..seq2seq_jobs import decode_all, text_scores
+from ..seq2seq_jobs import Seq2SeqTask, decode_all, text_scores
 from .canvas import DIGIT_WORDS, attention_score
 from .config import CaptionConfig
 from .data import CaptionData, Split, open_data
@@ -84,7 +83,7 @@ def score_split(model: Seq2Seq, data: CaptionData, split: str, beam: int = 1, al
     return {**res, "hypotheses": hyps, "references": refs, "decoded": out}
 
 
-class CaptionTask(TrainTask):
+class CaptionTask(Seq2SeqTask):
     """Draws ``batch_size`` images (digits: new canvases) each step; validates on the held-out images; the
     best checkpoint is the one with the lowest validation loss.
 
@@ -102,10 +101,7 @@ class CaptionTask(TrainTask):
 
     def __init__(self, config: CaptionConfig, data: Optional[CaptionData] = None) -> None:
         super().__init__(config)
-        config.validate()
         self.data = data or open_data(config)
-        self.gen = torch.Generator().manual_seed(config.seed + 1)
-        self.device = torch.device(config.device)
 
     def build_model(self) -> Seq2Seq:
         return build_captioner(self.config, len(self.data.vocab), self.data.channels, self.data.image_shape)
@@ -126,9 +122,3 @@ class CaptionTask(TrainTask):
 
     def metadata(self) -> dict:
         return self.data.metadata()
-
-    def state_dict(self) -> dict:
-        return {"generator": self.gen.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.gen.set_state(state["generator"])

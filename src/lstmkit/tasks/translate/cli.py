@@ -9,6 +9,7 @@ import sys
 from ...train import RunDir
 from ..evaluate import register_evaluator
 from ..runs import add_train_command
+from ..seq2seq_jobs import add_decoding_args, check_decoding_args
 from ..tagger.cli import read_stdin_text
 from .config import TranslateConfig
 from .data import read_tsv_pairs
@@ -46,8 +47,7 @@ def _translate(args: argparse.Namespace) -> None:
     lines = [line.strip() for line in read_stdin_text().splitlines() if line.strip()]
     if not lines:
         raise ValueError("stdin holds no text; expected one source sentence per line")
-    if args.beam < 1:
-        raise ValueError(f"--beam must be >= 1, got {args.beam}")
+    check_decoding_args(args)
     translator = load_translator(args.run, args.checkpoint)
     out = translator.translate(lines, beam=args.beam, alpha=args.alpha, attention=bool(args.attention))
     sys.stdout.write("".join(t["text"] + "\n" for t in out))
@@ -107,10 +107,5 @@ def register(commands, train_commands) -> None:
                             epilog="examples:\n  echo 'ninety-seven' | lstmkit translate runs/fr\n"
                                    "  lstmkit translate runs/dates --beam 8 --attention pictures/ < dates.txt",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("run", metavar="RUN_DIR", help="a run folder made by lstmkit train translate")
-    t.add_argument("--beam", type=int, default=5, metavar="N", help="beam width (1: greedy; default 5)")
-    t.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent of beam search (default 0.6)")
-    t.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
-                   help="which checkpoint (default: auto = best if there is one, else last)")
-    t.add_argument("--attention", metavar="DIR", default=None, help="also draw each line's attention heatmap here")
+    add_decoding_args(t, "translate", "also draw each line's attention heatmap here")
     t.set_defaults(func=_translate)

@@ -9,8 +9,7 @@ import torch
 from torch import Tensor
 
 from ...seq2seq import Seq2Seq
-from ...train import TrainTask
-from ..seq2seq_jobs import decode_all, text_scores
+from ..seq2seq_jobs import Seq2SeqTask, decode_all, text_scores
 from .config import TranslateConfig
 from .corpus import Corpus, build_corpus
 from .model import build_translator
@@ -49,7 +48,7 @@ def score_split(model: Seq2Seq, corpus: Corpus, split: str, beam: int = 1, alpha
             "decoded": out}
 
 
-class TranslateTask(TrainTask):
+class TranslateTask(Seq2SeqTask):
     """Draws ``batch_size`` training pairs each step; validates on the held-out pairs; the best checkpoint
     is the one with the lowest validation loss.
 
@@ -67,10 +66,7 @@ class TranslateTask(TrainTask):
 
     def __init__(self, config: TranslateConfig, corpus: Optional[Corpus] = None) -> None:
         super().__init__(config)
-        config.validate()
         self.corpus = corpus or build_corpus(config)
-        self.gen = torch.Generator().manual_seed(config.seed + 1)
-        self.device = torch.device(config.device)
 
     def build_model(self) -> Seq2Seq:
         return build_translator(self.config, len(self.corpus.source_vocab), len(self.corpus.target_vocab))
@@ -95,9 +91,3 @@ class TranslateTask(TrainTask):
 
     def metadata(self) -> dict:
         return self.corpus.metadata()
-
-    def state_dict(self) -> dict:
-        return {"generator": self.gen.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.gen.set_state(state["generator"])
