@@ -61,7 +61,7 @@ class CaptionConfig(Seq2SeqConfig):
                                "the best checkpoint when training ends (0: none)", control=True)
 
     # ------------------------------------------------------------------ encoder
-    cnn_width: int = opt(16, "channels of the CNN's first block (doubling each block, at most 256)")
+    cnn_width: int = opt(32, "channels of the CNN's first block (doubling each block, at most 256)")
     cnn_blocks: int = opt(3, "blocks of the CNN (each but the last halves the resolution)")
     grid: int = opt(0, "average-pool the CNN's feature map to grid x grid locations (0: keep it; digits: "
                        "a 60-pixel canvas through 3 blocks gives 15 x 15)")
