@@ -9,7 +9,7 @@ checkpoint (beam 5):
   source length (Bahdanau et al. 2015, figure 2), drawn into docs/figures/translate-length.png.
 
     python benchmarks/seq2seq_jobs.py numbers-fr numbers-de dates --minutes 5
-    python benchmarks/seq2seq_jobs.py caption --minutes 15
+    python benchmarks/seq2seq_jobs.py caption --minutes 20
     python benchmarks/seq2seq_jobs.py length --minutes 5
 
 Writes benchmarks/results/seq2seq_<job>_<minutes>m.json. Run it alone on the machine: the budget is wall time.
