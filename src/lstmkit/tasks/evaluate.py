@@ -75,7 +75,8 @@ def register(commands, train_commands) -> None:
         "eval", help="evaluate a trained run on new data",
         description="Evaluate a trained run (any task) on new data; what --data holds depends on the task "
                     "(a text file for charlm runs, CoNLL-U for tagger, CSV/JSONL/.npy for classify, .npz lines "
-                    "for ctc, CSV for forecast).",
+                    "for ctc, CSV for forecast, tab-separated pairs for translate, canvases .npz or a captions "
+                    "file beside its images for caption).",
         epilog="examples:\n  lstmkit eval runs/tagger-20260101-120000 --data dev.conllu\n"
                "  lstmkit eval runs/charlm-20260101-120000 --data held_out.txt   # bits per character\n"
                "  lstmkit eval runs/ewt-seed0 runs/ewt-seed1 runs/ewt-seed2 --data dev.conllu   "
