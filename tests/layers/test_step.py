@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import lstmkit
-from helpers import assert_close
+from helpers import assert_close, tuned
 
 
 STEP_CASES = [(lstmkit.LSTM, {}),
@@ -17,9 +17,11 @@ STEP_CASES = [(lstmkit.LSTM, {}),
 
 @pytest.mark.parametrize("cls,kw", STEP_CASES)
 @pytest.mark.parametrize("batch_first", [False, True])
-@pytest.mark.parametrize("grad", [True, False], ids=["grad", "no_grad"])
-def test_layer_step_equals_forward(cls, kw, batch_first, grad):
-    """With gradients the step runs the differentiable path; under no_grad the compiled single step."""
+@pytest.mark.parametrize("grad,blas_rows", [(True, 8), (False, 8), (False, 1)], ids=["grad", "no_grad", "no_grad_blas"])
+def test_layer_step_equals_forward(cls, kw, batch_first, grad, blas_rows, monkeypatch):
+    """With gradients the step runs the differentiable path; under no_grad the compiled single step, its
+    products as dot products (3 rows) or, when the rows reach ``step_blas_min_rows``, the BLAS's GEMM."""
+    tuned(monkeypatch, step_blas_min_rows=blas_rows)
     layer = cls(5, 6, num_layers=2, batch_first=batch_first, dtype=torch.float64, **kw).eval()
     x = torch.randn(8, 3, 5, dtype=torch.float64)
     with torch.set_grad_enabled(grad):

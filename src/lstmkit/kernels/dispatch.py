@@ -84,6 +84,10 @@ class Tuning:
     window_min_rows: int = 1024
     #: a single step's matrix-vector product of at least this many MACs is split across threads
     step_parallel_min_macs: int = 200_000
+    #: ... and a single step of at least this many rows (a batch, a beam search's B*k hypotheses) is a small
+    #: GEMM, run by the BLAS's blocked kernel instead (measured, 2 cores, I=320, 4H=1024: B=64 2.1 -> see
+    #: docs/seq2seq.md; a row-by-row dot product re-reads the weights once per row)
+    step_blas_min_rows: int = 8
     #: where the numbers come from: "defaults", "measured on <cpu> ...", or the override's name
     source: str = "defaults"
 
@@ -465,5 +469,13 @@ def step_parallel(macs: int) -> bool:
     return macs >= tuning().step_parallel_min_macs
 
 
+def step_route(rows: int, macs: int) -> str:
+    """How a single step's product of ``rows`` input rows runs: ``blas`` (a small GEMM), ``parallel``
+    (dot products split across threads) or ``serial``."""
+    if rows >= tuning().step_blas_min_rows:
+        return "blas"
+    return "parallel" if step_parallel(macs) else "serial"
+
+
 __all__ += ["machine_key", "read_cache", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover",
-            "kernel", "loop_threshold"]
+            "kernel", "loop_threshold", "step_route"]

@@ -49,8 +49,14 @@ def _gemv_seq(a, w, bias, out):
 
 
 def gemv(a: np.ndarray, w: np.ndarray, bias, out: np.ndarray) -> None:
-    """out = a @ w.T (+ bias) for few rows a (B, K) and a row-major weight w (N, K)."""
-    if dispatch.step_parallel(a.shape[0] * w.shape[0] * w.shape[1]):
+    """out = a @ w.T (+ bias) for few rows a (B, K) and a row-major weight w (N, K); many rows: the BLAS."""
+    route = dispatch.step_route(a.shape[0], a.shape[0] * w.shape[0] * w.shape[1])
+    if route == "blas":
+        o = torch.from_numpy(out)
+        torch.matmul(torch.from_numpy(a), torch.from_numpy(w).T, out=o)
+        if bias is not None:
+            o += torch.from_numpy(bias)
+    elif route == "parallel":
         _gemv_par(a, w, bias, out, numba.get_num_threads() * 4)   # chunks: an argument, so the kernel caches
     else:
         _gemv_seq(a, w, bias, out)
