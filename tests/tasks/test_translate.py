@@ -114,6 +114,12 @@ def test_bad_input_is_one_clear_line_and_leaves_no_run(tmp_path, capsys, monkeyp
     monkeypatch.setattr("sys.stdin", io.StringIO("\n\n"))
     assert main(["translate", str(run)]) == 2
     assert "no text" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("twelve\n"))
+    assert main(["translate", str(run), "--max-len", "0"]) == 2
+    assert "--max-len must be >= 1" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("twelve\n"))
+    assert main(["translate", str(run), "--max-len", "2", "--beam", "1"]) == 0
+    assert len(capsys.readouterr().out.strip()) <= 2
 
 
 def test_inspect_shows_the_decoder_writing_its_translation(tmp_path, capsys):

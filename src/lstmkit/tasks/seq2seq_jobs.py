@@ -74,6 +74,8 @@ def add_decoding_args(parser, job: str, attention_help: str) -> None:
     parser.add_argument("--beam", type=int, default=5, metavar="N", help="beam width (1: greedy; default 5)")
     parser.add_argument("--alpha", type=float, default=0.6,
                         help="length penalty exponent of beam search (default 0.6)")
+    parser.add_argument("--max-len", type=int, default=None, metavar="N",
+                        help="most tokens an output may have (default: twice the longest training target + 10)")
     parser.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
                         help="which checkpoint (default: auto = best if there is one, else last)")
     parser.add_argument("--attention", metavar="DIR", default=None, help=attention_help)
@@ -84,6 +86,8 @@ def check_decoding_args(args) -> None:
         raise ValueError(f"--beam must be >= 1, got {args.beam}")
     if args.alpha < 0:
         raise ValueError(f"--alpha must be >= 0, got {args.alpha}")
+    if args.max_len is not None and args.max_len < 1:
+        raise ValueError(f"--max-len must be >= 1, got {args.max_len}")
 
 
 def build_decoder(cfg: Seq2SeqConfig, vocab_size: int, memory_size: int, summary_size: int) -> AttentionDecoder:

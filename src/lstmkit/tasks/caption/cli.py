@@ -44,7 +44,8 @@ def _caption(args: argparse.Namespace) -> None:
     check_decoding_args(args)
     captioner = load_captioner(args.run, args.checkpoint)
     images = captioner.read_images(args.images)
-    out = captioner.caption(images, beam=args.beam, alpha=args.alpha, attention=bool(args.attention))
+    out = captioner.caption(images, beam=args.beam, alpha=args.alpha, attention=bool(args.attention),
+                            max_len=args.max_len)
     for path, cap in zip(args.images, out):
         print(f"{path}\t{cap['text']}")
     if args.attention:

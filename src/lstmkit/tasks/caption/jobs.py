@@ -57,15 +57,17 @@ class Captioner:
     image_shape: tuple[int, int]
     max_len: int
 
-    def caption(self, images: Tensor, beam: int = 5, alpha: float = 0.6, attention: bool = False) -> list[dict]:
+    def caption(self, images: Tensor, beam: int = 5, alpha: float = 0.6, attention: bool = False,
+                max_len: Optional[int] = None) -> list[dict]:
         """One dict per image of ``images (N, C, H, W)``: ``text``, ``words``, ``score`` and ``weights``
-        (``(words + 1, grid locations)`` with ``attention=True``)."""
+        (``(words + 1, grid locations)`` with ``attention=True``); at most ``max_len`` words (default: the
+        run's)."""
         want = (self.channels, *self.image_shape)
         if images.dim() != 4 or tuple(images.shape[1:]) != want:
             raise ValueError(f"images must be (N, {', '.join(map(str, want))}) for this run, got {tuple(images.shape)}")
         device = next(self.model.parameters()).device
-        out = decode_all(self.model, len(images), lambda idx: (images[idx].to(device),), self.max_len, beam=beam,
-                         alpha=alpha, attention=attention)
+        out = decode_all(self.model, len(images), lambda idx: (images[idx].to(device),), max_len or self.max_len,
+                         beam=beam, alpha=alpha, attention=attention)
         return [{"text": " ".join(self.vocab.decode(t)), "words": self.vocab.decode(t), "score": s,
                  "weights": out.weights[i] if out.weights is not None else None}
                 for i, (t, s) in enumerate(zip(out.tokens, out.scores))]

@@ -49,7 +49,8 @@ def _translate(args: argparse.Namespace) -> None:
         raise ValueError("stdin holds no text; expected one source sentence per line")
     check_decoding_args(args)
     translator = load_translator(args.run, args.checkpoint)
-    out = translator.translate(lines, beam=args.beam, alpha=args.alpha, attention=bool(args.attention))
+    out = translator.translate(lines, beam=args.beam, alpha=args.alpha, attention=bool(args.attention),
+                               max_len=args.max_len)
     sys.stdout.write("".join(t["text"] + "\n" for t in out))
     if args.attention:
         paths = draw_alignments(out, pathlib.Path(args.attention), count=len(out))

@@ -70,9 +70,10 @@ class Translator:
     max_len: int
 
     def translate(self, texts: list[str], beam: int = 5, alpha: float = 0.6, attention: bool = False,
-                  batch: int = 128) -> list[dict]:
+                  batch: int = 128, max_len: Optional[int] = None) -> list[dict]:
         """One dict per text: ``text`` (the translation), ``score``, ``source_tokens``, ``target_tokens`` and
-        ``weights`` (attention ``(target tokens + 1, source tokens)``, with ``attention=True``)."""
+        ``weights`` (attention ``(target tokens + 1, source tokens)``, with ``attention=True``); at most
+        ``max_len`` tokens each (default: the run's)."""
         device = next(self.model.parameters()).device
         src_tokens = [tokenize(t, self.modes[0]) for t in texts]
         ids = [self.source_vocab.encode(t, eos=False) for t in src_tokens]
@@ -80,8 +81,8 @@ class Translator:
         if empty:
             raise ValueError(f"text {empty[0] + 1} is empty; expected something to translate on every line")
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = decode_all(self.model, len(ids), lambda idx: pad_ids([ids[i] for i in idx], device), self.max_len,
-                         beam=beam, alpha=alpha, attention=attention, batch=batch, order=order)
+        out = decode_all(self.model, len(ids), lambda idx: pad_ids([ids[i] for i in idx], device),
+                         max_len or self.max_len, beam=beam, alpha=alpha, attention=attention, batch=batch, order=order)
         res = []
         for i, toks in enumerate(out.tokens):
             words = self.target_vocab.decode(toks)
