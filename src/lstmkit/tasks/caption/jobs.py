@@ -18,7 +18,7 @@ from ..runs import fit_run, open_checkpoint
 from ..seq2seq_jobs import decode_all
 from ..translate.vocab import Vocab
 from .config import CaptionConfig
-from .data import CaptionData, Split
+from .data import CaptionData
 from .images import load_image
 from .model import build_captioner
 from .task import CaptionTask, score_split
