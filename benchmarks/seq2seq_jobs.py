@@ -55,18 +55,27 @@ def run_job(name: str, module, settings: dict, minutes: float, runs: pathlib.Pat
 
 
 def length_figure(minutes: float, runs: pathlib.Path) -> dict:
-    from lstmkit.inspect.attention import plot_score_by_length
-
     out = {}
     for label, attention in (("attention (general)", "general"), ("no attention", "none")):
         out[label] = run_job(f"length-{attention}", translate, dict(attention=attention), minutes, runs)
-    rows_exact = [{"label": k, "lengths": [round(r["length"], 1) for r in v["test"]["by_source_length"]],
-                   "scores": [100 * r["exact"] for r in v["test"]["by_source_length"]]} for k, v in out.items()]
+    return {"runs": out, "figures": draw_length(out, minutes)}
+
+
+def draw_length(runs: dict, minutes: float) -> list[str]:
+    """Exact match and BLEU against source length, one line per model: docs/figures/translate-length-*.png."""
+    from lstmkit.inspect.attention import plot_score_by_length
+
     figures = ROOT / "docs" / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    plot_score_by_length(rows_exact, figures / "translate-length.png", metric="exact match (%)",
-                         title=f"English -> French numbers, {minutes:g} min of training each")
-    return {"runs": out, "figure": "docs/figures/translate-length.png"}
+    names = []
+    for key, metric, scale in (("exact", "exact match (%)", 100), ("bleu", "BLEU", 1)):
+        rows = [{"label": k, "lengths": [round(r["length"], 1) for r in v["test"]["by_source_length"]],
+                 "scores": [scale * r[key] for r in v["test"]["by_source_length"]]} for k, v in runs.items()]
+        name = f"translate-length-{key}.png"
+        plot_score_by_length(rows, figures / name, metric=metric,
+                             title=f"English -> French numbers (source length in words), {minutes:g} min each")
+        names.append(f"docs/figures/{name}")
+    return names
 
 
 def main(argv=None) -> None:

@@ -67,6 +67,16 @@ def test_train_caption_canvases_eval_and_resume(tmp_path, capsys):
         assert torch.equal(p, q), k
 
 
+def test_without_attention(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "caption", "--out", str(run), "--max-steps", "1", "--test-size", "2", "--beam", "2",
+                 "--attention", "none", *TINY]) == 0
+    report = json.loads((run / "test.json").read_text())
+    assert "attention_score" not in report["beam_search"] and not (run / "attention").exists()
+    assert main(["canvases", "--out", str(tmp_path / "c"), "--count", "2"]) == 0
+    assert main(["eval", str(run), "--data", str(tmp_path / "c" / "canvases.npz")]) == 0
+
+
 def _images(folder, n=12):
     folder.mkdir()
     lines = []

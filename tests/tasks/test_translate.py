@@ -97,6 +97,16 @@ def test_train_translate_eval_and_attention_pictures(tmp_path, capsys, monkeypat
         assert t["weights"].shape == (len(t["target_tokens"]) + 1, len(t["source_tokens"]))
 
 
+def test_plain_encoder_decoder_without_attention(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "translate", "--out", str(run), "--max-steps", "2", "--max-number", "300",
+                 "--test-size", "6", "--attention", "none", "--beam", "2", *TINY]) == 0
+    assert json.loads((run / "test.json").read_text())["pairs"] == 6
+    assert not (run / "attention").exists()
+    out = load_translator(run).translate(["twelve"], beam=2, attention=True)
+    assert out[0]["weights"] is None
+
+
 def test_bad_input_is_one_clear_line_and_leaves_no_run(tmp_path, capsys, monkeypatch):
     import io
     (tmp_path / "bad.tsv").write_text("one\tun\ntwo un\n", encoding="utf-8")

@@ -115,7 +115,7 @@ def decode_all(model: Seq2Seq, n: int, source: Callable[[list[int]], tuple], max
                order: Sequence[int] | None = None) -> Decoded:
     """Decode examples ``0..n-1`` in batches; ``source(indices)`` gives the encoder inputs of those examples.
     ``order`` (e.g. the examples sorted by length, so batches pad little) only changes the batching: the
-    result is in example order."""
+    result is in example order. ``weights`` is None unless ``attention`` and the model attends."""
     order = list(order) if order is not None else list(range(n))
     tokens: list = [None] * n
     scores: list = [None] * n
@@ -126,7 +126,7 @@ def decode_all(model: Seq2Seq, n: int, source: Callable[[list[int]], tuple], max
         for j, i in enumerate(idx):
             tokens[i], scores[i] = out.tokens[j], out.scores[j]
             weights[i] = out.weights[j] if out.weights is not None else None
-    return Decoded(tokens, scores, weights if attention else None)
+    return Decoded(tokens, scores, weights if attention and any(w is not None for w in weights) else None)
 
 
 def need_sacrebleu():

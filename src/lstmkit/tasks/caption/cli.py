@@ -104,8 +104,9 @@ def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     print(f"  exact {b['exact']:.4f}   BLEU-1..4 {b['bleu1']:.1f} {b['bleu2']:.1f} {b['bleu3']:.1f} {b['bleu4']:.1f}"
           f"   chrF {b['chrf']:.1f}")
     if "digit_accuracy" in b:
-        print(f"  digit words {b['digit_accuracy']:.4f}   attention on the named digit {b['attention_score']:.3f} "
-              f"(uniform {b['uniform_score']:.3f})")
+        print(f"  digit words {b['digit_accuracy']:.4f}")
+    if "attention_score" in b:
+        print(f"  attention on the named digit {b['attention_score']:.3f} (uniform {b['uniform_score']:.3f})")
     for ex in report["examples"][:5]:
         print(f"  {ex['beam']}  (want: {ex['reference']})")
     return {"images": len(split), "greedy": report["greedy"], "beam_search": b}

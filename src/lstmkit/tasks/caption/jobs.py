@@ -131,8 +131,9 @@ def test_report(model: Seq2Seq, data: CaptionData, split: str, beam: int, alpha:
     pick = (lambda r: {k: r[k] for k in keys if k in r})
     examples = [{"reference": r[0], "greedy": g, "beam": b} for r, g, b in
                 list(zip(beamed["references"], greedy["hypotheses"], beamed["hypotheses"]))[:10]]
+    weights = beamed["decoded"].weights or [None] * len(beamed["hypotheses"])      # None: no attention
     captions = [{"text": h, "words": h.split() if h else [], "weights": w} for h, w in
-                zip(beamed["hypotheses"], beamed["decoded"].weights)]
+                zip(beamed["hypotheses"], weights)]
     return {"images": len(data.splits[split]), "beam": beam, "length_alpha": alpha, "greedy": pick(greedy),
             "beam_search": pick(beamed), "examples": examples, "_captions": captions}
 
@@ -146,8 +147,9 @@ def _final_test(task: CaptionTask, run: RunDir, cfg: CaptionConfig, stream: Opti
                               run.path / "attention")
     write_json(run.path / "test.json", report)
     b = report["beam_search"]
-    extra = (f", digit words {b['digit_accuracy']:.4f}, attention on the named digit {b['attention_score']:.3f} "
-             f"(uniform {b['uniform_score']:.3f})" if "digit_accuracy" in b else "")
+    extra = f", digit words {b['digit_accuracy']:.4f}" if "digit_accuracy" in b else ""
+    if "attention_score" in b:
+        extra += f", attention on the named digit {b['attention_score']:.3f} (uniform {b['uniform_score']:.3f})"
     print(f"test ({report['images']} held-out images, beam {cfg.beam}): exact {b['exact']:.4f}, BLEU-4 "
           f"{b['bleu4']:.2f}{extra}; wrote {run.path / 'test.json'} and {len(pictures)} attention pictures in "
           f"{run.path / 'attention'}", file=stream or sys.stdout)

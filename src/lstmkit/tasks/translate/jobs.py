@@ -86,9 +86,10 @@ class Translator:
         res = []
         for i, toks in enumerate(out.tokens):
             words = self.target_vocab.decode(toks)
+            w = out.weights[i] if out.weights is not None else None        # None: a model without attention
             res.append({"text": detokenize(words, self.modes[1]), "score": out.scores[i],
                         "source_tokens": src_tokens[i], "target_tokens": words,
-                        "weights": out.weights[i][:, :len(ids[i])] if out.weights is not None else None})
+                        "weights": w[:, :len(ids[i])] if w is not None else None})
         return res
 
 
