@@ -151,5 +151,6 @@ def _final_test(task: CaptionTask, run: RunDir, cfg: CaptionConfig, stream: Opti
     if "attention_score" in b:
         extra += f", attention on the named digit {b['attention_score']:.3f} (uniform {b['uniform_score']:.3f})"
     print(f"test ({report['images']} held-out images, beam {cfg.beam}): exact {b['exact']:.4f}, BLEU-4 "
-          f"{b['bleu4']:.2f}{extra}; wrote {run.path / 'test.json'} and {len(pictures)} attention pictures in "
-          f"{run.path / 'attention'}", file=stream or sys.stdout)
+          f"{b['bleu4']:.2f}{extra}; wrote {run.path / 'test.json'}"
+          + (f" and {len(pictures)} attention pictures in {run.path / 'attention'}" if pictures else ""),
+          file=stream or sys.stdout)

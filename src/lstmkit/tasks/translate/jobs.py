@@ -164,7 +164,8 @@ def _final_test(task: TranslateTask, run: RunDir, cfg: TranslateConfig, stream: 
     task.corpus.pairs["test"].to_tsv(run.path / "test-pairs.tsv")
     write_json(run.path / "test.json", report)
     b = report["beam_search"]
+    drawn = f" and {len(pictures)} attention pictures in {run.path / 'attention'}" if pictures else ""
     print(f"test ({report['pairs']} held-out pairs, beam {cfg.beam}): exact match {b['exact']:.4f}, BLEU "
           f"{b['bleu']:.2f}, chrF {b['chrf']:.2f} (greedy: exact {report['greedy']['exact']:.4f}); wrote "
-          f"{run.path / 'test.json'} and {len(pictures)} attention pictures in {run.path / 'attention'}",
+          f"{run.path / 'test.json'}{drawn}",
           file=stream or sys.stdout)
