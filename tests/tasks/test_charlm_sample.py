@@ -125,4 +125,4 @@ def test_eval_scores_a_text_in_bits_per_character(run, tmp_path, capsys):
     assert main(["eval", str(run), "--data", str(tmp_path / "odd.txt"), "--json"]) == 0
     assert '"unknown_chars": 6' in capsys.readouterr().out
     assert main(["eval", str(run), "--data", str(text), "--beam", "4"]) == 2
-    assert "--beam is the beam width of ctc runs" in capsys.readouterr().err
+    assert "--beam is the beam width of ctc, translate, caption runs" in capsys.readouterr().err
