@@ -13,7 +13,7 @@ from torch import Tensor
 from ..seq2seq import ATTENTION_KINDS, AttentionDecoder, Decoded, Seq2Seq
 from ..train import TrainConfig, TrainTask, backend_opt, opt
 
-__all__ = ["Seq2SeqConfig", "Seq2SeqTask", "build_decoder", "decode_all", "text_scores", "need_sacrebleu", "pad_ids",
+__all__ = ["Seq2SeqConfig", "Seq2SeqTask", "build_decoder", "decode_all", "text_scores", "need_sacrebleu",
            "add_decoding_args", "check_decoding_args"]
 
 
@@ -98,15 +98,6 @@ def build_decoder(cfg: Seq2SeqConfig, vocab_size: int, memory_size: int, summary
     return AttentionDecoder(vocab_size, cfg.embed, cfg.decoder_hidden, cfg.decoder_layers, memory_size,
                             summary_size, attention=cfg.attention, input_feeding=cfg.input_feeding,
                             cell=cfg.decoder_cell, dropout=cfg.dropout, backend=cfg.backend)
-
-
-def pad_ids(rows: Sequence[Sequence[int]], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-    """Id lists -> ``(ids (B, T) padded with 0, lengths (B,))``."""
-    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
-    ids = torch.zeros(len(rows), max(1, int(lengths.max())) if len(rows) else 1, dtype=torch.long)
-    for b, r in enumerate(rows):
-        ids[b, :len(r)] = torch.as_tensor(list(r), dtype=torch.long)
-    return ids.to(device), lengths
 
 
 @torch.no_grad()

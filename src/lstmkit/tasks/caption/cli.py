@@ -13,9 +13,9 @@ from ...train.atomic import atomic_path, check_output, write_text
 from ..evaluate import register_evaluator
 from ..runs import add_train_command
 from ..seq2seq_jobs import add_decoding_args, check_decoding_args
-from .canvas import load_canvases, make_canvases, save_canvases
+from .canvas import cell_masks, load_canvases, make_canvases, save_canvases
 from .config import CaptionConfig
-from .data import DigitCanvases, Split
+from .data import CaptionData, DigitCanvases, Split
 from .images import load_image_captions
 from .jobs import draw_attention, load_captioner, resume, test_report, train
 
@@ -112,16 +112,16 @@ def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     return {"images": len(split), "greedy": report["greedy"], "beam_search": b}
 
 
-class _EvalData(DigitCanvases):
+class _EvalData(CaptionData):
     """A loaded run's vocabulary and format around one split of evaluation images."""
 
     def __init__(self, captioner, split: Split, cfg: CaptionConfig) -> None:
         self.vocab, self.channels, self.image_shape = captioner.vocab, captioner.channels, captioner.image_shape
         self.max_len, self.splits = captioner.max_len, {"eval": split}
-        self.spec = cfg.canvas_spec() if cfg.uses_digits() else None
+        self.spec = cfg.canvas_spec() if cfg.uses_digits() and split.cells is not None else None
 
     def masks(self, grid):
-        return super().masks(grid) if self.spec is not None and self.splits["eval"].cells is not None else None
+        return cell_masks(self.spec, *grid) if self.spec is not None else None
 
 
 register_evaluator(CaptionConfig.task, evaluate_run)

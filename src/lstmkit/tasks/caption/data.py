@@ -9,8 +9,7 @@ import torch
 from torch import Tensor
 
 from ..ctc.lines import DigitPools
-from ..seq2seq_jobs import pad_ids
-from ..translate.vocab import Vocab
+from ..translate.vocab import Vocab, pad_batch
 from .canvas import CANVAS_WORDS, Canvases, cell_masks, make_canvases
 from .config import CaptionConfig
 from .images import ImageCaptions, load_image_captions, split_images
@@ -30,7 +29,9 @@ class Split:
 
 
 class CaptionData:
-    """What the caption task needs from its data."""
+    """What scoring needs from caption data: the vocabulary, the image format, the held-out splits and (digits)
+    the cells' masks. The training sources (:class:`DigitCanvases`, :class:`UserImages`) add
+    ``train_batch(n, generator) -> (images (n, C, H, W), target ids (n, T) ending in eos)``."""
 
     vocab: Vocab
     channels: int
@@ -38,12 +39,8 @@ class CaptionData:
     max_len: int
     splits: dict[str, Split]
 
-    def train_batch(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """``(images (n, C, H, W), target ids (n, T) ending in eos)``."""
-        raise NotImplementedError
-
     def target_ids(self, captions: list[str], device="cpu") -> Tensor:
-        return pad_ids([self.vocab.encode(c.split(), eos=True) for c in captions], device)[0]
+        return pad_batch([self.vocab.encode(c.split(), eos=True) for c in captions])[0].to(device)
 
     def masks(self, grid: tuple[int, int]) -> Optional[Tensor]:
         """Digits: :func:`~lstmkit.tasks.caption.canvas.cell_masks` for an encoder grid; else None."""

@@ -4,17 +4,17 @@ encoded once; batches are drawn from the encoded ids."""
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from torch import Tensor
 
-from ..seq2seq_jobs import pad_ids
 from .config import TranslateConfig
 from .data import (Pairs, date_pairs, number_pairs, number_writer, read_tsv_pairs, split_dates, split_numbers,
                    split_pairs)
-from .vocab import Vocab, detokenize, tokenize
+from .vocab import Vocab, detokenize, pad_batch, tokenize
 
 __all__ = ["Corpus", "Encoded", "WrittenWhenDrawn", "build_corpus", "bleu_tokenizer"]
 
@@ -33,23 +33,26 @@ class Encoded:
 
 
 class WrittenWhenDrawn:
-    """The training numbers, written out in words (and encoded) when first drawn and kept: writing all of
-    0..999,999 up front would take most of a minute before the first step."""
+    """The training numbers, written out in words (and encoded) when drawn: writing all of 0..999,999 up front
+    would take most of a minute before the first step. The pairs of the last few batches are kept (a batch
+    reads each pair twice: sources, then targets), not all of them."""
 
     def __init__(self, numbers, source_lang: str, target_lang: str, corpus: "Corpus") -> None:
         largest = int(max(abs(int(n)) for n in numbers))
         self.numbers = numbers
         self.write = (number_writer(source_lang, largest), number_writer(target_lang, largest))
-        self.corpus, self.cache = corpus, {}
+        self.corpus = corpus
+        self.pair = functools.lru_cache(maxsize=4096)(self._pair)
+
+    def _pair(self, i: int) -> tuple[list[int], list[int]]:
+        n = int(self.numbers[i])
+        return self.corpus.encode_pair(self.write[0](n), self.write[1](n))
 
     def __len__(self) -> int:
         return len(self.numbers)
 
     def __getitem__(self, i: int) -> tuple[list[int], list[int]]:
-        if i not in self.cache:
-            n = int(self.numbers[i])
-            self.cache[i] = self.corpus.encode_pair(self.write[0](n), self.write[1](n))
-        return self.cache[i]
+        return self.pair(i)
 
 
 @dataclass
@@ -89,11 +92,12 @@ class Corpus:
 
     def sources(self, split: str, idx: list[int], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         """The encoder's inputs ``(src (B, S), lengths (B,))`` of pairs ``idx`` of ``split``."""
-        return pad_ids([self.ids[split][i][0] for i in idx], device)
+        ids, lengths = pad_batch([self.ids[split][i][0] for i in idx])
+        return ids.to(device), lengths
 
     def targets(self, split: str, idx: list[int], device: torch.device | str = "cpu") -> Tensor:
         """Target ids ``(B, T)``, each ending in eos, padded with 0."""
-        return pad_ids([self.ids[split][i][1] for i in idx], device)[0]
+        return pad_batch([self.ids[split][i][1] for i in idx])[0].to(device)
 
     def target_text(self, ids: list[int]) -> str:
         return detokenize(self.target_vocab.decode(ids), self.modes[1])

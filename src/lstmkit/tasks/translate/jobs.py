@@ -12,13 +12,13 @@ from ...seq2seq import Seq2Seq
 from ...train import CheckpointError, RunDir, TrainResult
 from ...train.atomic import write_json
 from ..runs import fit_run, open_checkpoint
-from ..seq2seq_jobs import decode_all, pad_ids, text_scores
+from ..seq2seq_jobs import decode_all, text_scores
 from .config import TranslateConfig
 from .corpus import bleu_tokenizer
 from .data import Pairs
 from .model import build_translator
 from .task import TranslateTask
-from .vocab import Vocab, detokenize, tokenize
+from .vocab import Vocab, detokenize, pad_batch, tokenize
 
 __all__ = ["train", "resume", "load_translator", "Translator", "test_report", "scores_by_length",
            "draw_alignments"]
@@ -81,7 +81,7 @@ class Translator:
         if empty:
             raise ValueError(f"text {empty[0] + 1} is empty; expected something to translate on every line")
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = decode_all(self.model, len(ids), lambda idx: pad_ids([ids[i] for i in idx], device),
+        out = decode_all(self.model, len(ids), lambda idx: _on(pad_batch([ids[i] for i in idx]), device),
                          max_len or self.max_len, beam=beam, alpha=alpha, attention=attention, batch=batch, order=order)
         res = []
         for i, toks in enumerate(out.tokens):
@@ -91,6 +91,11 @@ class Translator:
                         "source_tokens": src_tokens[i], "target_tokens": words,
                         "weights": w[:, :len(ids[i])] if w is not None else None})
         return res
+
+
+def _on(batch: tuple, device) -> tuple:
+    """``(ids, lengths)`` with the ids on ``device`` (lengths stay on the CPU, as the layers read them)."""
+    return batch[0].to(device), batch[1]
 
 
 def load_translator(run_path: str | pathlib.Path, checkpoint: str = "auto", device: str = "cpu") -> Translator:
