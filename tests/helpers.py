@@ -16,8 +16,9 @@ SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "d
 #: every kernel implementation. "cpu" is not listed: it only chooses between "cpu-fused" and "cpu-stepped" by
 #: problem size (tests/kernels/test_cpu.py checks that choice), and both routes run every test here.
 #: "cpu-bf16" is the stepped/fused code with bfloat16 GEMMs, held to bfloat16 tolerances in
-#: tests/kernels/test_cpu.py instead.
-BACKENDS = [b for b in kernels.available() if b not in ("cpu", "cpu-bf16")]
+#: tests/kernels/test_cpu.py instead. The GPU routes ("triton", "cudnn") have their own tests in tests/kernels/gpu:
+#: the Triton kernels run float32 and lower only, and on CPU only in Triton's interpreter.
+BACKENDS = [b for b in kernels.available() if b not in ("cpu", "cpu-bf16", "triton", "cudnn")]
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-5, atol=1e-5)}
 
 

@@ -40,7 +40,7 @@ def _args(spec, masks, T=4, B=3, requires_grad=True):
     return w, fields, x, state0
 
 
-@pytest.mark.parametrize("backend", kernels.available())
+@pytest.mark.parametrize("backend", [b for b in kernels.available() if b not in ("triton", "cudnn")])
 @pytest.mark.parametrize("spec,lengths,zone", list(itertools.product(SPECS, [False, True], [False, True])))
 def test_saved_shapes_describe_what_each_kernel_saves(spec, lengths, zone, backend):
     masks = _masks(spec, 4, 3, lengths, zone)

@@ -21,6 +21,7 @@ from .common import SeqMasks, transformed
 from . import dispatch
 from .dispatch import available, register, select
 from .cpu import CpuKernel
+from .gpu import TritonKernel
 from .reference import ReferenceKernel
 
 __all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run", "run_bidirectional", "record",
@@ -101,3 +102,4 @@ register(CpuKernel("cpu-fused", route="fused"))
 register(CpuKernel("cpu-stepped", route="stepped"))
 register(CpuKernel("cpu-bf16", bf16=True))
 register(CpuKernel(), auto_for=["cpu"])
+register(TritonKernel(), auto_for=["cuda"])     # on CUDA after the cuDNN route (layers), before the reference

@@ -1,0 +1,60 @@
+"""GPU kernels: the Triton kernels of every cell family (:class:`TritonKernel`) and the cuDNN route
+(:mod:`.cudnn`).
+
+The Triton kernels follow the reference's plan (haste's): one GEMM for W_ih x_t over all steps; per step the
+recurrent GEMM (cuBLAS through torch) and **one fused Triton kernel** for the gate arithmetic of the cell
+and its variants (peepholes, layer norm of the cell state, CIFG, zoneout, lengths); the backward per step one
+fused Triton kernel for the gate derivatives and one GEMM for dh_{t-1}, then the weight gradients as GEMMs
+over all steps (deterministic: no atomics). What the forward saves has the reference's layout, so
+recording, the node's backward and the reference's weight-gradient GEMMs are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Optional
+
+from ..base import FamilyOps, Kernel
+from .triton_env import family_module, unsupported_device
+
+__all__ = ["TritonKernel"]
+
+
+class _LazyFamilies(Mapping):
+    """family -> :class:`FamilyOps`, each module (and triton with it) imported on first use."""
+
+    def __init__(self, names: tuple) -> None:
+        self._names, self._ops = names, {}
+
+    def __getitem__(self, family: str) -> FamilyOps:
+        if family not in self._names:
+            raise KeyError(family)
+        if family not in self._ops:
+            self._ops[family] = family_module(family).OPS
+        return self._ops[family]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+class TritonKernel(Kernel):
+    """``backend="triton"``: the fused Triton step kernels, on CUDA (or CPU tensors in Triton's
+    interpreter). Chosen by ``auto`` on CUDA for what the cuDNN route cannot run."""
+
+    name = "triton"
+    _FAMILIES = ("lstm", "gru", "rnn")
+
+    def __init__(self) -> None:
+        self.families = _LazyFamilies(self._FAMILIES)
+
+    def unsupported(self, spec, x) -> Optional[str]:
+        why = unsupported_device(x)
+        if why is not None:
+            return why
+        if spec.family not in self._FAMILIES:
+            return f"the triton kernel has no {spec.family} implementation"
+        check = getattr(family_module(spec.family), "unsupported", None)
+        return None if check is None else check(spec, x)

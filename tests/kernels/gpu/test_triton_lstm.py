@@ -1,0 +1,196 @@
+"""The Triton LSTM kernel against the reference: outputs, final states and every gradient, for every variant
+and bookkeeping mask. Without a GPU the kernels run in Triton's interpreter on CPU tensors (tests/conftest.py
+switches it on), at tiny shapes; the CUDA tests at the end run the same checks at medium sizes on a GPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytest.importorskip("triton", reason="the Triton kernels need the optional triton package (lstmkit[gpu])")
+
+import lstmkit  # noqa: E402
+from lstmkit import kernels  # noqa: E402
+from lstmkit.cells.lstm import LSTMSpec  # noqa: E402
+from lstmkit.kernels.gpu.triton_env import unsupported_device  # noqa: E402
+
+CPU_OK = unsupported_device(torch.empty(1)) is None
+DEVICES = (["cpu"] if CPU_OK else []) + (["cuda"] if torch.cuda.is_available() else [])
+if not DEVICES:
+    pytest.skip("Triton runs neither on a GPU here nor in its interpreter (TRITON_INTERPRET=1 before triton is "
+                "imported)", allow_module_level=True)
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1.0)).item()
+
+
+def _masks(spec: LSTMSpec, T: int, B: int, kinds: str, training: bool, device) -> kernels.SeqMasks:
+    g = torch.Generator().manual_seed(7)
+    kw = {}
+    if "len" in kinds:
+        kw["lengths"] = torch.randint(1, T + 1, (B,), generator=g).index_fill_(0, torch.tensor([0]), T)
+    if "reset" in kinds:
+        kw["reset"] = torch.rand(T, B, generator=g) < 0.3
+    if "drop" in kinds:
+        kw["drop_x"] = (torch.rand(B, spec.input_size, generator=g) < 0.7).float() / 0.7
+        kw["drop_h"] = (torch.rand(B, spec.out_size, generator=g) < 0.7).float() / 0.7
+    if "zone" in kinds:
+        for key, n, p in (("zone_h", spec.out_size, 0.3), ("zone_c", spec.hidden_size, 0.5)):
+            kw[key] = (torch.rand(T, B, n, generator=g) < p).float() if training else \
+                torch.full((1, 1, 1), p).expand(T, B, n)
+    return kernels.SeqMasks(**{k: v.to(device) for k, v in kw.items()})
+
+
+def _run_both(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: int, device: str):
+    """[(y, h_T, c_T, dx, dh0, dc0, *dw)] of the reference in float64 and of triton in float32."""
+    g = torch.Generator().manual_seed(3)
+    params = {i.field: torch.randn(i.shape, generator=g) * 0.5 for i in spec.layout()}
+    x = torch.randn(T, B, spec.input_size, generator=g)
+    state0 = [torch.randn(B, n, generator=g) for n in spec.state_sizes()]
+    out = []
+    for backend, dtype in (("reference", torch.float64), ("triton", torch.float32)):
+        dev = "cpu" if backend == "reference" else device
+        leaves = [t.to(dev, dtype).requires_grad_() for t in [x, *state0, *params.values()]]
+        w = spec.make_weights(dict(zip(params, leaves[3:])))
+        m = kernels.SeqMasks(*(None if t is None else (t.to(dev, dtype) if t.is_floating_point() else t.to(dev))
+                               for t in masks))
+        y, (hT, cT) = kernels.run(spec, w, leaves[0], tuple(leaves[1:3]), m, reverse=reverse, backend=backend)
+        gen = torch.Generator().manual_seed(11)
+        loss = sum((t * torch.randn(t.shape, generator=gen).to(dev, dtype)).sum() for t in (y, hT, cT))
+        grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+        out.append([y, hT, cT, *[torch.zeros_like(v) if d is None else d for d, v in zip(grads, leaves)]])
+    return out
+
+
+VARIANTS = {
+    "plain": {},
+    "peephole": dict(peephole=True),
+    "cifg": dict(cifg=True),
+    "layer_norm": dict(layer_norm=True),
+    "proj": dict(proj_size=3),
+    "all": dict(peephole=True, cifg=True, layer_norm=True, proj_size=4),
+    "no_bias": dict(bias=False, peephole=True),
+}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variants_with_lengths_both_directions(variant, device):
+    spec = LSTMSpec(input_size=4, hidden_size=6, **VARIANTS[variant])
+    T, B = 5, 3
+    masks = _masks(spec, T, B, "len", True, device)
+    for reverse in (False, True):
+        ref, tri = _run_both(spec, masks, reverse, T, B, device)
+        for k, (a, b) in enumerate(zip(tri, ref)):
+            assert _rel_err(a.cpu(), b) < 2e-5, f"{variant} reverse={reverse} output {k}: {_rel_err(a.cpu(), b)}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kinds,training", [("reset drop", True), ("zone len", True), ("zone reset", False),
+                                            ("zone len reset drop", True)])
+@pytest.mark.parametrize("proj", [0, 3])
+def test_bookkeeping_masks(kinds, training, proj, device):
+    """Resets, variational dropout, zoneout (training {0, 1} masks and evaluation rates) and lengths, with
+    and without a projection (h's bookkeeping then runs in torch ops around the kernel)."""
+    spec = LSTMSpec(input_size=3, hidden_size=5, proj_size=proj, peephole=True)
+    T, B = 6, 3
+    masks = _masks(spec, T, B, kinds, training, device)
+    ref, tri = _run_both(spec, masks, False, T, B, device)
+    for k, (a, b) in enumerate(zip(tri, ref)):
+        assert _rel_err(a.cpu(), b) < 2e-5, f"{kinds} proj={proj} output {k}: {_rel_err(a.cpu(), b)}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_layer_stack_inference_and_record(device):
+    """Through the layer: stacked, bidirectional, lengths; the no-grad forward (two-row state ring) equals
+    the training forward, and recording gives the reference's gates."""
+    torch.manual_seed(0)
+    ref = lstmkit.LSTM(4, 6, num_layers=2, bidirectional=True, layer_norm=True, backend="reference")
+    tri = lstmkit.LSTM(4, 6, num_layers=2, bidirectional=True, layer_norm=True, backend="triton").to(device)
+    tri.load_state_dict(ref.state_dict())
+    x, lengths = torch.randn(5, 3, 4), torch.tensor([5, 2, 4])
+    with torch.no_grad():
+        y_ref, (h_ref, c_ref) = ref(x, lengths=lengths, record=True)
+        y, (h, c) = tri(x.to(device), lengths=lengths.to(device), record=True)
+    for a, b in ((y, y_ref), (h, h_ref), (c, c_ref)):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-5, atol=1e-5)
+    for key, rec in ref.last_record.items():
+        for name, v in rec.items():
+            torch.testing.assert_close(tri.last_record[key][name].cpu(), v, rtol=1e-5, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_saved_shapes_and_step(device):
+    spec = LSTMSpec(input_size=3, hidden_size=5, proj_size=2, layer_norm=True)
+    masks = _masks(spec, 4, 2, "zone len reset", True, device)
+    params = {i.field: torch.randn(i.shape, device=device) for i in spec.layout()}
+    w = spec.make_weights(params)
+    x = torch.randn(4, 2, 3, device=device)
+    state0 = tuple(torch.randn(2, n, device=device) for n in spec.state_sizes())
+    kernel = kernels.select("triton", spec, x)
+    _, _, saved = kernel.run_forward(spec, w, x, state0, masks, False, save=True)
+    real = {f: tuple(getattr(saved, f).shape) for f in saved._fields if getattr(saved, f) is not None}
+    assert real == {f: tuple(s) for f, s in kernel.families["lstm"].saved_shapes(spec, 4, 2, 3, masks).items()}
+    step = kernel.step(spec, w, x[0], state0)
+    ref = kernels.select("reference", spec, x).step(spec, w, x[0], state0)
+    for a, b in zip(step, ref):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_forward_and_backward(dtype, device):
+    """Half-precision inputs (GEMMs in their dtype, the cell state in float32) against the float32 reference."""
+    spec = LSTMSpec(input_size=4, hidden_size=8, peephole=True)
+    T, B = 6, 2
+    g = torch.Generator().manual_seed(5)
+    params = {i.field: torch.randn(i.shape, generator=g) * 0.3 for i in spec.layout()}
+    x = torch.randn(T, B, 4, generator=g)
+    outs = []
+    for backend, dt in (("reference", torch.float32), ("triton", dtype)):
+        dev = "cpu" if backend == "reference" else device
+        xs = x.to(dev, dt).requires_grad_()
+        w = spec.make_weights({k: v.to(dev, dt) for k, v in params.items()})
+        state0 = tuple(torch.zeros(B, n, device=dev, dtype=dt) for n in spec.state_sizes())
+        y, (h, c) = kernels.run(spec, w, xs, state0, backend=backend)
+        (dx,) = torch.autograd.grad(y.float().sum(), xs)
+        assert y.dtype == dt and c.dtype == dt
+        outs.append((y.float().cpu(), c.float().cpu(), dx.float().cpu()))
+    for a, b in zip(*outs[::-1]):
+        assert _rel_err(a, b) < 3e-2
+
+
+def test_refuses_float64_with_the_reason():
+    spec = LSTMSpec(input_size=3, hidden_size=4)
+    with pytest.raises(ValueError, match="float64"):
+        kernels.select("triton", spec, torch.randn(2, 1, 3, dtype=torch.float64))
+
+
+@needs_cuda
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_cuda_medium_size_against_reference(variant):
+    """On a GPU: B=16, T=32, H=256, every gradient against the float64 reference (tf32 off)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    spec = LSTMSpec(input_size=64, hidden_size=256, **{**VARIANTS[variant], **(
+        {"proj_size": 128} if "proj_size" in VARIANTS[variant] else {})})
+    masks = _masks(spec, 32, 16, "len zone", True, "cuda")
+    ref, tri = _run_both(spec, masks, False, 32, 16, "cuda")
+    for k, (a, b) in enumerate(zip(tri, ref)):
+        assert _rel_err(a.cpu(), b) < 1e-4, f"{variant} output {k}: {_rel_err(a.cpu(), b)}"
+
+
+@needs_cuda
+def test_cuda_bitwise_deterministic():
+    layer = lstmkit.LSTM(64, 256, layer_norm=True, peephole=True, backend="triton").cuda()
+    x = torch.randn(64, 16, 64, device="cuda", requires_grad=True)
+    runs = []
+    for _ in range(2):
+        layer.zero_grad()
+        x.grad = None
+        y, _ = layer(x)
+        y.square().sum().backward()
+        runs.append([y.detach().clone(), x.grad.clone()] + [p.grad.clone() for p in layer.parameters()])
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
