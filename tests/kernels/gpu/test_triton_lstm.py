@@ -194,3 +194,53 @@ def test_cuda_bitwise_deterministic():
         runs.append([y.detach().clone(), x.grad.clone()] + [p.grad.clone() for p in layer.parameters()])
     for a, b in zip(*runs):
         assert torch.equal(a, b)
+
+
+def test_graph_wrapper_replays_static_buffers_with_fresh_inputs():
+    """The CUDA-graph wrapper's plumbing on CPU, with a stand-in capture that re-runs the body on the static
+    buffers: the first call runs eagerly, the second captures, later calls copy inputs in and clone outputs
+    out, and a new signature gets its own entry."""
+    from lstmkit.kernels.gpu.graphs import Graphed
+
+    calls = []
+
+    def fn(w, x, flag):
+        calls.append(flag)
+        return (x @ w, {"skipped": None}.get("skipped")), x.sum()
+
+    class OnCpu(Graphed):
+        def applies(self, leaves):
+            return True
+
+    g = OnCpu(fn, capture=lambda body: (body(), body)[1])
+    w = torch.randn(3, 2)
+    outs = []
+    for k in range(4):
+        x = torch.randn(5, 3)
+        (y, none), s = g(w, x, True)
+        assert none is None
+        torch.testing.assert_close(y, x @ w)
+        torch.testing.assert_close(s, x.sum())
+        outs.append(y)
+    assert not any(a.data_ptr() == b.data_ptr() for a, b in zip(outs, outs[1:]))   # clones, not the buffers
+    (y, _), _ = g(w, torch.randn(2, 3), False)                                       # another signature
+    assert y.shape == (2, 2) and len(g._entries) == 2
+
+
+@needs_cuda
+def test_cuda_graphs_equal_eager():
+    import os
+    layer = lstmkit.LSTM(32, 64, peephole=True, backend="triton").cuda()
+    x = torch.randn(16, 8, 32, device="cuda", requires_grad=True)
+    results = []
+    for graphs in ("0", "1"):
+        os.environ["LSTMKIT_CUDA_GRAPHS"] = graphs
+        for _ in range(3):                          # eager, capture, replay
+            layer.zero_grad()
+            x.grad = None
+            y, (h, c) = layer(x)
+            (y.square().sum() + c.sum()).backward()
+        results.append([y.detach(), c.detach(), x.grad] + [p.grad for p in layer.parameters()])
+    os.environ.pop("LSTMKIT_CUDA_GRAPHS")
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -5,7 +5,8 @@ The Triton kernels follow the reference's plan (haste's): one GEMM for W_ih x_t 
 recurrent GEMM (cuBLAS through torch) and **one fused Triton kernel** for the gate arithmetic of the cell
 and its variants (peepholes, layer norm of the cell state, CIFG, zoneout, lengths); the backward per step one
 fused Triton kernel for the gate derivatives and one GEMM for dh_{t-1}, then the weight gradients as GEMMs
-over all steps (deterministic: no atomics). What the forward saves has the reference's layout, so
+over all steps (deterministic: no atomics). On a GPU each loop is replayed from a CUDA graph after its
+first call (:mod:`.graphs`), so small steps are not held back by kernel launches. What the forward saves has the reference's layout, so
 recording, the node's backward and the reference's weight-gradient GEMMs are shared.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 from ..base import FamilyOps, Kernel
+from .graphs import Graphed
 from .triton_env import family_module, unsupported_device
 
 __all__ = ["TritonKernel"]
@@ -29,8 +31,9 @@ class _LazyFamilies(Mapping):
     def __getitem__(self, family: str) -> FamilyOps:
         if family not in self._names:
             raise KeyError(family)
-        if family not in self._ops:
-            self._ops[family] = family_module(family).OPS
+        if family not in self._ops:                         # the loops replayed from CUDA graphs on a GPU
+            ops = family_module(family).OPS
+            self._ops[family] = ops._replace(forward=Graphed(ops.forward), backward=Graphed(ops.backward))
         return self._ops[family]
 
     def __iter__(self):
