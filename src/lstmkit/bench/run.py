@@ -34,6 +34,8 @@ class BenchConfig:
     extras: bool = True                 #: variable length, streaming, memory, cold/warm start
     out: str = ""                       #: JSON path ("" -> benchmarks/results/bench-<time>.json)
     peers: list | None = None           #: baselines to time (cases.PEERS); None -> every available one
+    device: str = "cpu"                 #: "cpu", or "cuda"/"cuda:N": the GPU grid (:mod:`.gpu`)
+    dtype: str = "float32"              #: on CUDA: float32, bfloat16 or float16 (CPU: float32 only)
 
 
 def resolve_peers(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
@@ -42,6 +44,16 @@ def resolve_peers(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
     if cfg.peers is None:
         return available_peers()
     return parse_peers(",".join(cfg.peers)), {}
+
+
+def check_device_dtype(device: str, dtype: str) -> None:
+    """ValueError (one line) unless ``device`` is here and ``dtype`` is timed on it: the CPU grid runs float32;
+    CUDA float32, bfloat16 or float16."""
+    from ..train.config import check_device
+    check_device(device)
+    dtypes = ("float32",) if device == "cpu" else ("float32", "bfloat16", "float16")
+    if dtype not in dtypes:
+        raise ValueError(f"--dtype on {device} must be one of {', '.join(dtypes)}, got {dtype!r}")
 
 
 def grid(cfg: BenchConfig) -> list[Point]:
@@ -113,6 +125,10 @@ def variant_cost(rows: list[dict]) -> dict:
 
 
 def run(cfg: BenchConfig, log=print) -> dict:
+    check_device_dtype(cfg.device, cfg.dtype)
+    if cfg.device != "cpu":
+        from .gpu import run_gpu
+        return _write(cfg, {"config": asdict(cfg), **run_gpu(cfg, log)}, log)
     peers, skipped = resolve_peers(cfg)
     torch.manual_seed(0)
     log(f"lstmkit bench: torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -137,8 +153,14 @@ def run(cfg: BenchConfig, log=print) -> dict:
         log(f"  {k:45s} python loop / its bare GEMMs x{v['median']:.2f} (min x{v['min']:.2f})")
     if cfg.extras:
         _extras(cfg, result, log)
+    return _write(cfg, result, log)
+
+
+def _write(cfg: BenchConfig, result: dict, log) -> dict:
+    """Write ``result`` as JSON to ``cfg.out`` (default benchmarks/results/bench[-cuda]-<time>[-quick].json)."""
+    device = "" if cfg.device == "cpu" else f"-{cfg.device.replace(':', '')}-{cfg.dtype}"
     path = Path(cfg.out) if cfg.out else Path("benchmarks/results") / \
-        f"bench-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}{'-quick' if cfg.quick else ''}.json"
+        f"bench{device}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}{'-quick' if cfg.quick else ''}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(result, indent=1))
     log(f"\nwrote {path}")
