@@ -30,7 +30,7 @@ except ImportError:                                                 # pragma: no
 
 from ..errors import RunInUseError
 from . import atomic
-from .config import config_from_dict, config_to_dict
+from .config import check_device, config_from_dict, config_to_dict
 
 __all__ = ["RunDir", "RunError", "default_run_dir"]
 
@@ -194,9 +194,16 @@ class RunDir:
         return self._raw_config()["task"]
 
     def config(self, cls):
-        """The run's config as ``cls`` (which must be the config class of the run's task)."""
+        """The run's config as ``cls`` (which must be the config class of the run's task). A run made on a
+        device this machine lacks (trained on ``cuda``, opened where there is none) reads as a ``cpu`` run:
+        its checkpoints hold CPU tensors, and ``device`` is a control setting (``--resume --device``)."""
         data = self._raw_config()
         task = data.pop("task")
         if task != cls.task:
             raise RunError(f"{self.path} is a {task!r} run; expected a {cls.task!r} run")
+        if isinstance(data.get("device"), str):
+            try:
+                check_device(data["device"])
+            except ValueError:
+                data["device"] = "cpu"
         return config_from_dict(cls, data)
