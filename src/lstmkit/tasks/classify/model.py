@@ -94,6 +94,7 @@ class SequenceClassifier(nn.Module):
     def pool(self, out: Tensor, state, lengths: Tensor) -> Tensor:
         """(T, B, D*H) outputs -> (B, D*H)."""
         T = out.shape[0]
+        lengths = lengths.to(out.device)                                        # the batch keeps them on CPU
         valid = (torch.arange(T, device=out.device).unsqueeze(1) < lengths.unsqueeze(0)).unsqueeze(2)  # (T, B, 1)
         if self.pooling == "last":
             h = state[0] if isinstance(state, tuple) else state                   # (L*D, B, H)
