@@ -93,7 +93,7 @@ class RecurrentEncoder(nn.Module):
         states = state if isinstance(state, tuple) else (state,)
         top = [s[-self.directions:] for s in states]                            # each (D, B, H)
         summary = torch.cat([d for s in top for d in s.unbind(0)], dim=-1)      # (B, D*H or 2*D*H)
-        mask = torch.arange(src.size(1)).unsqueeze(0) < lengths.unsqueeze(1)  # (B, S)
+        mask = torch.arange(src.size(1), device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, S)
         return Memory(out.transpose(0, 1), mask.to(src.device), summary)
 
 
