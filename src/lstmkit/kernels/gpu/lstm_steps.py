@@ -49,7 +49,7 @@ def lstm_forward_step(
     a_o = tl.load(ah + b * s_ah + OFF_O + cols, mask=cm, other=0.0).to(tl.float32)
     if LN_H:
         # n_h = LN(W_hh h_{t-1}) over all G*H units; a_h = n_h * gain
-        G: tl.constexpr = 3 if CIFG else 4
+        G = 3 if CIFG else 4
         total = _row_sum(a_f, cm) + _row_sum(a_g, cm) + _row_sum(a_o, cm)
         if not CIFG:
             total += _row_sum(a_i, cm)
@@ -215,7 +215,7 @@ def lstm_backward_step(
     tl.store(d_pre + b * s_g + OFF_O + cols, d_pre_o.to(d_pre.dtype.element_ty), mask=cm)
     if LN_H:
         # da_h = rstd (dn - mean(dn) - n mean(dn n)) over the G*H units, dn = d_pre * gain
-        G: tl.constexpr = 3 if CIFG else 4
+        G = 3 if CIFG else 4
         dn_i = d_pre_i * tl.load(ln_hh + OFF_I + cols, mask=cm, other=0.0).to(tl.float32) if not CIFG else d_pre_f * 0.0
         dn_f = d_pre_f * tl.load(ln_hh + OFF_F + cols, mask=cm, other=0.0).to(tl.float32)
         dn_g = d_pre_g * tl.load(ln_hh + OFF_G + cols, mask=cm, other=0.0).to(tl.float32)
