@@ -104,8 +104,9 @@ class CharLMTask(TrainTask):
     def generate(self, model: CharLM, n: int, seed: int, prime: Optional[str] = None) -> str:
         """``prime`` (default: a newline) followed by ``n`` sampled characters; its own generator."""
         prime = prime or self.prime_char
-        g = torch.Generator(device=self.device).manual_seed(seed)
-        ids = sample_ids(model, self.vocab.encode(prime).to(self.device), n, self.config.temperature,
+        device = next(model.parameters()).device            # the run's (training) or a loaded copy's (CPU)
+        g = torch.Generator(device=device).manual_seed(seed)
+        ids = sample_ids(model, self.vocab.encode(prime).to(device), n, self.config.temperature,
                          generator=g, banned=[0])
         return prime + self.vocab.decode(ids)
 
