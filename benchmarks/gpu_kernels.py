@@ -71,6 +71,7 @@ class Bench:
     def torch_twin(self, ours, cls=nn.LSTM):
         ref = cls(ours.input_size, ours.hidden_size, device=self.device, dtype=ours.weight_ih_l0.dtype)
         ref.load_state_dict(ours.state_dict())
+        ref.flatten_parameters()               # cuDNN's one weight buffer (else it compacts at every call)
         return ref
 
     def x(self, T, B, I, dtype=None, grad=True):

@@ -164,6 +164,7 @@ def build(p: GpuPoint, device, backends: list[str]) -> tuple[dict[str, Callable]
         ref = (torch_cls or nn.LSTM)(p.I, p.H, **({"proj_size": opts["proj_size"]} if "proj_size" in opts else {}),
                                      device=device, dtype=dtype)
         ref.load_state_dict(sd)
+        ref.flatten_parameters()                       # cuDNN's one weight buffer (else it compacts per call)
         if variant == "lengths":
             lengths_cpu = kw["lengths"].cpu()
             fns["torch.nn packed"] = lambda x: ref(pack_padded_sequence(x, lengths_cpu, enforce_sorted=False))[0].data
