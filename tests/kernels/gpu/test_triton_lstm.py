@@ -43,6 +43,24 @@ def _masks(spec: LSTMSpec, T: int, B: int, kinds: str, training: bool, device) -
     return kernels.SeqMasks(**{k: v.to(device) for k, v in kw.items()})
 
 
+def _outputs(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: int, device: str):
+    """[(y, h_T, c_T)] of the reference in float64 and of triton in float32, without gradients."""
+    g = torch.Generator().manual_seed(3)
+    params = {i.field: torch.randn(i.shape, generator=g) * 0.5 for i in spec.layout()}
+    x = torch.randn(T, B, spec.input_size, generator=g)
+    state0 = [torch.randn(B, n, generator=g) for n in spec.state_sizes()]
+    out = []
+    for backend, dtype in (("reference", torch.float64), ("triton", torch.float32)):
+        dev = "cpu" if backend == "reference" else device
+        w = spec.make_weights({k: v.to(dev, dtype) for k, v in params.items()})
+        m = kernels.SeqMasks(*(None if t is None else (t.to(dev, dtype) if t.is_floating_point() else t.to(dev))
+                               for t in masks))
+        y, (hT, cT) = kernels.run(spec, w, x.to(dev, dtype), tuple(s.to(dev, dtype) for s in state0), m,
+                                  reverse=reverse, backend=backend)
+        out.append([y, hT, cT])
+    return out
+
+
 def _run_both(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: int, device: str):
     """[(y, h_T, c_T, dx, dh0, dc0, *dw)] of the reference in float64 and of triton in float32."""
     g = torch.Generator().manual_seed(3)
@@ -100,6 +118,10 @@ def test_bookkeeping_masks(kinds, training, proj, device):
     ref, tri = _run_both(spec, masks, False, T, B, device)
     for k, (a, b) in enumerate(zip(tri, ref)):
         assert _rel_err(a.cpu(), b) < 2e-5, f"{kinds} proj={proj} output {k}: {_rel_err(a.cpu(), b)}"
+    with torch.no_grad():                                    # inference: the two-row ring of states
+        ref_ng, tri_ng = _outputs(spec, masks, False, T, B, device)
+    for a, b in zip(tri_ng, tri[:3]):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("device", DEVICES)

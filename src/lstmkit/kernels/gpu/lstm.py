@@ -89,10 +89,21 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor
     rstd_h, n_c, rstd_c = (x.new_empty(n, B, 1, dtype=f32), x.new_empty(n, B, H, dtype=f32),
                            x.new_empty(n, B, 1, dtype=f32)) if ln else (tc, c_new, tc)
     reset = m.reset
-    hp_all = x.new_empty(T, B, P) if save and reset is not None else None
-    cp_all = x.new_empty(T, B, H, dtype=f32) if save and reset is not None else None
+    # without a projection the kernel also writes what the next step starts from (P_{t+1} after a reset, the
+    # GEMM input with recurrent dropout), so nothing runs between steps; with one, torch ops do it here
+    fused_enter = not proj and (reset is not None or m.drop_h is not None)
+    hpe = x.new_empty(rows, B, P) if reset is not None else None               # entered states P_t
+    cpe = x.new_empty(rows, B, H, dtype=f32) if reset is not None else None
+    if reset is not None:
+        keep0 = (~reset[0]).unsqueeze(-1)
+        hpe[0], cpe[0] = hs[0] * keep0, cs[0] * keep0
+    reset_nx = torch.cat([reset[1:], reset.new_zeros(1, B)]).to(torch.uint8) if reset is not None else None
+    hdb = x.new_empty(2, B, P) if fused_enter else None                         # the GEMM's input, a ring
+    if fused_enter:
+        hdb[0] = recurrent_input(hpe[0] if reset is not None else hs[0], m)
     m_t = x.new_empty(B, H) if proj else None
     lengths = m.lengths.contiguous() if m.lengths is not None else x
+    drop_h = m.drop_h.contiguous() if m.drop_h is not None else x
     w_ch = w.w_ch.contiguous() if spec.peephole else x
     ln_hh = w.ln_hh if ln else x
     ln_c_w, ln_c_b = (w.ln_c_w, w.ln_c_b if w.ln_c_b is not None else w.ln_c_w) if ln else (x, x)
@@ -102,13 +113,14 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor
         r0, r1 = (t, t + 1) if save else (t % 2, (t + 1) % 2)
         k = t if save else 0
         h_prev, c_prev = hs[r0], cs[r0]
-        hp, cp = h_prev, c_prev
-        if reset is not None:                                 # P_t = 0 where the state restarts
-            keep = (~reset[t]).unsqueeze(-1)
-            hp, cp = h_prev * keep, c_prev * keep
-            if save:
-                hp_all[t], cp_all[t] = hp, cp
-        hd = recurrent_input(hp, m)
+        hp, cp = (hpe[r0], cpe[r0]) if reset is not None else (h_prev, c_prev)
+        if fused_enter:
+            hd = hdb[t % 2]
+        else:
+            if reset is not None and t > 0:                   # P_t = 0 where the state restarts
+                keep = (~reset[t]).unsqueeze(-1)
+                hpe[r0], cpe[r0] = h_prev * keep, c_prev * keep
+            hd = recurrent_input(hp, m)
         if ln:
             ah, ax = hd @ w_hh_t, a_x[t]                     # (B, G*H): normalised in the kernel
         else:
@@ -116,12 +128,16 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor
         zc = m.zone_c[t] if m.zone_c is not None else x
         zh = m.zone_h[t] if m.zone_h is not None else x
         h_out = m_t if proj else hs[r1]
+        nxt = (hpe[r1], cpe[r1]) if reset is not None else (x, x)
         lstm_forward_step[L.grid](
             ax, ah, ln_hh, cp, c_prev, hp, h_prev, w_ch, ln_c_w, ln_c_b, zc, zh, lengths,
+            reset_nx[t] if reset is not None else x, drop_h,
             gates[k], c_new[k], tc[k], n_h[k], rstd_h[k], n_c[k], rstd_c[k], cs[r1], h_out, y[t],
+            nxt[0], nxt[1], hdb[(t + 1) % 2] if fused_enter else x,
             t, H, ax.stride(0), ah.stride(0), cp.stride(0), hp.stride(0), GH, H, h_out.stride(0), P,
             szc[0], szc[1], szh[0], szh[1], spec.ln_eps,
             **L.gates, ADD_X=ln, LN_C_BIAS=ln and w.ln_c_b is not None, SAVE=save, **L.flags,
+            ENTER_NEXT=fused_enter, HAS_RESET=reset is not None, HAS_DROP=m.drop_h is not None,
             BLOCK=L.block, num_warps=L.warps)
         if proj:                                              # h~_t = W_hr m_t, then h's bookkeeping
             h_new = m_t @ w.w_hr.t()
@@ -131,8 +147,8 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor
     hT, cT = hs[T if save else T % 2].clone(), cs[T if save else T % 2].to(state0[1].dtype)
     if not save:
         return y, (hT, cT), None
-    hp_all = hs[:T] if hp_all is None else hp_all
-    cp_all = cs[:T] if cp_all is None else cp_all
+    hp_all = hs[:T] if hpe is None else hpe[:T]
+    cp_all = cs[:T] if cpe is None else cpe[:T]
     saved = LSTMSaved(xd=xd, hp=hp_all, cp=cp_all, gates=gates, c_new=c_new, tc=tc, c=cs[1:], n_x=n_x,
                       rstd_x=rstd_x, **(dict(n_h=n_h, rstd_h=rstd_h, n_c=n_c, rstd_c=rstd_c) if ln else {}))
     return y, (hT, cT), saved
@@ -154,9 +170,14 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks
     d_hcand = x.new_empty(T, B, P) if proj else None
     dh = d_stateT[0].to(x.dtype).contiguous()
     dc = d_stateT[1].to(torch.float32).contiguous()
-    dc_next, dh_extra = torch.empty_like(dc), torch.empty_like(dh)
+    dc_next = torch.empty_like(dc)
     lengths = m.lengths.contiguous() if m.lengths is not None else x
     reset_u8 = m.reset.to(torch.uint8) if m.reset is not None else None
+    drop_h = m.drop_h.contiguous() if m.drop_h is not None else x
+    # without a projection, a reset's or recurrent dropout's part of dh_{t-1} is folded into the next
+    # kernel (FOLD_DH): dhp = W_hh^T da_h and the extra part travel there; else torch ops finish dh here
+    fold = not proj and (reset_u8 is not None or m.drop_h is not None)
+    dhp, extra = torch.empty_like(dh), (torch.empty_like(dh), torch.empty_like(dh))
     w_ch = w.w_ch.contiguous() if spec.peephole else x
     ln_hh = w.ln_hh if ln else x
     n_h, rstd_h = (sv.n_h, sv.rstd_h) if ln else (d_pre, d_pre)
@@ -164,36 +185,46 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks
     ln_c_w = w.ln_c_w if ln else x
     szc, szh = _zone_strides(m.zone_c), _zone_strides(m.zone_h)
     for t in reversed(range(T)):
-        dm = x
+        dm, ex_out = x, extra[t % 2]
         if proj:                                              # h's bookkeeping, then dm_t = W_hr^T dh~_t
             zone_h = (None if m.zone_h is None else m.zone_h[t],)
             (dh_c,), (dhp_z,), carry = leave_backward((dh,), dy[t], zone_h, None if valid is None else valid[t])
             d_hcand[t] = dh_c
             dm = dh_c @ w.w_hr
-            extra = dhp_z
-            if reset_u8 is not None and extra is not None:
-                extra = torch.where(m.reset[t].unsqueeze(-1), torch.zeros_like(extra), extra)
+            ex = dhp_z
+            if reset_u8 is not None and ex is not None:
+                ex = torch.where(m.reset[t].unsqueeze(-1), torch.zeros_like(ex), ex)
             if carry is not None:
-                extra = carry[0] if extra is None else extra + carry[0]
-            dh_extra = torch.zeros_like(dh) if extra is None else extra
+                ex = carry[0] if ex is None else ex + carry[0]
+            ex_out = torch.zeros_like(dh) if ex is None else ex
         zc = m.zone_c[t] if m.zone_c is not None else x
         zh = m.zone_h[t] if m.zone_h is not None else x
+        folding = fold and t < T - 1
         lstm_backward_step[L.grid](
             dh, dc, dy[t], dm, zc, zh, lengths, reset_u8[t] if reset_u8 is not None else x,
+            dhp, extra[(t + 1) % 2], reset_u8[t + 1] if folding and reset_u8 is not None else x, drop_h,
             sv.gates[t], sv.cp[t], sv.tc[t], sv.c_new[t], w_ch, ln_c_w, n_c[t], rstd_c[t], ln_hh, n_h[t], rstd_h[t],
-            d_pre[t], d_ah[t], d_chat[t], dc_next, dh_extra,
+            d_pre[t], d_ah[t], d_chat[t], dc_next, ex_out,
             t, H, dh.stride(0), dc.stride(0), dy.stride(1), GH, H, szc[0], szc[1], szh[0], szh[1],
-            **L.gates, **L.flags, HAS_RESET=reset_u8 is not None, BLOCK=L.block, num_warps=L.warps)
-        if m.drop_h is None and reset_u8 is None:
-            dh_new = torch.addmm(dh_extra, d_ah[t], w.w_hh)   # dh_{t-1} = W_hh^T da_h (+ zoneout, frozen)
-        else:
-            dhp = d_ah[t] @ w.w_hh
+            **L.gates, **L.flags, HAS_RESET=reset_u8 is not None, FOLD_DH=folding,
+            HAS_DROP=m.drop_h is not None, BLOCK=L.block, num_warps=L.warps)
+        dc, dc_next = dc_next, dc
+        if fold:
+            torch.mm(d_ah[t], w.w_hh, out=dhp)                # W_hh^T da_h: finished in the next kernel
+        elif m.drop_h is None and reset_u8 is None:
+            dh = torch.addmm(ex_out, d_ah[t], w.w_hh)          # dh_{t-1} = W_hh^T da_h (+ zoneout, frozen)
+        else:                                                 # with a projection: torch ops
+            dh_w = d_ah[t] @ w.w_hh
             if m.drop_h is not None:
-                dhp = dhp * m.drop_h
+                dh_w = dh_w * m.drop_h
             if reset_u8 is not None:
-                dhp = torch.where(m.reset[t].unsqueeze(-1), torch.zeros_like(dhp), dhp)
-            dh_new = dhp + dh_extra
-        dh, (dc, dc_next) = dh_new, (dc_next, dc)
+                dh_w = torch.where(m.reset[t].unsqueeze(-1), torch.zeros_like(dh_w), dh_w)
+            dh = dh_w + ex_out
+    if fold:                                                  # dh_0's own assembly, as the kernel does it
+        dh_w = dhp if m.drop_h is None else dhp * m.drop_h
+        if reset_u8 is not None:
+            dh_w = torch.where(m.reset[0].unsqueeze(-1), torch.zeros_like(dh_w), dh_w)
+        dh = dh_w + extra[0]
     dw_ch = dln_hh = dln_c_w = dln_c_b = None
     f32 = torch.float32
     if spec.peephole:                                         # rows (i, f, o), or (f, o) with cifg

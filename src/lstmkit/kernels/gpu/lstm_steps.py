@@ -26,19 +26,22 @@ def _row_sum(v, m):
 
 @triton.jit
 def lstm_forward_step(
-        ax, ah, ln_hh, cp, c_prev, hp, h_prev, w_ch, ln_c_w, ln_c_b, zone_c, zone_h, lengths,
-        gates, c_new, tc_out, n_h, rstd_h, n_c, rstd_c, c_out, h_out, y_out,
+        ax, ah, ln_hh, cp, c_prev, hp, h_prev, w_ch, ln_c_w, ln_c_b, zone_c, zone_h, lengths, reset_nx, drop_h,
+        gates, c_new, tc_out, n_h, rstd_h, n_c, rstd_c, c_out, h_out, y_out, hp_nx, cp_nx, hd_nx,
         t, H, s_ax, s_ah, s_cp, s_hp, s_g, s_c, s_h, s_y, szc_b, szc_h, szh_b, szh_h, eps,
         OFF_I: tl.constexpr, OFF_F: tl.constexpr, OFF_G: tl.constexpr, OFF_O: tl.constexpr,
         PR_I: tl.constexpr, PR_F: tl.constexpr, PR_O: tl.constexpr,
         CIFG: tl.constexpr, ADD_X: tl.constexpr, PEEP: tl.constexpr, LN_H: tl.constexpr, LN_C: tl.constexpr,
         LN_C_BIAS: tl.constexpr, HAS_ZC: tl.constexpr, HAS_ZH: tl.constexpr, HAS_LEN: tl.constexpr,
-        H_SIDE: tl.constexpr, SAVE: tl.constexpr, BLOCK: tl.constexpr):
+        H_SIDE: tl.constexpr, SAVE: tl.constexpr, ENTER_NEXT: tl.constexpr, HAS_RESET: tl.constexpr,
+        HAS_DROP: tl.constexpr, BLOCK: tl.constexpr):
     """One step: gate pre-activations -> gates, c_t, h_t (or m_t = o_t tanh(c_t) with a projection).
 
     ``ah`` is W_hh h_{t-1} (``ADD_X``: then W_ih x_t + b comes in ``ax``), or already the whole
     pre-activation. ``H_SIDE``: also apply zoneout and lengths to h and write y_t; otherwise ``h_out`` gets
-    m_t and the caller projects it.
+    m_t and the caller projects it. ``ENTER_NEXT`` (with ``H_SIDE``): also write what step t+1 starts from,
+    P_{t+1} = 0 where ``reset_nx`` restarts the state (``hp_nx``, ``cp_nx``) and the recurrent GEMM's input
+    P_{t+1} * drop_h (``hd_nx``), so no torch op runs between the steps.
     """
     b = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
@@ -128,14 +131,25 @@ def lstm_forward_step(
             h = tl.where(live, h, tl.load(h_prev + b * s_hp + cols, mask=cm, other=0.0).to(tl.float32))
             y = tl.where(live, y, 0.0)
     tl.store(c_out + b * s_c + cols, c.to(c_out.dtype.element_ty), mask=cm)
-    tl.store(h_out + b * s_h + cols, h.to(h_out.dtype.element_ty), mask=cm)
+    h = h.to(h_out.dtype.element_ty)
+    tl.store(h_out + b * s_h + cols, h, mask=cm)
     if H_SIDE:
         tl.store(y_out + b * s_y + cols, y.to(y_out.dtype.element_ty), mask=cm)
+        if ENTER_NEXT:                               # P_{t+1} = 0 if reset[t+1] else S_t ; GEMM input P * drop_h
+            h_e = h.to(tl.float32)
+            if HAS_RESET:
+                keep = tl.load(reset_nx + b) == 0
+                h_e = tl.where(keep, h_e, 0.0)
+                tl.store(hp_nx + b * s_hp + cols, h_e.to(hp_nx.dtype.element_ty), mask=cm)
+                tl.store(cp_nx + b * s_cp + cols, tl.where(keep, c, 0.0).to(cp_nx.dtype.element_ty), mask=cm)
+            if HAS_DROP:
+                h_e = h_e * tl.load(drop_h + b * s_hp + cols, mask=cm, other=0.0).to(tl.float32)
+            tl.store(hd_nx + b * s_hp + cols, h_e.to(hd_nx.dtype.element_ty), mask=cm)
 
 
 @triton.jit
 def lstm_backward_step(
-        dh, dc, dy, dm_in, zone_c, zone_h, lengths, reset, gates, cp, tc_in, c_new, w_ch, ln_c_w, n_c, rstd_c,
+        dh, dc, dy, dm_in, zone_c, zone_h, lengths, reset, dhp_in, ex_in, reset_nx, drop_h, gates, cp, tc_in, c_new, w_ch, ln_c_w, n_c, rstd_c,
         ln_hh, n_h, rstd_h,
         d_pre, d_ah, d_chat_out, dc_prev, dh_extra,
         t, H, s_dh, s_dc, s_dy, s_g, s_c, szc_b, szc_h, szh_b, szh_h,
@@ -143,10 +157,12 @@ def lstm_backward_step(
         PR_I: tl.constexpr, PR_F: tl.constexpr, PR_O: tl.constexpr,
         CIFG: tl.constexpr, PEEP: tl.constexpr, LN_H: tl.constexpr, LN_C: tl.constexpr,
         HAS_ZC: tl.constexpr, HAS_ZH: tl.constexpr, HAS_LEN: tl.constexpr, HAS_RESET: tl.constexpr,
-        H_SIDE: tl.constexpr, BLOCK: tl.constexpr):
+        H_SIDE: tl.constexpr, FOLD_DH: tl.constexpr, HAS_DROP: tl.constexpr, BLOCK: tl.constexpr):
     """One step of BPTT: dL/d(pre-activations) of step t, dc_{t-1}, and the part of dh_{t-1} that does
     not pass through W_hh (zoneout's and the frozen branch's). ``H_SIDE``: the kernel also does h's
-    bookkeeping from ``dh``, ``dy``; otherwise ``dm_in`` is already dL/dm_t (a projection's W_hr^T dh~_t)."""
+    bookkeeping from ``dh``, ``dy``; otherwise ``dm_in`` is already dL/dm_t (a projection's W_hr^T dh~_t).
+    ``FOLD_DH`` (with ``H_SIDE``): dh_t is assembled here from step t+1's pieces instead of read, dh_t =
+    (0 if reset[t+1] else drop_h * W_hh^T da_h) + the extra part (``dhp_in``, ``ex_in``, ``reset_nx``)."""
     b = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     cm = cols < H
@@ -161,7 +177,15 @@ def lstm_backward_step(
         dcp_z = dc_s * zc
         dc_s = dc_s * (1.0 - zc)
     if H_SIDE:
-        dh_s = tl.load(dh + b * s_dh + cols, mask=cm, other=0.0).to(tl.float32)
+        if FOLD_DH:                                  # enter_backward of step t+1, then its frozen carry
+            dh_s = tl.load(dhp_in + b * s_dh + cols, mask=cm, other=0.0).to(tl.float32)
+            if HAS_DROP:
+                dh_s *= tl.load(drop_h + b * s_dh + cols, mask=cm, other=0.0).to(tl.float32)
+            if HAS_RESET:
+                dh_s = tl.where(tl.load(reset_nx + b) == 0, dh_s, 0.0)
+            dh_s += tl.load(ex_in + b * s_dh + cols, mask=cm, other=0.0).to(tl.float32)
+        else:
+            dh_s = tl.load(dh + b * s_dh + cols, mask=cm, other=0.0).to(tl.float32)
         dm = dh_s + tl.load(dy + b * s_dy + cols, mask=cm, other=0.0).to(tl.float32)   # dh'_t = dS_t + dy_t
         dhp_z = tl.zeros_like(dm)
         if HAS_LEN:
