@@ -130,6 +130,14 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, s
             dh = dh + carry[0]
     d_ax_all = torch.stack(d_axs[::-1])                              # (T, B, 3H)
     d_ah_all = torch.stack(d_ahs[::-1])                              # (T, B, 3H)
+    dx, dw = _weight_grads(spec, w, sv, m, d_ax_all, d_ah_all)
+    return dx, (dh,), dw
+
+
+def _weight_grads(spec: GRUSpec, w: GRUWeights, sv: GRUSaved, m: SeqMasks, d_ax_all: Tensor, d_ah_all: Tensor):
+    """(dx, dw) from every step's dL/d(W_ih x_t + b_ih) and dL/d(W_hh side) (T, B, 3H): GEMMs over all
+    steps (shared with the Triton kernel)."""
+    H = spec.hidden_size
     dw_ih, dx = input_grads(d_ax_all, sv.xd, w.w_ih, m)
     hd_all = recurrent_input(sv.hp, m)
     if spec.reset_before:
@@ -139,7 +147,7 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, s
         dw_hh = gemm_grad(d_ah_all, hd_all)
     db_ih = d_ax_all.sum((0, 1)) if w.b_ih is not None else None
     db_hh = d_ah_all.sum((0, 1)) if w.b_hh is not None else None
-    return dx, (dh,), GRUWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db_ih, b_hh=db_hh)
+    return dx, GRUWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db_ih, b_hh=db_hh)
 
 
 def gru_jvp(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m: SeqMasks, dw: GRUWeights, dx: Tensor,

@@ -78,10 +78,16 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m: SeqMasks, s
         if carry is not None:
             dh = dh + carry[0]
     d_pre_all = torch.stack(d_pres[::-1])                             # (T, B, H)
+    dx, dw = _weight_grads(w, saved, m, d_pre_all)
+    return dx, (dh,), dw
+
+
+def _weight_grads(w: RNNWeights, saved: RNNSaved, m: SeqMasks, d_pre_all: Tensor):
+    """(dx, dw) from every step's dpre_t (T, B, H): GEMMs over all steps (shared with the Triton kernel)."""
     dw_ih, dx = input_grads(d_pre_all, saved.xd, w.w_ih, m)
     dw_hh = gemm_grad(d_pre_all, recurrent_input(saved.hp, m))
     db = d_pre_all.sum((0, 1)) if w.b_ih is not None else None
-    return dx, (dh,), RNNWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone())
+    return dx, RNNWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone())
 
 
 def rnn_jvp(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m: SeqMasks, dw: RNNWeights, dx: Tensor,
