@@ -22,6 +22,7 @@ from . import dispatch
 from .dispatch import available, register, select
 from .cpu import CpuKernel
 from .gpu import TritonKernel
+from .gpu.cudnn import CudnnRoute
 from .reference import ReferenceKernel
 
 __all__ = ["SeqMasks", "Kernel", "FamilyOps", "register", "available", "select", "run", "run_bidirectional", "record",
@@ -103,3 +104,4 @@ register(CpuKernel("cpu-stepped", route="stepped"))
 register(CpuKernel("cpu-bf16", bf16=True))
 register(CpuKernel(), auto_for=["cpu"])
 register(TritonKernel(), auto_for=["cuda"])     # on CUDA after the cuDNN route (layers), before the reference
+register(CudnnRoute())                          # the name only: the layers run whole stacks (dispatch.cudnn_route)

@@ -2,6 +2,9 @@
 
 What runs a call of one layer-direction is decided here and nowhere else:
 
+0. **stack** (:func:`cudnn_route`): before any of the below, whether a layer's whole stack runs through
+   torch's own RNN op (cuDNN on CUDA; ``backend="cudnn"``), taken by ``auto`` on CUDA for the
+   configurations torch.nn expresses.
 1. **kernel** (:func:`select`): ``backend="auto"`` takes the first registered kernel in the device's
    preference order that supports the call (CPU: ``"cpu"``, then ``"reference"``); a named backend runs
    or raises with the reason.
@@ -400,6 +403,36 @@ def explain_select(backend: str, spec, x) -> tuple:
     return k, f"backend={backend!r} asked for"
 
 
+# ---------------------------------------------------------------------------------------------- cuDNN route
+
+def cudnn_route(backend: str, spec, x, tensors: Sequence, variant: dict, reset: bool = False,
+                recording: bool = False) -> tuple[bool, str]:
+    """(take, why): whether one call of a layer runs its whole stack through torch's own RNN op
+    (:mod:`lstmkit.kernels.gpu.cudnn`) instead of lstmkit's kernels layer by layer. ``spec``: the first
+    layer's; ``x`` (T, B, I); ``tensors``: initial states and flat weights; ``variant``: the layer's options
+    torch.nn lacks ({} when standard). ``backend="auto"`` takes it on CUDA tensors where it applies (never
+    on CPU: lstmkit's CPU kernels stay the default there, nor while torch.compile traces, where the
+    kernels' custom op keeps the graph whole); ``backend="cudnn"`` takes it on any device it runs on, or
+    raises ValueError with the reason. An empty batch runs the reference (:func:`explain_select`)."""
+    if backend not in ("auto", "cudnn"):
+        return False, f"backend={backend!r} asked for"
+    if backend == "auto" and x.device.type != "cuda":
+        return False, f"auto takes the cudnn route on CUDA tensors only (lstmkit's kernels run {x.device.type})"
+    if x.dim() >= 2 and x.shape[1] == 0:
+        return False, "an empty batch: the reference's torch ops give the empty outputs"
+    from .gpu import cudnn
+    why = cudnn.unsupported(spec, x, tensors, variant, reset=reset, recording=recording)
+    if backend == "cudnn":
+        if why is not None:
+            raise ValueError(f"backend='cudnn' cannot run this layer: {why}")
+        return True, "backend='cudnn' asked for"
+    if why is not None:
+        return False, f"not the cudnn route: {why}"
+    if torch.compiler.is_compiling():
+        return False, "not the cudnn route while torch.compile traces (the kernels' custom op keeps one graph)"
+    return True, "auto: a CUDA tensor and a configuration torch.nn (cuDNN) runs"
+
+
 # ---------------------------------------------------------------------------------------------- CPU routes
 
 def _weight_sizes(spec) -> dict:
@@ -478,4 +511,4 @@ def step_route(rows: int, macs: int) -> str:
 
 
 __all__ += ["machine_key", "read_cache", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover",
-            "kernel", "loop_threshold", "step_route"]
+            "kernel", "loop_threshold", "step_route", "cudnn_route"]

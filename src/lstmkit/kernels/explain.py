@@ -13,7 +13,7 @@ from torch import Tensor
 
 from . import dispatch
 
-__all__ = ["explain_call", "Explanation"]
+__all__ = ["explain_call", "explain_cudnn", "Explanation"]
 
 
 def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool = False,
@@ -39,6 +39,23 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
     out["passes"] = _cpu_passes(getattr(kernel, "route", None), getattr(kernel, "bf16", False), spec, x, T, rows,
                                 train, lengths)
     return out
+
+
+def explain_cudnn(why: str, mode: str, x: Tensor, layers: int, directions: int = 1, train: bool = False,
+                  lengths: Optional[Tensor] = None) -> list[dict]:
+    """The decisions of a call that takes the cuDNN route (:mod:`.gpu.cudnn`): every layer runs inside one
+    torch RNN op, so each layer's entry names that op."""
+    T, B = int(x.shape[0]), int(x.shape[1])
+    op = f"torch._VF.{mode.lower()} over all {layers} layer(s) in one call"
+    engine = "cuDNN" if x.device.type == "cuda" else "torch's CPU RNN (ATen/oneDNN)"
+    ragged = lengths is not None and int(lengths.min()) < T
+    passes = {"forward": f"{op}: {engine}" + (", on the batch packed by lengths (pack_padded_sequence)"
+                                             if ragged else "")}
+    if train:
+        passes["backward"] = f"the op's own backward ({engine}), through autograd"
+    threads = "one op for the whole stack" + ("" if x.device.type == "cuda" else f" on {torch.get_num_threads()} thread(s)")
+    return [{"kernel": "cudnn", "why": why, "T": T, "B": B, "directions": directions, "train": train,
+             "threads": threads, "passes": dict(passes)} for _ in range(layers)]
 
 
 def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths) -> dict:

@@ -15,6 +15,7 @@ from .. import kernels
 from ..cells.base import CellSpec, check_prob
 from ..kernels import SeqMasks
 from ..kernels.cpu.bernoulli import bernoulli_mask
+from ..kernels.gpu import cudnn
 from .dropout import dropout
 from .inputs import Prepared, finish, prepare
 from .torch_compat import FlatWeights, check_layer_args
@@ -32,6 +33,8 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
                                     "dropout", "bidirectional")
     #: constructor options that change the math away from torch.nn, with their neutral value
     _variant_defaults: dict = {}
+    #: variant options that only change the initialisation (the cuDNN route still runs the layer)
+    _init_only_options: tuple[str, ...] = ()
     #: set by :func:`lstmkit.inspect.recording`: called with each forward's record
     _recorder = None
 
@@ -82,6 +85,10 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         self._field_index = [[(field, index[name]) for field, name in fields] for fields in self._fields]
         self._init_flat_weights()
         self.reset_parameters()
+        if backend == "cudnn":                         # what no call can change: fail here, not at forward
+            why = cudnn.unsupported_config(self._specs[0].family, self._route_variant())
+            if why is not None:
+                raise ValueError(f"backend='cudnn' cannot run this layer: {why}")
 
     # ------------------------------------------------------------------------------------ definition
     @abstractmethod
@@ -160,11 +167,19 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         if train is None:
             train = torch.is_grad_enabled() and (prep.x.requires_grad or any(p.requires_grad for p in self.parameters()))
         x = prep.x
+        take, why = self._cudnn_route(x, prep.state0, recording=self._recorder is not None)
+        if take:
+            from ..kernels.explain import explain_cudnn
+            calls = explain_cudnn(why, cudnn.mode_of(self._specs[0]), x, self.num_layers, self.num_directions,
+                                  bool(train), prep.lengths)
+            return Explanation(repr(self).split("\n")[0], calls, kernels.dispatch.tuning())
         calls = []
         for k, spec in enumerate(self._specs):
             if k > 0:
                 x = x.new_empty(x.shape[0], x.shape[1], self.num_directions * self._out_size())
             calls.append(explain_call(self.backend, spec, x, self.num_directions, bool(train), prep.lengths))
+            if x.device.type == "cuda" and self.backend == "auto":
+                calls[-1]["why"] += f"; {why}"
         return Explanation(repr(self).split("\n")[0] if self.num_layers else type(self).__name__, calls,
                            kernels.dispatch.tuning())
 
@@ -174,9 +189,26 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
     def _pack_state(self, states: tuple[Tensor, ...]):
         return states[0] if len(states) == 1 else states
 
+    def _route_variant(self) -> dict:
+        """The options that keep this layer off the cuDNN route (its variant options that change the math)."""
+        return {k: v for k, v in self._variant_options().items() if k not in self._init_only_options}
+
+    def _cudnn_route(self, x: Tensor, state0: tuple[Tensor, ...], reset: bool = False,
+                     recording: bool = False) -> tuple[bool, str]:
+        """(take, why) of :func:`lstmkit.kernels.dispatch.cudnn_route` for a call over ``x`` (T, B, I)."""
+        return kernels.dispatch.cudnn_route(self.backend, self._specs[0], x, (*state0, *self._flat_weights),
+                                            self._route_variant(), reset, recording)
+
     def _run(self, prep: Prepared, recording: bool = False) -> tuple[Tensor, tuple[Tensor, ...]]:
         """The stack, time-major. When ``recording``, ``self.last_record[(layer, direction)]`` gets
-        {gate name: (T, B, H), ..., "h": (T, B, P)} (LSTM gates i, f, g, o and c; GRU r, z, n)."""
+        {gate name: (T, B, H), ..., "h": (T, B, P)} (LSTM gates i, f, g, o and c; GRU r, z, n).
+        Where :func:`~lstmkit.kernels.dispatch.cudnn_route` says so, the whole stack is one torch RNN op
+        (:mod:`lstmkit.kernels.gpu.cudnn`: cuDNN on CUDA)."""
+        if self._cudnn_route(prep.x, prep.state0, prep.reset is not None, recording)[0]:
+            lengths = prep.lengths if prep.lengths_host is None else prep.lengths_host
+            return cudnn.run(cudnn.mode_of(self._specs[0]), prep.x, prep.state0, self._flat_weights, lengths,
+                             bias=self.bias, num_layers=self.num_layers, dropout=self.dropout,
+                             train=self.training, bidirectional=self.bidirectional)
         x = prep.x
         T, B = x.shape[0], x.shape[1]
         D = self.num_directions
@@ -265,7 +297,10 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         return (y[:, 0] if self.batch_first and x_t.dim() == 2 else y[0]), hx
 
     def _fast_step_ok(self, x_t: Tensor, hx) -> bool:
-        """The kernel's single step applies: no gradient to record and nothing to sample."""
+        """The kernel's single step applies: no gradient to record and nothing to sample (and no
+        ``backend="cudnn"``: its steps are forward() calls of one step)."""
+        if self.backend == "cudnn":
+            return False
         if self.training and (self.dropout > 0 or self._is_stochastic() or any(p > 0 for p in self._zoneout_rates())):
             return False
         if not x_t.is_floating_point() or x_t.dtype != self._dtype() or x_t.size(-1) != self.input_size:
@@ -305,6 +340,19 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         return inp, self._pack_state(stacked)
 
     # ------------------------------------------------------------------------------------ torch.nn
+    def flatten_parameters(self) -> None:
+        """As torch.nn: on CUDA, put the weights of a standard configuration into cuDNN's one contiguous
+        buffer (:func:`lstmkit.kernels.gpu.cudnn.flatten`), so the cuDNN route does not copy them on every
+        call; a no-op on CPU and for variant configurations. Called, as torch.nn does, whenever the flat
+        weight list is rebuilt (construction, ``.to()`` / ``.cuda()``, unpickling)."""
+        flat = self.__dict__.get("_flat_weights")
+        if not flat or not isinstance(flat[0], Tensor) or not flat[0].is_cuda or \
+                len(flat) != len(self._flat_weights_names) or self._route_variant():
+            return
+        proj = getattr(self, "proj_size", 0)
+        cudnn.flatten(flat, cudnn.mode_of(self._specs[0]), self.input_size, self.hidden_size, proj,
+                      self.num_layers, self.bias, self.bidirectional)
+
     def _variant_options(self) -> dict:
         """Options set away from torch.nn's math (empty for a standard configuration)."""
         opts = {"input_dropout": self.input_dropout, "recurrent_dropout": self.recurrent_dropout,

@@ -23,6 +23,7 @@ class Prepared:
     reset: Optional[Tensor]                # (T, B) bool, or None
     unbatched: bool = False
     packed: Optional[PackedSequence] = None
+    lengths_host: Optional[Tensor] = None  # the same lengths on the CPU where the caller gave them there
 
 
 def check_input_tensor(x: object, input_size: int, dtype: torch.dtype, what: str = "input") -> Tensor:
@@ -76,9 +77,21 @@ def prepare(input, hx, lengths, reset, *, name: str, input_size: int, batch_firs
     if x.device != device:
         raise DeviceError(f"Input and parameter tensors are not at the same device, found input tensor at "
                           f"{x.device} and parameter tensor at {device}")
+    given = lengths
     lengths = _check_lengths(lengths, T, B, x.device)
+    host = None
+    if lengths is not None:                   # kept for reading on the host without a device sync
+        host = lengths if lengths.device.type == "cpu" else _host_lengths(given)
     reset = _check_reset(reset, T, B, batch_first and not unbatched and packed is None, unbatched, x.device)
-    return Prepared(x=x, state0=state0, lengths=lengths, reset=reset, unbatched=unbatched, packed=packed)
+    return Prepared(x=x, state0=state0, lengths=lengths, reset=reset, unbatched=unbatched, packed=packed,
+                    lengths_host=host)
+
+
+def _host_lengths(given) -> Optional[Tensor]:
+    """The caller's (checked) lengths as a CPU int64 tensor if they were not on a device, else None."""
+    if isinstance(given, Tensor):
+        return given.to(torch.int64) if given.device.type == "cpu" else None
+    return torch.as_tensor(given, dtype=torch.int64)
 
 
 def _check_hx_dims(hx, unbatched: bool, n_states: int) -> None:

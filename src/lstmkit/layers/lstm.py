@@ -68,6 +68,7 @@ class LSTM(RecurrentBase):
     _torch_cls = nn.LSTM
     _torch_args = RecurrentBase._torch_args + ("proj_size",)
     _variant_defaults = {"peephole": False, "layer_norm": False, "cifg": False, "forget_bias": None}
+    _init_only_options = ("forget_bias",)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,

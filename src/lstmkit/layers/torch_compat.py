@@ -57,6 +57,7 @@ class FlatWeights(nn.Module):
     def _init_flat_weights(self) -> None:
         self._flat_weights = [getattr(self, n) if hasattr(self, n) else None for n in self._flat_weights_names]
         self._flat_weight_refs = [weakref.ref(w) if w is not None else None for w in self._flat_weights]
+        self.flatten_parameters()                              # as torch.nn (cuDNN's buffer on CUDA)
 
     def __setattr__(self, attr, value) -> None:
         names = self.__dict__.get("_flat_weights_names")
@@ -88,7 +89,8 @@ class FlatWeights(nn.Module):
         return [[getattr(self, name) for name in names] for names in self._all_weights]
 
     def flatten_parameters(self) -> None:
-        """As torch.nn: packs cuDNN's weight buffer, which lstmkit's kernels do not use; a no-op."""
+        """As torch.nn: packs cuDNN's weight buffer; a no-op here (the layers pack it on CUDA for their
+        cuDNN route)."""
 
     def __getstate__(self):
         self._update_flat_weights()
