@@ -32,8 +32,7 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
                   f"{threads - threads // 2} + {threads // 2} threads",
         "whole": f"{'each direction in turn' if directions == 2 else 'one task'} on {threads} thread(s)"}[shared]
     if not kernel.name.startswith("cpu"):
-        out["passes"] = {"forward": "a Python loop of torch ops per step" if kernel.name == "reference"
-                         else "the kernel's own"}
+        out["passes"] = {"forward": _OTHER_PASSES.get(kernel.name, "the kernel's own")}
         return out
     rows = (B + 1) // 2 if shared == "halves" else B
     out["passes"] = _cpu_passes(getattr(kernel, "route", None), getattr(kernel, "bf16", False), spec, x, T, rows,
@@ -56,6 +55,13 @@ def explain_cudnn(why: str, mode: str, x: Tensor, layers: int, directions: int =
     threads = "one op for the whole stack" + ("" if x.device.type == "cuda" else f" on {torch.get_num_threads()} thread(s)")
     return [{"kernel": "cudnn", "why": why, "T": T, "B": B, "directions": directions, "train": train,
              "threads": threads, "passes": dict(passes)} for _ in range(layers)]
+
+
+_OTHER_PASSES = {
+    "reference": "a Python loop of torch ops per step",
+    "triton": "per step the recurrent GEMM (cuBLAS) and one fused Triton kernel (backward likewise); on a GPU "
+              "the loop is replayed from a CUDA graph after its first call with these shapes",
+}
 
 
 def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths) -> dict:
