@@ -83,3 +83,20 @@ def tuned(monkeypatch, **changes) -> None:
     """Set fields of the routing thresholds (:class:`lstmkit.kernels.dispatch.Tuning`) for one test."""
     from lstmkit.kernels import dispatch
     monkeypatch.setattr(dispatch, "_TUNING", dispatch.tuning().replace(**changes, source="a test"))
+
+
+#: CUDA-only tests (the GPU routes' medium sizes, graphs, determinism); a GPU machine runs them
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def triton_devices() -> list[str]:
+    """Where the Triton kernels run here: "cpu" in Triton's interpreter (tests/conftest.py switches it on
+    without a GPU), "cuda" on a GPU. Skips the calling test module when neither (call at module level, after
+    ``pytest.importorskip("triton")``)."""
+    from lstmkit.kernels.gpu.triton_env import unsupported_device
+    devices = (["cpu"] if unsupported_device(torch.empty(1)) is None else []) + \
+        (["cuda"] if torch.cuda.is_available() else [])
+    if not devices:
+        pytest.skip("Triton runs neither on a GPU here nor in its interpreter (TRITON_INTERPRET=1 before triton "
+                    "is imported)", allow_module_level=True)
+    return devices

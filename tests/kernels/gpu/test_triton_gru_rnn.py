@@ -15,14 +15,9 @@ from lstmkit import kernels  # noqa: E402
 from lstmkit.cells.base import CellSpec  # noqa: E402
 from lstmkit.cells.gru import GRUSpec  # noqa: E402
 from lstmkit.cells.rnn import RNNSpec  # noqa: E402
-from lstmkit.kernels.gpu.triton_env import unsupported_device  # noqa: E402
+from helpers import needs_cuda, triton_devices  # noqa: E402
 
-CPU_OK = unsupported_device(torch.empty(1)) is None
-DEVICES = (["cpu"] if CPU_OK else []) + (["cuda"] if torch.cuda.is_available() else [])
-if not DEVICES:
-    pytest.skip("Triton runs neither on a GPU here nor in its interpreter (TRITON_INTERPRET=1 before triton is "
-                "imported)", allow_module_level=True)
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+DEVICES = triton_devices()
 
 FORMS = {
     "gru": lambda I, H, **kw: GRUSpec(I, H, **kw),

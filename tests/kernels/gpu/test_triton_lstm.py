@@ -12,14 +12,9 @@ pytest.importorskip("triton", reason="the Triton kernels need the optional trito
 import lstmkit  # noqa: E402
 from lstmkit import kernels  # noqa: E402
 from lstmkit.cells.lstm import LSTMSpec  # noqa: E402
-from lstmkit.kernels.gpu.triton_env import unsupported_device  # noqa: E402
+from helpers import needs_cuda, triton_devices  # noqa: E402
 
-CPU_OK = unsupported_device(torch.empty(1)) is None
-DEVICES = (["cpu"] if CPU_OK else []) + (["cuda"] if torch.cuda.is_available() else [])
-if not DEVICES:
-    pytest.skip("Triton runs neither on a GPU here nor in its interpreter (TRITON_INTERPRET=1 before triton is "
-                "imported)", allow_module_level=True)
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+DEVICES = triton_devices()
 
 
 def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -43,38 +38,42 @@ def _masks(spec: LSTMSpec, T: int, B: int, kinds: str, training: bool, device) -
     return kernels.SeqMasks(**{k: v.to(device) for k, v in kw.items()})
 
 
-def _outputs(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: int, device: str):
-    """[(y, h_T, c_T)] of the reference in float64 and of triton in float32, without gradients."""
+def _inputs(spec: LSTMSpec, T: int, B: int):
     g = torch.Generator().manual_seed(3)
     params = {i.field: torch.randn(i.shape, generator=g) * 0.5 for i in spec.layout()}
     x = torch.randn(T, B, spec.input_size, generator=g)
     state0 = [torch.randn(B, n, generator=g) for n in spec.state_sizes()]
+    return params, x, state0
+
+
+def _on(masks: kernels.SeqMasks, dev: str, dtype) -> kernels.SeqMasks:
+    return kernels.SeqMasks(*(None if t is None else (t.to(dev, dtype) if t.is_floating_point() else t.to(dev))
+                              for t in masks))
+
+
+def _outputs(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: int, device: str):
+    """[(y, h_T, c_T)] of the reference in float64 and of triton in float32, without gradients."""
+    params, x, state0 = _inputs(spec, T, B)
     out = []
     for backend, dtype in (("reference", torch.float64), ("triton", torch.float32)):
         dev = "cpu" if backend == "reference" else device
         w = spec.make_weights({k: v.to(dev, dtype) for k, v in params.items()})
-        m = kernels.SeqMasks(*(None if t is None else (t.to(dev, dtype) if t.is_floating_point() else t.to(dev))
-                               for t in masks))
-        y, (hT, cT) = kernels.run(spec, w, x.to(dev, dtype), tuple(s.to(dev, dtype) for s in state0), m,
-                                  reverse=reverse, backend=backend)
+        y, (hT, cT) = kernels.run(spec, w, x.to(dev, dtype), tuple(s.to(dev, dtype) for s in state0),
+                                  _on(masks, dev, dtype), reverse=reverse, backend=backend)
         out.append([y, hT, cT])
     return out
 
 
 def _run_both(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: int, device: str):
     """[(y, h_T, c_T, dx, dh0, dc0, *dw)] of the reference in float64 and of triton in float32."""
-    g = torch.Generator().manual_seed(3)
-    params = {i.field: torch.randn(i.shape, generator=g) * 0.5 for i in spec.layout()}
-    x = torch.randn(T, B, spec.input_size, generator=g)
-    state0 = [torch.randn(B, n, generator=g) for n in spec.state_sizes()]
+    params, x, state0 = _inputs(spec, T, B)
     out = []
     for backend, dtype in (("reference", torch.float64), ("triton", torch.float32)):
         dev = "cpu" if backend == "reference" else device
         leaves = [t.to(dev, dtype).requires_grad_() for t in [x, *state0, *params.values()]]
         w = spec.make_weights(dict(zip(params, leaves[3:])))
-        m = kernels.SeqMasks(*(None if t is None else (t.to(dev, dtype) if t.is_floating_point() else t.to(dev))
-                               for t in masks))
-        y, (hT, cT) = kernels.run(spec, w, leaves[0], tuple(leaves[1:3]), m, reverse=reverse, backend=backend)
+        y, (hT, cT) = kernels.run(spec, w, leaves[0], tuple(leaves[1:3]), _on(masks, dev, dtype), reverse=reverse,
+                                  backend=backend)
         gen = torch.Generator().manual_seed(11)
         loss = sum((t * torch.randn(t.shape, generator=gen).to(dev, dtype)).sum() for t in (y, hT, cT))
         grads = torch.autograd.grad(loss, leaves, allow_unused=True)
