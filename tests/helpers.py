@@ -100,3 +100,34 @@ def triton_devices() -> list[str]:
         pytest.skip("Triton runs neither on a GPU here nor in its interpreter (TRITON_INTERPRET=1 before triton "
                     "is imported)", allow_module_level=True)
     return devices
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| relative to max |b| (at least 1), in float64."""
+    return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1.0)).item()
+
+
+def random_masks(spec, T: int, B: int, kinds: str, training: bool, device) -> kernels.SeqMasks:
+    """SeqMasks with the parts named in ``kinds`` ("len", "reset", "drop", "zone"), drawn from a fixed seed:
+    every batch row's length in [1, T] (row 0 full), resets with probability 0.3, variational dropout masks
+    (p = 0.3), zoneout of h (0.3) and c (0.5): {0, 1} masks when ``training``, else the rates expanded."""
+    g = torch.Generator().manual_seed(7)
+    kw = {}
+    if "len" in kinds:
+        kw["lengths"] = torch.randint(1, T + 1, (B,), generator=g).index_fill_(0, torch.tensor([0]), T)
+    if "reset" in kinds:
+        kw["reset"] = torch.rand(T, B, generator=g) < 0.3
+    if "drop" in kinds:
+        kw["drop_x"] = (torch.rand(B, spec.input_size, generator=g) < 0.7).float() / 0.7
+        kw["drop_h"] = (torch.rand(B, spec.state_sizes()[0], generator=g) < 0.7).float() / 0.7
+    if "zone" in kinds:
+        for key, n, p in zip(("zone_h", "zone_c"), spec.state_sizes(), (0.3, 0.5)):
+            kw[key] = (torch.rand(T, B, n, generator=g) < p).float() if training else \
+                torch.full((1, 1, 1), p).expand(T, B, n)
+    return kernels.SeqMasks(**{k: v.to(device) for k, v in kw.items()})
+
+
+def masks_on(m: kernels.SeqMasks, device, dtype) -> kernels.SeqMasks:
+    """The masks on ``device``, the floating ones in ``dtype``."""
+    return kernels.SeqMasks(*(None if t is None else (t.to(device, dtype) if t.is_floating_point() else t.to(device))
+                              for t in m))

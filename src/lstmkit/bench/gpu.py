@@ -37,7 +37,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 import lstmkit
 from lstmkit.kernels import available
 
-from .cases import CELLS, SIZES, _options
+from .cases import CELLS, SIZES, Point, _options
 from .timing import interleaved
 
 #: the CPU grid's sizes plus two GPU-sized points (flashrnn's B16 T1024 H768, torchrl-like B128 T256 H512)
@@ -64,18 +64,14 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 @dataclass
-class GpuPoint:
-    cell: str
-    mode: str               # "inference" or "training"
-    B: int
-    T: int
-    I: int
-    H: int
+class GpuPoint(Point):
+    """A grid point with its dtype (the CPU grid's points are float32)."""
+
     dtype: str = "float32"
 
     @property
     def key(self) -> str:
-        return f"{self.cell} {self.mode} B={self.B} T={self.T} I={self.I} H={self.H} {self.dtype}"
+        return f"{super().key} {self.dtype}"
 
 
 def synced_clock(device: torch.device) -> Callable[[], float]:

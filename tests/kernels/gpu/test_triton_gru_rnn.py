@@ -15,7 +15,7 @@ from lstmkit import kernels  # noqa: E402
 from lstmkit.cells.base import CellSpec  # noqa: E402
 from lstmkit.cells.gru import GRUSpec  # noqa: E402
 from lstmkit.cells.rnn import RNNSpec  # noqa: E402
-from helpers import needs_cuda, triton_devices  # noqa: E402
+from helpers import masks_on, needs_cuda, random_masks, rel_err, triton_devices  # noqa: E402
 
 DEVICES = triton_devices()
 
@@ -25,32 +25,6 @@ FORMS = {
     "rnn_tanh": lambda I, H, **kw: RNNSpec(I, H, **kw),
     "rnn_relu": lambda I, H, **kw: RNNSpec(I, H, nonlinearity="relu", **kw),
 }
-
-
-def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1.0)).item()
-
-
-def _masks(spec: CellSpec, T: int, B: int, kinds: str, training: bool, device) -> kernels.SeqMasks:
-    g = torch.Generator().manual_seed(7)
-    kw = {}
-    if "len" in kinds:
-        kw["lengths"] = torch.randint(1, T + 1, (B,), generator=g).index_fill_(0, torch.tensor([0]), T)
-    if "reset" in kinds:
-        kw["reset"] = torch.rand(T, B, generator=g) < 0.3
-    if "drop" in kinds:
-        kw["drop_x"] = (torch.rand(B, spec.input_size, generator=g) < 0.7).float() / 0.7
-        kw["drop_h"] = (torch.rand(B, spec.hidden_size, generator=g) < 0.7).float() / 0.7
-    if "zone" in kinds:
-        H = spec.hidden_size
-        kw["zone_h"] = (torch.rand(T, B, H, generator=g) < 0.3).float() if training else \
-            torch.full((1, 1, 1), 0.3).expand(T, B, H)
-    return kernels.SeqMasks(**{k: v.to(device) for k, v in kw.items()})
-
-
-def _on(m: kernels.SeqMasks, dev, dtype) -> kernels.SeqMasks:
-    return kernels.SeqMasks(*(None if t is None else (t.to(dev, dtype) if t.is_floating_point() else t.to(dev))
-                              for t in m))
 
 
 def _run_both(spec: CellSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: int, device: str,
@@ -67,7 +41,7 @@ def _run_both(spec: CellSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B:
         leaves = [t.to(dev, dtype).requires_grad_(grad) for t in [x, h0, *params.values()]]
         w = spec.make_weights(dict(zip(params, leaves[2:])))
         with torch.set_grad_enabled(grad):
-            y, (hT,) = kernels.run(spec, w, leaves[0], (leaves[1],), _on(masks, dev, dtype), reverse=reverse,
+            y, (hT,) = kernels.run(spec, w, leaves[0], (leaves[1],), masks_on(masks, dev, dtype), reverse=reverse,
                                    backend=backend)
         if not grad:
             out.append([y, hT])
@@ -82,7 +56,7 @@ def _run_both(spec: CellSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B:
 def _check(spec, masks, reverse, T, B, device, what, tol=2e-5):
     ref, tri = _run_both(spec, masks, reverse, T, B, device)
     for k, (a, b) in enumerate(zip(tri, ref)):
-        assert _rel_err(a.cpu(), b) < tol, f"{what} output {k}: {_rel_err(a.cpu(), b)}"
+        assert rel_err(a.cpu(), b) < tol, f"{what} output {k}: {rel_err(a.cpu(), b)}"
     return tri
 
 
@@ -93,7 +67,7 @@ def test_forms_with_lengths_both_directions(form, device):
     T, B = 5, 3
     for bias, H in ((True, 20), (False, 5)):
         spec = FORMS[form](4, H, bias=bias)
-        masks = _masks(spec, T, B, "len", True, device)
+        masks = random_masks(spec, T, B, "len", True, device)
         for reverse in (False, True):
             _check(spec, masks, reverse, T, B, device, f"{form} bias={bias} reverse={reverse}")
 
@@ -108,7 +82,7 @@ def test_bookkeeping_masks(form, device):
     T, B = 6, 3
     for kinds, training in (("reset drop", True), ("zone len", True), ("zone reset len", False),
                             ("zone len reset drop", True)):
-        masks = _masks(spec, T, B, kinds, training, device)
+        masks = random_masks(spec, T, B, kinds, training, device)
         tri = _check(spec, masks, False, T, B, device, f"{form} {kinds} training={training}")
         _, tri_ng = _run_both(spec, masks, False, T, B, device, grad=False)
         for a, b in zip(tri_ng, tri[:2]):
@@ -118,7 +92,7 @@ def test_bookkeeping_masks(form, device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_reverse_with_every_mask(device):
     spec = GRUSpec(3, 5, reset_before=True)
-    _check(spec, _masks(spec, 6, 3, "zone len reset drop", True, device), True, 6, 3, device, "reverse")
+    _check(spec, random_masks(spec, 6, 3, "zone len reset drop", True, device), True, 6, 3, device, "reverse")
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -151,7 +125,7 @@ def test_layer_stack_bidirectional(cls, kw, device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_saved_shapes_and_step(device):
     for spec in (GRUSpec(3, 5), GRUSpec(3, 5, reset_before=True), RNNSpec(3, 5)):
-        masks = _masks(spec, 4, 2, "zone len reset", True, device)
+        masks = random_masks(spec, 4, 2, "zone len reset", True, device)
         w = spec.make_weights({i.field: torch.randn(i.shape, device=device) for i in spec.layout()})
         x = torch.randn(4, 2, 3, device=device)
         state0 = (torch.randn(2, 5, device=device),)
@@ -183,7 +157,7 @@ def test_half_precision_forward_and_backward(dtype, device):
             assert y.dtype == dt and h.dtype == dt and dx.dtype == dt
             outs.append((y.float().cpu(), h.float().cpu(), dx.float().cpu()))
         for a, b in zip(*outs[::-1]):
-            assert _rel_err(a, b) < 3e-2, spec
+            assert rel_err(a, b) < 3e-2, spec
 
 
 def test_refuses_float64_with_the_reason():
@@ -201,7 +175,7 @@ def test_cuda_medium_size_against_reference(form, kinds):
     torch.backends.cuda.matmul.allow_tf32 = False
     for H, reverse in ((256, False), (200, True)):
         spec = FORMS[form](64, H)
-        _check(spec, _masks(spec, 32, 16, kinds, True, "cuda"), reverse, 32, 16, "cuda",
+        _check(spec, random_masks(spec, 32, 16, kinds, True, "cuda"), reverse, 32, 16, "cuda",
                f"{form} {kinds} H={H}", tol=1e-4)
 
 
@@ -221,7 +195,7 @@ def test_cuda_half_precision(dtype):
             (dx,) = torch.autograd.grad(y.float().sum(), xs)
             outs.append((y.float(), h.float(), dx.float()))
         for a, b in zip(*outs[::-1]):
-            assert _rel_err(a, b) < 3e-2, form
+            assert rel_err(a, b) < 3e-2, form
 
 
 @needs_cuda

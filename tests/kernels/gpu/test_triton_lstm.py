@@ -12,30 +12,9 @@ pytest.importorskip("triton", reason="the Triton kernels need the optional trito
 import lstmkit  # noqa: E402
 from lstmkit import kernels  # noqa: E402
 from lstmkit.cells.lstm import LSTMSpec  # noqa: E402
-from helpers import needs_cuda, triton_devices  # noqa: E402
+from helpers import masks_on, needs_cuda, random_masks, rel_err, triton_devices  # noqa: E402
 
 DEVICES = triton_devices()
-
-
-def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1.0)).item()
-
-
-def _masks(spec: LSTMSpec, T: int, B: int, kinds: str, training: bool, device) -> kernels.SeqMasks:
-    g = torch.Generator().manual_seed(7)
-    kw = {}
-    if "len" in kinds:
-        kw["lengths"] = torch.randint(1, T + 1, (B,), generator=g).index_fill_(0, torch.tensor([0]), T)
-    if "reset" in kinds:
-        kw["reset"] = torch.rand(T, B, generator=g) < 0.3
-    if "drop" in kinds:
-        kw["drop_x"] = (torch.rand(B, spec.input_size, generator=g) < 0.7).float() / 0.7
-        kw["drop_h"] = (torch.rand(B, spec.out_size, generator=g) < 0.7).float() / 0.7
-    if "zone" in kinds:
-        for key, n, p in (("zone_h", spec.out_size, 0.3), ("zone_c", spec.hidden_size, 0.5)):
-            kw[key] = (torch.rand(T, B, n, generator=g) < p).float() if training else \
-                torch.full((1, 1, 1), p).expand(T, B, n)
-    return kernels.SeqMasks(**{k: v.to(device) for k, v in kw.items()})
 
 
 def _inputs(spec: LSTMSpec, T: int, B: int):
@@ -46,11 +25,6 @@ def _inputs(spec: LSTMSpec, T: int, B: int):
     return params, x, state0
 
 
-def _on(masks: kernels.SeqMasks, dev: str, dtype) -> kernels.SeqMasks:
-    return kernels.SeqMasks(*(None if t is None else (t.to(dev, dtype) if t.is_floating_point() else t.to(dev))
-                              for t in masks))
-
-
 def _outputs(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: int, device: str):
     """[(y, h_T, c_T)] of the reference in float64 and of triton in float32, without gradients."""
     params, x, state0 = _inputs(spec, T, B)
@@ -59,7 +33,7 @@ def _outputs(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B: 
         dev = "cpu" if backend == "reference" else device
         w = spec.make_weights({k: v.to(dev, dtype) for k, v in params.items()})
         y, (hT, cT) = kernels.run(spec, w, x.to(dev, dtype), tuple(s.to(dev, dtype) for s in state0),
-                                  _on(masks, dev, dtype), reverse=reverse, backend=backend)
+                                  masks_on(masks, dev, dtype), reverse=reverse, backend=backend)
         out.append([y, hT, cT])
     return out
 
@@ -72,7 +46,7 @@ def _run_both(spec: LSTMSpec, masks: kernels.SeqMasks, reverse: bool, T: int, B:
         dev = "cpu" if backend == "reference" else device
         leaves = [t.to(dev, dtype).requires_grad_() for t in [x, *state0, *params.values()]]
         w = spec.make_weights(dict(zip(params, leaves[3:])))
-        y, (hT, cT) = kernels.run(spec, w, leaves[0], tuple(leaves[1:3]), _on(masks, dev, dtype), reverse=reverse,
+        y, (hT, cT) = kernels.run(spec, w, leaves[0], tuple(leaves[1:3]), masks_on(masks, dev, dtype), reverse=reverse,
                                   backend=backend)
         gen = torch.Generator().manual_seed(11)
         loss = sum((t * torch.randn(t.shape, generator=gen).to(dev, dtype)).sum() for t in (y, hT, cT))
@@ -97,11 +71,11 @@ VARIANTS = {
 def test_variants_with_lengths_both_directions(variant, device):
     spec = LSTMSpec(input_size=4, hidden_size=6, **VARIANTS[variant])
     T, B = 5, 3
-    masks = _masks(spec, T, B, "len", True, device)
+    masks = random_masks(spec, T, B, "len", True, device)
     for reverse in (False, True):
         ref, tri = _run_both(spec, masks, reverse, T, B, device)
         for k, (a, b) in enumerate(zip(tri, ref)):
-            assert _rel_err(a.cpu(), b) < 2e-5, f"{variant} reverse={reverse} output {k}: {_rel_err(a.cpu(), b)}"
+            assert rel_err(a.cpu(), b) < 2e-5, f"{variant} reverse={reverse} output {k}: {rel_err(a.cpu(), b)}"
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -113,10 +87,10 @@ def test_bookkeeping_masks(kinds, training, proj, device):
     and without a projection (h's bookkeeping then runs in torch ops around the kernel)."""
     spec = LSTMSpec(input_size=3, hidden_size=5, proj_size=proj, peephole=True)
     T, B = 6, 3
-    masks = _masks(spec, T, B, kinds, training, device)
+    masks = random_masks(spec, T, B, kinds, training, device)
     ref, tri = _run_both(spec, masks, False, T, B, device)
     for k, (a, b) in enumerate(zip(tri, ref)):
-        assert _rel_err(a.cpu(), b) < 2e-5, f"{kinds} proj={proj} output {k}: {_rel_err(a.cpu(), b)}"
+        assert rel_err(a.cpu(), b) < 2e-5, f"{kinds} proj={proj} output {k}: {rel_err(a.cpu(), b)}"
     with torch.no_grad():                                    # inference: the two-row ring of states
         ref_ng, tri_ng = _outputs(spec, masks, False, T, B, device)
     for a, b in zip(tri_ng, tri[:3]):
@@ -145,7 +119,7 @@ def test_layer_stack_inference_and_record(device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_saved_shapes_and_step(device):
     spec = LSTMSpec(input_size=3, hidden_size=5, proj_size=2, layer_norm=True)
-    masks = _masks(spec, 4, 2, "zone len reset", True, device)
+    masks = random_masks(spec, 4, 2, "zone len reset", True, device)
     params = {i.field: torch.randn(i.shape, device=device) for i in spec.layout()}
     w = spec.make_weights(params)
     x = torch.randn(4, 2, 3, device=device)
@@ -180,7 +154,7 @@ def test_half_precision_forward_and_backward(dtype, device):
         assert y.dtype == dt and c.dtype == dt
         outs.append((y.float().cpu(), c.float().cpu(), dx.float().cpu()))
     for a, b in zip(*outs[::-1]):
-        assert _rel_err(a, b) < 3e-2
+        assert rel_err(a, b) < 3e-2
 
 
 def test_refuses_float64_with_the_reason():
@@ -196,10 +170,10 @@ def test_cuda_medium_size_against_reference(variant):
     torch.backends.cuda.matmul.allow_tf32 = False
     spec = LSTMSpec(input_size=64, hidden_size=256, **{**VARIANTS[variant], **(
         {"proj_size": 128} if "proj_size" in VARIANTS[variant] else {})})
-    masks = _masks(spec, 32, 16, "len zone", True, "cuda")
+    masks = random_masks(spec, 32, 16, "len zone", True, "cuda")
     ref, tri = _run_both(spec, masks, False, 32, 16, "cuda")
     for k, (a, b) in enumerate(zip(tri, ref)):
-        assert _rel_err(a.cpu(), b) < 1e-4, f"{variant} output {k}: {_rel_err(a.cpu(), b)}"
+        assert rel_err(a.cpu(), b) < 1e-4, f"{variant} output {k}: {rel_err(a.cpu(), b)}"
 
 
 @needs_cuda

@@ -6,8 +6,9 @@ recurrent GEMM (cuBLAS through torch) and **one fused Triton kernel** for the ga
 and its variants (peepholes, layer norm of the cell state, CIFG, zoneout, lengths); the backward per step one
 fused Triton kernel for the gate derivatives and one GEMM for dh_{t-1}, then the weight gradients as GEMMs
 over all steps (deterministic: no atomics). On a GPU each loop is replayed from a CUDA graph after its
-first call (:mod:`.graphs`), so small steps are not held back by kernel launches. What the forward saves has the reference's layout, so
-recording, the node's backward and the reference's weight-gradient GEMMs are shared.
+first call (:mod:`.graphs`), so small steps are not held back by kernel launches. What the forward saves
+has the reference's layout, so recording, the node's backward and the reference's weight-gradient GEMMs are
+shared.
 """
 
 from __future__ import annotations

@@ -149,8 +149,8 @@ def lstm_forward_step(
 
 @triton.jit
 def lstm_backward_step(
-        dh, dc, dy, dm_in, zone_c, zone_h, lengths, reset, dhp_in, ex_in, reset_nx, drop_h, gates, cp, tc_in, c_new, w_ch, ln_c_w, n_c, rstd_c,
-        ln_hh, n_h, rstd_h,
+        dh, dc, dy, dm_in, zone_c, zone_h, lengths, reset, dhp_in, ex_in, reset_nx, drop_h,
+        gates, cp, tc_in, c_new, w_ch, ln_c_w, n_c, rstd_c, ln_hh, n_h, rstd_h,
         d_pre, d_ah, d_chat_out, dc_prev, dh_extra,
         t, H, s_dh, s_dc, s_dy, s_g, s_c, szc_b, szc_h, szh_b, szh_h,
         OFF_I: tl.constexpr, OFF_F: tl.constexpr, OFF_G: tl.constexpr, OFF_O: tl.constexpr,
