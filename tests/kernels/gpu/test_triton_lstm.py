@@ -239,3 +239,27 @@ def test_cuda_graphs_equal_eager():
     os.environ.pop("LSTMKIT_CUDA_GRAPHS")
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_a_kernel_triton_cannot_build_falls_back_to_the_reference():
+    """A GPU on which Triton cannot build a kernel (compile error, resources) runs the reference for that
+    family, with one warning; any other error is the caller's and propagates."""
+    import warnings
+    from triton.runtime.errors import OutOfResources
+    from lstmkit.kernels.gpu import BROKEN, Fallback
+
+    def broken(*args):
+        raise OutOfResources(1 << 20, 1 << 16, "shared memory")
+
+    f = Fallback("test-family", broken, lambda *args: "reference ran")
+    try:
+        with pytest.warns(RuntimeWarning, match="could not be built"):
+            assert f(1, 2) == "reference ran"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert f(3) == "reference ran"                      # once broken, no more tries or warnings
+    finally:
+        BROKEN.pop("test-family", None)
+    with pytest.raises(ZeroDivisionError):
+        Fallback("other", lambda: 1 / 0, lambda: None)()
+    assert "other" not in BROKEN

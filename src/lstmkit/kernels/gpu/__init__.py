@@ -13,14 +13,48 @@ shared.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
-from typing import Optional
+from typing import Callable, Optional
 
 from ..base import FamilyOps, Kernel
 from .graphs import Graphed
 from .triton_env import family_module, unsupported_device
 
 __all__ = ["TritonKernel"]
+
+
+#: families whose Triton kernels could not be built on this machine, with the reason
+BROKEN: dict[str, str] = {}
+
+
+def _build_error(e: Exception) -> bool:
+    """Whether ``e`` says Triton could not build a kernel for this GPU (not a wrong input)."""
+    from triton.compiler.errors import CompilationError
+    from triton.runtime.errors import OutOfResources, PTXASError
+    return isinstance(e, (CompilationError, OutOfResources, PTXASError))
+
+
+class Fallback:
+    """A family's Triton forward or backward that, if Triton cannot build its kernels on this GPU, warns once
+    and runs the reference's instead from then on (same saved layout), rather than failing the user's
+    model."""
+
+    def __init__(self, family: str, fn: Callable, reference: Callable) -> None:
+        self.family, self.fn, self.reference = family, fn, reference
+
+    def __call__(self, *args):
+        if self.family not in BROKEN:
+            try:
+                return self.fn(*args)
+            except Exception as e:
+                if not _build_error(e):
+                    raise
+                BROKEN[self.family] = f"{type(e).__name__}: {str(e)[:300]}"
+                warnings.warn(f"the Triton {self.family} kernel could not be built on this device "
+                              f"({BROKEN[self.family]}); lstmkit runs the reference kernel for it instead "
+                              f"(slower; please report this)", RuntimeWarning, stacklevel=2)
+        return self.reference(*args)
 
 
 class _LazyFamilies(Mapping):
@@ -33,8 +67,10 @@ class _LazyFamilies(Mapping):
         if family not in self._names:
             raise KeyError(family)
         if family not in self._ops:                         # the loops replayed from CUDA graphs on a GPU
-            ops = family_module(family).OPS
-            self._ops[family] = ops._replace(forward=Graphed(ops.forward), backward=Graphed(ops.backward))
+            from ..reference import ReferenceKernel
+            ops, ref = family_module(family).OPS, ReferenceKernel.families[family]
+            self._ops[family] = ops._replace(forward=Graphed(Fallback(family, ops.forward, ref.forward)),
+                                             backward=Graphed(Fallback(family, ops.backward, ref.backward)))
         return self._ops[family]
 
     def __iter__(self):
