@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..common import SeqMasks
 from ..reference._shared import recurrent_input
-from .triton_env import block_for
+from .triton_env import block_for, zone_strides
 
 
 @triton.jit
@@ -118,10 +118,6 @@ def launch(B: int, H: int) -> tuple[tuple[int, int], dict]:
     return (B, triton.cdiv(H, block)), dict(BLOCK=block, num_warps=4 if block <= 256 else 8)
 
 
-def _zone_strides(z: Optional[Tensor]) -> tuple[int, int]:
-    return (0, 0) if z is None else (z.stride(1), z.stride(2))
-
-
 class HForward:
     """h's buffers over a forward: S_t for every step (``save``) or a ring of two, the entered states P_t
     when there are resets, the recurrent GEMM's input (a ring of two) when there are resets or recurrent
@@ -164,7 +160,7 @@ class HForward:
                self.reset_nx[t] if self.reset_nx is not None else x, self.drop_h)
         outs = (self.hs[r1], self.y[t], self.hpe[r1] if self.hpe is not None else x,
                 self.hdb[(t + 1) % 2] if self.fused else x)
-        return hp, hd, ins, outs, _zone_strides(self.zone_h)
+        return hp, hd, ins, outs, zone_strides(self.zone_h)
 
     def final(self) -> Tensor:
         return self.hs[self.T if self.save else self.T % 2].clone()
@@ -203,7 +199,7 @@ class HBackward:
                x if zh is None else zh, self.lengths, ru[t] if ru is not None else x)
         flags = dict(FOLD_DH=folding, HAS_DROP=self.m.drop_h is not None, HAS_RESET=ru is not None,
                      HAS_LEN=self.m.lengths is not None, HAS_ZH=zh is not None)
-        return ins, self.extra[t % 2], _zone_strides(self.zone_h), flags
+        return ins, self.extra[t % 2], zone_strides(self.zone_h), flags
 
     def finish(self, t: int, d_ah: Tensor, w: Tensor, base: Optional[Tensor] = None) -> None:
         """dh_{t-1} from step t's W_hh-side gradient: W_hh^T da_h (+ ``base``, a part already summed)."""

@@ -29,7 +29,7 @@ from ..common import SeqMasks, leave, leave_backward, valid_mask
 from ..reference.lstm import LSTMSaved, _input_side, _split_gates, _weight_grads, saved_shapes
 from ..reference._shared import recurrent_input
 from .lstm_steps import lstm_backward_step, lstm_forward_step
-from .triton_env import block_for
+from .triton_env import block_for, zone_strides
 
 #: layer norm needs a whole row of G*H units in one program
 MAX_LN_BLOCK = 16384
@@ -48,7 +48,7 @@ class _Launch:
         H = spec.hidden_size
         whole_row = spec.layer_norm                                 # LN reduces over the row
         self.block = block_for(H, cap=1 << 30) if whole_row else block_for(H, cap=1024)
-        self.grid = (B, triton_cdiv(H, self.block))
+        self.grid = (B, -(-H // self.block))
         self.warps = 4 if self.block <= 256 else 8 if self.block <= 2048 else 16
         s, pr = gate_slices(spec), peephole_rows(spec)
         offs = {g: s[g].start for g in s}
@@ -57,14 +57,6 @@ class _Launch:
                           PR_I=pr.get("i", 0), PR_F=pr["f"], PR_O=pr["o"], CIFG=spec.cifg, PEEP=spec.peephole)
         self.flags = dict(LN_H=spec.layer_norm, LN_C=spec.layer_norm, HAS_ZC=m.zone_c is not None,
                           HAS_ZH=m.zone_h is not None, HAS_LEN=m.lengths is not None, H_SIDE=not proj)
-
-
-def triton_cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def _zone_strides(z: Optional[Tensor]) -> tuple[int, int]:
-    return (0, 0) if z is None else (z.stride(1), z.stride(2))
 
 
 def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor, Tensor], m: SeqMasks,
@@ -108,7 +100,7 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0: tuple[Tensor
     ln_hh = w.ln_hh if ln else x
     ln_c_w, ln_c_b = (w.ln_c_w, w.ln_c_b if w.ln_c_b is not None else w.ln_c_w) if ln else (x, x)
     w_hh_t = w.w_hh.t()
-    szc, szh = _zone_strides(m.zone_c), _zone_strides(m.zone_h)
+    szc, szh = zone_strides(m.zone_c), zone_strides(m.zone_h)
     for t in range(T):
         r0, r1 = (t, t + 1) if save else (t % 2, (t + 1) % 2)
         k = t if save else 0
@@ -183,7 +175,7 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m: SeqMasks
     n_h, rstd_h = (sv.n_h, sv.rstd_h) if ln else (d_pre, d_pre)
     n_c, rstd_c = (sv.n_c, sv.rstd_c) if ln else (sv.c_new, sv.c_new)
     ln_c_w = w.ln_c_w if ln else x
-    szc, szh = _zone_strides(m.zone_c), _zone_strides(m.zone_h)
+    szc, szh = zone_strides(m.zone_c), zone_strides(m.zone_h)
     for t in reversed(range(T)):
         dm, ex_out = x, extra[t % 2]
         if proj:                                              # h's bookkeeping, then dm_t = W_hr^T dh~_t

@@ -65,3 +65,9 @@ def block_for(n: int, cap: int = 1024) -> int:
     while b < n and b < cap:
         b *= 2
     return b
+
+
+def zone_strides(z) -> tuple[int, int]:
+    """(batch, column) strides of one step of a zoneout mask (T, B, N), (0, 0) when there is none: an
+    evaluation mask is an ``expand``-ed constant with stride 0."""
+    return (0, 0) if z is None else (z.stride(1), z.stride(2))
