@@ -3,6 +3,7 @@ every output, gradients of everything, the shared data folder."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import pathlib
 
@@ -131,3 +132,27 @@ def masks_on(m: kernels.SeqMasks, device, dtype) -> kernels.SeqMasks:
     """The masks on ``device``, the floating ones in ``dtype``."""
     return kernels.SeqMasks(*(None if t is None else (t.to(device, dtype) if t.is_floating_point() else t.to(device))
                               for t in m))
+
+
+#: the sequence options a kernel test combines: lengths, resets, zoneout, variational dropout
+OPTIONS = ["lengths", "reset", "zoneout", "dropout"]
+
+
+def make_masks(spec, T, B, options, dtype=torch.float64):
+    kw = {}
+    if "lengths" in options:
+        kw["lengths"] = torch.tensor([T, 2, T - 1, 1][:B])
+    if "reset" in options:
+        kw["reset"] = torch.rand(T, B) < 0.3
+    if "zoneout" in options:
+        kw["zone_h"] = (torch.rand(T, B, spec.out_size) < 0.4).to(dtype)
+        if spec.family == "lstm":
+            kw["zone_c"] = (torch.rand(T, B, spec.hidden_size) < 0.4).to(dtype)
+    if "dropout" in options:
+        kw["drop_x"] = (torch.rand(B, spec.input_size) < 0.7).to(dtype) / 0.7
+        kw["drop_h"] = (torch.rand(B, spec.out_size) < 0.7).to(dtype) / 0.7
+    return kw
+
+
+def option_sets():
+    return [combo for r in range(len(OPTIONS) + 1) for combo in itertools.combinations(OPTIONS, r)]

@@ -3,15 +3,13 @@ product of every cell variant and every sequence option; plus gradcheck, saturat
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import torch
 
 from lstmkit import kernels
 from lstmkit.cells import GRUSpec, LSTMSpec, RNNSpec
 from lstmkit.cells.unroll import unroll
-from helpers import BACKENDS, grads
+from helpers import BACKENDS, grads, make_masks, option_sets
 
 I, H = 5, 7
 SPECS = {
@@ -29,7 +27,6 @@ SPECS = {
     "rnn_tanh": RNNSpec(I, H),
     "rnn_relu": RNNSpec(I, H, nonlinearity="relu"),
 }
-OPTIONS = ["lengths", "reset", "zoneout", "dropout"]
 
 
 def make_weights(spec, dtype=torch.float64, scale=1.0):
@@ -42,26 +39,6 @@ def make_weights(spec, dtype=torch.float64, scale=1.0):
     for p in params.values():
         p.requires_grad_()
     return params
-
-
-def make_masks(spec, T, B, options, dtype=torch.float64):
-    kw = {}
-    if "lengths" in options:
-        kw["lengths"] = torch.tensor([T, 2, T - 1, 1][:B])
-    if "reset" in options:
-        kw["reset"] = torch.rand(T, B) < 0.3
-    if "zoneout" in options:
-        kw["zone_h"] = (torch.rand(T, B, spec.out_size) < 0.4).to(dtype)
-        if spec.family == "lstm":
-            kw["zone_c"] = (torch.rand(T, B, spec.hidden_size) < 0.4).to(dtype)
-    if "dropout" in options:
-        kw["drop_x"] = (torch.rand(B, spec.input_size) < 0.7).to(dtype) / 0.7
-        kw["drop_h"] = (torch.rand(B, spec.out_size) < 0.7).to(dtype) / 0.7
-    return kw
-
-
-def option_sets():
-    return [combo for r in range(len(OPTIONS) + 1) for combo in itertools.combinations(OPTIONS, r)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

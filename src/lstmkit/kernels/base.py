@@ -37,6 +37,15 @@ class FamilyOps(NamedTuple):
     jvp: Optional[Callable] = None
 
 
+def classic_unsupported(kernel: "Kernel", spec: CellSpec) -> Optional[str]:
+    """The reason ``kernel`` cannot run ``spec``'s 1997 LSTM options, or None."""
+    classic = getattr(spec, "classic", None)
+    if classic and not kernel.runs_classic:
+        named = ", ".join(f"{k}={v!r}" for k, v in classic.items())
+        return f"{named}: the 1997 LSTM options run on the reference kernel, not the {kernel.name} kernel"
+    return None
+
+
 class Kernel:
     """Base class: subclasses set ``name``, ``families`` (family -> :class:`FamilyOps`) and may refine
     :meth:`unsupported`."""
@@ -46,12 +55,15 @@ class Kernel:
     #: whether independent parts of a call (the two directions of a bidirectional layer, a batch's halves)
     #: run side by side (:mod:`.concurrent`): for kernels whose calls release the GIL and use torch's threads
     side_by_side = False
+    #: whether it runs the 1997 LSTM options (memory blocks, no forget gate, the 1997 squashing functions,
+    #: the truncated gradient; ``LSTMSpec.classic``)
+    runs_classic = False
 
     def unsupported(self, spec: CellSpec, x: Tensor) -> Optional[str]:
         """None if this kernel runs ``spec`` on tensors like ``x``, else the reason it does not."""
         if spec.family not in self.families:
             return f"the {self.name} kernel has no {spec.family} implementation"
-        return None
+        return classic_unsupported(self, spec)
 
     def run_forward(self, spec, w, x: Tensor, state0, m: SeqMasks, reverse: bool, save: bool):
         ops = self.families[spec.family]

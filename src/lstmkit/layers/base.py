@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from .. import kernels
 from ..cells.base import CellSpec, check_prob
 from ..kernels import SeqMasks
+from ..kernels.base import classic_unsupported
 from ..kernels.cpu.bernoulli import bernoulli_mask
 from ..kernels.gpu import cudnn
 from .dropout import dropout
@@ -89,6 +90,10 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
             why = cudnn.unsupported_config(self._specs[0].family, self._route_variant())
             if why is not None:
                 raise ValueError(f"backend='cudnn' cannot run this layer: {why}")
+        elif backend != "auto":
+            why = classic_unsupported(kernels.dispatch.kernel(backend), self._specs[0])
+            if why is not None:
+                raise ValueError(f"backend={backend!r} cannot run this layer: {why}")
 
     # ------------------------------------------------------------------------------------ definition
     @abstractmethod

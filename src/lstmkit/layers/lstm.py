@@ -29,6 +29,14 @@ class LSTM(RecurrentBase):
             ``weight_ln_hh_l{k}``, ``weight_ln_c_l{k}``, ``bias_ln_c_l{k}``).
         cifg: coupled input-forget gate (i_t = 1 - f_t; weights have 3H rows f|g|o).
         forget_bias: initial forget-gate bias (None: torch.nn's initialisation).
+        cells_per_block, forget_gate, input_squash, output_squash, truncated_gradient: the original LSTM of
+            Hochreiter & Schmidhuber (1997): memory blocks of ``cells_per_block`` cells sharing their gates
+            (weights have H + 3H/S rows i|f|g|o, gates one row per block), no forget gate (the constant
+            error carousel; rows i|g|o), the squashing functions g = 4 sigma - 2 and h = 2 sigma - 1 (or
+            h = identity), and the truncated gradient (error flows back in time through the cell state only).
+            See :class:`lstmkit.cells.LSTMCell`; these run on the reference kernel.
+        init_range, gate_bias_steps: the 1997 initialisation: every weight from U(-init_range, init_range),
+            and blockwise staggered (input, forget, output) gate biases (see :class:`lstmkit.cells.LSTMSpec`).
         input_dropout: variational dropout on each layer's input x_t, one mask per sequence (Gal &
             Ghahramani 2016), in training.
         recurrent_dropout: variational dropout on h_{t-1} where it enters W_hh h_{t-1}, one mask per
@@ -63,26 +71,39 @@ class LSTM(RecurrentBase):
         >>> ln = lstmkit.LSTM(10, 20, layer_norm=True, peephole=True, zoneout_c=0.5, forget_bias=1.0)
         >>> ln(torch.randn(7, 2, 10))[0].shape
         torch.Size([7, 2, 20])
+        >>> lstm97 = lstmkit.LSTM(2, 4, cells_per_block=2, forget_gate=False, input_squash="1997",
+        ...                       output_squash="1997", truncated_gradient=True, init_range=0.1,
+        ...                       gate_bias_steps=(0.0, 0.0, -1.0))     # 2 blocks of 2 cells, as in 1997
+        >>> lstm97.bias_ih_l0[-2:]                  # output-gate biases of blocks 1 and 2
+        tensor([-1., -2.], grad_fn=<SliceBackward0>)
     """
 
     _torch_cls = nn.LSTM
     _torch_args = RecurrentBase._torch_args + ("proj_size",)
-    _variant_defaults = {"peephole": False, "layer_norm": False, "cifg": False, "forget_bias": None}
-    _init_only_options = ("forget_bias",)
+    _variant_defaults = {"peephole": False, "layer_norm": False, "cifg": False, "forget_bias": None,
+                         "cells_per_block": 1, "forget_gate": True, "input_squash": "tanh",
+                         "output_squash": "tanh", "truncated_gradient": False, "init_range": None,
+                         "gate_bias_steps": None}
+    _init_only_options = ("forget_bias", "init_range", "gate_bias_steps")
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, device=None, dtype=None, *, peephole: bool = False,
                  layer_norm: bool = False, cifg: bool = False, forget_bias: Optional[float] = None,
                  input_dropout: float = 0.0, recurrent_dropout: float = 0.0, zoneout_h: float = 0.0,
-                 zoneout_c: float = 0.0, backend: str = "auto") -> None:
+                 zoneout_c: float = 0.0, cells_per_block: int = 1, forget_gate: bool = True,
+                 input_squash: str = "tanh", output_squash: str = "tanh", truncated_gradient: bool = False,
+                 init_range: Optional[float] = None, gate_bias_steps=None, backend: str = "auto") -> None:
         self.proj_size = proj_size
         self.zoneout_h = check_prob("zoneout_h", zoneout_h)
         self.zoneout_c = check_prob("zoneout_c", zoneout_c)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype, input_dropout=input_dropout, recurrent_dropout=recurrent_dropout,
                          backend=backend, proj_size=proj_size, peephole=peephole, layer_norm=layer_norm,
-                         cifg=cifg, forget_bias=forget_bias)
+                         cifg=cifg, forget_bias=forget_bias, cells_per_block=cells_per_block,
+                         forget_gate=forget_gate, input_squash=input_squash, output_squash=output_squash,
+                         truncated_gradient=truncated_gradient, init_range=init_range,
+                         gate_bias_steps=gate_bias_steps)
 
     def _make_spec(self, input_size, hidden_size, bias, **options) -> LSTMSpec:
         return LSTMSpec(input_size, hidden_size, bias, **options)

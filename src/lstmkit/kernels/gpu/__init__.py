@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Callable, Optional
 
-from ..base import FamilyOps, Kernel
+from ..base import FamilyOps, Kernel, classic_unsupported
 from .graphs import Graphed
 from .triton_env import family_module, unsupported_device
 
@@ -96,5 +96,8 @@ class TritonKernel(Kernel):
             return why
         if spec.family not in self._FAMILIES:
             return f"the triton kernel has no {spec.family} implementation"
+        why = classic_unsupported(self, spec)
+        if why is not None:
+            return why
         check = getattr(family_module(spec.family), "unsupported", None)
         return None if check is None else check(spec, x)

@@ -6,6 +6,7 @@ from . import gru, lstm, rnn
 
 class ReferenceKernel(Kernel):
     name = "reference"
+    runs_classic = True
     families = {
         "lstm": FamilyOps(lstm.lstm_forward, lstm.lstm_backward, lstm.saved_shapes, lstm.LSTMSaved, lstm.gates_of,
                           lstm.lstm_jvp),
