@@ -1,6 +1,7 @@
 """``lstmkit longlag``: the long-time-lag experiments from the command line.
 
     lstmkit longlag adding --T 100 --cell lstm --seeds 3 --json adding.json
+    lstmkit longlag adding --T 100 --cell lstm1997      # the 1997 LSTM: 2 memory blocks of 2 cells
     lstmkit longlag suite --quick
     lstmkit longlag gradflow --task adding --T 200
 
@@ -76,7 +77,12 @@ def _task_parser(sub, name: str) -> None:
     d = LongLagConfig()
     p = sub.add_parser(name, help=_HELP[name], description=f"Train on task {name}: {_HELP[name]}.",
                        epilog=f"example: lstmkit longlag {name} --cell lstm --seeds 2")
-    p.add_argument("--cell", choices=sorted(CELLS), default=d.cell)
+    p.add_argument("--cell", choices=sorted(CELLS), default=d.cell,
+                   help="lstm1997: the 1997 LSTM (memory blocks, no forget gate, its squashing, truncated gradient "
+                        "and initialisation) with the task's memory blocks from the paper's Table 10")
+    p.add_argument("--blocks", type=int, help="memory blocks of the 1997 cell (default: the task's topology)")
+    p.add_argument("--cells-per-block", type=int, help="cells per memory block of the 1997 cell (default: the "
+                                                       "task's topology)")
     p.add_argument("--T", type=int, help="length / lag parameter (task default when omitted)")
     p.add_argument("--p", type=int, help="number of distractor symbols (2a, 2b, 2c)")
     p.add_argument("--N", type=int, help="informative leading elements (3a)")
@@ -112,7 +118,7 @@ def _task_parser(sub, name: str) -> None:
         torch.set_num_threads(a.threads)
         keys = {k: getattr(a, k) for k in ("cell", "T", "p", "N", "hidden", "layers", "peephole", "forget_bias",
                                            "init", "batch", "lr", "clip", "max_sequences", "max_seconds",
-                                           "seed", "log_every", "backend")}
+                                           "seed", "log_every", "backend", "blocks", "cells_per_block")}
         run_task(LongLagConfig.from_dict({"task": name, **keys}), seeds=a.seeds, json_path=a.json)
     p.set_defaults(func=go)
 
@@ -178,11 +184,13 @@ def register(commands, train_commands) -> None:
     sub = p.add_subparsers(dest="longlag_command", metavar="<task|suite|gradflow>", required=True)
     for name in TASKS:
         _task_parser(sub, name)
-    s = sub.add_parser("suite", help="every task for LSTM, GRU and Elman RNN: a table beside the paper's",
-                       epilog="example: lstmkit longlag suite --quick")
+    s = sub.add_parser("suite", help="every task for LSTM, GRU and Elman RNN (and the 1997 LSTM): a table beside "
+                                     "the paper's",
+                       epilog="example: lstmkit longlag suite --quick --cells lstm,lstm1997")
     s.add_argument("--quick", action="store_true", help="small settings and budgets (under 10 minutes)")
     s.add_argument("--seeds", type=int, help="seeds per task and cell (quick: 2, full: 3)")
-    s.add_argument("--cells", default="lstm,gru,rnn")
+    s.add_argument("--cells", default="lstm,gru,rnn",
+                   help=f"comma-separated, among {','.join(sorted(CELLS))} (default: lstm,gru,rnn)")
     s.add_argument("--tasks", help="comma-separated subset of the suite's tasks")
     s.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
     s.add_argument("--max-seconds", type=_positive(float), help="cap every run's wall time (overrides the table)")
@@ -196,7 +204,8 @@ def register(commands, train_commands) -> None:
     g.add_argument("--task", default=gf.task,
                    choices=[t for t in TASKS if t not in ("reber", "reber-continual", "2a", "copy")])
     g.add_argument("--T", type=int, default=gf.T, help=f"length / lag of the task (default {gf.T})")
-    g.add_argument("--cells", default=",".join(gf.cells), help="comma-separated cells to compare (default "
+    g.add_argument("--cells", default=",".join(gf.cells), help="comma-separated cells to compare, among "
+                   f"{','.join(sorted(CELLS))} (default "
                    f"{','.join(gf.cells)})")
     g.add_argument("--hidden", type=int, default=gf.hidden, help=f"units (default {gf.hidden})")
     g.add_argument("--init", choices=["chrono", "default"], default=gf.init,

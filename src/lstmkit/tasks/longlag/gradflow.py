@@ -102,7 +102,7 @@ def _ratio(g: list[float]) -> float:
 def run_gradflow(cfg: GradFlowConfig, log: Callable[[str], None] = print) -> dict:
     """Measure at initialisation, train each cell within the budget, measure again; plot and save."""
     def config(cell: str) -> LongLagConfig:
-        return LongLagConfig(task=cfg.task, cell=cell, T=cfg.T, hidden=cfg.hidden, init=cfg.init, seed=cfg.seed,
+        return LongLagConfig(task=cfg.task, cell=cell, T=cfg.T, hidden=None if cell == "lstm1997" else cfg.hidden, init=cfg.init, seed=cfg.seed,
                              max_seconds=cfg.train_seconds, max_sequences=cfg.train_sequences, log_every=30)
 
     if cfg.batch < 1:

@@ -12,14 +12,16 @@ from ...layers import GRU, LSTM, RNN
 
 __all__ = ["CELLS", "Net"]
 
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN, "lstm1997": LSTM}
 
 
 class Net(nn.Module):
     """``cell`` layer(s) of ``hidden`` units, then a linear layer to ``output_size`` at every step.
 
     Args:
-        cell: "lstm", "gru" or "rnn" (Elman, tanh).
+        cell: "lstm", "gru", "rnn" (Elman, tanh) or "lstm1997" (the 1997 LSTM: memory blocks, no forget
+            gate, its squashing, truncated gradient and initialisation; ``lstm1997`` gives its options, see
+            :mod:`~lstmkit.tasks.longlag.topology`).
         peephole: LSTM peephole connections (LSTM only).
         forget_bias: initial LSTM forget-gate bias (None: torch.nn's initialisation; LSTM only).
         chrono: if set, the chrono initialisation of Tallec & Ollivier (2018) for lags up to ``chrono``
@@ -28,6 +30,8 @@ class Net(nn.Module):
             Gates then start by remembering over a spread of time scales up to the task's lag. No
             effect on the Elman RNN, which has no gates. Overrides ``forget_bias``.
         backend: kernel choice passed to the layer.
+        lstm1997: the :class:`lstmkit.LSTM` options of the 1997 cell (``Topology.options()``), with
+            ``cell="lstm1997"``; ``hidden`` must be a whole number of its memory blocks.
 
     Example::
 
@@ -40,13 +44,20 @@ class Net(nn.Module):
 
     def __init__(self, cell: str, input_size: int, hidden: int, output_size: int, layers: int = 1,
                  peephole: bool = False, forget_bias: Optional[float] = None, chrono: Optional[int] = None,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", lstm1997: Optional[dict] = None) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         options = {}
         if cell == "lstm":
             options = {"peephole": peephole, "forget_bias": forget_bias}
+        elif cell == "lstm1997":
+            if lstm1997 is None:
+                raise ValueError("cell='lstm1997' needs lstm1997= (the options of Topology.options())")
+            if chrono is not None:
+                raise ValueError("chrono initialisation sets forget-gate biases; the 1997 cell has no forget gate "
+                                 "and its own initialisation (init_range, gate_bias_steps)")
+            options = {"peephole": peephole, **lstm1997}
         elif peephole:
             raise ValueError(f"peephole connections are an LSTM option, got cell={cell!r}")
         self.cell = cell

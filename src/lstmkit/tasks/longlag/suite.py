@@ -129,15 +129,23 @@ def _cell_text(runs: list[dict]) -> str:
     return f"{head}, {seqs:,} ({secs:.0f} s{extra})"
 
 
+def _topology_text(runs: list[dict]) -> str:
+    """ " [2x2, 61 w]" for a 1997 cell's runs: its memory blocks and weights; "" for the other cells."""
+    cfg = runs[0].get("config", {}) if runs else {}
+    if cfg.get("cell") != "lstm1997":
+        return ""
+    return f" [{cfg['blocks']}x{cfg['cells_per_block']}, {runs[0]['weights']} w]"
+
+
 def table(rows: list[dict], cells=("lstm", "gru", "rnn")) -> str:
     """The markdown table: task | paper LSTM | each cell (solved/seeds, median sequences, median wall
     time of the solved runs, and for "n successive correct" criteria the median sequence from which
     every one was right) | the paper on other networks."""
-    names = {"lstm": "LSTM", "gru": "GRU", "rnn": "Elman RNN"}
+    names = {"lstm": "LSTM", "gru": "GRU", "rnn": "Elman RNN", "lstm1997": "LSTM 1997"}
     head = "| task | paper LSTM (sequences) | " + " | ".join(f"ours {names[c]}" for c in cells) + " | paper: others |"
     lines = [head, "|" + "---|" * (len(cells) + 3)]
     for r in rows:
-        cols = [_cell_text(r["cells"][c]) for c in cells]
+        cols = [_cell_text(r["cells"][c]) + _topology_text(r["cells"][c]) for c in cells]
         lines.append(f"| {r['entry'].describe()} | {r['paper']} | " + " | ".join(cols) + f" | {r['others']} |")
     return "\n".join(lines)
 

@@ -27,6 +27,7 @@ from torch import nn
 from ...state import detach_state
 from .model import CELLS, Net
 from .registry import make_task, others, paper, recipe
+from .topology import topology, weights
 
 __all__ = ["LongLagConfig", "train", "build", "fit", "resolve"]
 
@@ -38,7 +39,9 @@ class LongLagConfig:
 
     Attributes:
         task: reber, reber-continual, 2a, 2b, 2c, 3a, adding, multiplication, 6a, 6b, adding-modern, copy.
-        cell: lstm, gru or rnn (Elman).
+        cell: lstm, gru, rnn (Elman) or lstm1997 (the 1997 LSTM with the task's Table-10 memory blocks:
+            :mod:`~lstmkit.tasks.longlag.topology`; its size comes from ``blocks`` x ``cells_per_block``,
+            not ``hidden``, and it always takes the paper's initialisation).
         T: the task's length or lag parameter (adding/multiplication/copy/3a: T; 2c: the minimal lag q;
             reber-continual: symbols per test stream).
         p: distractor symbols (2a, 2b, 2c; 2c defaults to p = q).
@@ -52,6 +55,7 @@ class LongLagConfig:
         seed: seeds the weights and the sequence generator.
         log_every: seconds between progress lines.
         backend: the recurrent kernel ("auto": the fastest available).
+        blocks, cells_per_block: override the 1997 topology of the task (lstm1997 only).
     """
 
     task: str = "adding"
@@ -72,6 +76,8 @@ class LongLagConfig:
     seed: int = 0
     log_every: float = 10.0
     backend: str = "auto"
+    blocks: Optional[int] = None
+    cells_per_block: Optional[int] = None
 
     @classmethod
     def from_dict(cls, d: dict) -> "LongLagConfig":
@@ -89,6 +95,15 @@ def resolve(cfg: LongLagConfig) -> LongLagConfig:
         raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cfg.cell!r}")
     r = recipe(cfg.task)
     out = LongLagConfig(**asdict(cfg))
+    if out.cell == "lstm1997":
+        if out.hidden is not None:
+            raise ValueError(f"--hidden {out.hidden}: the 1997 cell's size is its memory blocks; expected "
+                             f"--blocks and --cells-per-block instead")
+        topo = topology(out.task, out.blocks, out.cells_per_block)
+        out.blocks, out.cells_per_block, out.hidden, out.init = topo.blocks, topo.cells_per_block, topo.hidden, "1997"
+    elif out.blocks is not None or out.cells_per_block is not None:
+        raise ValueError(f"--blocks and --cells-per-block shape the 1997 cell's memory blocks; expected them with "
+                         f"--cell lstm1997, got --cell {out.cell}")
     for k in ("hidden", "batch", "lr", "max_sequences"):
         if getattr(out, k) is None:
             setattr(out, k, getattr(r, k))
@@ -101,9 +116,9 @@ def resolve(cfg: LongLagConfig) -> LongLagConfig:
         raise ValueError(f"clip must be a finite number >= 0 (0: no clipping), got {out.clip}")
     if out.forget_bias is not None and not math.isfinite(out.forget_bias):
         raise ValueError(f"forget_bias must be finite, got {out.forget_bias}")
-    if out.cell != "lstm" and out.peephole:
+    if out.cell not in ("lstm", "lstm1997") and out.peephole:
         raise ValueError(f"--peephole is an LSTM option, got cell {out.cell!r}")
-    if out.init not in ("chrono", "default"):
+    if out.init not in ("chrono", "default") and not (out.cell == "lstm1997" and out.init == "1997"):
         raise ValueError(f"init must be 'chrono' or 'default', got {out.init!r}")
     if out.cell != "lstm":
         out.forget_bias = None
@@ -115,8 +130,11 @@ def build(cfg: LongLagConfig):
     cfg = resolve(cfg)
     task = make_task(cfg.task, seed=cfg.seed, T=cfg.T, p=cfg.p, N=cfg.N)
     torch.manual_seed(cfg.seed)
+    options = None
+    if cfg.cell == "lstm1997":
+        options = topology(cfg.task, cfg.blocks, cfg.cells_per_block).options()
     net = Net(cfg.cell, task.input_size, cfg.hidden, task.output_size, cfg.layers, cfg.peephole,
-              cfg.forget_bias, task.horizon if cfg.init == "chrono" else None, cfg.backend)
+              cfg.forget_bias, task.horizon if cfg.init == "chrono" else None, cfg.backend, lstm1997=options)
     return cfg, task, net
 
 
@@ -142,7 +160,8 @@ def fit(cfg: LongLagConfig, task, net: Net, log: Callable[[str], None] = print) 
     crit = task.criterion(predict_stream if stateful else predict)
     seen, steps, state, solved = 0, 0, None, False
     t0 = last_log = time.perf_counter()
-    log(f"{task.describe()} | {cfg.cell.upper()} {cfg.hidden} units, {cfg.init} init | "
+    size = f"{cfg.blocks}x{cfg.cells_per_block} blocks" if cfg.cell == "lstm1997" else f"{cfg.hidden} units"
+    log(f"{task.describe()} | {cfg.cell.upper()} {size} ({weights(net):,} weights), {cfg.init} init | "
         f"batch {cfg.batch}, Adam lr {cfg.lr} | "
         f"seed {cfg.seed} | budget {cfg.max_sequences:,} sequences")
     while True:
@@ -180,4 +199,5 @@ def fit(cfg: LongLagConfig, task, net: Net, log: Callable[[str], None] = print) 
             # with a "n successive correct" criterion: sequences seen when that final run began
             "learned_at": seen - crit.run if solved and hasattr(crit, "run") else None,
             "paper": {"lstm_sequences": fig[0], "lstm": fig[1], "others": others(cfg.task)},
+            "weights": weights(net),
             "config": asdict(cfg)}
