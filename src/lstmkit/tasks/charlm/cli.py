@@ -6,7 +6,9 @@ import argparse
 import math
 import sys
 
+from ...train import RunDir
 from ..evaluate import register_evaluator
+from ..sampling import sampler_for
 from ..runs import add_run_args, run_train_command
 from .config import CharLMConfig
 from .jobs import load_model, resume, sample_text, train
@@ -36,6 +38,16 @@ read in one pass, then each new character goes through the network with the recu
 
 
 def _sample(args: argparse.Namespace) -> None:
+    other = sampler_for(RunDir.open(args.run), CharLMConfig.task)           # a music run: its own sampler
+    if other is not None:
+        other(RunDir.open(args.run), args)
+        return
+    for flag in ("midi", "prime_frames", "data"):
+        if getattr(args, flag, None) is not None:
+            raise ValueError(f"--{flag.replace('_', '-')} is for music runs; {args.run} is a charlm run (it takes "
+                             f"--prime text)")
+    if args.temperature is None:
+        args.temperature = 0.8
     model, vocab, _ = load_model(args.run, args.checkpoint)
     prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.index else vocab.chars[1])
     chars = sample_text(model, vocab, prime, args.length, args.temperature, args.top_k, args.seed, args.unknown)
@@ -92,15 +104,17 @@ def register(commands, train_commands) -> None:
     add_run_args(p, CharLMConfig)
     p.set_defaults(func=lambda args: run_train_command(args, CharLMConfig, train, resume))
 
-    s = commands.add_parser("sample", help="generate text from a trained charlm run", description=SAMPLE_HELP,
+    s = commands.add_parser("sample", help="generate text from a trained charlm run (music runs: a MIDI file)",
+                            description=SAMPLE_HELP,
                             epilog='example: lstmkit sample runs/charlm-20250101-120000 --prime "def " '
                                    '--temperature 0.7 --length 400 --seed 1',
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("run", metavar="RUN_DIR", help="a run folder made by lstmkit train charlm")
+    s.add_argument("run", metavar="RUN_DIR", help="a run folder made by lstmkit train charlm (or music)")
     s.add_argument("--prime", help="text to start from (default: a newline)")
     s.add_argument("--length", type=int, default=500, help="characters to generate (default: 500)")
-    s.add_argument("--temperature", type=float, default=0.8,
-                   help="below 1: safer, above 1: wilder, 0: always the most likely (default: 0.8)")
+    s.add_argument("--temperature", type=float, default=None,
+                   help="below 1: safer, above 1: wilder, 0: always the most likely (default: 0.8; music runs "
+                        "1.0)")
     s.add_argument("--top-k", type=int, default=0, help="draw only among the k most likely (default: 0, off)")
     s.add_argument("--seed", type=int, default=None, help="seed for a reproducible sample (default: random)")
     s.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto",
