@@ -20,8 +20,8 @@ from lstmkit.tasks.music.midi import read_midi_roll  # noqa: E402
 from lstmkit.tasks.music.rolls import synthetic_chorales  # noqa: E402
 from lstmkit.train import load_checkpoint  # noqa: E402
 
-TINY = ["--hidden", "12", "--layers", "1", "--warmup-steps", "0", "--decay-steps", "16", "--batch-size", "8", "--eval-every", "5", "--log-every", "5",
-        "--final-sample", "12"]
+TINY = ["--hidden", "12", "--layers", "1", "--warmup-steps", "0", "--decay-steps", "16", "--batch-size", "8",
+        "--eval-every", "5", "--log-every", "5", "--final-sample", "12"]
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,15 @@ def test_sample_still_refuses_runs_it_cannot_generate_from(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sample", str(run)]) == 2
     assert "is a 'tagger' run; lstmkit sample generates from charlm, music runs" in capsys.readouterr().err
+
+
+def test_eval_on_a_midi_folder(run, tmp_path, capsys):
+    from lstmkit.tasks.music.midi import write_midi
+    rolls = synthetic_chorales()
+    for k in range(2):
+        write_midi(rolls.test[k], tmp_path / f"piece{k}.mid", frame_seconds=0.25)   # 120 bpm, 2 frames a beat
+    assert main(["eval", str(run), "--data", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    assert report["sequences"] == 2 and report["frames"] == sum(len(rolls.test[k]) - 1 for k in range(2))
+    assert 0 < report["nll"] < 88 * np.log(2)

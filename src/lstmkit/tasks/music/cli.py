@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from ..evaluate import register_evaluator
 from ..runs import add_train_command
 from ..sampling import register_sampler

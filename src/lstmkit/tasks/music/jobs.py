@@ -75,12 +75,8 @@ def generate(model: MusicRNN, rolls: Optional[Rolls], length: int, prime_frames:
              seed: Optional[int] = None, piece: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``(real, generated)``: the first ``prime_frames`` frames of test sequence ``piece`` of ``rolls``
     (none: an empty prime) and ``length`` frames sampled after them; ``real`` is that test sequence."""
-    if rolls is None or prime_frames == 0:
-        real = rolls.test[piece % len(rolls.test)] if rolls is not None else torch.zeros(0, model.width, dtype=torch.uint8)
-        prime = None
-    else:
-        real = rolls.test[piece % len(rolls.test)]
-        prime = real[:prime_frames]
+    real = rolls.test[piece % len(rolls.test)] if rolls is not None else torch.zeros(0, model.width, dtype=torch.uint8)
+    prime = real[:prime_frames] if rolls is not None and prime_frames else None
     new = sample_roll(model, length, prime, temperature, seed)
     full = new if prime is None else torch.cat([prime.to(torch.uint8), new])
     return real, full
@@ -102,13 +98,13 @@ def final_report(task: MusicTask, run: RunDir, cfg: MusicConfig, stream: Optiona
     print(f"\n{which} checkpoint of {run.path} ({model.num_parameters():,} parameters): validation NLL "
           f"{val:.4f}, test NLL {test:.4f} (nats per frame; {n_val:,} and {n_test:,} frames)", file=out, flush=True)
     if cfg.final_sample:
-        real, generated = generate(model, task.rolls, cfg.final_sample, min(16, len(task.rolls.test[0]) - 1),
-                                   seed=cfg.seed)
+        primed = min(16, len(task.rolls.test[0]) - 1)
+        real, generated = generate(model, task.rolls, cfg.final_sample, primed, seed=cfg.seed)
         run.samples.mkdir(exist_ok=True)
         write_midi(generated, run.samples / "final.mid", task.rolls.frame_seconds)
         plot_rolls(run.path / "pianoroll.png", [("real: test sequence 0", real),
-                                                 (f"generated: primed by its first 16 frames, {which} checkpoint",
-                                                  generated)], title=str(run.path.name))
+                                                 (f"generated: primed by its first {primed} frames, {which} "
+                                                  f"checkpoint", generated)], title=str(run.path.name))
         print(f"sample: {run.samples / 'final.mid'}; piano-roll: {run.path / 'pianoroll.png'}", file=out, flush=True)
 
 
@@ -149,6 +145,9 @@ def evaluate_run(run: RunDir, data: str, args: argparse.Namespace) -> dict:
     p = pathlib.Path(data)
     if p.is_dir() or p.suffix.lower() in (".mid", ".midi"):
         from .midi import midi_files, read_midi_roll
+        if model.width != 88:
+            raise ValueError(f"{run.path} models {model.width} keys per frame; MIDI is read as 88 piano keys, "
+                             f"expected a run trained on 88-key rolls to score {data}")
         rolls = [read_midi_roll(f, cfg.frames_per_beat, cfg.fs) for f in midi_files(p)]
         rolls = [r for r in rolls if len(r) >= 2]
         if not rolls:

@@ -150,9 +150,6 @@ class MusicTask(TrainTask):
         test, _ = split_nll(model, self.rolls.test, self.config.eval_batch_size)
         return {"val_nll": round(val, 5), "test_nll": round(test, 5)}
 
-    def train_metrics(self, mean_loss: float) -> dict[str, float]:
-        return {"train_loss": mean_loss}
-
     # ------------------------------------------------------------------------------------- state
     def metadata(self) -> dict:
         r = self.rolls
