@@ -25,14 +25,15 @@ class MusicConfig(TrainConfig):
 
         >>> from lstmkit.tasks.music import MusicConfig
         >>> cfg = MusicConfig(cell="gru", hidden=46, layers=1)
-        >>> cfg.validate(); cfg.window, cfg.patience
-        (200, 15)
+        >>> cfg.validate(); cfg.window, cfg.resolved_max_steps()
+        (200, 600)
     """
 
     task: ClassVar[str] = "music"
 
     # ------------------------------------------------------------------ engine defaults for this job
-    max_steps: int = max_steps_opt(4000)
+    max_steps: int = max_steps_opt(0, "optimisation steps to run (0: 600 on the synthetic chorales, 4000 with "
+                                      "--data)")
     lr: float = opt(1e-2, "peak learning rate of AdamW")
     warmup_steps: int = opt(100, "steps of linear learning-rate warm-up from 0")
     weight_decay: float = opt(1e-2, "AdamW weight decay, on matrices only (not biases, gains)")
@@ -77,8 +78,17 @@ class MusicConfig(TrainConfig):
     nonlinearity: str = opt("tanh", "RNN: tanh or relu", choices=("tanh", "relu"))
     backend: str = backend_opt()
 
+    def resolved_max_steps(self) -> int:
+        """``max_steps``, with 0 resolved to its default for the data."""
+        return self.max_steps or (4000 if self.data else 600)
+
     def validate(self) -> None:
-        super().validate()
+        max_steps = self.max_steps
+        self.max_steps = max_steps or 1                                   # 0 is "auto", resolved by the job
+        try:
+            super().validate()
+        finally:
+            self.max_steps = max_steps
         for name in ("batch_size", "eval_batch_size", "layers", "hidden", "frames_per_beat"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

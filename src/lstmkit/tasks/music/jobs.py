@@ -24,7 +24,9 @@ __all__ = ["train", "resume", "load_model", "generate", "evaluate_run", "final_r
 
 
 def _resolve(cfg: MusicConfig) -> MusicConfig:
+    """Paths made absolute (the run resumes from any folder) and max_steps 0 resolved."""
     absolute_paths(cfg, ("data",))
+    cfg.max_steps = cfg.resolved_max_steps()
     cfg.validate()
     return cfg
 
