@@ -102,11 +102,17 @@ def final_report(task: MusicTask, run: RunDir, cfg: MusicConfig, stream: Optiona
     if cfg.final_sample:
         primed = min(16, len(task.rolls.test[0]) - 1)
         real, generated = generate(model, task.rolls, cfg.final_sample, primed, seed=cfg.seed)
-        run.samples.mkdir(exist_ok=True)
-        write_midi(generated, run.samples / "final.mid", task.rolls.frame_seconds)
         plot_rolls(run.path / "pianoroll.png", [("real: test sequence 0", real),
                                                  (f"generated: primed by its first {primed} frames, {which} "
                                                   f"checkpoint", generated)], title=str(run.path.name))
+        try:
+            import pretty_midi  # noqa: F401  (the music extra; training itself does not need it)
+        except ImportError:
+            print(f"piano-roll: {run.path / 'pianoroll.png'}; no MIDI sample written: pretty_midi is not "
+                  f"installed (pip install 'lstmkit[music]')", file=out, flush=True)
+            return
+        run.samples.mkdir(exist_ok=True)
+        write_midi(generated, run.samples / "final.mid", task.rolls.frame_seconds)
         print(f"sample: {run.samples / 'final.mid'}; piano-roll: {run.path / 'pianoroll.png'}", file=out, flush=True)
 
 
