@@ -76,8 +76,10 @@ def read_mat(path: str | pathlib.Path, width: int | None = None) -> Rolls:
     """The three splits of a ``.mat`` file holding ``traindata``, ``validdata`` and ``testdata``: cell arrays
     of ``T x K`` piano-rolls (every entry the same K; ``width`` given: K must equal it). Values > 0 count as
     a sounding key. Sequences of fewer than 2 frames (nothing to predict) are dropped."""
-    import scipy.io
-
+    try:
+        import scipy.io
+    except ImportError:
+        raise ImportError(f"reading {path} (.mat) needs scipy: pip install 'lstmkit[music]'") from None
     path = pathlib.Path(path)
     try:
         data = scipy.io.loadmat(str(path))
