@@ -20,6 +20,8 @@ __all__ = ["LSTMSpec", "LSTMWeights", "LSTMCell", "lstm_step", "gate_slices", "s
 #: the squashing functions a cell's input (g) and output (h) can take, by name
 INPUT_SQUASH = ("tanh", "1997")
 OUTPUT_SQUASH = ("tanh", "1997", "identity")
+#: the 1997 options that change the computation (not only the initialisation)
+CLASSIC_OPTIONS = ("cells_per_block", "forget_gate", "input_squash", "output_squash", "truncated_gradient")
 
 
 class LSTMWeights(NamedTuple):
@@ -168,9 +170,8 @@ class LSTMSpec(CellSpec):
         """The 1997 options that change the computation (memory blocks, no forget gate, squashing,
         truncated gradient) set away from the usual LSTM's, {} when none: the kernels that run them are
         the ones whose ``runs_classic`` is set (the reference)."""
-        usual = {"cells_per_block": 1, "forget_gate": True, "input_squash": "tanh", "output_squash": "tanh",
-                 "truncated_gradient": False}
-        return {k: getattr(self, k) for k, v in usual.items() if getattr(self, k) != v}
+        usual = self.__dataclass_fields__
+        return {k: getattr(self, k) for k in CLASSIC_OPTIONS if getattr(self, k) != usual[k].default}
 
     @property
     def out_size(self) -> int:

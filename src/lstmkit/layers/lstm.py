@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Optional
 
 from torch import nn
 
-from ..cells.base import check_prob
+from ..cells.base import CellSpec, check_prob
 from ..cells.lstm import LSTMSpec
 from .base import RecurrentBase
 
@@ -80,10 +81,9 @@ class LSTM(RecurrentBase):
 
     _torch_cls = nn.LSTM
     _torch_args = RecurrentBase._torch_args + ("proj_size",)
-    _variant_defaults = {"peephole": False, "layer_norm": False, "cifg": False, "forget_bias": None,
-                         "cells_per_block": 1, "forget_gate": True, "input_squash": "tanh",
-                         "output_squash": "tanh", "truncated_gradient": False, "init_range": None,
-                         "gate_bias_steps": None}
+    # every LSTMSpec option the layer takes, at its neutral (torch.nn) value
+    _variant_defaults = {f.name: f.default for f in fields(LSTMSpec)
+                         if f.name not in {g.name for g in fields(CellSpec)} | {"proj_size", "ln_eps"}}
     _init_only_options = ("forget_bias", "init_range", "gate_bias_steps")
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,

@@ -79,6 +79,8 @@ class TrainConfig:
     """
 
     task: ClassVar[str] = "train"
+    #: whether max_steps=0 means "the job's default for its data" (resolved by the job, not here)
+    auto_max_steps: ClassVar[bool] = False
 
     seed: int = opt(0, "seed of every random number generator (init, data order, dropout)")
     max_steps: int = max_steps_opt(5000)
@@ -141,8 +143,9 @@ class TrainConfig:
                 if isinstance(v, float) and not math.isfinite(v):
                     where = f"{f.name}[{k}]" if isinstance(value, list) else f.name
                     raise ValueError(f"{where} must be a finite number, got {v}")
-        positive = ("max_steps", "eval_every", "log_every", "step_every")
-        for name in positive:
+        if self.max_steps < (0 if self.auto_max_steps else 1):
+            raise ValueError(f"max_steps must be >= {0 if self.auto_max_steps else 1}, got {self.max_steps}")
+        for name in ("eval_every", "log_every", "step_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("warmup_steps", "decay_steps", "checkpoint_every", "patience", "max_time", "decay_time",

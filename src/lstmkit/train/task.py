@@ -65,6 +65,14 @@ class TrainTask(ABC):
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
 
+    @staticmethod
+    def check_same_data(state: dict, digest: str) -> None:
+        """For :meth:`load_state_dict`: raise ValueError when the data's sha256 ``digest`` is not the one the
+        run started with (``state["data_sha256"]``), so a resume never continues on other data."""
+        if state["data_sha256"] != digest:
+            raise ValueError(f"the training data changed since the run started: expected sha256 "
+                             f"{state['data_sha256']}, got {digest}")
+
     @abstractmethod
     def build_model(self) -> nn.Module:
         """A fresh model (the trainer seeds the RNGs first, moves it to ``config.device``)."""

@@ -38,9 +38,10 @@ read in one pass, then each new character goes through the network with the recu
 
 
 def _sample(args: argparse.Namespace) -> None:
-    other = sampler_for(RunDir.open(args.run), CharLMConfig.task)           # a music run: its own sampler
+    run = RunDir.open(args.run)
+    other = sampler_for(run, CharLMConfig.task)                              # a music run: its own sampler
     if other is not None:
-        other(RunDir.open(args.run), args)
+        other(run, args)
         return
     for flag in ("midi", "prime_frames", "data"):
         if getattr(args, flag, None) is not None:

@@ -102,5 +102,4 @@ def topology(task: str, blocks: Optional[int] = None, cells_per_block: Optional[
 
 def weights(net) -> int:
     """Trainable weights of a network, counting b_ih + b_hh once (one bias per unit, as the paper does)."""
-    total = sum(p.numel() for n, p in net.named_parameters() if "bias_hh" not in n)
-    return total
+    return sum(p.numel() for n, p in net.named_parameters() if "bias_hh" not in n)

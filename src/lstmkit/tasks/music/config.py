@@ -29,6 +29,7 @@ class MusicConfig(TrainConfig):
         (200, 600)
     """
 
+    auto_max_steps: ClassVar[bool] = True
     task: ClassVar[str] = "music"
 
     # ------------------------------------------------------------------ engine defaults for this job
@@ -83,12 +84,7 @@ class MusicConfig(TrainConfig):
         return self.max_steps or (4000 if self.data else 600)
 
     def validate(self) -> None:
-        max_steps = self.max_steps
-        self.max_steps = max_steps or 1                                   # 0 is "auto", resolved by the job
-        try:
-            super().validate()
-        finally:
-            self.max_steps = max_steps
+        super().validate()
         for name in ("batch_size", "eval_batch_size", "layers", "hidden", "frames_per_beat"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -161,7 +161,5 @@ class MusicTask(TrainTask):
         return {"g": self.g.get_state(), "data_sha256": self.digest}
 
     def load_state_dict(self, state: dict) -> None:
-        if state["data_sha256"] != self.digest:
-            raise ValueError(f"the training data changed since the run started: expected sha256 "
-                             f"{state['data_sha256']}, got {self.digest}")
+        self.check_same_data(state, self.digest)
         self.g.set_state(state["g"])

@@ -29,6 +29,7 @@ class TaggerConfig(TrainConfig):
         150
     """
 
+    auto_max_steps: ClassVar[bool] = True
     task: ClassVar[str] = "tagger"
 
     # ------------------------------------------------------------------ engine defaults for this job
@@ -74,12 +75,7 @@ class TaggerConfig(TrainConfig):
         return self.max_steps or (20000 if self.train else 150)
 
     def validate(self) -> None:
-        max_steps = self.max_steps
-        self.max_steps = max_steps or 1                                   # 0 is "auto", resolved by the job
-        try:
-            super().validate()
-        finally:
-            self.max_steps = max_steps
+        super().validate()
         for name in ("batch_size", "eval_batch_size", "char_dim", "hidden", "layers", "min_count"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

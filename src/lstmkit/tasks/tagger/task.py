@@ -134,8 +134,6 @@ class TaggerTask(TrainTask):
         return {"sampler": self.sampler.state_dict(), "g": self.g.get_state(), "data_sha256": self.data_sha256}
 
     def load_state_dict(self, state: dict) -> None:
-        if state["data_sha256"] != self.data_sha256:
-            raise ValueError(f"the training data changed since the run started: expected sha256 "
-                             f"{state['data_sha256']}, got {self.data_sha256}")
+        self.check_same_data(state, self.data_sha256)
         self.sampler.load_state_dict(state["sampler"])
         self.g.set_state(state["g"])
