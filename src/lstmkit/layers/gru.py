@@ -61,3 +61,62 @@ class GRU(RecurrentBase):
         if self.zoneout > 0:
             out["zoneout"] = self.zoneout
         return out
+
+    # ------------------------------------------------------------------------------------ other frameworks
+    @classmethod
+    def from_keras(cls, *weights, layer=None, config=None, **options) -> "GRU":
+        """A GRU holding Keras GRU weights (:func:`lstmkit.export.keras.from_keras`): ``kernel`` (I, 3H),
+        ``recurrent_kernel`` (H, 3H) (gates z|r|h), ``bias`` (2, 3H) (``reset_after=True``: torch.nn's form)
+        or (3H,) (``reset_after=False``: ``reset_before=True`` here); as arrays, a ``get_weights()`` list, a
+        list of those for a stack, or a path to a Keras weight file (``layer=`` picks by name).
+
+        Example::
+
+            >>> import numpy as np, lstmkit
+            >>> rng = np.random.default_rng(0)
+            >>> w = [rng.normal(size=(3, 12)), rng.normal(size=(4, 12)), np.zeros(12)]   # reset_after=False
+            >>> lstmkit.GRU.from_keras(w)
+            GRU(3, 4, reset_before=True)
+        """
+        from ..export.keras import from_keras
+        return from_keras(cls, *weights, layer=layer, config=config, **options)
+
+    def to_keras(self) -> list:
+        """Keras ``set_weights`` lists, one per layer (:func:`lstmkit.export.keras.to_keras`): bias (2, 3H)
+        for Keras ``reset_after=True``, (3H,) with ``reset_before=True`` (Keras ``reset_after=False``).
+
+        Example::
+
+            >>> import lstmkit
+            >>> [a.shape for a in lstmkit.GRU(3, 4).to_keras()[0]]
+            [(3, 12), (4, 12), (2, 12)]
+        """
+        from ..export.keras import to_keras
+        return to_keras(self)
+
+    @classmethod
+    def from_haste(cls, *weights, **options) -> "GRU":
+        """A GRU holding haste GRU weights (:func:`lstmkit.export.haste.from_haste`): a ``haste_pytorch.GRU``,
+        its state_dict, or ``kernel`` (I, 3H), ``recurrent_kernel`` (H, 3H), ``bias`` (3H,),
+        ``recurrent_bias`` (3H,) in haste's gate order z|r|h.
+
+        Example::
+
+            >>> import numpy as np, lstmkit
+            >>> lstmkit.GRU.from_haste(np.zeros((3, 12)), np.zeros((4, 12)), np.zeros(12), np.zeros(12))
+            GRU(3, 4)
+        """
+        from ..export.haste import from_haste
+        return from_haste(cls, *weights, **options)
+
+    def to_haste(self) -> list:
+        """haste's GRU parameters, one dict per layer (:func:`lstmkit.export.haste.to_haste`).
+
+        Example::
+
+            >>> import lstmkit
+            >>> sorted(lstmkit.GRU(3, 4).to_haste()[0])
+            ['bias', 'kernel', 'recurrent_bias', 'recurrent_kernel']
+        """
+        from ..export.haste import to_haste
+        return to_haste(self)

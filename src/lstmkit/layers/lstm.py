@@ -129,3 +129,64 @@ class LSTM(RecurrentBase):
         super().__setstate__(state)
         if "proj_size" not in state:                   # an LSTM pickled by torch.nn before 1.8 had none
             self.proj_size = 0
+
+    # ------------------------------------------------------------------------------------ other frameworks
+    @classmethod
+    def from_keras(cls, *weights, layer=None, config=None, **options) -> "LSTM":
+        """An LSTM holding Keras LSTM weights (:func:`lstmkit.export.keras.from_keras`): ``kernel`` (I, 4H),
+        ``recurrent_kernel`` (H, 4H), ``bias`` (4H,) (gates i|f|c|o), as arrays, a ``get_weights()`` list, a
+        list of those for a stack, or a path to a ``.weights.h5`` / ``.keras`` / legacy ``.h5`` file
+        (``layer=`` picks layers by name). Bidirectional wrappers give ``bidirectional=True``.
+
+        Example::
+
+            >>> import numpy as np, lstmkit
+            >>> rng = np.random.default_rng(0)
+            >>> kernel, recurrent, bias = rng.normal(size=(3, 16)), rng.normal(size=(4, 16)), np.zeros(16)
+            >>> lstm = lstmkit.LSTM.from_keras(kernel, recurrent, bias, batch_first=True)
+            >>> lstm, lstm.weight_ih_l0.dtype
+            (LSTM(3, 4, batch_first=True), torch.float64)
+        """
+        from ..export.keras import from_keras
+        return from_keras(cls, *weights, layer=layer, config=config, **options)
+
+    def to_keras(self) -> list:
+        """Keras ``set_weights`` lists, one per layer (:func:`lstmkit.export.keras.to_keras`):
+        ``[kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,)]``, 6 arrays for a bidirectional layer.
+
+        Example::
+
+            >>> import lstmkit
+            >>> [[a.shape for a in w] for w in lstmkit.LSTM(3, 4, num_layers=2).to_keras()]
+            [[(3, 16), (4, 16), (16,)], [(4, 16), (4, 16), (16,)]]
+        """
+        from ..export.keras import to_keras
+        return to_keras(self)
+
+    @classmethod
+    def from_haste(cls, *weights, **options) -> "LSTM":
+        """An LSTM holding haste LSTM weights (:func:`lstmkit.export.haste.from_haste`): a
+        ``haste_pytorch.LSTM``, its state_dict, or ``kernel`` (I, 4H), ``recurrent_kernel`` (H, 4H), ``bias``
+        (4H,) in haste's gate order i|g|f|o; a list of those for a stack.
+
+        Example::
+
+            >>> import numpy as np, lstmkit
+            >>> lstmkit.LSTM.from_haste(np.zeros((3, 16)), np.zeros((4, 16)), np.zeros(16))
+            LSTM(3, 4)
+        """
+        from ..export.haste import from_haste
+        return from_haste(cls, *weights, **options)
+
+    def to_haste(self) -> list:
+        """haste's parameters, one dict per layer (:func:`lstmkit.export.haste.to_haste`): ``kernel``
+        (I, 4H), ``recurrent_kernel`` (H, 4H), ``bias`` (4H,) in gate order i|g|f|o.
+
+        Example::
+
+            >>> import lstmkit
+            >>> {k: v.shape for k, v in lstmkit.LSTM(3, 4).to_haste()[0].items()}
+            {'kernel': (3, 16), 'recurrent_kernel': (4, 16), 'bias': (16,)}
+        """
+        from ..export.haste import to_haste
+        return to_haste(self)

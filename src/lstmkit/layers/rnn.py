@@ -59,3 +59,31 @@ class RNN(RecurrentBase):
 
     def _torch_extra_repr(self) -> dict:
         return {"nonlinearity": self.nonlinearity}
+
+    # ------------------------------------------------------------------------------------ other frameworks
+    @classmethod
+    def from_keras(cls, *weights, layer=None, config=None, **options) -> "RNN":
+        """An RNN holding Keras SimpleRNN weights (:func:`lstmkit.export.keras.from_keras`): ``kernel``
+        (I, H), ``recurrent_kernel`` (H, H), ``bias`` (H,); the config's activation ('tanh' or 'relu')
+        becomes ``nonlinearity``. Arrays, a ``get_weights()`` list, a list of those, or a Keras weight file.
+
+        Example::
+
+            >>> import numpy as np, lstmkit
+            >>> lstmkit.RNN.from_keras([np.ones((3, 4)), np.eye(4), np.zeros(4)], config={"activation": "relu"})
+            RNN(3, 4, nonlinearity=relu)
+        """
+        from ..export.keras import from_keras
+        return from_keras(cls, *weights, layer=layer, config=config, **options)
+
+    def to_keras(self) -> list:
+        """Keras SimpleRNN ``set_weights`` lists, one per layer (:func:`lstmkit.export.keras.to_keras`).
+
+        Example::
+
+            >>> import lstmkit
+            >>> [a.shape for a in lstmkit.RNN(3, 4).to_keras()[0]]
+            [(3, 4), (4, 4), (4,)]
+        """
+        from ..export.keras import to_keras
+        return to_keras(self)
