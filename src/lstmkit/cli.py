@@ -11,7 +11,7 @@ from .errors import ExpectedFailure, Interrupted
 
 #: modules with ``register(commands, train_commands)``, in the order --help lists them
 TASKS = ["tasks.charlm", "tasks.tagger", "tasks.classify", "tasks.ctc", "tasks.forecast", "tasks.translate",
-         "tasks.caption", "tasks.music", "tasks.evaluate",
+         "tasks.caption", "tasks.music", "tasks.evaluate", "export.cli",
          "tasks.inspect_run", "tasks.demo", "tasks.longlag", "bench", "tune"]
 
 

@@ -1,0 +1,667 @@
+"""Whole job models as ONNX graphs: the trained network of a charlm, tagger, classify or forecast run,
+with what a user needs around it (vocabulary, label names, normalisation) in a JSON file beside the .onnx.
+
+Each ``*_graph`` function reproduces the model's eval ``forward`` op by op: the recurrent stacks through
+:func:`~lstmkit.export.graph.emit_recurrent`, embeddings, heads, pooling and the job's pre- and
+post-processing (the forecaster's Box-Cox, seasonal component and scaling) with plain ONNX operators, so the
+graph takes what a user has (token ids, raw series values) and gives what they want (probabilities, tags,
+forecasts in the data's units). :func:`export_run` does it for a run folder and returns an
+:class:`Exported`, which also makes example inputs and the PyTorch model's outputs for them (the check of
+``lstmkit export``, and of the tests).
+
+Example::
+
+    >>> import torch
+    >>> from lstmkit.tasks.charlm import CharLM, CharLMConfig, Vocab
+    >>> from lstmkit.export.models import charlm_export
+    >>> vocab = Vocab.from_text("hello world")
+    >>> model = CharLM(len(vocab), CharLMConfig(hidden=8, embed=4, layers=1)).eval()
+    >>> exp = charlm_export(model, vocab)
+    >>> exp.max_abs_diff(exp.example(batch=2, length=5)) < 1e-5
+    True
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["Exported", "JOBS", "export_run", "save", "charlm_export", "tagger_export", "classify_export",
+           "forecast_export", "json_path"]
+
+#: the jobs whose runs export (task name -> what the model becomes)
+JOBS = {"charlm": "token ids -> next-character logits and probabilities, states in and out",
+        "tagger": "word ids (+ character ids) and lengths -> tag scores, probabilities and tags",
+        "classify": "token ids or numeric steps and lengths -> class probabilities",
+        "forecast": "the window of past values (+ covariates, phases) -> quantile forecasts in the data's units"}
+
+#: the lowest opset of the job graphs (that of the recurrent layers' graphs)
+MIN_OPSET = 17
+
+
+def _graph_module():
+    from . import graph
+    return graph
+
+
+def json_path(onnx_path) -> pathlib.Path:
+    """``model.onnx`` -> ``model.json`` (beside it)."""
+    p = pathlib.Path(onnx_path)
+    return p.with_suffix(".json") if p.suffix == ".onnx" else p.with_name(p.name + ".json")
+
+
+@dataclass
+class Exported:
+    """An exported model: the ONNX ``model``, its JSON ``meta``, ``example(batch, length, seed)`` -> inputs
+    (name -> numpy array) and ``reference(inputs)`` -> the PyTorch model's outputs (name -> numpy array)."""
+
+    job: str
+    model: object
+    meta: dict
+    example: Callable[..., dict]
+    reference: Callable[[dict], dict]
+    compare: tuple = field(default_factory=tuple)        # outputs compared by max_abs_diff (all if empty)
+
+    def run(self, inputs: dict) -> dict:
+        """The ONNX model's outputs on ``inputs`` through onnxruntime (CPU)."""
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(self.model.SerializeToString(), providers=["CPUExecutionProvider"])
+        names = [o.name for o in sess.get_outputs()]
+        return dict(zip(names, sess.run(names, inputs)))
+
+    def max_abs_diff(self, inputs: dict) -> float:
+        """Largest |onnxruntime - PyTorch| over the compared outputs on ``inputs`` (forecasts: relative to
+        the size of the values when above 1)."""
+        got, want = self.run(inputs), self.reference(inputs)
+        worst = 0.0
+        for name in self.compare or want:
+            a, b = np.asarray(got[name], dtype=np.float64), np.asarray(want[name], dtype=np.float64)
+            if a.shape != b.shape:
+                raise RuntimeError(f"output {name!r} has shape {a.shape} in onnxruntime, {b.shape} in PyTorch: "
+                                   f"the export does not compute the same model")
+            if a.size:
+                worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)))))
+        return worst
+
+
+def save(exp: Exported, onnx_path) -> tuple[pathlib.Path, pathlib.Path]:
+    """Write ``model.onnx`` and ``model.json`` beside it, each atomically (never half written)."""
+    from ..train.atomic import write_bytes, write_json
+
+    onnx_path = pathlib.Path(onnx_path)
+    meta_path = json_path(onnx_path)
+    meta = {**exp.meta, "onnx": onnx_path.name}
+    write_bytes(onnx_path, exp.model.SerializeToString())
+    write_json(meta_path, meta)
+    return onnx_path, meta_path
+
+
+# ----------------------------------------------------------------------------------- graph helpers
+class _B:
+    """A :class:`~lstmkit.export.graph.Graph` with the few composite operations the job graphs share."""
+
+    def __init__(self, name: str, opset: int) -> None:
+        if opset < MIN_OPSET:
+            raise ValueError(f"--opset must be >= {MIN_OPSET} for the job models, got {opset}")
+        self.g, self.opset = _graph_module().Graph(name, opset), opset
+
+    def op(self, *args, **kw):
+        return self.g.op(*args, **kw)
+
+    def f32(self, array, hint: str) -> str:
+        return self.g.const(np.asarray(array, dtype=np.float32), hint)
+
+    def f64(self, array, hint: str) -> str:
+        return self.g.const(np.asarray(array, dtype=np.float64), hint)
+
+    def i64(self, values, hint: str = "i") -> str:
+        return self.g.const(np.asarray(values, dtype=np.int64), hint)
+
+    def t(self, tensor) -> np.ndarray:
+        return tensor.detach().float().cpu().numpy()
+
+    def linear(self, x: str, lin: nn.Linear, hint: str) -> str:
+        """``x @ W^T + b``."""
+        y = self.op("MatMul", [x, self.f32(self.t(lin.weight).T, f"{hint}_wT")], hint=hint)
+        return y if lin.bias is None else self.op("Add", [y, self.f32(self.t(lin.bias), f"{hint}_b")], hint=hint)
+
+    def embed(self, ids: str, emb: nn.Embedding, hint: str) -> str:
+        return self.op("Gather", [self.f32(self.t(emb.weight), f"{hint}_w"), ids], axis=0, hint=hint)
+
+    def transpose(self, x: str, perm) -> str:
+        return self.op("Transpose", [x], perm=list(perm))
+
+    def dim(self, x: str, axis: int) -> str:
+        """The scalar int64 size of ``x`` along ``axis``."""
+        return self.op("Gather", [self.op("Shape", [x]), self.i64(axis, "axis")], axis=0)
+
+    def unsqueeze(self, x: str, axes) -> str:
+        return self.op("Unsqueeze", [x, self.i64(list(axes), "axes")])
+
+    def squeeze(self, x: str, axes) -> str:
+        return self.op("Squeeze", [x, self.i64(list(axes), "axes")])
+
+    def reduce(self, op: str, x: str, axes, keepdims: int = 0) -> str:
+        if op == "ReduceSum" or self.opset >= 18:
+            return self.op(op, [x, self.i64(list(axes), "axes")], keepdims=keepdims)
+        return self.op(op, [x], axes=list(axes), keepdims=keepdims)
+
+    def slice(self, x: str, start: int, end: int, axis: int) -> str:
+        return self.op("Slice", [x, self.i64([start]), self.i64([end]), self.i64([axis])])
+
+    def take(self, x: str, index: int, axis: int) -> str:
+        """``x`` indexed at ``index`` along ``axis`` (the axis removed)."""
+        return self.op("Gather", [x, self.i64(index, "index")], axis=axis)
+
+    def valid(self, steps_of: str, lengths: str) -> str:
+        """(T, B) bool: step t < lengths[b], T the first dimension of ``steps_of``."""
+        T = self.dim(steps_of, 0)
+        t = self.op("Range", [self.i64(0, "zero"), T, self.i64(1, "one")])                 # (T,)
+        return self.op("Less", [self.unsqueeze(t, [1]), self.unsqueeze(lengths, [0])])    # (T, B)
+
+    def sort_last(self, x: str, k: int) -> str:
+        """``x`` sorted ascending along its last axis of size ``k``."""
+        return self.op("TopK", [x, self.i64([k], "k")], outputs=2, axis=-1, largest=0, sorted=1)[0]
+
+    def recurrent(self, layer, x: str, h0=None, c0=None, lengths=None):
+        return _graph_module().emit_recurrent(self.g, layer, x, h0=h0, c0=c0, lengths=lengths)
+
+    def char_words(self, chars: str, char_lengths: str, enc) -> str:
+        """:class:`~lstmkit.tasks.tagger.model.CharEncoder` on words spelled in ``chars`` (..., L) with
+        ``char_lengths`` (...) -> (..., 2 * hidden): [last forward state; last backward state]."""
+        L = self.slice(self.op("Shape", [chars]), -1, 1 << 30, 0)
+        flat = self.op("Reshape", [chars, self.op("Concat", [self.i64([-1]), L], axis=0)])               # (N, L)
+        n = self.op("Reshape", [char_lengths, self.i64([-1], "shape")])                                  # (N,)
+        n = self.op("Max", [n, self.i64(1, "one")])            # a padding word reads one (pad) character
+        x = self.embed(self.transpose(flat, (1, 0)), enc.embed, "char_embed")                            # (L, N, E)
+        _, h, _ = self.recurrent(enc.rnn, x, lengths=n)                                                  # (2, N, H)
+        v = self.op("Concat", [self.take(h, 0, 0), self.take(h, 1, 0)], axis=1)                          # (N, 2H)
+        lead = self.slice(self.op("Shape", [chars]), 0, -1, 0)
+        return self.op("Reshape", [v, self.op("Concat", [lead, self.i64([-1])], axis=0)])               # (..., 2H)
+
+
+def _onnx_missing() -> None:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ImportError("ONNX export needs the onnx package: pip install lstmkit[onnx]") from None
+
+
+def _state_shapes(layer) -> tuple[int, int, int]:
+    """(layers x directions, size of h, size of c) of a recurrent layer's state."""
+    n = layer.num_layers * (2 if layer.bidirectional else 1)
+    hidden = layer.hidden_size
+    return n, (getattr(layer, "proj_size", 0) or hidden), hidden
+
+
+def _is_lstm(layer) -> bool:
+    return type(layer).__name__ == "LSTM"
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _lengths_for(rng, batch: int, length: int) -> np.ndarray:
+    """Sequence lengths in [1, length], the longest equal to ``length``."""
+    out = rng.integers(1, length + 1, size=batch).astype(np.int64)
+    out[0] = length
+    return out
+
+
+# --------------------------------------------------------------------------------------- charlm
+CHARLM_HOW = [
+    "Inputs: ids (B, T) int64 (one row per sequence), h0 (and c0 for an LSTM) the recurrent state "
+    "(zeros to start), temperature a float32 scalar (1.0: the model's own distribution).",
+    "Generate: encode the prompt with 'vocab' (id = index; characters outside it read as the unknown id 0); "
+    "run ids = prompt (1, T) with zero states; take probabilities[0, -1] (or argmax of logits[0, -1] with id 0 "
+    "excluded for greedy); draw the next id (never id 0, the unknown symbol); run again with ids = [[next]] "
+    "and h0/c0 = the h_n/c_n just returned; repeat. Decode ids with vocab[id].",
+]
+
+
+def charlm_export(model, vocab, opset: int = 17) -> Exported:
+    """The character language model ``model`` (:class:`~lstmkit.tasks.charlm.CharLM`) with its ``vocab``."""
+    _onnx_missing()
+    model = model.eval()
+    rnn, V = model.rnn, model.vocab_size
+    lstm = _is_lstm(rnn)
+    n, hp, hc = _state_shapes(rnn)
+    b = _B("lstmkit_charlm", opset)
+    ids = b.g.input("ids", "int64", ["batch", "steps"])
+    h0 = b.g.input("h0", "float32", [n, "batch", hp])
+    c0 = b.g.input("c0", "float32", [n, "batch", hc]) if lstm else None
+    temp = b.g.input("temperature", "float32", [])
+    x = b.embed(b.transpose(ids, (1, 0)), model.embed, "embed")                             # (T, B, E)
+    out, h_n, c_n = b.recurrent(rnn, x, h0=h0, c0=c0)                                        # (T, B, H)
+    logits = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                      # (B, T, V)
+    probs = b.op("Softmax", [b.op("Div", [logits, temp])], axis=-1)
+    names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
+    shapes = {"logits": ["batch", "steps", V], "probabilities": ["batch", "steps", V], "h_n": [n, "batch", hp],
+              "c_n": [n, "batch", hc]}
+    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()})
+    inputs = {"ids": (["batch", "steps"], "int64"), "h0": ([n, "batch", hp], "float32"),
+              **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
+    meta = {"job": "charlm", "inputs": _io(inputs), "outputs": _io({k: (shapes[k], "float32") for k in names}),
+            "vocab": list(vocab.chars), "unknown_id": 0, "cell": type(rnn).__name__, "layers": rnn.num_layers,
+            "how_to_run": CHARLM_HOW}
+
+    def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
+        rng = _rng(seed)
+        feed = {"ids": rng.integers(1, V, size=(batch, length)).astype(np.int64),
+                "h0": rng.standard_normal((n, batch, hp)).astype(np.float32) * 0.5,
+                "temperature": np.array(0.8, dtype=np.float32)}
+        if lstm:
+            feed["c0"] = rng.standard_normal((n, batch, hc)).astype(np.float32) * 0.5
+        return feed
+
+    @torch.no_grad()
+    def reference(feed: dict) -> dict:
+        ids_t = torch.from_numpy(feed["ids"]).t()
+        h = torch.from_numpy(feed["h0"])
+        state = (h, torch.from_numpy(feed["c0"])) if lstm else h
+        logits, state = model(ids_t, state)
+        logits = logits.transpose(0, 1)
+        out = {"logits": logits, "probabilities": torch.softmax(logits / float(feed["temperature"]), -1)}
+        out["h_n"], out["c_n"] = (state if lstm else (state, None))
+        return {k: v.numpy() for k, v in out.items() if v is not None}
+
+    return Exported("charlm", onnx_model, meta, example, reference)
+
+
+def _finish(b: _B, outputs: dict):
+    """The checked ModelProto with the graph outputs ``{name: (value, dtype, shape)}``."""
+    for name, (value, dtype, shape) in outputs.items():
+        b.g.output(name, dtype, shape, value=value)
+    return b.g.model()
+
+
+def _io(spec: dict) -> list[dict]:
+    """JSON description of inputs or outputs: ``{name: (shape, dtype)}`` -> [{name, shape, dtype}]."""
+    return [{"name": k, "shape": shape, "dtype": dtype} for k, (shape, dtype) in spec.items()]
+
+
+# --------------------------------------------------------------------------------------- tagger
+TAGGER_HOW = [
+    "Inputs: words (B, T) int64 word ids (lowercased first when 'lowercase'; a word outside 'words' reads as "
+    "unknown_word_id), lengths (B,) int64 words per sentence (pad past it with 0); with character features "
+    "also chars (B, T, L) int64 the ids of each word's characters ('chars'; outside it: unknown_char_id; "
+    "0-padded) and char_lengths (B, T) int64 characters per word.",
+    "Outputs: scores (B, T, n_tags) and probabilities (softmax over the tags), tags (B, T) int64 the most "
+    "likely tag id (name: tags[id]); positions past a sentence's length are padding: ignore them.",
+]
+
+
+def tagger_export(model, vocab, opset: int = 17) -> Exported:
+    """The tagger ``model`` (:class:`~lstmkit.tasks.tagger.Tagger`, softmax per word: it has no CRF) with its
+    ``vocab`` (:class:`~lstmkit.tasks.tagger.vocab.TaggerVocab`)."""
+    _onnx_missing()
+    model = model.eval()
+    K = model.head.out_features
+    b = _B("lstmkit_tagger", opset)
+    words = b.g.input("words", "int64", ["batch", "steps"])
+    lengths = b.g.input("lengths", "int64", ["batch"])
+    spelled = model.char_encoder is not None
+    inputs = {"words": (["batch", "steps"], "int64"), "lengths": (["batch"], "int64")}
+    parts = []
+    if model.word_embed is not None:
+        parts.append(b.embed(b.transpose(words, (1, 0)), model.word_embed, "word_embed"))    # (T, B, Ew)
+    if spelled:
+        chars = b.g.input("chars", "int64", ["batch", "steps", "word_length"])
+        char_lengths = b.g.input("char_lengths", "int64", ["batch", "steps"])
+        inputs.update(chars=(["batch", "steps", "word_length"], "int64"), char_lengths=(["batch", "steps"], "int64"))
+        v = b.char_words(chars, char_lengths, model.char_encoder)                           # (B, T, 2Hc)
+        parts.append(b.transpose(v, (1, 0, 2)))                                              # (T, B, 2Hc)
+    x = b.op("Concat", parts, axis=2) if len(parts) > 1 else parts[0]
+    out, _, _ = b.recurrent(model.rnn, x, lengths=lengths)                                   # (T, B, 2H)
+    scores = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                       # (B, T, K)
+    probs = b.op("Softmax", [scores], axis=-1)
+    tags = b.op("ArgMax", [scores], axis=-1, keepdims=0)
+    shapes = {"scores": ["batch", "steps", K], "probabilities": ["batch", "steps", K], "tags": ["batch", "steps"]}
+    onnx_model = _finish(b, {"scores": (scores, "float32", shapes["scores"]),
+                             "probabilities": (probs, "float32", shapes["probabilities"]),
+                             "tags": (tags, "int64", shapes["tags"])})
+    meta = {"job": "tagger", "inputs": _io(inputs),
+            "outputs": _io({"scores": (shapes["scores"], "float32"), "probabilities": (shapes["probabilities"],
+                            "float32"), "tags": (shapes["tags"], "int64")}),
+            "words": vocab.words, "chars": vocab.chars if spelled else [], "tags": vocab.tags,
+            "lowercase": vocab.lowercase, "pad_id": 0, "unknown_word_id": 1, "unknown_char_id": 1,
+            "character_features": spelled, "decoding": "argmax per word (softmax tagger, no CRF)",
+            "how_to_run": TAGGER_HOW}
+
+    def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
+        rng = _rng(seed)
+        n = _lengths_for(rng, batch, length)
+        valid = np.arange(length)[None, :] < n[:, None]
+        feed = {"words": np.where(valid, rng.integers(1, len(vocab.words), (batch, length)), 0).astype(np.int64),
+                "lengths": n}
+        if spelled:
+            L = 6
+            cl = np.where(valid, rng.integers(1, L + 1, (batch, length)), 0).astype(np.int64)
+            ch = rng.integers(1, len(vocab.chars), (batch, length, L))
+            feed["chars"] = np.where(np.arange(L)[None, None, :] < cl[..., None], ch, 0).astype(np.int64)
+            feed["char_lengths"] = cl
+        return feed
+
+    @torch.no_grad()
+    def reference(feed: dict) -> dict:
+        from ..tasks.tagger.model import Batch
+
+        w = torch.from_numpy(feed["words"])
+        B, T = w.shape
+        if spelled:
+            cl = torch.from_numpy(feed["char_lengths"]).reshape(-1).clamp(min=1)            # one word per position
+            chars = torch.from_numpy(feed["chars"]).reshape(B * T, -1).t()
+            types = torch.arange(B * T).reshape(B, T).t()
+        else:
+            cl, chars, types = torch.ones(1, dtype=torch.long), torch.zeros(1, 1, dtype=torch.long), \
+                torch.zeros(T, B, dtype=torch.long)
+        s = model(Batch(w.t(), torch.from_numpy(feed["lengths"]), chars, cl, types)).transpose(0, 1)
+        return {"scores": s.numpy(), "probabilities": s.softmax(-1).numpy(), "tags": s.argmax(-1).numpy()}
+
+    return Exported("tagger", onnx_model, meta, example, reference)
+
+
+# ------------------------------------------------------------------------------------- classify
+def _classifier_member(b: _B, m, x_in: str, lengths: str, kind: str) -> str:
+    """One :class:`~lstmkit.tasks.classify.SequenceClassifier` -> its logits (B, C)."""
+    if kind == "numeric":
+        e = b.linear(b.transpose(x_in, (1, 0, 2)), m.input, "input")                        # (T, B, E)
+    else:
+        ids = b.take(x_in, 0, 2) if m.spelling is not None else x_in                         # (B, T)
+        e = b.embed(b.transpose(ids, (1, 0)), m.input, "embed")                              # (T, B, E)
+        if m.spelling is not None:
+            K = b.slice(x_in, 1, 1 << 30, 2)                                                 # (B, T, K)
+            n = b.reduce("ReduceSum", b.op("Cast", [b.op("Greater", [K, b.i64(0, "zero")])], to=7), [2])
+            v = b.char_words(K, n, m.spelling)                                               # (B, T, 2Hc)
+            e = b.op("Concat", [e, b.transpose(v, (1, 0, 2))], axis=2)
+    out, h, _ = b.recurrent(m.rnn, e, lengths=lengths)                                       # (T, B, D*H)
+    valid = b.unsqueeze(b.valid(out, lengths), [2])                                          # (T, B, 1)
+    if m.pooling == "last":
+        n_h = m.rnn.num_layers * m.directions
+        pooled = b.op("Concat", [b.take(h, n_h - m.directions + k, 0) for k in range(m.directions)], axis=1)
+    elif m.pooling == "mean":
+        total = b.reduce("ReduceSum", b.op("Where", [valid, out, b.f32(0.0, "zero")]), [0])              # (B, D*H)
+        pooled = b.op("Div", [total, b.unsqueeze(b.op("Cast", [lengths], to=1), [1])])
+    elif m.pooling == "max":
+        pooled = b.reduce("ReduceMax", b.op("Where", [valid, out, b.f32(-np.inf, "ninf")]), [0])
+    else:
+        s = b.linear(b.op("Tanh", [out]), m.score, "score")                                 # (T, B, 1)
+        w = b.op("Softmax", [b.op("Where", [valid, s, b.f32(-np.inf, "ninf")])], axis=0)
+        pooled = b.reduce("ReduceSum", b.op("Mul", [w, out]), [0])
+    return b.linear(pooled, m.head, "head")                                                  # (B, C)
+
+
+CLASSIFY_HOW = [
+    "Inputs: lengths (B,) int64 the steps of each sequence; text runs: ids (B, T) int64 token ids (id of "
+    "tokens[k] is k + 2; 0 pads past a sequence's end, 1 is the unknown token; 'mode' char: one token per "
+    "character, word: whitespace-separated words; cut to max_len steps when max_len > 0); with 'spell' > 0 "
+    "ids is (B, T, 1 + spell): the word id then the ids of its first 'spell' characters (id of chars[k] is "
+    "k + 2, 1 unknown, 0-padded); numeric runs: values (B, T, features) float32.",
+    "Outputs: probabilities (B, C) over 'classes' (an ensemble: the members' averaged probabilities), logits "
+    "(B, C) their logarithm up to a constant, label (B,) int64 the most likely class index.",
+]
+
+
+def classify_export(model, encoder, opset: int = 17) -> Exported:
+    """The sequence classifier ``model`` (a :class:`~lstmkit.tasks.classify.SequenceClassifier` or an
+    ensemble of them) with its ``encoder`` (:class:`~lstmkit.tasks.classify.task.Encoder`)."""
+    _onnx_missing()
+    model = model.eval()
+    members = list(model.members) if hasattr(model, "members") and isinstance(model.members, nn.ModuleList) \
+        else [model]
+    C = model.n_classes
+    kind, spell = encoder.kind, encoder.spell
+    b = _B("lstmkit_classify", opset)
+    if kind == "numeric":
+        name, shape, dtype = "values", ["batch", "steps", encoder.features], "float32"
+    elif spell:
+        name, shape, dtype = "ids", ["batch", "steps", 1 + spell], "int64"
+    else:
+        name, shape, dtype = "ids", ["batch", "steps"], "int64"
+    x = b.g.input(name, dtype, shape)
+    lengths = b.g.input("lengths", "int64", ["batch"])
+    logits = [_classifier_member(b, m, x, lengths, kind) for m in members]
+    if len(logits) == 1:
+        z = logits[0]
+        probs = b.op("Softmax", [z], axis=-1)
+    else:
+        stacked = b.op("Concat", [b.unsqueeze(b.op("Softmax", [z], axis=-1), [0]) for z in logits], axis=0)
+        probs = b.reduce("ReduceMean", stacked, [0]) if b.opset >= 18 else \
+            b.op("Div", [b.reduce("ReduceSum", stacked, [0]), b.f32(float(len(logits)), "members")])
+        z = b.op("Log", [probs])
+    label = b.op("ArgMax", [probs], axis=-1, keepdims=0)
+    onnx_model = _finish(b, {"logits": (z, "float32", ["batch", C]), "probabilities": (probs, "float32", ["batch", C]),
+                             "label": (label, "int64", ["batch"])})
+    meta = {"job": "classify", "kind": kind, "inputs": _io({name: (shape, dtype), "lengths": (["batch"], "int64")}),
+            "outputs": _io({"logits": (["batch", C], "float32"), "probabilities": (["batch", C], "float32"),
+                            "label": (["batch"], "int64")}),
+            "classes": encoder.classes, "members": len(members), "pooling": members[0].pooling,
+            "how_to_run": CLASSIFY_HOW}
+    if kind == "text":
+        meta.update(tokens=encoder.tokens, token_id_offset=2, pad_id=0, unknown_id=1, mode=encoder.mode,
+                    max_len=encoder.max_len, spell=spell, chars=encoder.chars)
+    else:
+        meta.update(features=encoder.features, max_len=encoder.max_len)
+
+    def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
+        rng = _rng(seed)
+        n = _lengths_for(rng, batch, length)
+        valid = np.arange(length)[None, :] < n[:, None]
+        if kind == "numeric":
+            v = rng.standard_normal((batch, length, encoder.features)).astype(np.float32)
+            return {"values": np.where(valid[..., None], v, 0).astype(np.float32), "lengths": n}
+        ids = np.where(valid, rng.integers(1, len(encoder.tokens) + 2, (batch, length)), 0)
+        if spell:
+            k = rng.integers(0, spell + 1, (batch, length))
+            ch = rng.integers(1, len(encoder.chars) + 2, (batch, length, spell))
+            ch = np.where((np.arange(spell)[None, None] < k[..., None]) & valid[..., None], ch, 0)
+            ids = np.concatenate([ids[..., None], ch], axis=2)
+        return {"ids": ids.astype(np.int64), "lengths": n}
+
+    @torch.no_grad()
+    def reference(feed: dict) -> dict:
+        xs = torch.from_numpy(feed[name]).transpose(0, 1)
+        z = model(xs, torch.from_numpy(feed["lengths"]))
+        p = z.softmax(-1)
+        return {"logits": (z if len(members) == 1 else p.log()).numpy(), "probabilities": p.numpy(),
+                "label": p.argmax(-1).numpy()}
+
+    return Exported("classify", onnx_model, meta, example, reference, compare=("probabilities", "logits"))
+
+
+# ------------------------------------------------------------------------------------- forecast
+FORECAST_HOW = [
+    "Inputs: values (B, window) float64 the last 'window' values of the target, oldest first, in the data's "
+    "units; phase (B, window + horizon) float64 each of those rows' and the next 'horizon' rows' position in "
+    "the season (0 <= phase < period: the month of the year minus 1 for monthly data with period 12, the row "
+    "number modulo the period for plain numbered rows; see 'phase_rule'), only when the model reads phases; "
+    "covariates (B, window, C) float64 the covariate columns of the same rows, raw, only when it has some.",
+    "Output: forecast (B, horizon, Q) float64 the quantiles 'quantiles' of the next 'horizon' values in the "
+    "data's units, sorted along Q (calibrated when 'calibration_factors' is set); the median is the point "
+    "forecast. The graph does the model's whole preparation (Box-Cox 'lam', seasonal Fourier component, "
+    "scaling) and undoes it; nothing to compute outside but the phases.",
+]
+
+
+def _boxcox(b: _B, y: str, lam: float) -> str:
+    if lam == 1.0:
+        return y
+    if lam == 0.0:
+        return b.op("Log", [y])
+    p = b.op("Pow", [b.op("Max", [y, b.f64(0.0, "zero")]), b.f64(lam, "lam")])
+    return b.op("Div", [b.op("Sub", [p, b.f64(1.0, "one")]), b.f64(lam, "lam")])
+
+
+def _inv_boxcox(b: _B, z: str, lam: float) -> str:
+    if lam == 1.0:
+        return z
+    if lam == 0.0:
+        return b.op("Exp", [b.op("Min", [z, b.f64(700.0, "cap")])])
+    base = b.op("Max", [b.op("Add", [b.op("Mul", [z, b.f64(lam, "lam")]), b.f64(1.0, "one")]), b.f64(0.0, "zero")])
+    return b.op("Pow", [base, b.f64(1.0 / lam, "inv_lam")])
+
+
+def _seasonal(b: _B, phase: str, prep) -> str:
+    """(B, N) phases -> (B, N) seasonal component (Fourier terms @ coefficients)."""
+    K = len(prep.season_coef) // 2
+    k = np.arange(1, K + 1, dtype=np.float64)
+    a = b.op("Div", [b.op("Mul", [b.op("Mul", [b.f64(2 * np.pi, "two_pi"), b.unsqueeze(phase, [2])]), b.f64(k, "k")]),
+                     b.f64(float(prep.period), "period")])                                    # (B, N, K)
+    terms = b.op("Concat", [b.op("Cos", [a]), b.op("Sin", [a])], axis=2)                     # (B, N, 2K)
+    return b.op("MatMul", [terms, b.f64(np.asarray(prep.season_coef), "season_coef")])        # (B, N)
+
+
+def _forecast_member(b: _B, net, x: str) -> str:
+    """One :class:`~lstmkit.tasks.forecast.model.Member` on x (B, W, F) float32 -> (B, H, Q)."""
+    out, h, c = b.recurrent(net.encoder, x)                                                  # (B, W, hidden)
+    if net.decoder == "direct":
+        q = b.linear(b.take(out, -1, 1), net.head, "head")                                   # (B, H*Q)
+        q = b.op("Reshape", [q, b.i64([0, net.horizon, net.n_q], "shape")])                  # (B, H, Q)
+        if net.skip is not None:
+            past = b.op("Reshape", [b.slice(x, 0, net.skip_channels, 2), b.i64([0, -1], "shape")])  # (B, W*C)
+            q = b.op("Add", [q, b.unsqueeze(b.linear(past, net.skip, "skip"), [2])])
+        return q
+    inp = b.slice(b.slice(x, -1, 1 << 30, 1), 0, 1, 2)                                       # (B, 1, 1)
+    preds = []
+    for _ in range(net.horizon):
+        y, h, c = b.recurrent(net.dec, inp, h0=h, c0=c)                                      # (B, 1, hidden)
+        q = b.linear(y, net.head, "head")                                                    # (B, 1, Q)
+        preds.append(q)
+        inp = b.slice(q, net.median, net.median + 1, 2)
+    return b.op("Concat", preds, axis=1)                                                      # (B, H, Q)
+
+
+def forecast_export(model, cfg, meta: dict, opset: int = 17) -> Exported:
+    """The forecaster ``model`` (:class:`~lstmkit.tasks.forecast.Forecaster`) of a single-series run, with
+    its config and checkpoint metadata (preparation, covariate scaling, calibration factors)."""
+    from ..tasks.forecast.prep import Prep
+    from ..tasks.forecast.windows import Scaler
+
+    _onnx_missing()
+    if "prep" not in meta:
+        raise ValueError("the run is a global forecast run (several series, each with its own preparation); "
+                         "lstmkit export supports single-series forecast runs")
+    model = model.eval()
+    prep, scaler = Prep.from_json(meta["prep"]), Scaler.from_json(meta["covariates"])
+    W, H, Q = cfg.window, cfg.horizon, len(cfg.quantiles)
+    C = len(scaler.mean)
+    factors = meta.get("factors")
+    level, blank = bool(meta["level"]), bool(meta.get("blank_level", False))
+    needs_phase = prep.period > 1 or bool(prep.season_coef)
+    b = _B("lstmkit_forecast", opset)
+    values = b.g.input("values", "float64", ["batch", W])
+    inputs = {"values": (["batch", W], "float64")}
+    phase = b.g.input("phase", "float64", ["batch", W + H]) if needs_phase else None
+    if needs_phase:
+        inputs["phase"] = (["batch", W + H], "float64")
+    cov = b.g.input("covariates", "float64", ["batch", W, C]) if C else None
+    if C:
+        inputs["covariates"] = (["batch", W, C], "float64")
+    d = _boxcox(b, values, prep.lam)                                                          # (B, W)
+    seas = _seasonal(b, phase, prep) if prep.season_coef else None                           # (B, W + H)
+    if seas is not None:
+        d = b.op("Sub", [d, b.slice(seas, 0, W, 1)])
+    anchor = b.slice(d, W - 1, W, 1)                                                          # (B, 1)
+    parts = [b.unsqueeze(b.op("Div", [b.op("Sub", [d, anchor]), b.f64(prep.scale, "scale")]), [2])]
+    if level:
+        lv = b.op("Div", [b.op("Sub", [d, b.f64(prep.level, "level")]), b.f64(prep.spread, "spread")])
+        parts.append(b.unsqueeze(b.op("Mul", [lv, b.f64(0.0, "zero")]) if blank else lv, [2]))
+    if prep.period > 1:
+        a = b.op("Div", [b.op("Mul", [b.f64(2 * np.pi, "two_pi"), b.slice(phase, 0, W, 1)]),
+                         b.f64(float(prep.period), "period")])
+        parts += [b.unsqueeze(b.op("Cos", [a]), [2]), b.unsqueeze(b.op("Sin", [a]), [2])]
+    if C:
+        parts.append(b.op("Div", [b.op("Sub", [cov, b.f64(scaler.mean, "cov_mean")]), b.f64(scaler.std, "cov_std")]))
+    x = b.op("Cast", [b.op("Concat", parts, axis=2)], to=1)                                  # (B, W, F) float32
+    outs = [_forecast_member(b, net, x) for net in model.nets]
+    if len(outs) == 1:
+        units = outs[0]
+    else:                                                  # torch.median: the lower middle value
+        stacked = b.op("Concat", [b.unsqueeze(o, [0]) for o in outs], axis=0)                # (K, B, H, Q)
+        srt = b.op("TopK", [stacked, b.i64([len(outs)], "k")], outputs=2, axis=0, largest=0, sorted=1)[0]
+        units = b.take(srt, (len(outs) - 1) // 2, 0)
+    units = b.op("Cast", [b.sort_last(units, Q)], to=11)                                     # (B, H, Q) float64
+    if factors is not None:
+        m = cfg.median_index
+        med = b.slice(units, m, m + 1, 2)
+        units = b.sort_last(b.op("Add", [med, b.op("Mul", [b.f64(factors, "factors"), b.op("Sub", [units, med])])]), Q)
+    dd = b.op("Add", [b.unsqueeze(anchor, [2]), b.op("Mul", [units, b.f64(prep.scale, "scale")])])
+    if seas is not None:
+        dd = b.op("Add", [dd, b.unsqueeze(b.slice(seas, W, W + H, 1), [2])])
+    out = _inv_boxcox(b, dd, prep.lam)
+    onnx_model = _finish(b, {"forecast": (out, "float64", ["batch", H, Q])})
+    meta_out = {"job": "forecast", "inputs": _io(inputs), "outputs": _io({"forecast": (["batch", H, Q], "float64")}),
+                "window": W, "horizon": H, "quantiles": list(cfg.quantiles), "median_index": cfg.median_index,
+                "target": list(meta.get("names", [])), "covariates": list(cfg.covariates) if C else [],
+                "period": prep.period, "calendar": prep.calendar,
+                "phase_rule": ("monthly: (year * 12 + month - 1) % period; quarterly: (year * 4 + quarter - 1) % "
+                               "period; daily/hourly/weekly: days since 2000-01-01 (in the calendar's unit) modulo "
+                               "the period; numeric times: round(time / step) % period; else the row number % "
+                               "period (lstmkit.tasks.forecast.prep.phases)") if needs_phase else None,
+                "normalisation": {"box_cox_lambda": prep.lam, "season_coef": list(prep.season_coef),
+                                  "level": prep.level, "spread": prep.spread, "scale": prep.scale,
+                                  "level_channel": level, "blank_level": blank,
+                                  "covariate_mean": scaler.mean.tolist(), "covariate_std": scaler.std.tolist()},
+                "calibration_factors": factors, "ensemble": len(model.nets), "decoder": cfg.decoder,
+                "how_to_run": FORECAST_HOW}
+
+    def example(batch: int = 2, length: int = 0, seed: int = 0) -> dict:
+        rng = _rng(seed)
+        start = rng.integers(0, max(prep.period, 1), size=(batch, 1))
+        ph = np.mod(start + np.arange(W + H)[None, :], max(prep.period, 1)).astype(np.float64)
+        d = prep.level + prep.spread * np.cumsum(rng.standard_normal((batch, W)) * 0.3, axis=1)
+        feed = {"values": prep.inverse(d, ph[:, :W]).astype(np.float64)}
+        if needs_phase:
+            feed["phase"] = ph
+        if C:
+            feed["covariates"] = scaler.mean + scaler.std * rng.standard_normal((batch, W, C))
+        return feed
+
+    @torch.no_grad()
+    def reference(feed: dict) -> dict:
+        from ..tasks.forecast.task import predict
+        from ..tasks.forecast.windows import Encoded, make_windows
+
+        rows = []
+        for i, v in enumerate(feed["values"]):
+            ph = feed["phase"][i] if needs_phase else np.zeros(W + H)
+            cv = feed["covariates"][i] if C else np.zeros((W, 0))
+            enc = Encoded(prep.forward(v, ph[:W]), ph, (cv - scaler.mean) / scaler.std, v)
+            w = make_windows(enc, [W], W, H, prep, level, blank)
+            rows.append(predict(model, w, prep, factors, cfg.median_index)[0])
+        return {"forecast": np.stack(rows)}
+
+    return Exported("forecast", onnx_model, meta_out, example, reference)
+
+
+# ------------------------------------------------------------------------------------- run folders
+def export_run(run_path, checkpoint: str = "auto", opset: int = 17) -> Exported:
+    """The model of run folder ``run_path`` (``checkpoint`` best, last or auto) exported for its job."""
+    from ..train import RunDir
+
+    _onnx_missing()
+    task = RunDir.open(run_path).task
+    if task not in JOBS:
+        raise ValueError(f"{run_path} is a {task!r} run; lstmkit export supports {', '.join(JOBS)} runs")
+    if task == "charlm":
+        from ..tasks.charlm import load_model
+        model, vocab, _ = load_model(run_path, checkpoint)
+        return charlm_export(model, vocab, opset)
+    if task == "tagger":
+        from ..tasks.tagger import load_tagger
+        model, vocab, _ = load_tagger(run_path, checkpoint)
+        return tagger_export(model, vocab, opset)
+    if task == "classify":
+        from ..tasks.classify.jobs import load_classifier
+        model, encoder, _ = load_classifier(run_path, checkpoint)
+        return classify_export(model, encoder, opset)
+    from ..tasks.forecast.jobs import load_model as load_forecaster
+    model, cfg, meta, _ = load_forecaster(run_path, checkpoint)
+    return forecast_export(model, cfg, meta, opset)
