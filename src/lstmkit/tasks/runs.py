@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+from contextlib import nullcontext
 from typing import IO, Callable, Optional
 
 from ..train import (RunDir, RunError, Trainer, TrainResult, TrainTask, add_config_args, config_from_args,
@@ -97,16 +98,46 @@ def fit_run(task: TrainTask, out: Optional[str | pathlib.Path] = None, resume: O
         >>> result.step, run.task
         (2, 'ctc')
     """
-    if resume is not None:
-        run = RunDir.open(resume)
-    else:
-        task.build_model()                     # fails here, before any folder, on settings the model refuses
-        run = RunDir.create(out or default_run_dir(task.config.task), task.config)
-    with run.locked():
+    from ..train.distributed import init_from_env
+
+    shard = init_from_env(task.config.device)       # under torchrun: join the group; else one process
+    if shard.distributed and isinstance(getattr(task.config, "batch_size", None), int):
+        shard.check_batch(task.config.batch_size)    # before any folder is made
+    if not shard.distributed:
+        run = _open_or_create(task, out, resume)
+        with run.locked():
+            result = Trainer(task, run, resume=resume is not None, stream=stream).fit()
+            if then is not None:
+                then(task, run, task.config, stream)
+        return result, run
+    # torchrun: rank 0 makes (or opens) and locks the folder and writes; the others learn its path
+    path = shard.broadcast(_main_only(shard, lambda: _open_or_create(task, out, resume).path))
+    if isinstance(path, BaseException):
+        raise path
+    run = RunDir(path)
+    with run.locked() if shard.main else nullcontext(run):
         result = Trainer(task, run, resume=resume is not None, stream=stream).fit()
-        if then is not None:
+        if then is not None and shard.main:
             then(task, run, task.config, stream)
+    shard.barrier()
     return result, run
+
+
+def _open_or_create(task: TrainTask, out, resume) -> RunDir:
+    if resume is not None:
+        return RunDir.open(resume)
+    task.build_model()                         # fails here, before any folder, on settings the model refuses
+    return RunDir.create(out or default_run_dir(task.config.task), task.config)
+
+
+def _main_only(shard, fn):
+    """``fn()`` on rank 0 (its exception as the value, so every rank can raise it); None elsewhere."""
+    if not shard.main:
+        return None
+    try:
+        return fn()
+    except Exception as e:                     # noqa: BLE001 - raised on every rank by the caller
+        return e
 
 
 def open_checkpoint(run_path: str | pathlib.Path, cfg_cls: type, checkpoint: str = "auto") -> tuple:

@@ -4,6 +4,7 @@ intervals, early stopping, step and wall-clock budgets, checkpoints, exact resum
 from __future__ import annotations
 
 import math
+import os
 import signal
 import threading
 import time
@@ -17,6 +18,7 @@ from torch import nn
 from ..errors import DivergedError
 from .checkpoint import checkpoint_exists, checkpoint_step, load_checkpoint, save_checkpoint
 from .config import config_diff, config_to_dict
+from .distributed import Shard
 from .ema import WeightAverage
 from .metrics import MetricsLog, plot_losses
 from .optim import make_optimizer
@@ -96,15 +98,24 @@ class Trainer:
     def __init__(self, task: TrainTask, run: RunDir, resume: bool = False, stream: Optional[IO] = None) -> None:
         self.task, self.run, self.resume, self.stream = task, run, resume, stream
         self.cfg = task.config
+        #: this process's rank under torchrun (see :mod:`lstmkit.train.distributed`); rank 0 alone writes
+        self.shard = task.shard = Shard.current()
         if self.cfg.tensorboard:
             TensorBoard.check()
         self.metrics = MetricsLog(run.metrics_path)
         self.device = torch.device(self.cfg.device)
+        self.ddp: Optional[nn.Module] = None
+        if self.shard.distributed and isinstance(getattr(self.cfg, "batch_size", None), int):
+            self.shard.check_batch(self.cfg.batch_size)
 
     # ---------------------------------------------------------------------------------------- state
     def _fresh(self) -> None:
         seed_everything(self.cfg.seed)
         self.model = self.task.build_model().to(self.device)
+        if self.shard.distributed:
+            self.ddp = _distributed_step(self.model, self.task, self.device)
+            if not self.shard.main:       # the same initial weights and data, its own dropout masks
+                seed_everything(self.cfg.seed + 1_000_003 * self.shard.rank)
         self.opt = make_optimizer(self.model, self.cfg)
         self.ema = WeightAverage(self.model, self.cfg.ema) if self.cfg.ema else None
         self.step, self.elapsed = 0, 0.0
@@ -118,15 +129,27 @@ class Trainer:
 
     def _load_last(self) -> None:
         """Restore model, optimiser, RNGs, data position and loop counters from ``last``; refuse a run
-        whose config differs (except control settings, which the new config updates)."""
-        old_cfg = self.run.config(type(self.cfg))
-        diffs = config_diff(old_cfg, self.cfg)
-        if diffs:
-            raise RunError(f"--resume {self.run.path}: the run was made with a different config; expected "
-                           f"the same settings, got these differences: " + "; ".join(diffs))
-        ck = load_checkpoint(self.run.checkpoints, "last")["state"]
+        whose config differs (except control settings, which the new config updates). Under torchrun rank 0
+        reads the checkpoint and sends it to the others; each rank restores its own data position and RNGs."""
+        old_cfg = None
+
+        def read() -> dict:
+            nonlocal old_cfg
+            old_cfg = self.run.config(type(self.cfg))
+            diffs = config_diff(old_cfg, self.cfg)
+            if diffs:
+                raise RunError(f"--resume {self.run.path}: the run was made with a different config; expected "
+                               f"the same settings, got these differences: " + "; ".join(diffs))
+            return load_checkpoint(self.run.checkpoints, "last")["state"]
+
+        ck = self._on_main(read)
+        world = ck.get("world", 1)
+        if world != self.shard.world:
+            raise RunError(f"--resume {self.run.path}: the run was trained by {world} process(es) and each keeps its "
+                           f"own data position; expected {world} process(es) again, got {self.shard.world}")
+        mine = ck["ranks"][self.shard.rank] if world > 1 else {"task_state": ck["task_state"], "rng": ck["rng"]}
         self._fresh()
-        self.task.load_state_dict(ck["task_state"])           # first: says so plainly if the data changed
+        self.task.load_state_dict(mine["task_state"])         # first: says so plainly if the data changed
         try:
             self.model.load_state_dict(ck["model"])
             self.opt.load_state_dict(ck["optimizer"])
@@ -142,10 +165,27 @@ class Trainer:
         self.elapsed, self.best, self.best_step = e["elapsed"], e["best"], e["best_step"]
         self.bad_evals, self.win_loss, self.win_count, self.win_items = (e["bad_evals"], e["win_loss"],
                                                                          e["win_count"], e["win_items"])
-        set_rng_state(ck["rng"])
-        self.metrics.truncate_after(self.step)
-        if config_diff(old_cfg, self.cfg, include_control=True):
-            self.run.write_config(self.cfg)
+        set_rng_state(mine["rng"])
+        if self.shard.main:
+            self.metrics.truncate_after(self.step)
+            if config_diff(old_cfg, self.cfg, include_control=True):
+                self.run.write_config(self.cfg)
+
+    def _on_main(self, fn):
+        """``fn()`` run on rank 0 alone and its result (or its exception, raised on every rank) sent to all, so
+        no rank waits on a rank that failed. One process: ``fn()``."""
+        if not self.shard.distributed:
+            return fn()
+        result = error = None
+        if self.shard.main:
+            try:
+                result = fn()
+            except Exception as e:                             # noqa: BLE001 - re-raised on every rank below
+                error = e
+        result, error = self.shard.broadcast((result, error))
+        if error is not None:
+            raise error
+        return result
 
     def _checkpoint_state(self) -> dict:
         return {"task": type(self.cfg).task, "config": config_to_dict(self.cfg), "meta": self.task.metadata(),
@@ -158,38 +198,54 @@ class Trainer:
         always holds the last finite state."""
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
             raise self._diverged(f"a weight became non-finite by step {self.step}")
-        save_checkpoint(self.run.checkpoints, "last", self._checkpoint_state(), self.step)
+        if not self.shard.distributed:
+            save_checkpoint(self.run.checkpoints, "last", self._checkpoint_state(), self.step)
+            return
+        ranks = self.shard.gather({"task_state": self.task.state_dict(), "rng": rng_state()})
+        if self.shard.main:                   # every rank's data position and RNGs, rank 0's also at the top
+            state = {**self._checkpoint_state(), "world": self.shard.world, "ranks": ranks}
+            save_checkpoint(self.run.checkpoints, "last", state, self.step)
+        self.shard.barrier()                  # a rank killed now finds ``last`` complete on resume
 
     def _diverged(self, what: str) -> DivergedError:
-        saved = checkpoint_step(self.run.checkpoints, "last")
+        saved = checkpoint_step(self.run.checkpoints, "last") if self.shard.main else None
         where = f"its last checkpoint (step {saved}) is the last finite state" if saved is not None else \
             "it saved no checkpoint before"
         return DivergedError(f"{what}: the run diverged; {where}. Expected a finite value: try a lower --lr "
                              f"or a --grad-clip (resume with --resume {self.run.path} --lr ...)")
 
     def _save_best(self, metrics: dict) -> None:
+        if not self.shard.main:
+            return
         state = {"task": type(self.cfg).task, "config": config_to_dict(self.cfg), "meta": self.task.metadata(),
                  "step": self.step, "model": self.model.state_dict(), "metrics": metrics}
         save_checkpoint(self.run.checkpoints, "best", state, self.step)
 
+    def _start_from_last(self) -> bool:
+        """Whether to continue from ``last`` (rank 0 decides; a resumed run that never saved starts afresh)."""
+        if self.resume and checkpoint_exists(self.run.checkpoints, "last"):
+            return True
+        if self.resume and not self.run.never_saved():
+            raise RunError(f"--resume {self.run.path}: expected a checkpoint {self.run.checkpoints}/last.json, "
+                           f"which does not exist")
+        if self.resume:
+            self.metrics.truncate_after(0)
+            self.run.write_config(self.cfg)
+        return False
+
     # ---------------------------------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
         """Run until max_steps, max_time, early stopping or Ctrl-C; save; return how it ended."""
-        if self.resume and checkpoint_exists(self.run.checkpoints, "last"):
+        if self._on_main(self._start_from_last):
             self._load_last()
-        elif self.resume and not self.run.never_saved():
-            raise RunError(f"--resume {self.run.path}: expected a checkpoint {self.run.checkpoints}/last.json, "
-                           f"which does not exist")
         else:                                  # new, or a run that failed before saving: from step 0
-            if self.resume:
-                self.metrics.truncate_after(0)
-                self.run.write_config(self.cfg)
             self._fresh()
         cfg = self.cfg
         if self.step >= cfg.max_steps:
             return self._result("done")
-        progress = make_progress(cfg.max_steps, self.step, self.task.unit, self.stream, cfg.max_time, self.elapsed)
-        tb = TensorBoard(self.run.tensorboard) if cfg.tensorboard else None
+        stream = self.stream if self.shard.main else open(os.devnull, "w")   # noqa: SIM115 - closed below
+        progress = make_progress(cfg.max_steps, self.step, self.task.unit, stream, cfg.max_time, self.elapsed)
+        tb = TensorBoard(self.run.tensorboard) if cfg.tensorboard and self.shard.main else None
         try:
             with _StopFlag() as stop:
                 stopped_by = self._loop(progress, tb, stop)
@@ -197,6 +253,8 @@ class Trainer:
             progress.close()
             if tb is not None:
                 tb.close()
+            if stream is not self.stream:
+                stream.close()
         self._plot()
         result = self._result(stopped_by)
         result.signal = stop.signal if stopped_by == "interrupted" else None
@@ -210,18 +268,22 @@ class Trainer:
         stopped_by = "max_steps"
         while self.step < cfg.max_steps:
             self.elapsed = start_elapsed + time.perf_counter() - start_wall
-            if stop.signal is not None:
+            interrupted, time_up = stop.signal is not None, bool(cfg.max_time and self.elapsed >= cfg.max_time)
+            if self.shard.distributed:            # every rank stops at the same step: any rank's signal, rank 0's clock
+                interrupted, time_up = (v > 0 for v in self.shard.all_sum([interrupted, time_up and self.shard.main]))
+                if interrupted and stop.signal is None:
+                    stop.signal = "SIGTERM"
+            if interrupted:
                 stopped_by = "interrupted"
                 break
-            if cfg.max_time and self.elapsed >= cfg.max_time:
+            if time_up:
                 stopped_by = "max_time"
                 break
             lr = lr_at(self.step, cfg, self.elapsed)
             for group in self.opt.param_groups:
                 group["lr"] = lr
             self.model.train()
-            loss, n_items = task.train_step(self.model, self.step)
-            value = loss.item()
+            loss, n_items, value = self._train_step()
             if not math.isfinite(value):                     # before the step: the weights stay finite
                 raise self._diverged(f"the training loss became {value} at step {self.step + 1}")
             self.opt.zero_grad(set_to_none=True)
@@ -242,7 +304,8 @@ class Trainer:
                     rec.update(self._evaluate(progress))
                 self.elapsed = start_elapsed + time.perf_counter() - start_wall
                 rec["elapsed"] = round(self.elapsed, 3)
-                self.metrics.append(rec)
+                if self.shard.main:
+                    self.metrics.append(rec)
                 if tb is not None:
                     tb.record(rec)
                 progress.record({**rec, "eta": self._eta(start_wall, first_step)})
@@ -263,6 +326,18 @@ class Trainer:
         progress.message(self._stop_message(stopped_by, stop.signal))
         return stopped_by
 
+    def _train_step(self) -> tuple[torch.Tensor, int, float]:
+        """The task's step: ``(loss to differentiate, items, loss value)``. Under torchrun each rank's loss is
+        weighted by its share of the global batch's loss denominator (DDP averages the gradients), and the
+        items and the value are the global batch's."""
+        if self.ddp is None:
+            loss, n_items, _ = _unpack(self.task.train_step(self.model, self.step))
+            return loss, n_items, loss.item()
+        loss, n_items, weight = _unpack(self.ddp(self.step))
+        total, weights, n_items = self.shard.all_sum([loss.item() * weight, weight, n_items])
+        value = total / weights if weights > 0 else loss.item()
+        return loss * (weight * self.shard.world / weights if weights > 0 else 1.0), int(n_items), value
+
     def _window_record(self, lr: float, seconds: float) -> dict:
         rec = {"step": self.step}
         if self.win_count:
@@ -278,7 +353,8 @@ class Trainer:
         --max-time) continues exactly as if it had not stopped."""
         rec = {"step": self.step, **self._evaluate(progress, scheduled=False), "final": True,
                "elapsed": round(self.elapsed, 3)}
-        self.metrics.append(rec)
+        if self.shard.main:
+            self.metrics.append(rec)
         if tb is not None:
             tb.record(rec)
         progress.record(rec)
@@ -290,18 +366,24 @@ class Trainer:
         return metrics
 
     def _evaluate_model(self, scheduled: bool) -> dict:
-        self.model.eval()
-        with torch.no_grad():
+        """Evaluate and sample; under torchrun on rank 0, its metrics sent to every rank."""
+        def evaluate() -> tuple[dict, Optional[str]]:
             metrics = self.task.evaluate(self.model)
             if self.task.monitor not in metrics:
                 raise KeyError(f"{type(self.task).__name__}.evaluate() must return {self.task.monitor!r} "
                                f"(the monitored metric), got {sorted(metrics)}")
             if not math.isfinite(metrics[self.task.monitor]):  # finite weights, overflowing outputs
-                raise self._diverged(f"the held-out {self.task.monitor} became {metrics[self.task.monitor]} "
-                                     f"at step {self.step}")
-            text = self.task.sample(self.model, self.step)
+                return metrics, None
+            return metrics, self.task.sample(self.model, self.step)
+
+        self.model.eval()
+        with torch.no_grad():
+            metrics, text = self._on_main(evaluate)
         self.model.train()
-        if text is not None:
+        if not math.isfinite(metrics[self.task.monitor]):
+            raise self._diverged(f"the held-out {self.task.monitor} became {metrics[self.task.monitor]} "
+                                 f"at step {self.step}")
+        if text is not None and self.shard.main:
             from .atomic import write_text
             self.run.samples.mkdir(exist_ok=True)
             write_text(self.run.samples / f"step-{self.step}.txt", text)
@@ -342,6 +424,8 @@ class Trainer:
         return msg
 
     def _plot(self) -> None:
+        if not self.shard.main:
+            return
         records = self.metrics.read()
         if records:
             plot_losses(records, self.run.plot_path, title=str(self.run.path.name), ylabel=self.task.loss_label)
@@ -349,3 +433,36 @@ class Trainer:
     def _result(self, stopped_by: str) -> TrainResult:
         return TrainResult(run=str(self.run.path), step=self.step, stopped_by=stopped_by, best=self.best,
                            best_step=self.best_step, elapsed=self.elapsed)
+
+
+def _unpack(out: tuple) -> tuple[torch.Tensor, int, float]:
+    """A task step's ``(loss, items)`` or ``(loss, items, weight)``: ``weight`` is what the loss is a mean over
+    (the items by default), which weighs the ranks' losses under torchrun."""
+    if len(out) == 2:
+        return out[0], out[1], float(out[1])
+    return out[0], out[1], float(out[2])
+
+
+class _TaskStep(nn.Module):
+    """The task's training step as a module's forward, so DistributedDataParallel (which synchronises the
+    gradients of what its forward computed) wraps a step that calls any of the model's methods."""
+
+    def __init__(self, model: nn.Module, task: TrainTask) -> None:
+        super().__init__()
+        self.model = model
+        self.task = task
+
+    def forward(self, step: int):
+        return self.task.train_step(self.model, step)
+
+
+def _distributed_step(model: nn.Module, task: TrainTask, device: torch.device) -> nn.Module:
+    """``model``'s training step under DistributedDataParallel (gradients averaged over the ranks; rank 0's
+    initial weights broadcast). A task whose steps may leave parameters unused (an auxiliary head without
+    labels in the batch) says so with ``unused_parameters``; DDP then looks for them after each forward."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" \
+        else None
+    return DistributedDataParallel(_TaskStep(model, task), device_ids=ids,
+                                   find_unused_parameters=task.unused_parameters)

@@ -14,6 +14,7 @@ from typing import Optional
 from torch import Tensor, nn
 
 from .config import TrainConfig
+from .distributed import Shard
 
 __all__ = ["TrainTask"]
 
@@ -61,6 +62,12 @@ class TrainTask(ABC):
     monitor: str = "val_loss"
     #: label of the loss axis in ``loss.png``
     loss_label: str = "loss"
+    #: this process's rank of the run (set by the trainer; one process unless under torchrun): a step draws the
+    #: global batch as always and computes on ``self.shard.take(batch)``, this rank's part of it (see
+    #: :mod:`lstmkit.train.distributed`)
+    shard: Shard = Shard()
+    #: whether a step may leave some parameters without a gradient (DistributedDataParallel must then look)
+    unused_parameters: bool = False
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
@@ -79,8 +86,12 @@ class TrainTask(ABC):
 
     @abstractmethod
     def train_step(self, model: nn.Module, step: int) -> tuple[Tensor, int]:
-        """Fetch the next training batch and return ``(scalar loss with its graph, items in the batch)``.
-        The trainer runs backward, clipping and the optimiser step. ``model`` is in training mode."""
+        """Fetch the next training batch and return ``(scalar loss with its graph, items in the batch)``, or
+        ``(loss, items, weight)`` when the loss is a mean over something other than the items (tokens of a
+        batch counted in sentences): ``weight`` is its denominator, which weighs the ranks' losses under
+        torchrun. The trainer runs backward, clipping and the optimiser step. ``model`` is in training mode.
+        Under torchrun, draw the whole global batch (the same on every rank) and compute on
+        ``self.shard.take(...)`` of it."""
 
     @abstractmethod
     def evaluate(self, model: nn.Module) -> dict[str, float]:

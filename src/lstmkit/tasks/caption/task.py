@@ -108,8 +108,10 @@ class CaptionTask(Seq2SeqTask):
 
     def train_step(self, model: Seq2Seq, step: int) -> tuple[Tensor, int]:
         images, tgt = self.data.train_batch(self.config.batch_size, self.gen)
+        part = self.shard.part(len(images), "batch of --batch-size images")       # this rank's images
+        images, tgt = images[part], tgt[part]
         loss = model.loss((images.to(self.device),), tgt.to(self.device), label_smoothing=self.config.label_smoothing)
-        return loss, len(images)
+        return loss, len(images), int((tgt != model.pad).sum())                  # a mean over caption tokens
 
     def evaluate(self, model: Seq2Seq) -> dict[str, float]:
         res = score_split(model, self.data, "val")

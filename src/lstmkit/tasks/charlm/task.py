@@ -69,7 +69,8 @@ class CharLMTask(TrainTask):
     def train_step(self, model: CharLM, step: int) -> tuple[Tensor, int]:
         cfg = self.config
         x, y, new_epoch = self.streams.next()                            # (k2, B), (k1, B)
-        x, y = x.to(self.device), y.to(self.device)
+        part = self.shard.part(x.shape[1], "batch of --batch-size streams")   # this rank's streams
+        x, y = x[:, part].to(self.device), y[:, part].to(self.device)
         if new_epoch:
             self.carried = None
         k1, k2 = cfg.seq_len, cfg.bptt_len

@@ -182,12 +182,13 @@ class ClassifyTask(TrainTask):
         return build_classifier(len(enc.classes), self.config, features=enc.features)
 
     def train_step(self, model: nn.Module, step: int) -> tuple[Tensor, int]:
-        idx = self.sampler.next()
+        idx = self.shard.take(self.sampler.next(), "batch of --batch-size sequences")   # this rank's part
         x, lengths = collate([self.train_x[i] for i in idx])
         y = self.train_y[idx].to(self.device)
         w = None if self.weights is None else self.weights.to(self.device)
         z = model.member_logits(x.to(self.device), lengths)                    # (M, B, C): each member's loss
-        return F.cross_entropy(z.flatten(0, 1), y.repeat(z.shape[0]), weight=w), len(idx)
+        denominator = len(idx) if w is None else float(w[y].sum())            # what the (weighted) mean divides by
+        return F.cross_entropy(z.flatten(0, 1), y.repeat(z.shape[0]), weight=w), len(idx), denominator
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         members = predict_member_logits(model, self.dev_x, self.config.eval_batch_size)

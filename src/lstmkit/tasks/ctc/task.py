@@ -94,6 +94,8 @@ class CTCTask(TrainTask):
     def train_step(self, model: CTCModel, step: int) -> tuple[Tensor, int]:
         lines = make_lines(self.pools.images["train"], self.pools.labels["train"], self.config.batch_size,
                            self.spec, self.gen)
+        part = self.shard.part(len(lines), "batch of --batch-size lines")         # this rank's lines
+        lines = lines.subset(part.start, part.stop)
         log_probs = model(lines.x.to(self.device), lines.lengths)        # (T, B, 11)
         return ctc_loss(log_probs, lines), len(lines)
 

@@ -121,6 +121,7 @@ class ForecastTask(TrainTask):
     def train_step(self, model: Forecaster, step: int) -> tuple[Tensor, int]:
         c = self.config
         idx = torch.randint(len(self.train_origins), (c.ensemble, c.batch_size), generator=self.gen)
+        idx = idx[:, self.shard.part(c.batch_size, "batch of --batch-size windows")]   # this rank's windows
         x, y = self.train.x[idx].to(self.device), self.train.y[idx].to(self.device)   # (K, B, W, F), (K, B, H)
         pred = model.members(x, y if c.decoder == "autoregressive" else None)          # (K, B, H, Q)
         return pinball_loss(pred, y, self.quantiles.to(self.device)) * c.ensemble, idx.numel()

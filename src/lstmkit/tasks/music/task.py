@@ -140,7 +140,8 @@ class MusicTask(TrainTask):
 
     def train_step(self, model: MusicRNN, step: int) -> tuple[Tensor, int]:
         idx = self._draw()
-        x, y, lengths = pad_batch([self._window(self.rolls.train[int(i)]) for i in idx])
+        windows = [self._window(self.rolls.train[int(i)]) for i in idx]     # all: the generator moves alike
+        x, y, lengths = pad_batch(self.shard.take(windows, "batch of --batch-size sequences"))
         logits, _ = model(x.to(self.device), lengths=lengths)
         total, frames = frame_nll(logits, y.to(self.device), lengths)
         return total / frames, frames

@@ -83,6 +83,8 @@ class TaggerTask(TrainTask):
         v = self.vocab
         return Tagger(len(v.words), len(v.chars), len(v.tags), self.config, [len(t) for t in self.aux_tags])
 
+    unused_parameters = True          # an auxiliary head gets no gradient from a batch without its labels
+
     def train_step(self, model: Tagger, step: int) -> tuple[Tensor, int]:
         idx = self.sampler.next()
         ids = [self.train_ids[i] for i in idx]
@@ -91,6 +93,8 @@ class TaggerTask(TrainTask):
             unk = self.vocab.word_index[UNK]
             ids = [torch.where(torch.rand(len(w), generator=self.g) < p, unk, w) for w in ids]
         aux = None if self.train_aux is None else [self.train_aux[i] for i in idx]
+        part = self.shard.part(len(idx), "batch of --batch-size sentences")       # this rank's sentences
+        idx, ids, aux = idx[part], ids[part], None if aux is None else aux[part]
         batch = make_batch([self.train_words[i] for i in idx], self.vocab, [self.train_tags[i] for i in idx],
                            self.chars, ids, aux).to(self.device)
         logits, aux_logits = model.aux_logits(batch)                             # (T, B, K), [] without aux

@@ -74,9 +74,11 @@ class TranslateTask(Seq2SeqTask):
     def train_step(self, model: Seq2Seq, step: int) -> tuple[Tensor, int]:
         n = self.corpus.size("train")
         idx = torch.randint(n, (self.config.batch_size,), generator=self.gen).tolist()
-        loss = model.loss(self.corpus.sources("train", idx, self.device), self.corpus.targets("train", idx, self.device),
+        idx = self.shard.take(idx, "batch of --batch-size pairs")                 # this rank's pairs
+        tgt = self.corpus.targets("train", idx, self.device)
+        loss = model.loss(self.corpus.sources("train", idx, self.device), tgt,
                           label_smoothing=self.config.label_smoothing)
-        return loss, len(idx)
+        return loss, len(idx), int((tgt != model.pad).sum())                     # a mean over target tokens
 
     def evaluate(self, model: Seq2Seq) -> dict[str, float]:
         res = score_split(model, self.corpus, "val")
