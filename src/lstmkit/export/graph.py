@@ -84,9 +84,10 @@ class Graph:
 
     # ------------------------------------------------------------------------------------ names
     def fresh(self, hint: str) -> str:
-        """A value name not used anywhere in this graph or its parent/children: ``hint`` or ``hint_<n>``."""
+        """A value name not used anywhere in this graph or its parent/children: ``hint_<n>``. Generated names
+        always carry the counter, so that plain names stay free for :meth:`input` and :meth:`output`."""
         hint = hint or "v"
-        name = hint
+        name = f"{hint}_{next(self._counter)}"
         while name in self._used:
             name = f"{hint}_{next(self._counter)}"
         self._used.add(name)
