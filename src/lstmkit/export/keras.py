@@ -301,11 +301,13 @@ def _bidirectional_configs(cfg: dict) -> tuple[Optional[dict], Optional[dict]]:
     return fwd, bwd
 
 
-def _gather(weights: tuple, layer, config) -> list[list[KerasLayer]]:
+def _gather(weights: tuple, layer, config, family: str) -> list[list[KerasLayer]]:
     """The stack as a list of Keras layers, each one or two directions."""
     if len(weights) == 1 and isinstance(weights[0], (str, os.PathLike)):
         from .keras_h5 import read_stack
-        return read_stack(weights[0], layer)
+        if config is not None:
+            raise ValueError("config= goes with arrays; a file's config comes from the file")
+        return read_stack(weights[0], layer, family)
     if layer is not None:
         raise ValueError("layer= picks layers from a file; with arrays, pass only the ones to convert")
     if len(weights) == 1 and isinstance(weights[0], (list, tuple)):
@@ -361,7 +363,7 @@ def from_keras(cls, *weights, layer=None, config=None, **options):
             ``backend``, ``dropout`` ...).
     """
     family = _family(cls)
-    stack = _gather(weights, layer, config)
+    stack = _gather(weights, layer, config, family)
     D = len(stack[0])
     state: dict[str, torch.Tensor] = {}
     kw: dict = {}

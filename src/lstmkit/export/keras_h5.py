@@ -62,8 +62,8 @@ class Found:
         cls = _GATES_TO_CLASS.get(n, f"{n}-gate")
         if len(self.directions) == 2:
             cls = f"Bidirectional({cls})"
-        label = "/".join(dict.fromkeys(self.names))
-        return f"'{label}' ({cls} {k.arrays[0].shape[0]}->{k.arrays[1].shape[0]})"
+        where = f" at {self.path}" if self.path and self.path != self.names[-1] else ""
+        return f"'{self.names[-1]}' ({cls} {k.arrays[0].shape[0]}->{k.arrays[1].shape[0]}{where})"
 
     def gates(self) -> int:
         rk = self.directions[0].arrays[1]
@@ -235,18 +235,20 @@ def read_layers(path) -> list[Found]:
         return _walk_keras3(h5, {})
 
 
-def read_stack(path, layer) -> list[list[KerasLayer]]:
-    """The layers ``layer`` names (a str, or a list for a stack; None: the only recurrent layer) of a file,
+def read_stack(path, layer, family: str) -> list[list[KerasLayer]]:
+    """The layers ``layer`` names (a str, or a list for a stack; None: the only ``family`` layer) of a file,
     as from_keras's stack."""
     found = read_layers(path)
     listing = ", ".join(f.describe() for f in found) or "none"
     if layer is None:
-        if len(found) != 1:
-            example = ", ".join(repr(f.names[-1]) for f in found)
-            raise ValueError(f"{os.fspath(path)} holds {len(found)} recurrent layers: {listing}; pick with "
-                             f"layer='name' (or layer=[{example}] for a stack)" if found else
-                             f"{os.fspath(path)} holds no recurrent layer (LSTM, GRU, SimpleRNN)")
-        return [found[0].directions]
+        gates, cls = FAMILIES[family]
+        mine = [f for f in found if f.gates() == gates]
+        if len(mine) != 1:
+            example = ", ".join(repr(f.names[-1]) for f in mine)
+            raise ValueError(f"{os.fspath(path)} holds {len(mine)} {cls} layers ({listing}); pick with "
+                             f"layer='name' (or layer=[{example}] for a stack)" if mine else
+                             f"{os.fspath(path)} holds no {cls} layer; recurrent layers found: {listing}")
+        return [mine[0].directions]
     wanted = [layer] if isinstance(layer, str) else list(layer)
     if not wanted:
         raise ValueError(f"layer: an empty list; layers in {os.fspath(path)}: {listing}")
