@@ -246,19 +246,65 @@ def test_forecast_run_exports_in_the_data_units(tmp_path, opts):
     np.testing.assert_allclose(got, want, rtol=1e-5)                # the table prints 6 significant digits
 
 
+# ------------------------------------------------------------------------------------- music, ctc
+def test_music_run_exports_and_generates_greedily_like_lstmkit(tmp_path):
+    from lstmkit.tasks.music.jobs import load_model
+    from lstmkit.tasks.music.model import sample_roll
+
+    run = tmp_path / "run"
+    code, _, err = quiet(["train", "music", "--out", str(run), "--max-steps", "4", "--hidden", "12", "--layers", "2",
+                          "--warmup-steps", "0", "--batch-size", "8", "--eval-every", "4", "--final-sample", "0"])
+    assert code == 0, err
+    sess, meta = export_by_cli(run, tmp_path)
+    check_declared(sess, meta)
+    exp = export_run(run)
+    feed = exp.example(batch=3, length=6, seed=2)
+    assert_same(exp, feed, run_session(sess, feed), ["logits", "probabilities", "h_n", "c_n"])
+    model, _, _, _ = load_model(run)
+    K = meta["keys"]
+    prime = (np.random.default_rng(0).random((5, K)) < 0.1).astype(np.float32)
+    zeros = {i["name"]: np.zeros([1 if d == "batch" else d for d in i["shape"]], np.float32)
+             for i in meta["inputs"] if i["name"] in ("h0", "c0")}
+    out = run_session(sess, {"frames": prime[None], "temperature": np.array(1.0, np.float32), **zeros})
+    frames = []
+    for _ in range(8):                                             # temperature 0: the keys with logit > 0
+        frame = (out["logits"][0, -1] > 0).astype(np.float32)
+        frames.append(frame)
+        out = run_session(sess, {"frames": frame[None, None], "temperature": np.array(1.0, np.float32),
+                                 "h0": out["h_n"], "c0": out["c_n"]})
+    want = sample_roll(model, 8, torch.from_numpy(prime), temperature=0).numpy()
+    assert np.array_equal(np.stack(frames), want)
+
+
+def test_ctc_run_exports(tmp_path):
+    pytest.importorskip("sklearn", reason="the ctc job's digit lines need scikit-learn (pip install lstmkit[ctc])")
+    from lstmkit.tasks.ctc import CTCConfig, CTCTask
+    from lstmkit.tasks.runs import fit_run
+
+    cfg = CTCConfig(max_steps=2, hidden=6, layers=1, batch_size=2, val_lines=2, eval_every=2)
+    _, run = fit_run(CTCTask(cfg), tmp_path / "run", stream=io.StringIO())
+    sess, meta = export_by_cli(run.path, tmp_path)
+    check_declared(sess, meta)
+    assert meta["labels"] == [str(d) for d in range(10)] and meta["blank"] == 0
+    exp = export_run(run.path)
+    feed = exp.example(batch=4, length=17, seed=1)
+    valid = np.arange(17)[None, :] < feed["lengths"][:, None]
+    assert_same(exp, feed, run_session(sess, feed), ["log_probs"], valid)
+
+
 # ------------------------------------------------------------------------------------------ errors
 def test_errors_are_one_line_and_write_nothing(tmp_path, monkeypatch):
     out = tmp_path / "m.onnx"
     code, _, err = quiet(["export", str(tmp_path), "--onnx", str(out)])
     assert code == 2 and "is not an lstmkit run" in err and err.count("\n") == 1
-    (tmp_path / "ctc").mkdir()
-    (tmp_path / "ctc" / "config.json").write_text(json.dumps({"task": "ctc"}))
-    code, _, err = quiet(["export", str(tmp_path / "ctc"), "--onnx", str(out)])
-    assert code == 2 and "supports charlm, tagger, classify, forecast runs" in err
-    code, _, err = quiet(["export", str(tmp_path / "ctc"), "--onnx", str(tmp_path / "m.txt")])
+    (tmp_path / "tr").mkdir()
+    (tmp_path / "tr" / "config.json").write_text(json.dumps({"task": "translate"}))
+    code, _, err = quiet(["export", str(tmp_path / "tr"), "--onnx", str(out)])
+    assert code == 2 and "supports charlm, tagger, classify, forecast, music, ctc runs" in err
+    code, _, err = quiet(["export", str(tmp_path / "tr"), "--onnx", str(tmp_path / "m.txt")])
     assert code == 2 and "ending in .onnx" in err
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    code, _, err = quiet(["export", str(tmp_path / "ctc"), "--onnx", str(out)])
+    code, _, err = quiet(["export", str(tmp_path / "tr"), "--onnx", str(out)])
     assert code == 2 and "pip install lstmkit[onnx]" in err
     assert not out.exists() and not (tmp_path / "m.json").exists()
 

@@ -18,7 +18,8 @@ Export a trained run's model to ONNX (model.onnx) with model.json beside it: the
 use from any onnxruntime (Python, C#, C++, Java, JavaScript). The whole model is exported, pre- and
 post-processing included (a forecaster takes raw values and gives forecasts in the data's units). Before
 writing, the export runs in onnxruntime on a generated input and is compared with the PyTorch model; the
-largest difference is printed. Supported runs: charlm, tagger, classify and single-series forecast.
+largest difference is printed. Supported runs: charlm, tagger, classify, single-series forecast, music and
+ctc.
 """
 
 EPILOG = """\
@@ -89,7 +90,7 @@ def register(commands, train_commands) -> None:
     p = commands.add_parser("export", help="export a trained run's model to ONNX (with a JSON of its inputs, "
                                            "vocabulary, labels)", description=HELP, epilog=EPILOG,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", metavar="RUN_DIR", help="the run folder (charlm, tagger, classify or forecast)")
+    p.add_argument("run", metavar="RUN_DIR", help="the run folder (charlm, tagger, classify, forecast, music or ctc)")
     p.add_argument("--onnx", required=True, metavar="MODEL.onnx", help="the ONNX file to write (MODEL.json is "
                                                                         "written beside it)")
     p.add_argument("--checkpoint", default="auto", choices=("auto", "best", "last"),

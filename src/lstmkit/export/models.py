@@ -1,4 +1,4 @@
-"""Whole job models as ONNX graphs: the trained network of a charlm, tagger, classify or forecast run,
+"""Whole job models as ONNX graphs: the trained network of a charlm, tagger, classify, forecast, music or ctc run,
 with what a user needs around it (vocabulary, label names, normalisation) in a JSON file beside the .onnx.
 
 Each ``*_graph`` function reproduces the model's eval ``forward`` op by op: the recurrent stacks through
@@ -32,13 +32,15 @@ import torch
 from torch import nn
 
 __all__ = ["Exported", "JOBS", "export_run", "save", "charlm_export", "tagger_export", "classify_export",
-           "forecast_export", "json_path"]
+           "forecast_export", "music_export", "ctc_export", "json_path"]
 
 #: the jobs whose runs export (task name -> what the model becomes)
 JOBS = {"charlm": "token ids -> next-character logits and probabilities, states in and out",
         "tagger": "word ids (+ character ids) and lengths -> tag scores, probabilities and tags",
         "classify": "token ids or numeric steps and lengths -> class probabilities",
-        "forecast": "the window of past values (+ covariates, phases) -> quantile forecasts in the data's units"}
+        "forecast": "the window of past values (+ covariates, phases) -> quantile forecasts in the data's units",
+        "music": "piano-roll frames -> next-frame key logits and probabilities, states in and out",
+        "ctc": "per-column features and lengths -> CTC log-probabilities (blank 0) and the best path"}
 
 #: the lowest opset of the job graphs (that of the recurrent layers' graphs)
 MIN_OPSET = 17
@@ -641,6 +643,109 @@ def forecast_export(model, cfg, meta: dict, opset: int = 17) -> Exported:
     return Exported("forecast", onnx_model, meta_out, example, reference)
 
 
+# ---------------------------------------------------------------------------------------- music
+MUSIC_HOW = [
+    "Inputs: frames (B, T, keys) float32 piano-roll frames (1: the key sounds), h0 (and c0 for an LSTM) the "
+    "recurrent state (zeros to start), temperature a float32 scalar.",
+    "Outputs: logits (B, T, keys); probabilities = sigmoid(logits / temperature), each key's chance of sounding "
+    "in the next frame; h_n (and c_n) the state after the last frame.",
+    "Generate: run the prime frames (or one silent frame) with zero states; draw each key of the next frame as "
+    "Bernoulli(probabilities[0, -1]) (temperature 0: keys with logit > 0); run that frame alone with h0/c0 = "
+    "the returned h_n/c_n; repeat.",
+]
+
+
+def music_export(model, meta: dict, opset: int = 17) -> Exported:
+    """The piano-roll model ``model`` (:class:`~lstmkit.tasks.music.MusicRNN`) with its checkpoint metadata."""
+    _onnx_missing()
+    model = model.eval()
+    rnn, K = model.rnn, model.width
+    lstm = _is_lstm(rnn)
+    n, hp, hc = _state_shapes(rnn)
+    b = _B("lstmkit_music", opset)
+    frames = b.g.input("frames", "float32", ["batch", "steps", K])
+    h0 = b.g.input("h0", "float32", [n, "batch", hp])
+    c0 = b.g.input("c0", "float32", [n, "batch", hc]) if lstm else None
+    temp = b.g.input("temperature", "float32", [])
+    out, h_n, c_n = b.recurrent(rnn, b.transpose(frames, (1, 0, 2)), h0=h0, c0=c0)          # (T, B, H)
+    logits = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                      # (B, T, K)
+    probs = b.op("Sigmoid", [b.op("Div", [logits, temp])])
+    shapes = {"logits": ["batch", "steps", K], "probabilities": ["batch", "steps", K], "h_n": [n, "batch", hp],
+              "c_n": [n, "batch", hc]}
+    names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
+    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()})
+    inputs = {"frames": (["batch", "steps", K], "float32"), "h0": ([n, "batch", hp], "float32"),
+              **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
+    meta_out = {"job": "music", "inputs": _io(inputs), "outputs": _io({k: (shapes[k], "float32") for k in names}),
+                "keys": K, "frame_seconds": meta.get("frame_seconds"), "source": meta.get("source"),
+                "cell": type(rnn).__name__, "layers": rnn.num_layers, "how_to_run": MUSIC_HOW}
+
+    def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
+        rng = _rng(seed)
+        feed = {"frames": (rng.random((batch, length, K)) < 0.1).astype(np.float32),
+                "h0": rng.standard_normal((n, batch, hp)).astype(np.float32) * 0.5,
+                "temperature": np.array(0.9, dtype=np.float32)}
+        if lstm:
+            feed["c0"] = rng.standard_normal((n, batch, hc)).astype(np.float32) * 0.5
+        return feed
+
+    @torch.no_grad()
+    def reference(feed: dict) -> dict:
+        h = torch.from_numpy(feed["h0"])
+        logits, state = model(torch.from_numpy(feed["frames"]).transpose(0, 1),
+                              (h, torch.from_numpy(feed["c0"])) if lstm else h)
+        logits = logits.transpose(0, 1)
+        out = {"logits": logits, "probabilities": torch.sigmoid(logits / float(feed["temperature"]))}
+        out["h_n"], out["c_n"] = state if lstm else (state, None)
+        return {k: v.numpy() for k, v in out.items() if v is not None}
+
+    return Exported("music", onnx_model, meta_out, example, reference)
+
+
+# ------------------------------------------------------------------------------------------ ctc
+CTC_HOW = [
+    "Inputs: features (B, T, features) float32, step t the 8 pixels (0..1, top to bottom) of column t of a line "
+    "of digits as lstmkit.tasks.ctc.lines draws them; lengths (B,) int64 the columns of each line.",
+    "Outputs: log_probs (B, T, 1 + labels) per-column log-probabilities, index 0 the CTC blank, index k the "
+    "label labels[k - 1]; best (B, T) int64 their argmax.",
+    "Greedy decoding: take best[b, :lengths[b]], merge runs of the same index, drop the blanks (0), read "
+    "labels[index - 1]. Prefix beam search (lstmkit.tasks.ctc.decode.beam_search) reads log_probs.",
+]
+
+
+def ctc_export(model, meta: dict, opset: int = 17) -> Exported:
+    """The CTC model ``model`` (:class:`~lstmkit.tasks.ctc.CTCModel`) with its checkpoint metadata."""
+    _onnx_missing()
+    model = model.eval()
+    F, C = model.rnn.input_size, model.head.out_features
+    b = _B("lstmkit_ctc", opset)
+    x = b.g.input("features", "float32", ["batch", "steps", F])
+    lengths = b.g.input("lengths", "int64", ["batch"])
+    out, _, _ = b.recurrent(model.rnn, b.transpose(x, (1, 0, 2)), lengths=lengths)          # (T, B, 2H)
+    logp = b.transpose(b.op("LogSoftmax", [b.linear(out, model.head, "head")], axis=-1), (1, 0, 2))
+    best = b.op("ArgMax", [logp], axis=-1, keepdims=0)
+    onnx_model = _finish(b, {"log_probs": (logp, "float32", ["batch", "steps", C]),
+                             "best": (best, "int64", ["batch", "steps"])})
+    meta_out = {"job": "ctc", "inputs": _io({"features": (["batch", "steps", F], "float32"),
+                                            "lengths": (["batch"], "int64")}),
+                "outputs": _io({"log_probs": (["batch", "steps", C], "float32"), "best": (["batch", "steps"], "int64")}),
+                "labels": list(meta.get("labels", [])), "blank": int(meta.get("blank", 0)), "features": F,
+                "how_to_run": CTC_HOW}
+
+    def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
+        rng = _rng(seed)
+        return {"features": rng.random((batch, length, F)).astype(np.float32),
+                "lengths": _lengths_for(rng, batch, length)}
+
+    @torch.no_grad()
+    def reference(feed: dict) -> dict:
+        z = model(torch.from_numpy(feed["features"]).transpose(0, 1), torch.from_numpy(feed["lengths"]))
+        z = z.transpose(0, 1)
+        return {"log_probs": z.numpy(), "best": z.argmax(-1).numpy()}
+
+    return Exported("ctc", onnx_model, meta_out, example, reference)
+
+
 # ------------------------------------------------------------------------------------- run folders
 def export_run(run_path, checkpoint: str = "auto", opset: int = 17) -> Exported:
     """The model of run folder ``run_path`` (``checkpoint`` best, last or auto) exported for its job."""
@@ -662,6 +767,16 @@ def export_run(run_path, checkpoint: str = "auto", opset: int = 17) -> Exported:
         from ..tasks.classify.jobs import load_classifier
         model, encoder, _ = load_classifier(run_path, checkpoint)
         return classify_export(model, encoder, opset)
+    if task == "music":
+        from ..tasks.music.jobs import load_model as load_music
+        model, _, meta, _ = load_music(run_path, checkpoint)
+        return music_export(model, meta, opset)
+    if task == "ctc":
+        from ..tasks.ctc.jobs import load_model as load_ctc
+        from ..train import load_checkpoint
+        model, which = load_ctc(run_path, checkpoint)
+        return ctc_export(model, load_checkpoint(RunDir.open(run_path).checkpoints, which)["state"].get("meta", {}),
+                          opset)
     from ..tasks.forecast.jobs import load_model as load_forecaster
     model, cfg, meta, _ = load_forecaster(run_path, checkpoint)
     return forecast_export(model, cfg, meta, opset)
