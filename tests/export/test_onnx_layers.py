@@ -310,3 +310,16 @@ def test_emit_recurrent_twice_in_one_graph(tmp_path):
         b, (h, c) = lstm(a, lengths=RUN_LENGTHS)
         h_t, c_t = cell(b[0])
     _assert_close(got, (b, h, c, h_t, c_t))
+
+
+@pytest.mark.parametrize("opset", [17, 18, 21, 23])
+def test_opsets(tmp_path, opset):
+    """The opsets onnxruntime runs: the Scan body (LayerNormalization, ReduceSum, Split) and ONNX's GRU."""
+    for family, kwargs in (("LSTM", dict(layer_norm=True, cells_per_block=2, peephole=True, bidirectional=True)),
+                           ("GRU", dict(bidirectional=True))):
+        layer = _layer(family, kwargs)
+        path = lstmkit.export.onnx(layer, _example(layer, EXAMPLE_T, EXAMPLE_B), tmp_path / f"{family}.onnx",
+                                   opset=opset, lengths=True)
+        assert onnx.load(str(path)).opset_import[0].version == opset
+        got, want = _run_both(layer, path, False, True)
+        _assert_close(got, want)

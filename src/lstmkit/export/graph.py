@@ -81,6 +81,7 @@ class Graph:
         self.initializers: list = []
         self._input_names: set = set()
         self._output_names: set = set()
+        self._memo: dict = {}                  # values built once per graph (zero states, the lengths mask)
 
     # ------------------------------------------------------------------------------------ names
     def fresh(self, hint: str) -> str:
@@ -292,15 +293,12 @@ def _check_layer(g: Graph, layer) -> None:
 
 
 def _plan(layer) -> str:
-    """"standard" (ONNX's LSTM / GRU / RNN operator) or "scan" (the cell step in a Scan body)."""
-    options = _check_spec_quiet(layer._specs[0])
+    """"standard" (ONNX's LSTM / GRU / RNN operator) or "scan" (the cell step in a Scan body): the peephole
+    LSTM is ONNX LSTM's P input; any other option that changes the forward pass, and zoneout, need the Scan."""
+    options = {k for k in layer._specs[0].variant_options() if k not in _NO_FORWARD_EFFECT}
     if any(p > 0 for p in layer._zoneout_rates()):
         return "scan"
-    return "standard" if set(options) <= {"peephole"} else "scan"
-
-
-def _check_spec_quiet(spec) -> dict:
-    return {k: v for k, v in spec.variant_options().items() if k not in _NO_FORWARD_EFFECT}
+    return "standard" if options <= {"peephole"} else "scan"
 
 
 def _np(t) -> np.ndarray:
@@ -364,7 +362,7 @@ def _emit_standard(g: Graph, layer, k: int, xt: str, h0, c0, lengths) -> tuple:
 def _zeros(g: Graph, x: str, batch_axis: int, size: int) -> str:
     """(B, size) float32 zeros, B = dim ``batch_axis`` of ``x``."""
     key = ("zeros", x, batch_axis, size)
-    memo = g._root().__dict__.setdefault("_memo", {})
+    memo = g._memo
     if key not in memo:
         batch = g.op("Shape", [x], start=batch_axis, end=batch_axis + 1, hint="batch")
         shape = g.op("Concat", [batch, g.ints([size])], axis=0, hint="zeros_shape")
@@ -375,7 +373,7 @@ def _zeros(g: Graph, x: str, batch_axis: int, size: int) -> str:
 
 def _valid_mask(g: Graph, xt: str, lengths: str) -> str:
     """(T, B, 1) bool, True where t < lengths[b]."""
-    memo = g._root().__dict__.setdefault("_memo", {})
+    memo = g._memo
     key = ("valid", xt, lengths)
     if key not in memo:
         T = g.op("Squeeze", [g.op("Shape", [xt], start=0, end=1, hint="T1"), g.ints([0])], hint="T")

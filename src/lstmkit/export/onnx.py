@@ -28,7 +28,8 @@ def onnx(module, example_input: Tensor, path: Union[str, os.PathLike], *, length
     between layers, ``input_dropout`` and ``recurrent_dropout`` are training-only and have no effect there,
     zoneout is its expectation ``p * previous + (1 - p) * new``, and options that only change the
     initialisation or the backward pass (``forget_bias``, ``init_range``, ``gate_bias_steps``,
-    ``truncated_gradient``) need nothing. ``backend`` does not matter. Standard configurations (and the
+    ``truncated_gradient``) need nothing. ``backend`` does not matter; forward's ``reset=`` (restarts inside a
+    stream) is not an input of the model. Standard configurations (and the
     peephole LSTM) use ONNX's LSTM / GRU / RNN operators; the variants (``layer_norm``, ``cifg``,
     ``proj_size``, zoneout, ``cells_per_block``, ``forget_gate=False``, the 1997 squashing functions, GRU's
     ``reset_before``) a Scan over time whose body is the cell step.
