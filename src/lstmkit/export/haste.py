@@ -135,6 +135,14 @@ def from_haste(cls, *weights, **options):
             (H, 4H), bias (4H,); GRU: kernel (I, 3H), recurrent_kernel (H, 3H), bias (3H,), recurrent_bias
             (3H,)), or a list of any of those, one per layer of a stack.
         options: more constructor arguments (``dtype`` defaults to the kernel's).
+
+    Example::
+
+        >>> import numpy as np, lstmkit
+        >>> from lstmkit.export.haste import from_haste
+        >>> state = {"kernel": np.zeros((3, 16)), "recurrent_kernel": np.zeros((4, 16)), "bias": np.ones(16)}
+        >>> from_haste(lstmkit.LSTM, [state, {**state, "kernel": np.zeros((4, 16))}])      # a 2-layer stack
+        LSTM(3, 4, num_layers=2)
     """
     family = _family(cls)
     if family not in _NAMES:
@@ -165,7 +173,15 @@ def from_haste(cls, *weights, **options):
 
 def to_haste(layer) -> list[dict[str, np.ndarray]]:
     """haste's parameters of an lstmkit LSTM or GRU, one dict per layer (``haste_layer.load_state_dict``
-    takes each, as torch tensors); see ``LSTM.to_haste``."""
+    takes each, as torch tensors); see ``LSTM.to_haste``.
+
+    Example::
+
+        >>> import lstmkit
+        >>> from lstmkit.export.haste import to_haste
+        >>> [{k: v.shape for k, v in d.items()} for d in to_haste(lstmkit.GRU(3, 4))]
+        [{'kernel': (3, 12), 'recurrent_kernel': (4, 12), 'bias': (12,), 'recurrent_bias': (12,)}]
+    """
     family = _family(type(layer))
     if family not in _NAMES:
         raise ValueError(f"haste has no {type(layer).__name__} layout (LSTM and GRU only)")

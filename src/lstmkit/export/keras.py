@@ -3,7 +3,7 @@ and their ``to_keras``.
 
 Keras stores a recurrent layer as ``kernel`` (I, nH), ``recurrent_kernel`` (H, nH) and ``bias``, gate
 blocks side by side along the last axis; torch.nn (and lstmkit) stack them as rows of ``weight_ih``
-(nH, I) and ``weight_hh`` (nH, H). One named converter per layout does the move:
+(nH, I) and ``weight_hh`` (nH, H). One named converter per layout does the move (in :mod:`.keras_layout`):
 
 * :func:`lstm_from_keras_layout` / :func:`lstm_to_keras_layout`: Keras LSTM, gates i|f|c|o (c the
   candidate, torch's g), so the same order as torch's i|f|g|o, transposed. One bias (4H,).
@@ -27,131 +27,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
+from .keras_layout import (FAMILIES, gru_from_keras_layout, gru_to_keras_layout, lstm_from_keras_layout,
+                           lstm_to_keras_layout, rnn_from_keras_layout, rnn_to_keras_layout)
+
 __all__ = ["from_keras", "to_keras", "save_keras_weights", "KerasLayer",
            "lstm_from_keras_layout", "lstm_to_keras_layout", "gru_from_keras_layout", "gru_to_keras_layout",
            "rnn_from_keras_layout", "rnn_to_keras_layout"]
 
-#: lstmkit family -> (gate blocks per layer, Keras class name)
-FAMILIES = {"lstm": (4, "LSTM"), "gru": (3, "GRU"), "rnn": (1, "SimpleRNN")}
 _BY_GATES = {n: fam for fam, (n, _) in FAMILIES.items()}
-_GRU_ORDER = [1, 0, 2]                       # z|r|h <-> r|z|n (the same swap both ways)
-
-
-# ------------------------------------------------------------------------------------ the named converters
-def _blocks(a: np.ndarray, order: list[int]) -> np.ndarray:
-    """Reorder the gate blocks along the last axis."""
-    parts = np.split(a, len(order), axis=-1)
-    return np.concatenate([parts[k] for k in order], axis=-1)
-
-
-def lstm_from_keras_layout(kernel, recurrent_kernel, bias=None) -> dict[str, np.ndarray]:
-    """Keras LSTM (kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None; gates i|f|c|o) to
-    torch.nn's {'weight_ih': (4H, I), 'weight_hh': (4H, H), 'bias_ih': (4H,), 'bias_hh': (4H,) zeros}
-    (rows i|f|g|o; no biases when ``bias`` is None).
-
-    Example::
-
-        >>> import numpy as np
-        >>> w = lstm_from_keras_layout(np.ones((3, 8)), np.ones((2, 8)), np.arange(8.0))
-        >>> w["weight_ih"].shape, w["weight_hh"].shape, w["bias_ih"][:3], w["bias_hh"][:3]
-        ((8, 3), (8, 2), array([0., 1., 2.]), array([0., 0., 0.]))
-    """
-    out = {"weight_ih": np.ascontiguousarray(kernel.T), "weight_hh": np.ascontiguousarray(recurrent_kernel.T)}
-    if bias is not None:
-        out["bias_ih"], out["bias_hh"] = np.array(bias), np.zeros_like(bias)
-    return out
-
-
-def lstm_to_keras_layout(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> list[np.ndarray]:
-    """torch.nn's LSTM layout (weight_ih (4H, I), weight_hh (4H, H), bias_ih and bias_hh (4H,) or None) to
-    Keras's ``[kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,)]`` (no bias without biases).
-
-    Example::
-
-        >>> import numpy as np
-        >>> [a.shape for a in lstm_to_keras_layout(np.ones((8, 3)), np.ones((8, 2)), np.ones(8), np.ones(8))]
-        [(3, 8), (2, 8), (8,)]
-    """
-    out = [np.ascontiguousarray(weight_ih.T), np.ascontiguousarray(weight_hh.T)]
-    if bias_ih is not None:
-        out.append(bias_ih + bias_hh)
-    return out
-
-
-def gru_from_keras_layout(kernel, recurrent_kernel, bias=None) -> tuple[dict[str, np.ndarray], bool]:
-    """Keras GRU (kernel (I, 3H), recurrent_kernel (H, 3H) in z|r|h order; bias (2, 3H) with
-    ``reset_after=True``, (3H,) with ``reset_after=False``, or None) to (torch.nn's layout in r|z|n order,
-    ``reset_before``): reset_after=False is lstmkit's ``reset_before=True``. With a bias (2, 3H) the input
-    bias goes to ``bias_ih`` and the recurrent one to ``bias_hh``; with (3H,), ``bias_hh`` is zeros. Without a
-    bias the form is the torch.nn one (``reset_before=False``); pass the Keras ``reset_after`` through
-    :func:`from_keras`'s config when it was False.
-
-    Example::
-
-        >>> import numpy as np
-        >>> k = np.repeat(np.array([[0.0, 1.0, 2.0]]), 2, axis=0)          # (I=2, 3H) with H=1: z=0, r=1, h=2
-        >>> w, reset_before = gru_from_keras_layout(k, np.zeros((1, 3)), np.zeros(3))
-        >>> w["weight_ih"][:, 0], reset_before                              # rows r|z|n
-        (array([1., 0., 2.]), True)
-    """
-    out = {"weight_ih": np.ascontiguousarray(_blocks(kernel, _GRU_ORDER).T),
-           "weight_hh": np.ascontiguousarray(_blocks(recurrent_kernel, _GRU_ORDER).T)}
-    if bias is None:
-        return out, False
-    if bias.ndim == 2:                                          # reset_after=True: (input, recurrent)
-        out["bias_ih"], out["bias_hh"] = _blocks(bias[0], _GRU_ORDER), _blocks(bias[1], _GRU_ORDER)
-        return out, False
-    out["bias_ih"], out["bias_hh"] = _blocks(bias, _GRU_ORDER), np.zeros_like(bias)
-    return out, True
-
-
-def gru_to_keras_layout(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *,
-                        reset_before: bool = False) -> list[np.ndarray]:
-    """torch.nn's GRU layout (weight_ih (3H, I), weight_hh (3H, H), bias_ih and bias_hh (3H,) or None; rows
-    r|z|n) to Keras's ``[kernel (I, 3H), recurrent_kernel (H, 3H), bias]`` (z|r|h): bias (2, 3H) for the
-    torch.nn form (Keras ``reset_after=True``), (3H,) = bias_ih + bias_hh for ``reset_before=True`` (Keras
-    ``reset_after=False``; exact, as b_hn sits outside the reset there).
-
-    Example::
-
-        >>> import numpy as np
-        >>> [a.shape for a in gru_to_keras_layout(np.ones((6, 3)), np.ones((6, 2)), np.ones(6), np.ones(6))]
-        [(3, 6), (2, 6), (2, 6)]
-    """
-    out = [np.ascontiguousarray(_blocks(weight_ih.T, _GRU_ORDER)),
-           np.ascontiguousarray(_blocks(weight_hh.T, _GRU_ORDER))]
-    if bias_ih is not None:
-        if reset_before:
-            out.append(_blocks(bias_ih + bias_hh, _GRU_ORDER))
-        else:
-            out.append(np.stack([_blocks(bias_ih, _GRU_ORDER), _blocks(bias_hh, _GRU_ORDER)]))
-    return out
-
-
-def rnn_from_keras_layout(kernel, recurrent_kernel, bias=None) -> dict[str, np.ndarray]:
-    """Keras SimpleRNN (kernel (I, H), recurrent_kernel (H, H), bias (H,) or None) to torch.nn's RNN
-    layout (weight_ih (H, I), weight_hh (H, H), bias_ih (H,), bias_hh (H,) zeros).
-
-    Example::
-
-        >>> import numpy as np
-        >>> sorted(rnn_from_keras_layout(np.ones((3, 2)), np.ones((2, 2)), np.ones(2)))
-        ['bias_hh', 'bias_ih', 'weight_hh', 'weight_ih']
-    """
-    return lstm_from_keras_layout(kernel, recurrent_kernel, bias)
-
-
-def rnn_to_keras_layout(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> list[np.ndarray]:
-    """torch.nn's RNN layout (weight_ih (H, I), weight_hh (H, H), biases (H,) or None) to Keras SimpleRNN's
-    ``[kernel (I, H), recurrent_kernel (H, H), bias (H,)]``.
-
-    Example::
-
-        >>> import numpy as np
-        >>> [a.shape for a in rnn_to_keras_layout(np.ones((2, 3)), np.ones((2, 2)))]
-        [(3, 2), (2, 2)]
-    """
-    return lstm_to_keras_layout(weight_ih, weight_hh, bias_ih, bias_hh)
 
 
 # ------------------------------------------------------------------------------------ one Keras layer
@@ -361,13 +244,26 @@ def from_keras(cls, *weights, layer=None, config=None, **options):
             ``go_backwards``, ``use_bias``, ``reset_after`` are checked; the Keras defaults are assumed without.
         options: more constructor arguments (``batch_first``, ``dtype`` (default: the kernel's), ``device``,
             ``backend``, ``dropout`` ...).
+
+    Example (a Keras ``Bidirectional(LSTM(4))`` over 3 features, then an ``LSTM(4)`` on top)::
+
+        >>> import numpy as np, lstmkit
+        >>> from lstmkit.export.keras import from_keras
+        >>> rng = np.random.default_rng(0)
+        >>> def w(i, h): return [rng.normal(size=(i, 4 * h)), rng.normal(size=(h, 4 * h)), np.zeros(4 * h)]
+        >>> from_keras(lstmkit.LSTM, [w(3, 4) + w(3, 4)], batch_first=True)      # forward's, then backward's
+        LSTM(3, 4, batch_first=True, bidirectional=True)
+        >>> from_keras(lstmkit.LSTM, [w(3, 4), w(4, 4)], config=[{"recurrent_activation": "hard_sigmoid"}] * 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: layer 0: recurrent_activation must be 'sigmoid', got 'hard_sigmoid' (Keras 2's old default; ...
     """
     family = _family(cls)
     stack = _gather(weights, layer, config, family)
     D = len(stack[0])
     state: dict[str, torch.Tensor] = {}
     kw: dict = {}
-    sizes = []
+    dtypes = []
     for k, directions in enumerate(stack):
         if len(directions) != D:
             raise ValueError(f"a stack must be bidirectional in every layer or in none: layer 0 has {D} "
@@ -389,7 +285,7 @@ def from_keras(cls, *weights, layer=None, config=None, **options):
             suffix = f"_l{k}" + ("_reverse" if d == 1 else "")
             for name, a in w.items():
                 state[name + suffix] = torch.from_numpy(np.array(a))
-            sizes.append(kl.arrays[0].dtype)
+            dtypes.append(kl.arrays[0].dtype)
     clash = set(options) & {"input_size", "hidden_size", "num_layers", "bidirectional", "bias"}
     if clash:
         raise ValueError(f"from_keras takes {sorted(clash)} from the weights; drop them from the arguments")
@@ -398,9 +294,9 @@ def from_keras(cls, *weights, layer=None, config=None, **options):
         if options[o] != kw[o]:
             raise ValueError(f"the Keras weights need {o}={kw[o]!r}, got {o}={options[o]!r}")
     dtype = options.pop("dtype", None)
-    if dtype is None:
-        dtype = torch.from_numpy(np.zeros(0, dtype=sizes[0])).dtype if np.issubdtype(sizes[0], np.floating) \
-            else torch.get_default_dtype()
+    if dtype is None:                                  # the kernel's (float32 from Keras), else torch's default
+        floating = np.issubdtype(dtypes[0], np.floating)
+        dtype = torch.from_numpy(np.zeros(0, dtype=dtypes[0])).dtype if floating else torch.get_default_dtype()
     out = cls(**{**kw, **options}, dtype=dtype)
     with torch.no_grad():
         out.load_state_dict(state, strict=True)
@@ -438,6 +334,17 @@ def to_keras(layer) -> list[list[np.ndarray]]:
         ``use_bias=False``). A GRU gives bias (2, 3H) (Keras ``reset_after=True``), or with
         ``reset_before=True`` bias (3H,) (``reset_after=False``). An RNN's Keras layer is a SimpleRNN with
         ``activation=nonlinearity``.
+
+    Example::
+
+        >>> import lstmkit
+        >>> from lstmkit.export.keras import to_keras
+        >>> [[a.shape for a in w] for w in to_keras(lstmkit.GRU(3, 4, bidirectional=True))]
+        [[(3, 12), (4, 12), (2, 12), (3, 12), (4, 12), (2, 12)]]
+        >>> to_keras(lstmkit.LSTM(3, 4, peephole=True))
+        Traceback (most recent call last):
+        ...
+        ValueError: LSTM with {'peephole': True} has no Keras equivalent; Keras export needs those options at ...
     """
     family = _family(type(layer))
     _check_expressible(layer, "Keras", _KERAS_SAFE)
@@ -461,7 +368,18 @@ def save_keras_weights(layer, path) -> None:
     """Write ``layer``'s weights as a Keras 3 ``.weights.h5`` file (needs h5py), laid out as Keras 3's
     ``model.save_weights`` writes a ``Sequential`` of ``num_layers`` Keras layers (LSTM, GRU or SimpleRNN;
     each wrapped in ``Bidirectional`` when bidirectional): ``model.load_weights(path)`` on that model reads
-    it. Written to a temporary file first, then renamed (atomic)."""
+    it. Written to a temporary file first, then renamed (atomic).
+
+    Example::
+
+        >>> import os, tempfile, lstmkit
+        >>> from lstmkit.export.keras import save_keras_weights
+        >>> lstm = lstmkit.LSTM(3, 4, num_layers=2)
+        >>> path = os.path.join(tempfile.mkdtemp(), "lstm.weights.h5")
+        >>> save_keras_weights(lstm, path)          # a Sequential([LSTM(4, return_sequences=True), LSTM(4)])
+        >>> lstmkit.LSTM.from_keras(path, layer=["lstm", "lstm_1"])
+        LSTM(3, 4, num_layers=2)
+    """
     from .keras_h5 import write_weights_h5
     family = _family(type(layer))
     cls = FAMILIES[family][1]

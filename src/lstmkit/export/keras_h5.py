@@ -41,7 +41,13 @@ def _h5py():
 
 
 def snake_case(name: str) -> str:
-    """Keras's ``to_snake_case``: 'SimpleRNN' -> 'simple_rnn', 'LSTM' -> 'lstm'."""
+    """Keras's ``to_snake_case``, which names a layer's group in a Keras 3 weights file.
+
+    Example::
+
+        >>> snake_case("SimpleRNN"), snake_case("LSTM"), snake_case("Bidirectional")
+        ('simple_rnn', 'lstm', 'bidirectional')
+    """
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
@@ -210,7 +216,17 @@ def _walk_legacy(h5) -> list[Found]:
 
 # ------------------------------------------------------------------------------------ reading
 def read_layers(path) -> list[Found]:
-    """Every recurrent layer (LSTM, GRU, SimpleRNN, and Bidirectional ones) in a Keras weight file."""
+    """Every recurrent layer (LSTM, GRU, SimpleRNN, and Bidirectional ones) in a Keras weight file.
+
+    Example::
+
+        >>> import os, tempfile, lstmkit
+        >>> from lstmkit.export.keras import save_keras_weights
+        >>> path = os.path.join(tempfile.mkdtemp(), "gru.weights.h5")
+        >>> save_keras_weights(lstmkit.GRU(3, 4, bidirectional=True), path)
+        >>> [f.describe() for f in read_layers(path)]
+        ["'bidirectional' (Bidirectional(GRU) 3->4 at layers/bidirectional)"]
+    """
     h5py = _h5py()
     path = os.fspath(path)
     if not os.path.exists(path):
