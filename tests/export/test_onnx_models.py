@@ -21,7 +21,7 @@ ort = pytest.importorskip("onnxruntime", reason="running the exported models nee
 
 from lstmkit.cli import main  # noqa: E402
 from lstmkit.export import cli as export_cli  # noqa: E402
-from lstmkit.export.models import classify_export, export_run  # noqa: E402
+from lstmkit.export.models import classify_export, export_run, forecast_export  # noqa: E402
 
 TOL = 1e-5
 
@@ -244,6 +244,41 @@ def test_forecast_run_exports_in_the_data_units(tmp_path, opts):
     table, _ = forecast_table(run, csv)
     want = np.array([[float(v) for v in line.split(",")[2:]] for line in table.splitlines()[1:]])
     np.testing.assert_allclose(got, want, rtol=1e-5)                # the table prints 6 significant digits
+
+
+def test_global_forecast_run_exports_with_a_series_input(tmp_path):
+    from lstmkit.tasks.forecast.cli import forecast_table
+    from lstmkit.tasks.forecast.jobs import load_model
+
+    rows = ["store,month,sales"]
+    for k, n in enumerate((60, 50)):
+        for t in range(n):
+            rows.append(f"s{k},{2000 + t // 12}-{t % 12 + 1:02d},{(k + 1) * 20 + math.sin(t / 2) + 0.1 * t:.4f}")
+    csv = tmp_path / "panel.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    code, _, err = quiet(["train", "forecast", "--csv", str(csv), "--target", "sales", "--series-id", "store", "--time",
+                          "month", "--out", str(run), "--max-steps", "4", "--window", "12", "--horizon", "3",
+                          "--hidden", "8", "--eval-every", "4", "--ensemble", "2", "--no-baselines"])
+    assert code == 0, err
+    sess, meta = export_by_cli(run, tmp_path)
+    check_declared(sess, meta)
+    assert meta["series"] == ["s0", "s1"] and [n["series"] for n in meta["normalisation"]] == ["s0", "s1"]
+    table, _ = forecast_table(run, csv)                          # lstmkit forecast: a block per series
+    W, H = meta["window"], meta["horizon"]
+    for k, n in enumerate((60, 50)):
+        values = np.array([float(r.split(",")[2]) for r in rows[1:] if r.startswith(f"s{k},")])
+        feed = {"values": values[None, -W:], "phase": np.mod(np.arange(n - W, n + H), 12)[None].astype(np.float64),
+                "series": np.array([k])}
+        want = [[float(v) for v in line.split(",")[3:]] for line in table.splitlines()[1:] if line.startswith(f"s{k},")]
+        np.testing.assert_allclose(run_session(sess, feed)["forecast"][0], want, rtol=1e-5)
+
+    # series with different Box-Cox exponents: each row goes through its own
+    model, cfg, ck, _ = load_model(run)
+    for name, lam in (("s0", 1.0), ("s1", 0.5)):
+        ck["parts"][name]["prep"]["lam"] = lam
+    exp = forecast_export(model, cfg, ck)
+    assert exp.max_abs_diff(exp.example(batch=6, seed=1)) < TOL
 
 
 # ------------------------------------------------------------------------------------- music, ctc
