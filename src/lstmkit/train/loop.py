@@ -113,6 +113,8 @@ class Trainer:
         seed_everything(self.cfg.seed)
         self.model = self.task.build_model().to(self.device)
         if self.shard.distributed:
+            if self.device.type == "cuda":    # batch statistics over the global batch (SyncBatchNorm is CUDA-only)
+                self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
             self.ddp = _distributed_step(self.model, self.task, self.device)
             if not self.shard.main:       # the same initial weights and data, its own dropout masks
                 seed_everything(self.cfg.seed + 1_000_003 * self.shard.rank)
