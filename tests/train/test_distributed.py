@@ -165,3 +165,19 @@ def test_one_process_without_torchrun(monkeypatch):
         monkeypatch.setenv(name, "1")
     with pytest.raises(DistributedSetupError, match=r"RANK='x': expected an integer"):
         init_from_env()
+
+
+@pytest.mark.parametrize("job, args", [
+    # bucketed batches (an epoch's last one shorter), an auxiliary head DDP must allow to go unused
+    ("tagger", ["--hidden", "8", "--batch-size", "4", "--dropout", "0"]),
+    # a loss averaged over target tokens while the batch counts pairs: the ranks weighted by their tokens
+    ("translate", ["--hidden", "8", "--embed", "8", "--decoder-hidden", "16", "--batch-size", "4", "--dropout", "0"]),
+])
+def test_other_jobs_two_processes_equal_one(job, args, tmp_path):
+    common = ["train", job, *args, "--max-steps", "6", "--log-every", "1", "--eval-every", "3", "--backend", "reference"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, "-m", "lstmkit", *common, "--out", str(one)], check=True, env=_env(),
+                   capture_output=True, timeout=300)
+    out = subprocess.run(torchrun(*common, "--out", str(two)), env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert_same_losses(two, one, 6)
