@@ -19,6 +19,7 @@ pytest.importorskip("onnx", reason="the ONNX export needs onnx (pip install lstm
 ort = pytest.importorskip("onnxruntime", reason="running the exported models needs onnxruntime "
                                                  "(pip install lstmkit[onnx])")
 
+from charlm_helpers import TINY, write_text  # noqa: E402
 from lstmkit.cli import main  # noqa: E402
 from lstmkit.export import cli as export_cli  # noqa: E402
 from lstmkit.export.models import classify_export, export_run, forecast_export  # noqa: E402
@@ -75,9 +76,6 @@ def check_declared(sess, meta):
                          ids=["lstm-2-layers", "gru", "layer-norm-lstm"])
 def test_charlm_exports_generates_greedily_like_lstmkit(tmp_path, opts):
     from lstmkit.tasks.charlm import load_model, sample_text
-
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
-    from charlm_helpers import TINY, write_text
 
     text = write_text(tmp_path / "t.txt", 4000)
     run = tmp_path / "run"

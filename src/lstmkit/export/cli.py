@@ -18,8 +18,8 @@ Export a trained run's model to ONNX (model.onnx) with model.json beside it: the
 use from any onnxruntime (Python, C#, C++, Java, JavaScript). The whole model is exported, pre- and
 post-processing included (a forecaster takes raw values and gives forecasts in the data's units). Before
 writing, the export runs in onnxruntime on a generated input and is compared with the PyTorch model; the
-largest difference is printed. Supported runs: charlm, tagger, classify, single-series forecast, music and
-ctc.
+largest difference is printed. Supported runs: charlm, tagger, classify, forecast (one series or global),
+music and ctc; docs/export.md describes each model's inputs and outputs.
 """
 
 EPILOG = """\

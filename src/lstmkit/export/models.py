@@ -516,13 +516,12 @@ class _PerSeries:
 
 def _boxcox(b: _B, y: str, lams: list, per: _PerSeries, inverse: bool = False) -> str:
     """Box-Cox (or its inverse) with each series' exponent among 0 (log), 0.5, 1 (none); float64."""
-    one, zero = b.f64(1.0, "one"), b.f64(0.0, "zero")
-
     def fixed(lam):
         if lam == 1.0:
             return y
         if lam == 0.0:
             return b.op("Exp", [b.op("Min", [y, b.f64(700.0, "cap")])]) if inverse else b.op("Log", [y])
+        one, zero = b.f64(1.0, "one"), b.f64(0.0, "zero")
         if inverse:
             base = b.op("Max", [b.op("Add", [b.op("Mul", [y, b.f64(lam, "lam")]), one]), zero])
             return b.op("Pow", [base, b.f64(1.0 / lam, "inv_lam")])
