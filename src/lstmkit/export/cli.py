@@ -40,6 +40,32 @@ def _need_onnx() -> None:
                           f"pip install lstmkit[onnx]") from None
 
 
+def _check_opset(opset: int) -> None:
+    """An opset this onnx knows (ValueError naming the range otherwise; the graphs need 17 or newer)."""
+    import onnx
+
+    from .graph import MIN_OPSET
+
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise ValueError(f"--opset must be in [{MIN_OPSET}, {newest}] (onnx {onnx.__version__} knows opsets up to "
+                         f"{newest}), got {opset}")
+
+
+def _checked(exp, opset: int) -> float:
+    """The largest difference from PyTorch on a generated input; an onnxruntime that cannot load or run the
+    model (an opset newer than it supports) is a one-line error."""
+    import onnxruntime
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    try:
+        return exp.max_abs_diff(exp.example(batch=3, length=11, seed=0))
+    except (ort_errors.Fail, ort_errors.InvalidGraph, ort_errors.NotImplemented) as e:
+        first = str(e).split("\n")[0][:300]
+        raise ValueError(f"onnxruntime {onnxruntime.__version__} cannot run the exported model (opset {opset}): "
+                         f"{first}; expected an opset it supports (17 works everywhere)") from None
+
+
 def export_command(run_dir, onnx_path, checkpoint: str = "auto", opset: int = 17, stream=None) -> float:
     """Export run ``run_dir`` to ``onnx_path`` (and its .json), after checking it in onnxruntime; returns the
     largest difference from the PyTorch model. Nothing is written when the check fails.
@@ -69,8 +95,9 @@ def export_command(run_dir, onnx_path, checkpoint: str = "auto", opset: int = 17
         raise ValueError(f"--onnx {onnx_path}: expected a file name ending in .onnx (its .json goes beside it)")
     check_output(onnx_path, flag="--onnx")
     check_output(json_path(onnx_path), flag="--onnx (its .json)")
+    _check_opset(opset)
     exp = export_run(run.path, checkpoint, opset)
-    diff = exp.max_abs_diff(exp.example(batch=3, length=11, seed=0))
+    diff = _checked(exp, opset)
     if not diff <= TOLERANCE:
         raise ValueError(f"the ONNX model differs from the PyTorch model by up to {diff:.3g} (> {TOLERANCE:g}) on a "
                          f"generated input; nothing written (please report this run's config.json)")

@@ -1,7 +1,7 @@
 """Whole job models as ONNX graphs: the trained network of a charlm, tagger, classify, forecast, music or ctc run,
 with what a user needs around it (vocabulary, label names, normalisation) in a JSON file beside the .onnx.
 
-Each ``*_graph`` function reproduces the model's eval ``forward`` op by op: the recurrent stacks through
+Each ``*_export`` function reproduces the model's eval ``forward`` op by op: the recurrent stacks through
 :func:`~lstmkit.export.graph.emit_recurrent`, embeddings, heads, pooling and the job's pre- and
 post-processing (the forecaster's Box-Cox, seasonal component and scaling) with plain ONNX operators, so the
 graph takes what a user has (token ids, raw series values) and gives what they want (probabilities, tags,
@@ -41,10 +41,6 @@ JOBS = {"charlm": "token ids -> next-character logits and probabilities, states 
         "forecast": "the window of past values (+ covariates, phases) -> quantile forecasts in the data's units",
         "music": "piano-roll frames -> next-frame key logits and probabilities, states in and out",
         "ctc": "per-column features and lengths -> CTC log-probabilities (blank 0) and the best path"}
-
-#: the lowest opset of the job graphs (that of the recurrent layers' graphs)
-MIN_OPSET = 17
-
 
 def _graph_module():
     from . import graph
@@ -109,9 +105,10 @@ class _B:
     """A :class:`~lstmkit.export.graph.Graph` with the few composite operations the job graphs share."""
 
     def __init__(self, name: str, opset: int) -> None:
-        if opset < MIN_OPSET:
-            raise ValueError(f"--opset must be >= {MIN_OPSET} for the job models, got {opset}")
-        self.g, self.opset = _graph_module().Graph(name, opset), opset
+        graph = _graph_module()
+        if opset < graph.MIN_OPSET:
+            raise ValueError(f"--opset must be >= {graph.MIN_OPSET} for the job models, got {opset}")
+        self.g, self.opset = graph.Graph(name, opset), opset
 
     def op(self, *args, **kw):
         return self.g.op(*args, **kw)
