@@ -369,18 +369,23 @@ class Trainer:
 
     def _evaluate_model(self, scheduled: bool) -> dict:
         """Evaluate and sample; under torchrun on rank 0, its metrics sent to every rank."""
-        def evaluate() -> tuple[dict, Optional[str]]:
+        def evaluate() -> dict:
             metrics = self.task.evaluate(self.model)
             if self.task.monitor not in metrics:
                 raise KeyError(f"{type(self.task).__name__}.evaluate() must return {self.task.monitor!r} "
                                f"(the monitored metric), got {sorted(metrics)}")
-            if not math.isfinite(metrics[self.task.monitor]):  # finite weights, overflowing outputs
-                return metrics, None
-            return metrics, self.task.sample(self.model, self.step)
+            return metrics
+
+        def sample(metrics: dict) -> Optional[str]:            # not from overflowing outputs
+            return self.task.sample(self.model, self.step) if math.isfinite(metrics[self.task.monitor]) else None
 
         self.model.eval()
         with torch.no_grad():
-            metrics, text = self._on_main(evaluate)
+            if self.task.sharded_evaluation:                   # every rank scores its part, the sums reduced
+                metrics = evaluate()
+                text = self._on_main(lambda: sample(metrics))
+            else:
+                metrics, text = self._on_main(lambda: (lambda m: (m, sample(m)))(evaluate()))
         self.model.train()
         if not math.isfinite(metrics[self.task.monitor]):
             raise self._diverged(f"the held-out {self.task.monitor} became {metrics[self.task.monitor]} "

@@ -68,6 +68,9 @@ class TrainTask(ABC):
     shard: Shard = Shard()
     #: whether a step may leave some parameters without a gradient (DistributedDataParallel must then look)
     unused_parameters: bool = False
+    #: under torchrun, whether :meth:`evaluate` runs on every rank, scores ``self.shard``'s part of the held-out
+    #: data and reduces the sums (``self.shard.all_sum``); otherwise rank 0 evaluates and sends the metrics
+    sharded_evaluation: bool = False
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config

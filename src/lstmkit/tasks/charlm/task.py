@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from ...generate import sample_ids
 from ...state import detach_state
 from ...train import TrainTask
+from ...train.distributed import Shard
 from .config import CharLMConfig
 from .model import CharLM
 from .stream import TextStreams
@@ -90,12 +91,15 @@ class CharLMTask(TrainTask):
     def train_metrics(self, mean_loss: float) -> dict[str, float]:
         return {"train_loss": round(mean_loss, 6), "train_bpc": round(mean_loss / LN2, 6)}
 
+    sharded_evaluation = True         # the held-out streams are shared by the ranks
+
     def evaluate(self, model: CharLM) -> dict[str, float]:
         """Mean loss over the validation text read as parallel streams, state carried chunk to chunk."""
         ids = self.val_ids
         if self.config.eval_chars:
             ids = ids[: self.config.eval_chars + 1]
-        loss = stream_loss(model, ids, self.config.eval_batch_size, max(self.config.bptt_len, 128), self.device)
+        loss = stream_loss(model, ids, self.config.eval_batch_size, max(self.config.bptt_len, 128), self.device,
+                           self.shard)
         return {"val_loss": round(loss, 6), "val_bpc": round(loss / LN2, 6)}
 
     def sample(self, model: CharLM, step: int) -> Optional[str]:
@@ -131,21 +135,27 @@ class CharLMTask(TrainTask):
 
 
 @torch.no_grad()
-def stream_loss(model: CharLM, ids: Tensor, batch: int, chunk: int, device) -> float:
+def stream_loss(model: CharLM, ids: Tensor, batch: int, chunk: int, device, shard: Optional[Shard] = None) -> float:
     """Mean next-character loss (nats) over ``ids`` (n,) read as up to ``batch`` parallel streams, the
-    state carried from chunk to chunk of ``chunk`` steps."""
+    state carried from chunk to chunk of ``chunk`` steps. Under torchrun (``shard``) each rank reads its part
+    of the streams and the sums are reduced over the ranks."""
     if ids.numel() < 2:
         raise ValueError(f"the text must hold at least 2 characters to score, got {ids.numel()}")
     B = max(1, min(batch, (ids.numel() - 1) // 2))
     L = (ids.numel() - 1) // B
     idx = torch.arange(L + 1).unsqueeze(1) + L * torch.arange(B).unsqueeze(0)     # (L+1, B)
-    X = ids[idx].to(device)
+    X = ids[idx]
+    if shard is not None and shard.distributed:              # this rank's streams (rank 0 all, if too few)
+        X = X[:, shard.part(B, "evaluation streams")] if B >= shard.world else X[:, :B * shard.main]
+    X = X.to(device)
     total, count, state = 0.0, 0, None
-    for s in range(0, L, chunk):
+    for s in range(0, L if X.shape[1] else 0, chunk):
         x, y = X[s: min(s + chunk, L)], X[s + 1: min(s + chunk, L) + 1]
         logits, state = model(x, state)
         total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
         count += y.numel()
+    if shard is not None and shard.distributed:
+        total, count = shard.all_sum([total, count])
     return total / count
 
 
