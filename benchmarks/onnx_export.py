@@ -99,7 +99,10 @@ def main(argv=None) -> None:
             rows.append(r)
             print(f"{cell:16s} {SIZES[i]}: lstmkit {r['lstmkit_ms']:8.2f} ms | onnxruntime {r['onnxruntime_ms']:8.2f} "
                   f"ms (x{r['speedup_onnxruntime']:.2f})", flush=True)
-    path = write_result(args.name, {"benchmark": "onnx_export", "quick": args.quick, "threads": args.threads,
+    import onnxruntime
+
+    path = write_result(args.name, {"benchmark": "onnx_export", "onnxruntime": onnxruntime.__version__,
+                                    "quick": args.quick, "threads": args.threads,
                                     "repeats": repeats, "mode": "inference, float32, lstmkit under torch.no_grad",
                                     "points": rows})
     print(f"wrote {path}")
