@@ -51,6 +51,8 @@ def _command_lines(text: str) -> list[str]:
     out = []
     for line in re.sub(r"\\\n\s*", " ", text).splitlines():
         line = line.strip().lstrip("$").strip()
+        if line.startswith("torchrun ") and " -m lstmkit " in line:           # the command torchrun starts
+            line = "lstmkit " + line.split(" -m lstmkit ", 1)[1]
         if line.startswith("lstmkit ") or line.startswith("flock ") and " lstmkit " in line:
             line = line[line.index("lstmkit "):]
             line = re.split(r"\s+#|\s[|<>]|\s2>|&&", line)[0]
