@@ -45,7 +45,9 @@ def export_by_cli(run, tmp_path, name="model"):
     assert code == 0, err
     assert "max abs diff from PyTorch" in out and float(out.split("PyTorch")[-1]) < 1e-4
     meta = json.loads((tmp_path / f"{name}.json").read_text())
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), meta
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3            # not the note that optional inputs' defaults are not constants
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), meta
 
 
 def run_session(sess, feed):
@@ -66,7 +68,10 @@ def assert_same(exp, feed, got, names, valid=None):
 
 def check_declared(sess, meta):
     """The JSON's inputs and outputs are the graph's, by name."""
-    assert [i["name"] for i in meta["inputs"]] == [i.name for i in sess.get_inputs()]
+    required = [i["name"] for i in meta["inputs"] if not i.get("optional")]
+    optional = [i["name"] for i in meta["inputs"] if i.get("optional")]
+    assert required == [i.name for i in sess.get_inputs()]                      # optional inputs: initializers
+    assert optional == [i.name for i in sess.get_overridable_initializers()]    # the caller may override
     assert [o["name"] for o in meta["outputs"]] == [o.name for o in sess.get_outputs()]
     assert meta["how_to_run"]
 
@@ -91,15 +96,21 @@ def test_charlm_exports_generates_greedily_like_lstmkit(tmp_path, opts):
     assert_same(exp, feed, run_session(sess, feed), ["logits", "probabilities", "h_n"] +
                 (["c_n"] if "c0" in feed else []))
 
+    # the states and the temperature are optional: zeros and 1.0 when left out
+    zeros = {i["name"]: np.zeros([4 if d == "batch" else d for d in i["shape"]], np.float32)
+             for i in meta["inputs"] if i["name"] in ("h0", "c0")}
+    full = run_session(sess, {"ids": feed["ids"], "temperature": np.array(1.0, np.float32), **zeros})
+    for name, value in run_session(sess, {"ids": feed["ids"]}).items():
+        np.testing.assert_array_equal(value, full[name])
+
     # the JSON's loop: feed the prompt, then one id at a time with the returned states; greedy, id 0 banned
     prompt, n = "def ", 30
     index = {c: i for i, c in enumerate(meta["vocab"])}
-    states = {i["name"]: np.zeros([1 if d == "batch" else d for d in i["shape"]], np.float32)
-              for i in meta["inputs"] if i["name"] in ("h0", "c0")}
+    states = {}
     ids = np.array([[index.get(c, 0) for c in prompt]], np.int64)
     generated = []
     for _ in range(n):
-        out = run_session(sess, {"ids": ids, "temperature": np.array(1.0, np.float32), **states})
+        out = run_session(sess, {"ids": ids, **states})
         logits = out["logits"][0, -1].astype(np.float64)
         logits[0] = -np.inf
         nxt = int(logits.argmax())
@@ -296,15 +307,12 @@ def test_music_run_exports_and_generates_greedily_like_lstmkit(tmp_path):
     model, _, _, _ = load_model(run)
     K = meta["keys"]
     prime = (np.random.default_rng(0).random((5, K)) < 0.1).astype(np.float32)
-    zeros = {i["name"]: np.zeros([1 if d == "batch" else d for d in i["shape"]], np.float32)
-             for i in meta["inputs"] if i["name"] in ("h0", "c0")}
-    out = run_session(sess, {"frames": prime[None], "temperature": np.array(1.0, np.float32), **zeros})
+    out = run_session(sess, {"frames": prime[None]})                # no states: zeros
     frames = []
     for _ in range(8):                                             # temperature 0: the keys with logit > 0
         frame = (out["logits"][0, -1] > 0).astype(np.float32)
         frames.append(frame)
-        out = run_session(sess, {"frames": frame[None, None], "temperature": np.array(1.0, np.float32),
-                                 "h0": out["h_n"], "c0": out["c_n"]})
+        out = run_session(sess, {"frames": frame[None, None], "h0": out["h_n"], "c0": out["c_n"]})
     want = sample_roll(model, 8, torch.from_numpy(prime), temperature=0).numpy()
     assert np.array_equal(np.stack(frames), want)
 

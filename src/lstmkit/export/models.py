@@ -69,7 +69,9 @@ class Exported:
         """The ONNX model's outputs on ``inputs`` through onnxruntime (CPU)."""
         import onnxruntime as ort
 
-        sess = ort.InferenceSession(self.model.SerializeToString(), providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3          # not the note that the optional inputs' defaults are not constants
+        sess = ort.InferenceSession(self.model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         names = [o.name for o in sess.get_outputs()]
         return dict(zip(names, sess.run(names, inputs)))
 
@@ -214,12 +216,30 @@ def _lengths_for(rng, batch: int, length: int) -> np.ndarray:
     return out
 
 
+def _state_inputs(b: _B, rnn, first: str) -> tuple:
+    """Inputs h0 (and c0 for an LSTM) and temperature, each optional: a caller that leaves one out gets zeros
+    (a fresh start) and 1.0 (defaults stored as initializers of the same names, see :func:`_finish`).
+    Returns ``(h0, c0, temperature, defaults)``, the states broadcast to the batch of ``first`` (B, ...)."""
+    n, hp, hc = _state_shapes(rnn)
+    lstm = _is_lstm(rnn)
+    batch = b.op("Shape", [first], start=0, end=1)
+    states, defaults = [], {"temperature": np.array(1.0, np.float32)}
+    for name, size in (("h0", hp), ("c0", hc)) if lstm else (("h0", hp),):
+        v = b.g.input(name, "float32", [n, "batch", size])
+        defaults[name] = np.zeros((n, 1, size), np.float32)
+        shape = b.op("Concat", [b.i64([n]), batch, b.i64([size])], axis=0)
+        states.append(b.op("Expand", [v, shape]))                            # (n, 1, size) -> (n, B, size)
+    temp = b.g.input("temperature", "float32", [])
+    return states[0], (states[1] if lstm else None), temp, defaults
+
+
 # --------------------------------------------------------------------------------------- charlm
 CHARLM_HOW = [
-    "Inputs: ids (B, T) int64 (one row per sequence), h0 (and c0 for an LSTM) the recurrent state "
-    "(zeros to start), temperature a float32 scalar (1.0: the model's own distribution).",
+    "Inputs: ids (B, T) int64 (one row per sequence); optional: h0 (and c0 for an LSTM) the recurrent state "
+    "(left out: zeros, a fresh start), temperature a float32 scalar (left out: 1.0, the model's own "
+    "distribution).",
     "Generate: encode the prompt with 'vocab' (id = index; characters outside it read as the unknown id 0); "
-    "run ids = prompt (1, T) with zero states; take probabilities[0, -1] (or argmax of logits[0, -1] with id 0 "
+    "run ids = prompt (1, T) without states; take probabilities[0, -1] (or argmax of logits[0, -1] with id 0 "
     "excluded for greedy); draw the next id (never id 0, the unknown symbol); run again with ids = [[next]] "
     "and h0/c0 = the h_n/c_n just returned; repeat. Decode ids with vocab[id].",
 ]
@@ -234,9 +254,7 @@ def charlm_export(model, vocab, opset: int = 17) -> Exported:
     n, hp, hc = _state_shapes(rnn)
     b = _B("lstmkit_charlm", opset)
     ids = b.g.input("ids", "int64", ["batch", "steps"])
-    h0 = b.g.input("h0", "float32", [n, "batch", hp])
-    c0 = b.g.input("c0", "float32", [n, "batch", hc]) if lstm else None
-    temp = b.g.input("temperature", "float32", [])
+    h0, c0, temp, defaults = _state_inputs(b, rnn, ids)
     x = b.embed(b.transpose(ids, (1, 0)), model.embed, "embed")                             # (T, B, E)
     out, h_n, c_n = b.recurrent(rnn, x, h0=h0, c0=c0)                                        # (T, B, H)
     logits = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                      # (B, T, V)
@@ -244,10 +262,10 @@ def charlm_export(model, vocab, opset: int = 17) -> Exported:
     names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
     shapes = {"logits": ["batch", "steps", V], "probabilities": ["batch", "steps", V], "h_n": [n, "batch", hp],
               "c_n": [n, "batch", hc]}
-    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()})
+    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
     inputs = {"ids": (["batch", "steps"], "int64"), "h0": ([n, "batch", hp], "float32"),
               **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
-    meta = {"job": "charlm", "inputs": _io(inputs), "outputs": _io({k: (shapes[k], "float32") for k in names}),
+    meta = {"job": "charlm", "inputs": _io(inputs, STATE_DEFAULTS), "outputs": _io({k: (shapes[k], "float32") for k in names}),
             "vocab": list(vocab.chars), "unknown_id": 0, "cell": type(rnn).__name__, "layers": rnn.num_layers,
             "how_to_run": CHARLM_HOW}
 
@@ -274,16 +292,33 @@ def charlm_export(model, vocab, opset: int = 17) -> Exported:
     return Exported("charlm", onnx_model, meta, example, reference)
 
 
-def _finish(b: _B, outputs: dict):
-    """The checked ModelProto with the graph outputs ``{name: (value, dtype, shape)}``."""
+def _finish(b: _B, outputs: dict, defaults: dict | None = None):
+    """The checked ModelProto with the graph outputs ``{name: (value, dtype, shape)}``; ``defaults`` (input
+    name -> array) makes those inputs optional: an initializer of the input's name is its value when the
+    caller gives none (ONNX's default-value inputs, which onnxruntime lets a caller override)."""
+    import onnx
+
     for name, (value, dtype, shape) in outputs.items():
         b.g.output(name, dtype, shape, value=value)
-    return b.g.model()
+    model = b.g.model()
+    if defaults:
+        model.graph.initializer.extend(onnx.numpy_helper.from_array(np.asarray(a), name) for name, a in defaults.items())
+        onnx.checker.check_model(model)
+    return model
 
 
-def _io(spec: dict) -> list[dict]:
-    """JSON description of inputs or outputs: ``{name: (shape, dtype)}`` -> [{name, shape, dtype}]."""
-    return [{"name": k, "shape": shape, "dtype": dtype} for k, (shape, dtype) in spec.items()]
+def _io(spec: dict, optional: dict | None = None) -> list[dict]:
+    """JSON description of inputs or outputs: ``{name: (shape, dtype)}`` -> [{name, shape, dtype}], with
+    ``optional`` (name -> what a left-out input is) marked."""
+    out = [{"name": k, "shape": shape, "dtype": dtype} for k, (shape, dtype) in spec.items()]
+    for item in out:
+        if optional and item["name"] in optional:
+            item.update(optional=True, default=optional[item["name"]])
+    return out
+
+
+#: what an optional state or temperature input is when left out (JSON)
+STATE_DEFAULTS = {"h0": "zeros", "c0": "zeros", "temperature": 1.0}
 
 
 # --------------------------------------------------------------------------------------- tagger
@@ -698,11 +733,11 @@ class _PerSeries3(_PerSeries):
 
 # ---------------------------------------------------------------------------------------- music
 MUSIC_HOW = [
-    "Inputs: frames (B, T, keys) float32 piano-roll frames (1: the key sounds), h0 (and c0 for an LSTM) the "
-    "recurrent state (zeros to start), temperature a float32 scalar.",
+    "Inputs: frames (B, T, keys) float32 piano-roll frames (1: the key sounds); optional: h0 (and c0 for an "
+    "LSTM) the recurrent state (left out: zeros), temperature a float32 scalar (left out: 1.0).",
     "Outputs: logits (B, T, keys); probabilities = sigmoid(logits / temperature), each key's chance of sounding "
     "in the next frame; h_n (and c_n) the state after the last frame.",
-    "Generate: run the prime frames (or one silent frame) with zero states; draw each key of the next frame as "
+    "Generate: run the prime frames (or one silent frame) without states; draw each key of the next frame as "
     "Bernoulli(probabilities[0, -1]) (temperature 0: keys with logit > 0); run that frame alone with h0/c0 = "
     "the returned h_n/c_n; repeat.",
 ]
@@ -717,19 +752,17 @@ def music_export(model, meta: dict, opset: int = 17) -> Exported:
     n, hp, hc = _state_shapes(rnn)
     b = _B("lstmkit_music", opset)
     frames = b.g.input("frames", "float32", ["batch", "steps", K])
-    h0 = b.g.input("h0", "float32", [n, "batch", hp])
-    c0 = b.g.input("c0", "float32", [n, "batch", hc]) if lstm else None
-    temp = b.g.input("temperature", "float32", [])
+    h0, c0, temp, defaults = _state_inputs(b, rnn, frames)
     out, h_n, c_n = b.recurrent(rnn, b.transpose(frames, (1, 0, 2)), h0=h0, c0=c0)          # (T, B, H)
     logits = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                      # (B, T, K)
     probs = b.op("Sigmoid", [b.op("Div", [logits, temp])])
     shapes = {"logits": ["batch", "steps", K], "probabilities": ["batch", "steps", K], "h_n": [n, "batch", hp],
               "c_n": [n, "batch", hc]}
     names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
-    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()})
+    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
     inputs = {"frames": (["batch", "steps", K], "float32"), "h0": ([n, "batch", hp], "float32"),
               **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
-    meta_out = {"job": "music", "inputs": _io(inputs), "outputs": _io({k: (shapes[k], "float32") for k in names}),
+    meta_out = {"job": "music", "inputs": _io(inputs, STATE_DEFAULTS), "outputs": _io({k: (shapes[k], "float32") for k in names}),
                 "keys": K, "frame_seconds": meta.get("frame_seconds"), "source": meta.get("source"),
                 "cell": type(rnn).__name__, "layers": rnn.num_layers, "how_to_run": MUSIC_HOW}
 
