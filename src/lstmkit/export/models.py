@@ -265,7 +265,8 @@ def charlm_export(model, vocab, opset: int = 17) -> Exported:
     onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
     inputs = {"ids": (["batch", "steps"], "int64"), "h0": ([n, "batch", hp], "float32"),
               **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
-    meta = {"job": "charlm", "inputs": _io(inputs, STATE_DEFAULTS), "outputs": _io({k: (shapes[k], "float32") for k in names}),
+    meta = {"job": "charlm", "inputs": _io(inputs, STATE_DEFAULTS),
+            "outputs": _io({k: (shapes[k], "float32") for k in names}),
             "vocab": list(vocab.chars), "unknown_id": 0, "cell": type(rnn).__name__, "layers": rnn.num_layers,
             "how_to_run": CHARLM_HOW}
 
@@ -302,7 +303,8 @@ def _finish(b: _B, outputs: dict, defaults: dict | None = None):
         b.g.output(name, dtype, shape, value=value)
     model = b.g.model()
     if defaults:
-        model.graph.initializer.extend(onnx.numpy_helper.from_array(np.asarray(a), name) for name, a in defaults.items())
+        model.graph.initializer.extend(onnx.numpy_helper.from_array(np.asarray(a), name)
+                                       for name, a in defaults.items())
         onnx.checker.check_model(model)
     return model
 
@@ -762,7 +764,8 @@ def music_export(model, meta: dict, opset: int = 17) -> Exported:
     onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
     inputs = {"frames": (["batch", "steps", K], "float32"), "h0": ([n, "batch", hp], "float32"),
               **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
-    meta_out = {"job": "music", "inputs": _io(inputs, STATE_DEFAULTS), "outputs": _io({k: (shapes[k], "float32") for k in names}),
+    meta_out = {"job": "music", "inputs": _io(inputs, STATE_DEFAULTS),
+                "outputs": _io({k: (shapes[k], "float32") for k in names}),
                 "keys": K, "frame_seconds": meta.get("frame_seconds"), "source": meta.get("source"),
                 "cell": type(rnn).__name__, "layers": rnn.num_layers, "how_to_run": MUSIC_HOW}
 
@@ -814,7 +817,8 @@ def ctc_export(model, meta: dict, opset: int = 17) -> Exported:
                              "best": (best, "int64", ["batch", "steps"])})
     meta_out = {"job": "ctc", "inputs": _io({"features": (["batch", "steps", F], "float32"),
                                             "lengths": (["batch"], "int64")}),
-                "outputs": _io({"log_probs": (["batch", "steps", C], "float32"), "best": (["batch", "steps"], "int64")}),
+                "outputs": _io({"log_probs": (["batch", "steps", C], "float32"),
+                                "best": (["batch", "steps"], "int64")}),
                 "labels": list(meta.get("labels", [])), "blank": int(meta.get("blank", 0)), "features": F,
                 "how_to_run": CTC_HOW}
 
