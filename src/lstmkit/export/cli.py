@@ -9,7 +9,8 @@ import pathlib
 
 __all__ = ["register", "export_command", "TOLERANCE"]
 
-#: largest |onnxruntime - PyTorch| (relative for values above 1) the check accepts before refusing to write
+#: largest |onnxruntime - PyTorch| (forecasts: relative for values above 1) the check accepts before refusing
+#: to write
 TOLERANCE = 1e-4
 
 HELP = """\
@@ -104,7 +105,8 @@ def export_command(run_dir, onnx_path, checkpoint: str = "auto", opset: int = 17
     model_file, meta_file = save(exp, onnx_path)
     out = stream or sys.stdout
     print(f"exported the {exp.job} run {run.path} to {model_file} and {meta_file}", file=out)
-    print(f"checked in onnxruntime on a generated input: max abs diff from PyTorch {diff:.3g}", file=out)
+    what = "max relative diff (values above 1)" if exp.relative else "max abs diff"
+    print(f"checked in onnxruntime on a generated input: {what} from PyTorch {diff:.3g}", file=out)
     return diff
 
 
