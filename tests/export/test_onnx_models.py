@@ -120,6 +120,22 @@ def test_charlm_exports_generates_greedily_like_lstmkit(tmp_path, opts):
     assert "".join(generated) == "".join(sample_text(model, vocab, prompt, n, temperature=0))
 
 
+@pytest.mark.parametrize("opts", [dict(peephole=True), dict(cifg=True, layers=2), dict(proj_size=4),
+                                  dict(zoneout_h=0.1, zoneout_c=0.2), dict(cell="gru", reset_before=True),
+                                  dict(cell="gru", zoneout=0.1), dict(cell="rnn", nonlinearity="relu", layers=2),
+                                  dict(recurrent_dropout=0.3, input_dropout=0.2, dropout=0.1, layers=2)],
+                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_charlm_every_cell_option(opts):
+    from lstmkit.export.models import charlm_export
+    from lstmkit.tasks.charlm import CharLM, CharLMConfig, Vocab
+
+    torch.manual_seed(0)
+    vocab = Vocab.from_text("hello world")
+    model = CharLM(len(vocab), CharLMConfig(hidden=8, embed=4, **{"layers": 1, **opts})).eval()
+    exp = charlm_export(model, vocab)
+    assert exp.max_abs_diff(exp.example(batch=3, length=6, seed=1)) < TOL
+
+
 # ------------------------------------------------------------------------------------------ tagger
 def test_tagger_exports_with_character_features(tmp_path):
     from lstmkit.tasks.tagger import TaggerConfig, load_tagger, tag_sentences, train
