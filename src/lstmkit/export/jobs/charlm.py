@@ -1,0 +1,69 @@
+"""The character language model's export: token ids -> next-character logits and probabilities, states
+in and out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .common import (STATE_DEFAULTS, Exported, _B, _finish, _io, _is_lstm, _onnx_missing, _rng, _state_inputs,
+                     _state_shapes)
+
+
+CHARLM_HOW = [
+    "Inputs: ids (B, T) int64 (one row per sequence); optional: h0 (and c0 for an LSTM) the recurrent state "
+    "(left out: zeros, a fresh start), temperature a float32 scalar (left out: 1.0, the model's own "
+    "distribution).",
+    "Generate: encode the prompt with 'vocab' (id = index; characters outside it read as the unknown id 0); "
+    "run ids = prompt (1, T) without states; take probabilities[0, -1] (or argmax of logits[0, -1] with id 0 "
+    "excluded for greedy); draw the next id (never id 0, the unknown symbol); run again with ids = [[next]] "
+    "and h0/c0 = the h_n/c_n just returned; repeat. Decode ids with vocab[id].",
+]
+
+
+def charlm_export(model, vocab, opset: int = 17) -> Exported:
+    """The character language model ``model`` (:class:`~lstmkit.tasks.charlm.CharLM`) with its ``vocab``."""
+    _onnx_missing()
+    model = model.eval()
+    rnn, V = model.rnn, model.vocab_size
+    lstm = _is_lstm(rnn)
+    n, hp, hc = _state_shapes(rnn)
+    b = _B("lstmkit_charlm", opset)
+    ids = b.g.input("ids", "int64", ["batch", "steps"])
+    h0, c0, temp, defaults = _state_inputs(b, rnn, ids)
+    x = b.embed(b.transpose(ids, (1, 0)), model.embed, "embed")                             # (T, B, E)
+    out, h_n, c_n = b.recurrent(rnn, x, h0=h0, c0=c0)                                        # (T, B, H)
+    logits = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                      # (B, T, V)
+    probs = b.op("Softmax", [b.op("Div", [logits, temp])], axis=-1)
+    names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
+    shapes = {"logits": ["batch", "steps", V], "probabilities": ["batch", "steps", V], "h_n": [n, "batch", hp],
+              "c_n": [n, "batch", hc]}
+    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
+    inputs = {"ids": (["batch", "steps"], "int64"), "h0": ([n, "batch", hp], "float32"),
+              **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
+    meta = {"job": "charlm", "inputs": _io(inputs, STATE_DEFAULTS),
+            "outputs": _io({k: (shapes[k], "float32") for k in names}),
+            "vocab": list(vocab.chars), "unknown_id": 0, "cell": type(rnn).__name__, "layers": rnn.num_layers,
+            "how_to_run": CHARLM_HOW}
+
+    def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
+        rng = _rng(seed)
+        feed = {"ids": rng.integers(1, V, size=(batch, length)).astype(np.int64),
+                "h0": rng.standard_normal((n, batch, hp)).astype(np.float32) * 0.5,
+                "temperature": np.array(0.8, dtype=np.float32)}
+        if lstm:
+            feed["c0"] = rng.standard_normal((n, batch, hc)).astype(np.float32) * 0.5
+        return feed
+
+    @torch.no_grad()
+    def reference(feed: dict) -> dict:
+        ids_t = torch.from_numpy(feed["ids"]).t()
+        h = torch.from_numpy(feed["h0"])
+        state = (h, torch.from_numpy(feed["c0"])) if lstm else h
+        logits, state = model(ids_t, state)
+        logits = logits.transpose(0, 1)
+        out = {"logits": logits, "probabilities": torch.softmax(logits / float(feed["temperature"]), -1)}
+        out["h_n"], out["c_n"] = (state if lstm else (state, None))
+        return {k: v.numpy() for k, v in out.items() if v is not None}
+
+    return Exported("charlm", onnx_model, meta, example, reference)

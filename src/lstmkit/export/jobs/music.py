@@ -1,0 +1,66 @@
+"""The piano-roll model's export: frames -> next-frame key logits and probabilities, states in and out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .common import (STATE_DEFAULTS, Exported, _B, _finish, _io, _is_lstm, _onnx_missing, _rng, _state_inputs,
+                     _state_shapes)
+
+
+MUSIC_HOW = [
+    "Inputs: frames (B, T, keys) float32 piano-roll frames (1: the key sounds); optional: h0 (and c0 for an "
+    "LSTM) the recurrent state (left out: zeros), temperature a float32 scalar (left out: 1.0).",
+    "Outputs: logits (B, T, keys); probabilities = sigmoid(logits / temperature), each key's chance of sounding "
+    "in the next frame; h_n (and c_n) the state after the last frame.",
+    "Generate: run the prime frames (or one silent frame) without states; draw each key of the next frame as "
+    "Bernoulli(probabilities[0, -1]) (temperature 0: keys with logit > 0); run that frame alone with h0/c0 = "
+    "the returned h_n/c_n; repeat.",
+]
+
+
+def music_export(model, meta: dict, opset: int = 17) -> Exported:
+    """The piano-roll model ``model`` (:class:`~lstmkit.tasks.music.MusicRNN`) with its checkpoint metadata."""
+    _onnx_missing()
+    model = model.eval()
+    rnn, K = model.rnn, model.width
+    lstm = _is_lstm(rnn)
+    n, hp, hc = _state_shapes(rnn)
+    b = _B("lstmkit_music", opset)
+    frames = b.g.input("frames", "float32", ["batch", "steps", K])
+    h0, c0, temp, defaults = _state_inputs(b, rnn, frames)
+    out, h_n, c_n = b.recurrent(rnn, b.transpose(frames, (1, 0, 2)), h0=h0, c0=c0)          # (T, B, H)
+    logits = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                      # (B, T, K)
+    probs = b.op("Sigmoid", [b.op("Div", [logits, temp])])
+    shapes = {"logits": ["batch", "steps", K], "probabilities": ["batch", "steps", K], "h_n": [n, "batch", hp],
+              "c_n": [n, "batch", hc]}
+    names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
+    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
+    inputs = {"frames": (["batch", "steps", K], "float32"), "h0": ([n, "batch", hp], "float32"),
+              **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
+    meta_out = {"job": "music", "inputs": _io(inputs, STATE_DEFAULTS),
+                "outputs": _io({k: (shapes[k], "float32") for k in names}),
+                "keys": K, "frame_seconds": meta.get("frame_seconds"), "source": meta.get("source"),
+                "cell": type(rnn).__name__, "layers": rnn.num_layers, "how_to_run": MUSIC_HOW}
+
+    def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
+        rng = _rng(seed)
+        feed = {"frames": (rng.random((batch, length, K)) < 0.1).astype(np.float32),
+                "h0": rng.standard_normal((n, batch, hp)).astype(np.float32) * 0.5,
+                "temperature": np.array(0.9, dtype=np.float32)}
+        if lstm:
+            feed["c0"] = rng.standard_normal((n, batch, hc)).astype(np.float32) * 0.5
+        return feed
+
+    @torch.no_grad()
+    def reference(feed: dict) -> dict:
+        h = torch.from_numpy(feed["h0"])
+        logits, state = model(torch.from_numpy(feed["frames"]).transpose(0, 1),
+                              (h, torch.from_numpy(feed["c0"])) if lstm else h)
+        logits = logits.transpose(0, 1)
+        out = {"logits": logits, "probabilities": torch.sigmoid(logits / float(feed["temperature"]))}
+        out["h_n"], out["c_n"] = state if lstm else (state, None)
+        return {k: v.numpy() for k, v in out.items() if v is not None}
+
+    return Exported("music", onnx_model, meta_out, example, reference)
