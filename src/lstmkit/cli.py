@@ -52,8 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'lstmkit <command> --help' for a command's options.")
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    train = commands.add_parser("train", help="train a model for one of the jobs",
-                                description="Train a model for one of the jobs.")
+    train = commands.add_parser(
+        "train", help="train a model for one of the jobs", description="Train a model for one of the jobs.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Several processes or machines (torch.distributed; the global batch stays --batch-size):\n"
+               "  torchrun --standalone --nproc_per_node=2 -m lstmkit train charlm --out runs/lm\n"
+               "Rank 0 writes the run folder; --resume restores every rank exactly (docs/distributed.md).")
     train_commands = train.add_subparsers(dest="task", metavar="<task>", required=True)
     for name in TASKS:
         importlib.import_module(f".{name}", __package__).register(commands, train_commands)

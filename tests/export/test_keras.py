@@ -281,12 +281,13 @@ def _file_names(how, kind, j, cls_snake, k):
     return f"{cls_snake}" + (f"_{k}" if k else "") if how == "weights_h5" else f"my_{kind}_{j}"
 
 
-@pytest.mark.parametrize("how", WRITERS)
-@pytest.mark.parametrize("kind,bidirectional", [("lstm", False), ("lstm", True), ("gru", True),
-                                                ("gru_reset_before", False), ("rnn_relu", False)])
+# a weights-only file carries no activation: a relu SimpleRNN is read from the formats with a config only
+@pytest.mark.parametrize("how,kind,bidirectional", [
+    (how, kind, bidirectional) for how in WRITERS
+    for kind, bidirectional in [("lstm", False), ("lstm", True), ("gru", True), ("gru_reset_before", False),
+                                ("rnn_relu", False)]
+    if not (kind == "rnn_relu" and how in ("weights_h5", "legacy_weights_h5"))])
 def test_read_files(files, tmp_path, how, kind, bidirectional):
-    if kind == "rnn_relu" and how in ("weights_h5", "legacy_weights_h5"):
-        pytest.skip("a weights-only file carries no activation: relu cannot be read back from it")
     entries = _entries(files, (kind,), bidirectional)
     path = tmp_path / ("model.keras" if how == "keras_zip" else "model.weights.h5" if how == "weights_h5"
                        else "model.h5")
