@@ -181,3 +181,16 @@ def test_other_jobs_two_processes_equal_one(job, args, tmp_path):
     out = subprocess.run(torchrun(*common, "--out", str(two)), env=_env(), capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert_same_losses(two, one, 6)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_layers_under_fsdp(backend):
+    """FSDP2 frees a layer's gathered weights after use (resizing their storage to 0): the compiled CPU
+    kernels must not pin them (numpy views of weights go through DLPack)."""
+    script = pathlib.Path(__file__).with_name("fsdp_run.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), backend]
+    out = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    import re
+    diff, moved = map(float, re.search(r"FSDP - one process\| (\S+); max \|trained - initial\| (\S+)", out.stdout).groups())
+    assert moved > 1e-3 and diff < 1e-5, out.stdout

@@ -104,6 +104,8 @@ class Trainer:
             TensorBoard.check()
         self.metrics = MetricsLog(run.metrics_path)
         self.device = torch.device(self.cfg.device)
+        if self.shard.distributed and self.device.type == "cuda":    # under torchrun: this rank's GPU
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.ddp: Optional[nn.Module] = None
         if self.shard.distributed and isinstance(getattr(self.cfg, "batch_size", None), int):
             self.shard.check_batch(self.cfg.batch_size)

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from .jit import pjit
 from .lstm.cell import _add_ln, _ln_rec_backward
-from .plan import np_view
+from .plan import np_view, weight_view
 
 
 @pjit
@@ -59,8 +59,7 @@ def ln_forward(a: Tensor, gain: Tensor, bias: Optional[Tensor], eps: float) -> T
     N = a.shape[-1]
     a2 = a.reshape(-1, N)
     out = torch.empty_like(a2)
-    _forward_rows(np_view(a2), np_view(gain.detach().contiguous()),
-                  None if bias is None else np_view(bias.detach().contiguous()), eps, np_view(out),
+    _forward_rows(np_view(a2), weight_view(gain), weight_view(bias), eps, np_view(out),
                   _chunks(a2.shape[0]))
     return out.view(a.shape)
 
@@ -73,7 +72,7 @@ def ln_backward_all(a: Tensor, d: Tensor, gain: Tensor, eps: float, with_bias: b
     da = torch.empty_like(d2)
     dgain = a2.new_zeros(chunks, N)
     dbias = a2.new_zeros(chunks, N) if with_bias else None
-    _backward_rows(np_view(a2), np_view(d2), np_view(gain.detach().contiguous()), eps, np_view(da),
+    _backward_rows(np_view(a2), np_view(d2), weight_view(gain), eps, np_view(da),
                    np_view(dgain), None if dbias is None else np_view(dbias), chunks)
     return da.view(d.shape), dgain.sum(0), None if dbias is None else dbias.sum(0)
 

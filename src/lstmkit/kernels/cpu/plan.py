@@ -172,6 +172,14 @@ def np_view(t: Optional[Tensor]) -> Optional[np.ndarray]:
     return t.detach().numpy()
 
 
+def weight_view(w: Optional[Tensor]) -> Optional[np.ndarray]:
+    """A numpy view of a weight (None stays None), through DLPack: ``Tensor.numpy()`` marks the storage it
+    shares as not resizable, and FSDP frees the storage of the parameters it gathered for a layer (resizing
+    it to 0) once the layer is done, so a weight seen through ``.numpy()`` breaks FSDP. (Activations and
+    buffers keep ``.numpy()``, which costs a third as much.)"""
+    return None if w is None else np.from_dlpack(w.detach().contiguous())
+
+
 def contiguous_zone(z: Optional[Tensor]) -> Optional[Tensor]:
     """Zoneout weights as a real (T, B, N) array (an expand()-ed constant is materialised once)."""
     return None if z is None else z.contiguous()

@@ -19,6 +19,7 @@ from .activations import as_type_of
 from .gru.cell import gru_fwd_rows, gru_rb_gates_rows, gru_rb_out_rows
 from .jit import jit, jit_inline, pjit
 from .lstm.cell import lstm_fwd_rows
+from .plan import weight_view
 from .rnn.cell import rnn_fwd_rows
 from .bookkeeping import blend_h_rows
 
@@ -63,7 +64,7 @@ def gemv(a: np.ndarray, w: np.ndarray, bias, out: np.ndarray) -> None:
 
 
 def _np(t):
-    return None if t is None else t.detach().contiguous().numpy()
+    return weight_view(t)
 
 
 def lstm_step(spec, w, x: Tensor, state, zone_rates=(0.0, 0.0)):

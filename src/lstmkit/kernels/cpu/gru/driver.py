@@ -18,7 +18,7 @@ from ....cells.gru import GRUSpec, GRUWeights
 from ... import dispatch
 from . import loop
 from . import cell as K
-from ..plan import Plan, contiguous_zone, make_plan, np_view
+from ..plan import Plan, contiguous_zone, make_plan, np_view, weight_view
 from ..gemm import Linear, gemm_grad, project_all
 from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
                      Runners, scratch, window_inputs, zeros_or_empty)
@@ -102,7 +102,7 @@ def _forward_fused(spec, w, plan: Plan, buf: dict, save: bool, wps) -> None:
     mi, B, H = plan.masks, plan.B, spec.hidden_size
     v = {k: np_view(t) for k, t in buf.items()}
     x = buf["gates"]
-    b = None if w.b_hh is None else np_view(w.b_hh.detach())
+    b = weight_view(w.b_hh)
     b_a, b_b = (b, None) if (b is None or not spec.reset_before) else (b[: 2 * H], b[2 * H:])
     loop.gru_forward_loop(plan.n_t, v["gates"], wps[0], _or_placeholder(wps[1], x), b_a, b_b, v["h0"], v["y"],
                            _or_placeholder(v["ah_n"], x), _or_placeholder(v["rh"], x), save, spec.reset_before,

@@ -26,7 +26,7 @@ from . import loop
 from . import cell as K
 from ..gemm import Linear, gemm_grad, project_all
 from ..layer_norm import ln_backward_all, ln_forward
-from ..plan import Plan, contiguous_zone, make_plan, np_view
+from ..plan import Plan, contiguous_zone, make_plan, np_view, weight_view
 from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
                      Runners, scratch, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
@@ -65,7 +65,7 @@ def gates_of(spec: LSTMSpec, saved: CpuLSTMSaved) -> dict:
 
 
 def _np(w: Optional[Tensor]) -> Optional[np.ndarray]:
-    return None if w is None else np_view(w.detach().contiguous())
+    return weight_view(w)
 
 
 def _param_views(w: LSTMWeights) -> dict:
