@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-onnx = pytest.importorskip("onnx", reason="the ONNX export needs onnx (pip install lstmkit[bench])")
+onnx = pytest.importorskip("onnx", reason="the ONNX export needs onnx (pip install lstmkit[onnx])")
 ort = pytest.importorskip("onnxruntime", reason="the export tests run the models in onnxruntime "
-                                                "(pip install lstmkit[bench])")
+                                                "(pip install lstmkit[onnx])")
 
 import lstmkit  # noqa: E402
 import lstmkit.export  # noqa: E402
