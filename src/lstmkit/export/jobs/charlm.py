@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .common import (STATE_DEFAULTS, Exported, _B, _finish, _io, _is_lstm, _onnx_missing, _rng, _state_inputs,
-                     _state_shapes)
+from .common import Exported, _B, _is_lstm, _onnx_missing, _rng, example_states, stateful_head
 
 
 CHARLM_HOW = [
@@ -27,33 +26,17 @@ def charlm_export(model, vocab, opset: int = 17) -> Exported:
     model = model.eval()
     rnn, V = model.rnn, model.vocab_size
     lstm = _is_lstm(rnn)
-    n, hp, hc = _state_shapes(rnn)
     b = _B("lstmkit_charlm", opset)
     ids = b.g.input("ids", "int64", ["batch", "steps"])
-    h0, c0, temp, defaults = _state_inputs(b, rnn, ids)
     x = b.embed(b.transpose(ids, (1, 0)), model.embed, "embed")                             # (T, B, E)
-    out, h_n, c_n = b.recurrent(rnn, x, h0=h0, c0=c0)                                        # (T, B, H)
-    logits = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                      # (B, T, V)
-    probs = b.op("Softmax", [b.op("Div", [logits, temp])], axis=-1)
-    names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
-    shapes = {"logits": ["batch", "steps", V], "probabilities": ["batch", "steps", V], "h_n": [n, "batch", hp],
-              "c_n": [n, "batch", hc]}
-    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
-    inputs = {"ids": (["batch", "steps"], "int64"), "h0": ([n, "batch", hp], "float32"),
-              **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
-    meta = {"job": "charlm", "inputs": _io(inputs, STATE_DEFAULTS),
-            "outputs": _io({k: (shapes[k], "float32") for k in names}),
-            "vocab": list(vocab.chars), "unknown_id": 0, "cell": type(rnn).__name__, "layers": rnn.num_layers,
-            "how_to_run": CHARLM_HOW}
+    onnx_model, io = stateful_head(b, rnn, x, model.head, "Softmax", ("ids", ["batch", "steps"], "int64"), V)
+    meta = {"job": "charlm", **io, "vocab": list(vocab.chars), "unknown_id": 0, "cell": type(rnn).__name__,
+            "layers": rnn.num_layers, "how_to_run": CHARLM_HOW}
 
     def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
         rng = _rng(seed)
-        feed = {"ids": rng.integers(1, V, size=(batch, length)).astype(np.int64),
-                "h0": rng.standard_normal((n, batch, hp)).astype(np.float32) * 0.5,
-                "temperature": np.array(0.8, dtype=np.float32)}
-        if lstm:
-            feed["c0"] = rng.standard_normal((n, batch, hc)).astype(np.float32) * 0.5
-        return feed
+        ids_ = rng.integers(1, V, size=(batch, length)).astype(np.int64)
+        return {"ids": ids_, **example_states(rng, rnn, batch, 0.8)}
 
     @torch.no_grad()
     def reference(feed: dict) -> dict:

@@ -215,3 +215,35 @@ def _io(spec: dict, optional: dict | None = None) -> list[dict]:
 #: what an optional state or temperature input is when left out (JSON)
 STATE_DEFAULTS = {"h0": "zeros", "c0": "zeros", "temperature": 1.0}
 
+
+def stateful_head(b: _B, rnn, x: str, head: nn.Linear, squash: str, first: tuple, width: int) -> tuple:
+    """The generative models' graph (char-LM, music): the recurrent stack over ``x`` (T, B, features) from
+    optional initial states, the head's ``logits`` (B, T, width), ``probabilities`` = squash(logits /
+    temperature) (``"Softmax"`` over the last axis or ``"Sigmoid"``) and the final states. ``first`` is the
+    data input's ``(name, shape, dtype)``, already made by the caller. Returns the finished model and the
+    JSON's ``inputs`` and ``outputs``."""
+    n, hp, hc = _state_shapes(rnn)
+    lstm = _is_lstm(rnn)
+    h0, c0, temp, defaults = _state_inputs(b, rnn, first[0])
+    out, h_n, c_n = b.recurrent(rnn, x, h0=h0, c0=c0)                                        # (T, B, H)
+    logits = b.transpose(b.linear(out, head, "head"), (1, 0, 2))                            # (B, T, width)
+    scaled = b.op("Div", [logits, temp])
+    probs = b.op("Softmax", [scaled], axis=-1) if squash == "Softmax" else b.op(squash, [scaled])
+    names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
+    shapes = {"logits": ["batch", "steps", width], "probabilities": ["batch", "steps", width],
+              "h_n": [n, "batch", hp], "c_n": [n, "batch", hc]}
+    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
+    inputs = {first[0]: (first[1], first[2]), "h0": ([n, "batch", hp], "float32"),
+              **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
+    return onnx_model, {"inputs": _io(inputs, STATE_DEFAULTS),
+                        "outputs": _io({k: (shapes[k], "float32") for k in names})}
+
+
+def example_states(rng: np.random.Generator, rnn, batch: int, temperature: float) -> dict:
+    """Random initial states (h0, and c0 for an LSTM) and a temperature, for :func:`stateful_head`'s inputs."""
+    n, hp, hc = _state_shapes(rnn)
+    feed = {"h0": rng.standard_normal((n, batch, hp)).astype(np.float32) * 0.5,
+            "temperature": np.array(temperature, dtype=np.float32)}
+    if _is_lstm(rnn):
+        feed["c0"] = rng.standard_normal((n, batch, hc)).astype(np.float32) * 0.5
+    return feed

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .common import (STATE_DEFAULTS, Exported, _B, _finish, _io, _is_lstm, _onnx_missing, _rng, _state_inputs,
-                     _state_shapes)
+from .common import Exported, _B, _is_lstm, _onnx_missing, _rng, example_states, stateful_head
 
 
 MUSIC_HOW = [
@@ -26,32 +25,18 @@ def music_export(model, meta: dict, opset: int = 17) -> Exported:
     model = model.eval()
     rnn, K = model.rnn, model.width
     lstm = _is_lstm(rnn)
-    n, hp, hc = _state_shapes(rnn)
     b = _B("lstmkit_music", opset)
     frames = b.g.input("frames", "float32", ["batch", "steps", K])
-    h0, c0, temp, defaults = _state_inputs(b, rnn, frames)
-    out, h_n, c_n = b.recurrent(rnn, b.transpose(frames, (1, 0, 2)), h0=h0, c0=c0)          # (T, B, H)
-    logits = b.transpose(b.linear(out, model.head, "head"), (1, 0, 2))                      # (B, T, K)
-    probs = b.op("Sigmoid", [b.op("Div", [logits, temp])])
-    shapes = {"logits": ["batch", "steps", K], "probabilities": ["batch", "steps", K], "h_n": [n, "batch", hp],
-              "c_n": [n, "batch", hc]}
-    names = {"logits": logits, "probabilities": probs, "h_n": h_n, **({"c_n": c_n} if lstm else {})}
-    onnx_model = _finish(b, {k: (v, "float32", shapes[k]) for k, v in names.items()}, defaults)
-    inputs = {"frames": (["batch", "steps", K], "float32"), "h0": ([n, "batch", hp], "float32"),
-              **({"c0": ([n, "batch", hc], "float32")} if lstm else {}), "temperature": ([], "float32")}
-    meta_out = {"job": "music", "inputs": _io(inputs, STATE_DEFAULTS),
-                "outputs": _io({k: (shapes[k], "float32") for k in names}),
-                "keys": K, "frame_seconds": meta.get("frame_seconds"), "source": meta.get("source"),
-                "cell": type(rnn).__name__, "layers": rnn.num_layers, "how_to_run": MUSIC_HOW}
+    onnx_model, io = stateful_head(b, rnn, b.transpose(frames, (1, 0, 2)), model.head, "Sigmoid",
+                                   ("frames", ["batch", "steps", K], "float32"), K)
+    meta_out = {"job": "music", **io, "keys": K, "frame_seconds": meta.get("frame_seconds"),
+                "source": meta.get("source"), "cell": type(rnn).__name__, "layers": rnn.num_layers,
+                "how_to_run": MUSIC_HOW}
 
     def example(batch: int = 2, length: int = 7, seed: int = 0) -> dict:
         rng = _rng(seed)
-        feed = {"frames": (rng.random((batch, length, K)) < 0.1).astype(np.float32),
-                "h0": rng.standard_normal((n, batch, hp)).astype(np.float32) * 0.5,
-                "temperature": np.array(0.9, dtype=np.float32)}
-        if lstm:
-            feed["c0"] = rng.standard_normal((n, batch, hc)).astype(np.float32) * 0.5
-        return feed
+        frames_ = (rng.random((batch, length, K)) < 0.1).astype(np.float32)
+        return {"frames": frames_, **example_states(rng, rnn, batch, 0.9)}
 
     @torch.no_grad()
     def reference(feed: dict) -> dict:
