@@ -5,7 +5,9 @@ around a task, and opening a run's checkpoint for use."""
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
+import sys
 from contextlib import nullcontext
 from typing import IO, Callable, Optional
 
@@ -36,7 +38,10 @@ def add_run_args(parser: argparse.ArgumentParser, cfg_cls: type) -> None:
 
 def run_train_command(args: argparse.Namespace, cfg_cls: type, train: Callable, resume: Callable) -> TrainResult:
     """The body of ``lstmkit train <task>``: a new run (``train(cfg, out)``) or ``--resume`` one
-    (``resume(path, cfg)``, the run's config overridden by the flags given)."""
+    (``resume(path, cfg)``, the run's config overridden by the flags given). Under torchrun only rank 0
+    reports: the other ranks' standard output is discarded (their errors still reach standard error)."""
+    if os.environ.get("RANK", "0") != "0":
+        sys.stdout = open(os.devnull, "w")    # noqa: SIM115 - for the rest of this process
     if args.resume:
         if args.out or args.config:
             raise ValueError("--resume continues a run in its own folder with its own config; expected no "

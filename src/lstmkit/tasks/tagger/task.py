@@ -116,15 +116,18 @@ class TaggerTask(TrainTask):
                                                          self.config.eval_batch_size)]
         return self._dev_batches
 
+    sharded_evaluation = True         # under torchrun each rank scores every W-th dev batch
+
     def evaluate(self, model: Tagger) -> dict[str, float]:
         loss_sum, correct, total = 0.0, 0, 0
-        for batch in self.dev_batches():
+        for batch in self.dev_batches()[self.shard.rank::self.shard.world]:
             logits = model(batch)                                                  # (T, B, K)
             gold = batch.tags.flatten()
             loss_sum += F.cross_entropy(logits.flatten(0, 1), gold, ignore_index=-100, reduction="sum").item()
             mask = gold != -100
             correct += int((logits.flatten(0, 1).argmax(1)[mask] == gold[mask]).sum())
             total += int(mask.sum())
+        loss_sum, correct, total = self.shard.all_sum([loss_sum, correct, total])
         acc = correct / total
         return {"val_loss": round(loss_sum / total, 6), "val_acc": round(acc, 6), "val_error": round(1 - acc, 6)}
 
