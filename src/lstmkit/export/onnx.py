@@ -2,7 +2,7 @@
 
 The graph is written with :mod:`lstmkit.export.graph` (onnx.helper, no tracing): ONNX's own LSTM / GRU / RNN
 operators for the standard configurations, a Scan over the cell step for the variants. onnx is imported only
-when a model is written (``pip install lstmkit[bench]`` installs onnx and onnxruntime).
+when a model is written (``pip install lstmkit[onnx]`` installs onnx and onnxruntime).
 """
 
 from __future__ import annotations
