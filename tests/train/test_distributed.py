@@ -171,7 +171,11 @@ def test_one_process_without_torchrun(monkeypatch):
     # bucketed batches (an epoch's last one shorter), an auxiliary head DDP must allow to go unused
     ("tagger", ["--hidden", "8", "--batch-size", "4", "--dropout", "0"]),
     # a loss averaged over target tokens while the batch counts pairs: the ranks weighted by their tokens
-    ("translate", ["--hidden", "8", "--embed", "8", "--decoder-hidden", "16", "--batch-size", "4", "--dropout", "0"]),
+    ("translate", ["--hidden", "8", "--embed", "8", "--decoder-hidden", "16", "--batch-size", "4", "--dropout", "0",
+                   "--max-number", "3000", "--val-size", "40", "--test-size", "40"]),
+    # class weights: the ranks weighted by their share of the weighted mean's denominator
+    ("classify", ["--hidden", "8", "--batch-size", "4", "--dropout", "0", "--word-dropout", "0",
+                  "--class-weights"]),
 ])
 def test_other_jobs_two_processes_equal_one(job, args, tmp_path):
     common = ["train", job, *args, "--max-steps", "6", "--log-every", "1", "--eval-every", "3", "--backend", "reference"]
