@@ -206,10 +206,10 @@ class Trainer:
             save_checkpoint(self.run.checkpoints, "last", self._checkpoint_state(), self.step)
             return
         ranks = self.shard.gather({"task_state": self.task.state_dict(), "rng": rng_state()})
-        if self.shard.main:                   # every rank's data position and RNGs, rank 0's also at the top
-            state = {**self._checkpoint_state(), "world": self.shard.world, "ranks": ranks}
-            save_checkpoint(self.run.checkpoints, "last", state, self.step)
-        self.shard.barrier()                  # a rank killed now finds ``last`` complete on resume
+        # every rank's data position and RNGs (rank 0's also at the top); the others wait for the file, and
+        # a failure to write it (a full disk) stops every rank
+        self._on_main(lambda: save_checkpoint(self.run.checkpoints, "last", {
+            **self._checkpoint_state(), "world": self.shard.world, "ranks": ranks}, self.step))
 
     def _diverged(self, what: str) -> DivergedError:
         saved = checkpoint_step(self.run.checkpoints, "last") if self.shard.main else None
