@@ -18,19 +18,14 @@ import numpy as np
 import torch
 
 from .keras import _as_array, _check_expressible, _family, _numpy
+from .keras_layout import _GRU_ORDER, _blocks
 
 __all__ = ["from_haste", "to_haste", "lstm_from_haste_layout", "lstm_to_haste_layout", "gru_from_haste_layout",
            "gru_to_haste_layout"]
 
 _LSTM_ORDER = [0, 2, 1, 3]                   # i|g|f|o <-> i|f|g|o (the same swap both ways)
-_GRU_ORDER = [1, 0, 2]                       # z|r|h <-> r|z|n
 _NAMES = {"lstm": ("kernel", "recurrent_kernel", "bias"),
           "gru": ("kernel", "recurrent_kernel", "bias", "recurrent_bias")}
-
-
-def _blocks(a: np.ndarray, order: list[int]) -> np.ndarray:
-    parts = np.split(a, len(order), axis=-1)
-    return np.ascontiguousarray(np.concatenate([parts[k] for k in order], axis=-1))
 
 
 def lstm_from_haste_layout(kernel, recurrent_kernel, bias) -> dict[str, np.ndarray]:

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from typing import Optional
@@ -285,32 +284,24 @@ def write_weights_h5(path, class_name: str, layers: list[list[np.ndarray]], bidi
     """Write ``layers`` (to_keras's lists) as Keras 3's ``save_weights`` does for a Sequential of
     ``class_name`` layers (each in a Bidirectional when ``bidirectional``): to a temporary file beside
     ``path``, then renamed onto it."""
+    from ..train.atomic import atomic_path
+
     h5py = _h5py()
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=folder)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.create_group("vars")
-            base = snake_case("Bidirectional" if bidirectional else class_name)
-            for k, arrays in enumerate(layers):
-                g = h5.create_group(f"layers/{base}" + (f"_{k}" if k else ""))
-                g.create_group("vars")
-                if bidirectional:
-                    half = len(arrays) // 2
-                    parts = [("forward_layer", arrays[:half]), ("backward_layer", arrays[half:])]
-                else:
-                    parts = [("", arrays)]
-                for sub, arrs in parts:
-                    owner = g.create_group(sub) if sub else g
-                    if sub:
-                        owner.create_group("vars")
-                    cell = owner.create_group("cell").create_group("vars")
-                    for i, a in enumerate(arrs):
-                        cell.create_dataset(str(i), data=a)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_group("vars")
+        base = snake_case("Bidirectional" if bidirectional else class_name)
+        for k, arrays in enumerate(layers):
+            g = h5.create_group(f"layers/{base}" + (f"_{k}" if k else ""))
+            g.create_group("vars")
+            if bidirectional:
+                half = len(arrays) // 2
+                parts = [("forward_layer", arrays[:half]), ("backward_layer", arrays[half:])]
+            else:
+                parts = [("", arrays)]
+            for sub, arrs in parts:
+                owner = g.create_group(sub) if sub else g
+                if sub:
+                    owner.create_group("vars")
+                cell = owner.create_group("cell").create_group("vars")
+                for i, a in enumerate(arrs):
+                    cell.create_dataset(str(i), data=a)

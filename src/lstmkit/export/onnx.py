@@ -74,7 +74,8 @@ def onnx(module, example_input: Tensor, path: Union[str, os.PathLike], *, length
         >>> output.shape, bool(abs(torch.from_numpy(output) - want).max() < 1e-5)
         ((7, 3, 4), True)
     """
-    from .graph import Graph, emit_cell, emit_recurrent
+    from .graph import Graph
+    from .recurrent import emit_cell, emit_recurrent
     from ..train.atomic import write_bytes
 
     module = _as_lstmkit(module)

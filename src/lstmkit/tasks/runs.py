@@ -108,18 +108,8 @@ def fit_run(task: TrainTask, out: Optional[str | pathlib.Path] = None, resume: O
     shard = init_from_env(task.config.device)       # under torchrun: join the group; else one process
     if shard.distributed and isinstance(getattr(task.config, "batch_size", None), int):
         shard.check_batch(task.config.batch_size)    # before any folder is made
-    if not shard.distributed:
-        run = _open_or_create(task, out, resume)
-        with run.locked():
-            result = Trainer(task, run, resume=resume is not None, stream=stream).fit()
-            if then is not None:
-                then(task, run, task.config, stream)
-        return result, run
-    # torchrun: rank 0 makes (or opens) and locks the folder and writes; the others learn its path
-    path = shard.broadcast(_main_only(shard, lambda: _open_or_create(task, out, resume).path))
-    if isinstance(path, BaseException):
-        raise path
-    run = RunDir(path)
+    # under torchrun rank 0 makes (or opens), locks and writes the folder; the others learn where it is
+    run = shard.on_main(lambda: _open_or_create(task, out, resume))
     with run.locked() if shard.main else nullcontext(run):
         result = Trainer(task, run, resume=resume is not None, stream=stream).fit()
         if then is not None and shard.main:
@@ -133,16 +123,6 @@ def _open_or_create(task: TrainTask, out, resume) -> RunDir:
         return RunDir.open(resume)
     task.build_model()                         # fails here, before any folder, on settings the model refuses
     return RunDir.create(out or default_run_dir(task.config.task), task.config)
-
-
-def _main_only(shard, fn):
-    """``fn()`` on rank 0 (its exception as the value, so every rank can raise it); None elsewhere."""
-    if not shard.main:
-        return None
-    try:
-        return fn()
-    except Exception as e:                     # noqa: BLE001 - raised on every rank by the caller
-        return e
 
 
 def open_checkpoint(run_path: str | pathlib.Path, cfg_cls: type, checkpoint: str = "auto") -> tuple:

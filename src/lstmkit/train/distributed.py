@@ -162,15 +162,21 @@ class Shard:
         dist.gather_object(obj, out, dst=0, group=self.group)
         return out
 
-    def scatter(self, objs: Optional[list]) -> Any:
-        """Rank 0's ``objs[r]`` on rank r."""
+    def on_main(self, fn):
+        """``fn()`` run on rank 0 alone, its result (or its exception, raised on every rank) sent to all, so no
+        rank waits on a rank that failed; one process: ``fn()``. Rank 0's result must pickle."""
         if not self.distributed:
-            return objs[0]
-        import torch.distributed as dist
-
-        box = [None]
-        dist.scatter_object_list(box, objs if self.main else None, src=0, group=self.group)
-        return box[0]
+            return fn()
+        result = error = None
+        if self.main:
+            try:
+                result = fn()
+            except Exception as e:                             # noqa: BLE001 - re-raised on every rank below
+                error = e
+        result, error = self.broadcast((result, error))
+        if error is not None:
+            raise error
+        return result
 
     def barrier(self) -> None:
         if self.distributed:

@@ -107,8 +107,6 @@ class Trainer:
         if self.shard.distributed and self.device.type == "cuda":    # under torchrun: this rank's GPU
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.ddp: Optional[nn.Module] = None
-        if self.shard.distributed and isinstance(getattr(self.cfg, "batch_size", None), int):
-            self.shard.check_batch(self.cfg.batch_size)
 
     # ---------------------------------------------------------------------------------------- state
     def _fresh(self) -> None:
@@ -146,7 +144,7 @@ class Trainer:
                                f"the same settings, got these differences: " + "; ".join(diffs))
             return load_checkpoint(self.run.checkpoints, "last")["state"]
 
-        ck = self._on_main(read)
+        ck = self.shard.on_main(read)
         world = ck.get("world", 1)
         if world != self.shard.world:
             raise RunError(f"--resume {self.run.path}: the run was trained by {world} process(es) and each keeps its "
@@ -175,22 +173,6 @@ class Trainer:
             if config_diff(old_cfg, self.cfg, include_control=True):
                 self.run.write_config(self.cfg)
 
-    def _on_main(self, fn):
-        """``fn()`` run on rank 0 alone and its result (or its exception, raised on every rank) sent to all, so
-        no rank waits on a rank that failed. One process: ``fn()``."""
-        if not self.shard.distributed:
-            return fn()
-        result = error = None
-        if self.shard.main:
-            try:
-                result = fn()
-            except Exception as e:                             # noqa: BLE001 - re-raised on every rank below
-                error = e
-        result, error = self.shard.broadcast((result, error))
-        if error is not None:
-            raise error
-        return result
-
     def _checkpoint_state(self) -> dict:
         return {"task": type(self.cfg).task, "config": config_to_dict(self.cfg), "meta": self.task.metadata(),
                 "step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
@@ -208,7 +190,7 @@ class Trainer:
         ranks = self.shard.gather({"task_state": self.task.state_dict(), "rng": rng_state()})
         # every rank's data position and RNGs (rank 0's also at the top); the others wait for the file, and
         # a failure to write it (a full disk) stops every rank
-        self._on_main(lambda: save_checkpoint(self.run.checkpoints, "last", {
+        self.shard.on_main(lambda: save_checkpoint(self.run.checkpoints, "last", {
             **self._checkpoint_state(), "world": self.shard.world, "ranks": ranks}, self.step))
 
     def _diverged(self, what: str) -> DivergedError:
@@ -240,7 +222,7 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
         """Run until max_steps, max_time, early stopping or Ctrl-C; save; return how it ended."""
-        if self._on_main(self._start_from_last):
+        if self.shard.on_main(self._start_from_last):
             self._load_last()
         else:                                  # new, or a run that failed before saving: from step 0
             self._fresh()
@@ -385,9 +367,9 @@ class Trainer:
         with torch.no_grad():
             if self.task.sharded_evaluation:                   # every rank scores its part, the sums reduced
                 metrics = evaluate()
-                text = self._on_main(lambda: sample(metrics))
             else:
-                metrics, text = self._on_main(lambda: (lambda m: (m, sample(m)))(evaluate()))
+                metrics = self.shard.on_main(evaluate)
+            text = self.shard.on_main(lambda: sample(metrics))
         self.model.train()
         if not math.isfinite(metrics[self.task.monitor]):
             raise self._diverged(f"the held-out {self.task.monitor} became {metrics[self.task.monitor]} "

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .common import Exported, _B, _finish, _io, _lengths_for, _onnx_missing, _rng
+from .common import Exported, _B, _finish, _io, _lengths_for, _onnx_missing, _rng, _valid_mask
 
 
 def _classifier_member(b: _B, m, x_in: str, lengths: str, kind: str) -> str:
@@ -23,7 +23,7 @@ def _classifier_member(b: _B, m, x_in: str, lengths: str, kind: str) -> str:
             v = b.char_words(K, n, m.spelling)                                               # (B, T, 2Hc)
             e = b.op("Concat", [e, b.transpose(v, (1, 0, 2))], axis=2)
     out, h, _ = b.recurrent(m.rnn, e, lengths=lengths)                                       # (T, B, D*H)
-    valid = b.unsqueeze(b.valid(out, lengths), [2])                                          # (T, B, 1)
+    valid = _valid_mask(b.g, out, lengths)                                                  # (T, B, 1)
     if m.pooling == "last":
         n_h = m.rnn.num_layers * m.directions
         pooled = b.op("Concat", [b.take(h, n_h - m.directions + k, 0) for k in range(m.directions)], axis=1)

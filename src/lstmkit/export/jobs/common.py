@@ -10,10 +10,9 @@ from typing import Callable
 import numpy as np
 from torch import nn
 
-
-def _graph_module():
-    from .. import graph
-    return graph
+from ..graph import MIN_OPSET, Graph
+from ..recurrent import emit_recurrent
+from ..scan import _np, _valid_mask  # noqa: F401 - _valid_mask: the jobs' lengths mask
 
 
 @dataclass
@@ -60,10 +59,9 @@ class _B:
     """A :class:`~lstmkit.export.graph.Graph` with the few composite operations the job graphs share."""
 
     def __init__(self, name: str, opset: int) -> None:
-        graph = _graph_module()
-        if opset < graph.MIN_OPSET:
-            raise ValueError(f"--opset must be >= {graph.MIN_OPSET} for the job models, got {opset}")
-        self.g, self.opset = graph.Graph(name, opset), opset
+        if opset < MIN_OPSET:
+            raise ValueError(f"--opset must be >= {MIN_OPSET} for the job models, got {opset}")
+        self.g, self.opset = Graph(name, opset), opset
 
     def op(self, *args, **kw):
         return self.g.op(*args, **kw)
@@ -77,16 +75,13 @@ class _B:
     def i64(self, values, hint: str = "i") -> str:
         return self.g.const(np.asarray(values, dtype=np.int64), hint)
 
-    def t(self, tensor) -> np.ndarray:
-        return tensor.detach().float().cpu().numpy()
-
     def linear(self, x: str, lin: nn.Linear, hint: str) -> str:
         """``x @ W^T + b``."""
-        y = self.op("MatMul", [x, self.f32(self.t(lin.weight).T, f"{hint}_wT")], hint=hint)
-        return y if lin.bias is None else self.op("Add", [y, self.f32(self.t(lin.bias), f"{hint}_b")], hint=hint)
+        y = self.op("MatMul", [x, self.f32(_np(lin.weight).T, f"{hint}_wT")], hint=hint)
+        return y if lin.bias is None else self.op("Add", [y, self.f32(_np(lin.bias), f"{hint}_b")], hint=hint)
 
     def embed(self, ids: str, emb: nn.Embedding, hint: str) -> str:
-        return self.op("Gather", [self.f32(self.t(emb.weight), f"{hint}_w"), ids], axis=0, hint=hint)
+        return self.op("Gather", [self.f32(_np(emb.weight), f"{hint}_w"), ids], axis=0, hint=hint)
 
     def transpose(self, x: str, perm) -> str:
         return self.op("Transpose", [x], perm=list(perm))
@@ -113,18 +108,12 @@ class _B:
         """``x`` indexed at ``index`` along ``axis`` (the axis removed)."""
         return self.op("Gather", [x, self.i64(index, "index")], axis=axis)
 
-    def valid(self, steps_of: str, lengths: str) -> str:
-        """(T, B) bool: step t < lengths[b], T the first dimension of ``steps_of``."""
-        T = self.dim(steps_of, 0)
-        t = self.op("Range", [self.i64(0, "zero"), T, self.i64(1, "one")])                 # (T,)
-        return self.op("Less", [self.unsqueeze(t, [1]), self.unsqueeze(lengths, [0])])    # (T, B)
-
     def sort_last(self, x: str, k: int) -> str:
         """``x`` sorted ascending along its last axis of size ``k``."""
         return self.op("TopK", [x, self.i64([k], "k")], outputs=2, axis=-1, largest=0, sorted=1)[0]
 
     def recurrent(self, layer, x: str, h0=None, c0=None, lengths=None):
-        return _graph_module().emit_recurrent(self.g, layer, x, h0=h0, c0=c0, lengths=lengths)
+        return emit_recurrent(self.g, layer, x, h0=h0, c0=c0, lengths=lengths)
 
     def char_words(self, chars: str, char_lengths: str, enc) -> str:
         """:class:`~lstmkit.tasks.tagger.model.CharEncoder` on words spelled in ``chars`` (..., L) with

@@ -3,6 +3,9 @@ data's units, the whole preparation (Box-Cox, seasonal component, scaling) in th
 
 from __future__ import annotations
 
+import functools
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -44,7 +47,7 @@ class _PerSeries:
         return self.b.unsqueeze(v, list(range(1, rank - arr.ndim + 1)))
 
 
-def _boxcox(b: _B, y: str, lams: list, per: _PerSeries, inverse: bool = False) -> str:
+def _boxcox(b: _B, y: str, lams: list, per: Callable, inverse: bool = False) -> str:
     """Box-Cox (or its inverse) with each series' exponent among 0 (log), 0.5, 1 (none); float64."""
     def fixed(lam):
         if lam == 1.0:
@@ -171,7 +174,7 @@ def forecast_export(model, cfg, meta: dict, opset: int = 17) -> Exported:
     dd = b.op("Add", [b.unsqueeze(anchor, [2]), b.op("Mul", [units, scale3])])
     if seas is not None:
         dd = b.op("Add", [dd, b.unsqueeze(b.slice(seas, W, W + H, 1), [2])])
-    out = _boxcox(b, dd, [p.lam for p in preps], _PerSeries3(per), inverse=True)
+    out = _boxcox(b, dd, [p.lam for p in preps], functools.partial(per, rank=3), inverse=True)   # (B, H, Q)
     onnx_model = _finish(b, {"forecast": (out, "float64", ["batch", H, Q])})
     norm = [{"series": n, "box_cox_lambda": p.lam, "season_coef": list(p.season_coef), "level": p.level,
              "spread": p.spread, "scale": p.scale, "blank_level": x, "covariate_mean": s.mean.tolist(),
@@ -217,13 +220,3 @@ def forecast_export(model, cfg, meta: dict, opset: int = 17) -> Exported:
         return {"forecast": np.stack(rows)}
 
     return Exported("forecast", onnx_model, meta_out, example, reference, relative=True)
-
-
-class _PerSeries3(_PerSeries):
-    """:class:`_PerSeries` giving (B, 1, 1) values: for the (B, H, Q) forecasts."""
-
-    def __init__(self, per: _PerSeries) -> None:
-        super().__init__(per.b, per.series)
-
-    def __call__(self, values, hint: str, rank: int = 3) -> str:
-        return super().__call__(values, hint, rank)
