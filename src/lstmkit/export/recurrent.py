@@ -171,8 +171,10 @@ def _emit_standard(g: Graph, layer, k: int, xt: str, h0, c0, lengths) -> tuple:
     direction = "bidirectional" if D == 2 else "forward"
     if family == "lstm":
         P = None
-        if spec.peephole:                                    # lstmkit rows (i, f, o) -> ONNX P (i, o, f)
-            P = g.const(np.stack([np.concatenate([_np(w.w_ch)[j] for j in (0, 2, 1)]) for w in ws]), f"P_l{k}")
+        if spec.peephole:                                    # lstmkit's peephole rows -> ONNX P (i, o, f)
+            from ..cells.lstm import peephole_rows
+            rows = peephole_rows(spec)
+            P = g.const(np.stack([np.concatenate([_np(w.w_ch)[rows[n]] for n in "iof"]) for w in ws]), f"P_l{k}")
         y, hn, cn = g.op("LSTM", [xt, W, R, B, seq, init[0], init[1], P], outputs=3, hint=f"lstm_l{k}",
                          hidden_size=H, direction=direction)
     elif family == "gru":

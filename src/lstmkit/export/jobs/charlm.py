@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .common import Exported, _B, _is_lstm, _onnx_missing, _rng, example_states, stateful_head
+from .common import Exported, _B, _onnx_missing, _rng, example_states, stateful_head, stateful_reference
 
 
 CHARLM_HOW = [
@@ -25,7 +25,6 @@ def charlm_export(model, vocab, opset: int = 17) -> Exported:
     _onnx_missing()
     model = model.eval()
     rnn, V = model.rnn, model.vocab_size
-    lstm = _is_lstm(rnn)
     b = _B("lstmkit_charlm", opset)
     ids = b.g.input("ids", "int64", ["batch", "steps"])
     x = b.embed(b.transpose(ids, (1, 0)), model.embed, "embed")                             # (T, B, E)
@@ -38,15 +37,7 @@ def charlm_export(model, vocab, opset: int = 17) -> Exported:
         ids_ = rng.integers(1, V, size=(batch, length)).astype(np.int64)
         return {"ids": ids_, **example_states(rng, rnn, batch, 0.8)}
 
-    @torch.no_grad()
     def reference(feed: dict) -> dict:
-        ids_t = torch.from_numpy(feed["ids"]).t()
-        h = torch.from_numpy(feed["h0"])
-        state = (h, torch.from_numpy(feed["c0"])) if lstm else h
-        logits, state = model(ids_t, state)
-        logits = logits.transpose(0, 1)
-        out = {"logits": logits, "probabilities": torch.softmax(logits / float(feed["temperature"]), -1)}
-        out["h_n"], out["c_n"] = (state if lstm else (state, None))
-        return {k: v.numpy() for k, v in out.items() if v is not None}
+        return stateful_reference(model, torch.from_numpy(feed["ids"]).t(), feed, lambda z: torch.softmax(z, -1))
 
     return Exported("charlm", onnx_model, meta, example, reference)

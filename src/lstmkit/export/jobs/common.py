@@ -236,3 +236,19 @@ def example_states(rng: np.random.Generator, rnn, batch: int, temperature: float
     if _is_lstm(rnn):
         feed["c0"] = rng.standard_normal((n, batch, hc)).astype(np.float32) * 0.5
     return feed
+
+
+def stateful_reference(model, x, feed: dict, squash) -> dict:
+    """What :func:`stateful_head`'s graph computes, by the PyTorch ``model`` (``model(x (T, B, ...), state) ->
+    (logits (T, B, width), state)``) from ``feed``'s h0/c0 and temperature: numpy logits, probabilities
+    (``squash`` of logits / temperature), h_n and c_n."""
+    import torch
+
+    lstm = _is_lstm(model.rnn)
+    h = torch.from_numpy(feed["h0"])
+    with torch.no_grad():
+        logits, state = model(x, (h, torch.from_numpy(feed["c0"])) if lstm else h)
+    logits = logits.transpose(0, 1)
+    out = {"logits": logits, "probabilities": squash(logits / float(feed["temperature"]))}
+    out["h_n"], out["c_n"] = state if lstm else (state, None)
+    return {k: v.numpy() for k, v in out.items() if v is not None}

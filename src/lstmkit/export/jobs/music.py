@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .common import Exported, _B, _is_lstm, _onnx_missing, _rng, example_states, stateful_head
+from .common import Exported, _B, _onnx_missing, _rng, example_states, stateful_head, stateful_reference
 
 
 MUSIC_HOW = [
@@ -24,7 +24,6 @@ def music_export(model, meta: dict, opset: int = 17) -> Exported:
     _onnx_missing()
     model = model.eval()
     rnn, K = model.rnn, model.width
-    lstm = _is_lstm(rnn)
     b = _B("lstmkit_music", opset)
     frames = b.g.input("frames", "float32", ["batch", "steps", K])
     onnx_model, io = stateful_head(b, rnn, b.transpose(frames, (1, 0, 2)), model.head, "Sigmoid",
@@ -38,14 +37,7 @@ def music_export(model, meta: dict, opset: int = 17) -> Exported:
         frames_ = (rng.random((batch, length, K)) < 0.1).astype(np.float32)
         return {"frames": frames_, **example_states(rng, rnn, batch, 0.9)}
 
-    @torch.no_grad()
     def reference(feed: dict) -> dict:
-        h = torch.from_numpy(feed["h0"])
-        logits, state = model(torch.from_numpy(feed["frames"]).transpose(0, 1),
-                              (h, torch.from_numpy(feed["c0"])) if lstm else h)
-        logits = logits.transpose(0, 1)
-        out = {"logits": logits, "probabilities": torch.sigmoid(logits / float(feed["temperature"]))}
-        out["h_n"], out["c_n"] = state if lstm else (state, None)
-        return {k: v.numpy() for k, v in out.items() if v is not None}
+        return stateful_reference(model, torch.from_numpy(feed["frames"]).transpose(0, 1), feed, torch.sigmoid)
 
     return Exported("music", onnx_model, meta_out, example, reference)
