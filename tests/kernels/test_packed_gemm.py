@@ -38,3 +38,12 @@ def test_packed_gemm_matches_numpy(dtype, with_bias):
                 untouched = big_out.copy()
                 untouched[1:1 + n, 2:2 + N] = 7.0
                 assert (untouched == 7.0).all(), (K, N, n)   # nothing beyond out[:n, :N]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pack_of_a_transposed_weight_equals_pack_of_a_copy(dtype):
+    """pack reads a column-major weight (a transposed parameter) down its columns: the same panels."""
+    rng = np.random.default_rng(1)
+    for K, N in ((1, 1), (5, NR + 3), (67, 3 * NR + 5)):
+        w_t = rng.standard_normal((N, K)).astype(dtype).T          # (K, N), column-major
+        assert np.array_equal(pack(w_t), pack(np.ascontiguousarray(w_t)))

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from ..base import FamilyOps, Kernel
 from .gemm import bfloat16_gemms
+from .prepared import reusing
 
 try:  # numba is a dependency, but a broken LLVM install should leave the reference usable
     from . import gru, lstm, rnn
@@ -68,7 +69,7 @@ class CpuKernel(Kernel):
 
     # the CPU drivers handle the reverse direction and lengths themselves (internal order)
     def run_forward(self, spec, w, x, state0, m, reverse, save):
-        with bfloat16_gemms(self.bf16):
+        with bfloat16_gemms(self.bf16), reusing(not save):       # inference: weights prepared once (.prepared)
             return self.families[spec.family].forward(spec, w, x, state0, m, reverse, save, route=self.route)
 
     def run_backward(self, spec, w, x, state0, m, reverse, saved, dy, d_stateT):

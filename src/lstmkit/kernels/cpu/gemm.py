@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from .. import dispatch
+from .prepared import prepared
 
 
 def _onednn_available() -> bool:
@@ -92,7 +93,10 @@ class Linear:
         self.onednn = not force_mm and (force_onednn or dispatch.gemm(rows, n, k, self.w.dtype,
                                                                      onednn_takes(self.w.dtype)) == "onednn")
         if self.onednn:
-            self.packed = torch.ops.mkldnn._reorder_linear_weight(self.w.contiguous(), rows)
+            hint = 1 << max(rows - 1, 0).bit_length()                # rows rounded up to a power of two
+            reorder = torch.ops.mkldnn._reorder_linear_weight
+            self.packed = reorder(self.w.contiguous(), hint) if self.bf16 else \
+                prepared(("onednn", hint), self.w, lambda: reorder(self.w.contiguous(), hint))
         else:
             self.wt = self.w.t()
 

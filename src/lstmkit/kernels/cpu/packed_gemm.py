@@ -528,10 +528,17 @@ def gemm_packed(n, a, wp, N, out, bias):
 
 @jit
 def pack(w):
-    """(K, N) weight -> (ceil(N/NR), K, NR) panels, zero-padded (see module doc)."""
+    """(K, N) weight -> (ceil(N/NR), K, NR) panels, zero-padded (see module doc). A transposed
+    (column-major) weight is read down its columns, so both layouts stream memory."""
     K, N = w.shape
     NP = (N + NR - 1) // NR
     wp = np.zeros((NP, K, NR), w.dtype)
+    if w.strides[0] <= w.strides[1]:  # column-major (a transposed weight): read each column along k
+        for p in range(NP):
+            for j in range(min(NR, N - p * NR)):
+                for k in range(K):
+                    wp[p, k, j] = w[k, p * NR + j]
+        return wp
     for p in range(NP):
         for k in range(K):
             for j in range(min(NR, N - p * NR)):
