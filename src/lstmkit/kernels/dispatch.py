@@ -470,6 +470,25 @@ def sides(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
     return "halves" if split_rows(spec, steps, rows, itemsize) else "whole"
 
 
+def lean(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -> Optional[str]:
+    """None if an inference call (no gradient, lengths, resets, dropout or zoneout: the layer checks those)
+    takes the lean route (:mod:`lstmkit.kernels.cpu.lean`: one compiled call per layer-direction or batch
+    half), else why not. It needs the CPU kernel's fused loop ("cpu" or "cpu-fused"), a cell that loop
+    runs without layer norm, and a step small enough for the fused loop (:func:`loop`)."""
+    if getattr(kernel_, "name", None) not in ("cpu", "cpu-fused"):
+        return f"the {getattr(kernel_, 'name', kernel_)} kernel runs it"
+    if getattr(spec, "layer_norm", False):
+        return "layer norm runs on the general route"
+    rows_part = rows
+    if directions == 1 and sides(kernel_, spec, steps, rows, itemsize, 1) == "halves":
+        rows_part = (rows + 1) // 2
+    gates = spec.num_gates * spec.hidden_size if spec.family == "lstm" else \
+        (3 if spec.family == "gru" else 1) * spec.hidden_size
+    if loop(kernel_.route, rows_part, spec.out_size, gates) != "fused":
+        return "a step this large runs the stepped loop (oneDNN per step)"
+    return None
+
+
 def loop_threshold(backward: bool = False) -> tuple[str, int]:
     """(field name, value) of the :class:`Tuning` threshold that :func:`loop` compares a step's GEMM with."""
     name = "fused_max_macs_backward" if backward else "fused_max_macs"
@@ -510,5 +529,5 @@ def step_route(rows: int, macs: int) -> str:
     return "parallel" if step_parallel(macs) else "serial"
 
 
-__all__ += ["machine_key", "read_cache", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover",
+__all__ += ["lean", "machine_key", "read_cache", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover",
             "kernel", "loop_threshold", "step_route", "cudnn_route"]

@@ -17,10 +17,11 @@ __all__ = ["explain_call", "explain_cudnn", "Explanation"]
 
 
 def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool = False,
-                 lengths: Optional[Tensor] = None) -> dict:
+                 lengths: Optional[Tensor] = None, lean: bool = False) -> dict:
     """The decisions for one layer (both directions when ``directions`` is 2) over ``x`` (T, B, I), as a
     dict of plain values: kernel and why, how threads are shared, and for the CPU kernels each pass's loop,
-    windows and GEMM routes. ``train``: a backward will follow (the forward saves every step)."""
+    windows and GEMM routes. ``train``: a backward will follow (the forward saves every step); ``lean``: the
+    call takes the lean inference route (:mod:`.cpu.lean`; the layer decides)."""
     T, B = int(x.shape[0]), int(x.shape[1])
     kernel, why = dispatch.explain_select(backend, spec, x)
     out = {"kernel": kernel.name, "why": why, "T": T, "B": B, "directions": directions, "train": train}
@@ -37,6 +38,10 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
     rows = (B + 1) // 2 if shared == "halves" else B
     out["passes"] = _cpu_passes(getattr(kernel, "route", None), getattr(kernel, "bf16", False), spec, x, T, rows,
                                 train, lengths)
+    if lean:
+        out["passes"]["forward"] = {"route": "lean inference (kernels/cpu/lean.py): a plain inference call, one "
+                                             "window loop per part, no autograd node, outputs written in place",
+                                    **out["passes"]["forward"]}
     return out
 
 
@@ -74,12 +79,14 @@ def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bo
 
     def gemm_name(m: int, n: int, k: int) -> str:
         r = dispatch.gemm(m, n, k, x.dtype, onednn)
-        return ("oneDNN (weight packed once per call)" if r == "onednn" else "MKL (torch.mm)") + (
+        packed = "weight packed once per call" if train else "weight packed once, kept across inference calls"
+        return (f"oneDNN ({packed})" if r == "onednn" else "MKL (torch.mm)") + (
             lowered if m * n * k >= dispatch.tuning().onednn_min_macs else "")
 
     def recurrent(loop: str, m: int) -> str:
         if loop == "fused":
-            return "packed-weight GEMM inside the compiled loop" + (" (a GEMV: one row)" if m == 1 else "")
+            return "packed-weight GEMM inside the compiled loop" + (" (a GEMV: one row)" if m == 1 else "") + (
+                "" if train else "; weight packed once, kept across inference calls")
         return gemm_name(m, width, P) + ", called from Python each step"
 
     n_t = _running_rows(T, rows, lengths)

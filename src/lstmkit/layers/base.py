@@ -16,6 +16,7 @@ from ..cells.base import CellSpec, check_prob
 from ..kernels import SeqMasks
 from ..kernels.base import classic_unsupported
 from ..kernels.cpu.bernoulli import bernoulli_mask
+from ..kernels.cpu.lean import run_stack
 from ..kernels.gpu import cudnn
 from .dropout import dropout
 from .inputs import Prepared, finish, prepare
@@ -143,7 +144,12 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
                        batch_first=self.batch_first, dtype=w0.dtype, device=w0.device,
                        state_shapes=self._state_shapes())
         recording = record or self._recorder is not None
-        y, states = self._run(prep, recording)
+        lean = None if recording else self._lean_kernel(prep)
+        if lean is not None:                        # plain inference: one compiled call per layer-direction
+            weights = [[self.weights(k, d) for d in range(self.num_directions)] for k in range(self.num_layers)]
+            y, states = run_stack(lean, self._specs, weights, prep.x, prep.state0)
+        else:
+            y, states = self._run(prep, recording)
         if self._recorder is not None:
             self._recorder(self.last_record)
         out, states = finish(prep, y, states, self.batch_first)
@@ -182,11 +188,30 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         for k, spec in enumerate(self._specs):
             if k > 0:
                 x = x.new_empty(x.shape[0], x.shape[1], self.num_directions * self._out_size())
-            calls.append(explain_call(self.backend, spec, x, self.num_directions, bool(train), prep.lengths))
+            calls.append(explain_call(self.backend, spec, x, self.num_directions, bool(train), prep.lengths,
+                                      lean=not train and self._lean_kernel(prep, grad_checked=False) is not None))
             if x.device.type == "cuda" and self.backend == "auto":
                 calls[-1]["why"] += f"; {why}"
         return Explanation(repr(self).split("\n")[0] if self.num_layers else type(self).__name__, calls,
                            kernels.dispatch.tuning())
+
+    def _lean_kernel(self, prep: Prepared, grad_checked: bool = True):
+        """The CPU kernel when this call takes the lean inference route (:func:`lstmkit.kernels.dispatch.lean`:
+        no gradient, lengths, resets, dropout or zoneout, a cell and size the fused loop runs), else None.
+        ``grad_checked=False``: as if no gradient were needed (explain(train=False))."""
+        x = prep.x
+        if x.device.type != "cpu" or prep.lengths is not None or prep.reset is not None or self.num_layers == 0 \
+                or x.shape[0] == 0 or x.shape[1] == 0 or torch.compiler.is_compiling():
+            return None
+        if self.training and (self.dropout > 0 or self._is_stochastic()) or any(p > 0 for p in self._zoneout_rates()):
+            return None
+        if grad_checked and kernels.needs_node(x, (*prep.state0, *self._flat_weights)):
+            return None
+        spec = self._specs[-1]
+        kernel = kernels.select(self.backend, spec, x)
+        if kernels.dispatch.lean(kernel, spec, x.shape[0], x.shape[1], x.element_size(), self.num_directions):
+            return None
+        return kernel
 
     def _dtype(self) -> torch.dtype:
         return self._flat_weights[0].dtype

@@ -1,0 +1,175 @@
+"""The lean inference route: a stack's plain inference without the general machinery.
+
+A deployed model calls a layer without gradients, lengths, resets, dropout or zoneout. Such a call needs
+none of the general path's plans, masks, per-window drivers and autograd node, whose ~450 Python-level
+operations cost about 0.25 ms a call (a sixth of a (1, 1000, 64, 64) LSTM inference). The layers hand it
+here (:func:`lstmkit.kernels.dispatch.lean` decides; :func:`lstmkit.explain` says so) and each
+layer-direction, or each half of the batch (:func:`lstmkit.kernels.dispatch.sides`), runs as windows of
+steps (:func:`lstmkit.kernels.dispatch.window_steps`):
+
+* the window's input projection W_ih x_t (+ b) in one GEMM (:class:`~.gemm.Linear`, the weight prepared
+  once across calls, :mod:`.prepared`);
+* the family's fused time loop over the window (:mod:`.lstm.loop`, :mod:`.gru.loop`, :mod:`.rnn.loop`: the
+  same compiled steps every CPU route runs), writing h_t straight into the stack's output when its layout
+  allows, so the halves of a batch and the two directions need no joining copy; the final states are
+  written in place too.
+
+Two parts (halves or directions) run side by side (:mod:`lstmkit.kernels.concurrent`), each prepared in
+the calling thread first so that the threads do not wait on each other's Python. The equations are the
+cells' (:class:`lstmkit.cells.lstm.LSTMCell`, :class:`lstmkit.cells.gru.GRUCell`,
+:class:`lstmkit.cells.rnn.RNNCell`); the tests compare this route with the reference kernel and torch.nn.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import dispatch
+from ..concurrent import halves, side_by_side
+from .gemm import Linear
+from .gru.loop import gru_forward_loop
+from .lstm.loop import lstm_forward_loop
+from .plan import weight_view
+from .prepared import reusing
+from .rnn.loop import rnn_forward_loop
+from .sequence import packed
+
+__all__ = ["run_stack"]
+
+
+def _width(spec) -> int:
+    """The gate columns of a step: G*H (LSTM), 3H (GRU), H (RNN)."""
+    H, fam = spec.hidden_size, spec.family
+    return spec.num_gates * H if fam == "lstm" else 3 * H if fam == "gru" else H
+
+
+def _steps_buffers(spec, n: int, S: int, dt) -> dict:
+    """The step and window buffers of one part's family loop (C-contiguous: the step functions' loops
+    vectorise on them)."""
+    H, P, fam, width = spec.hidden_size, spec.out_size, spec.family, _width(spec)
+    out = dict(hd=np.empty((n, P), dt), rec=np.empty((n, width), dt), h_cand=np.empty((n, P), dt))
+    if fam == "lstm":
+        out.update(cs=np.empty((S, n, H), dt), m=np.empty((1, n, H), dt) if spec.proj_size > 0 else None)
+    elif fam == "gru":
+        one, empty = np.empty((1, n, H), dt), np.empty((0, 0, 0), dt)
+        out.update(ah_n=empty if spec.reset_before else one, rh=one if spec.reset_before else empty)
+    return out
+
+
+def _family_loop(spec, w):
+    """step(gates (k, n, G*H), h0, c0, y (k, n, P), buf): the family's fused loop over one window, with the
+    recurrent weights prepared (kept across calls: :mod:`.prepared`)."""
+    fam = spec.family
+    if fam == "lstm":
+        wp_hh, w_ch = packed(w.w_hh.t()), weight_view(w.w_ch)
+        wp_hr = packed(None if w.w_hr is None else w.w_hr.t())
+
+        def step(g, h0, c0, y, buf):
+            k = g.shape[0]
+            lstm_forward_loop(np.full(k, g.shape[1], np.int64), g, wp_hh, wp_hr, h0, c0, y, buf["cs"][:k], None,
+                              buf["m"], False, None, w_ch, None, None, spec.ln_eps, None, None, None, None, None,
+                              buf["hd"], buf["rec"], buf["h_cand"])
+            return buf["cs"][k - 1]
+        return step
+    if fam == "gru":
+        H, wt, b, rb = spec.hidden_size, w.w_hh.t(), weight_view(w.b_hh), spec.reset_before
+        wp_a, wp_b = (packed(wt[:, :2 * H]), packed(wt[:, 2 * H:])) if rb else \
+            (packed(wt), np.empty((0, 0, 0), wt.numpy().dtype))     # the unused form's weight: a placeholder
+        b_a, b_b = (b, None) if (b is None or not rb) else (b[:2 * H], b[2 * H:])
+
+        def step(g, h0, c0, y, buf):
+            gru_forward_loop(np.full(g.shape[0], g.shape[1], np.int64), g, wp_a, wp_b,
+                             b_a, b_b, h0, y, buf["ah_n"], buf["rh"], False, rb, None, None, None, buf["hd"],
+                             buf["rec"], buf["h_cand"])
+        return step
+    wp_hh, relu = packed(w.w_hh.t()), spec.nonlinearity == "relu"
+
+    def step(g, h0, c0, y, buf):
+        rnn_forward_loop(np.full(g.shape[0], g.shape[1], np.int64), g, wp_hh, h0, y, relu, None, None, None,
+                         buf["hd"], buf["rec"], buf["h_cand"])
+    return step
+
+
+def _part(spec, w, x: Tensor, reverse: bool, h0: np.ndarray, c0: Optional[np.ndarray], y: np.ndarray,
+          h_T: np.ndarray, c_T: Optional[np.ndarray]):
+    """One part, prepared in the calling thread (weights, buffers, windows); returns run(), which computes it.
+
+    x (T, n, I) in original time; h0 / h_T (n, P), y (T, n, P) numpy views; c0 / c_T (n, H) for the LSTM.
+    Windows of steps in the direction's time: the input projection of a window (torch's GEMM on the part's
+    threads, the weight prepared once), then the family's fused loop over it. (Computing the projections in
+    the worker thread a window ahead of the loop, on the core a lone part leaves idle, was measured and
+    dropped: at B=1, H=64 the loop ran 9% slower beside it and the hand-overs took the rest of the gain.)"""
+    T, n, I = x.shape
+    dt = y.dtype
+    lstm = spec.family == "lstm"
+    width = _width(spec)
+    S = dispatch.window_steps(T, n, width, dt.itemsize)
+    wins = [(s0, min(s0 + S, T)) for s0 in range(0, T, S)]
+    buf = _steps_buffers(spec, n, S, dt)
+    bias = w.b_ih if not (lstm or spec.family == "rnn") or w.b_ih is None else w.b_ih + w.b_hh
+    step = _family_loop(spec, w)
+    direct = not reverse and y.flags.c_contiguous                      # write h_t straight into y
+    yw = None if direct else np.empty((S, n, y.shape[2]), dt)
+    lin = Linear(w.w_ih, S * n, bias)
+
+    def project(s0: int, s1: int) -> np.ndarray:                       # W_ih x_t + b over steps [s0, s1)
+        xs = x[T - s1:T - s0].flip(0) if reverse else x[s0:s1]       # in the direction's time
+        return lin(xs.reshape((s1 - s0) * n, I)).numpy().reshape(s1 - s0, n, width)
+
+    def run() -> None:
+        h_T[...] = h0
+        if lstm:
+            c_T[...] = c0
+        for s0, s1 in wins:
+            g = project(s0, s1)
+            k = s1 - s0
+            yk = y[s0:s1] if direct else yw[:k]
+            c_last = step(g, h_T, c_T, yk, buf)
+            if not direct:
+                (y[T - s1:T - s0] if reverse else y[s0:s1])[...] = yk[::-1] if reverse else yk
+            h_T[...] = yk[k - 1]
+            if lstm:
+                c_T[...] = c_last
+    return run
+
+
+def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> tuple[Tensor, tuple]:
+    """A stack's inference on the lean route.
+
+    Args:
+        kernel: the CPU kernel the call selected (its ``side_by_side``); specs: one per layer;
+        weights: per layer, per direction, the family's weights tuple; x: (T, B, I) time-major (any
+            strides); state0: the stack's initial states, each (L*D, B, ·).
+    Returns:
+        (y (T, B, D*P), final states, each (L*D, B, ·)), fresh tensors.
+    """
+    T, B = x.shape[0], x.shape[1]
+    D = len(weights[0])
+    lstm = specs[0].family == "lstm"
+    h_n = [torch.empty_like(s) for s in state0]
+    s0 = [s.detach().numpy() for s in state0]
+    sn = [s.numpy() for s in h_n]
+    with torch.no_grad(), reusing():
+        for layer, spec in enumerate(specs):
+            P = spec.out_size
+            y = x.new_empty(T, B, D * P)
+            ys = y.numpy()
+            how = dispatch.sides(kernel, spec, T, B, x.element_size(), D)
+            jobs = [(d, slice(0, B)) for d in range(D)] if D == 2 else \
+                [(0, r) for r in (halves(B) if how == "halves" else (slice(0, B),))]
+            together = len(jobs) == 2 and (D == 1 or how == "directions")
+            runs = [_part(spec, weights[layer][d], x[:, r].detach(), d == 1, s0[0][layer * D + d, r],
+                          s0[1][layer * D + d, r] if lstm else None, ys[:, r, d * P:(d + 1) * P],
+                          sn[0][layer * D + d, r], sn[1][layer * D + d, r] if lstm else None)
+                    for d, r in jobs]
+            if together:
+                side_by_side(lambda k: runs[k](), 2)
+            else:
+                for run in runs:
+                    run()
+            x = y
+    return x, tuple(h_n)

@@ -1,0 +1,140 @@
+"""The lean inference route (lstmkit.kernels.cpu.lean): which calls take it, and that they give what the
+general route, the reference kernel and torch.nn give -- every family and form it runs, stacked,
+bidirectional, batch-first, halves side by side, several windows, float64, given initial states."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.kernels import dispatch
+from lstmkit.kernels.cpu import lean
+from lstmkit.layers import base as layer_base
+
+CASES = [
+    (lstmkit.LSTM, {}), (lstmkit.LSTM, dict(proj_size=5)), (lstmkit.LSTM, dict(peephole=True)),
+    (lstmkit.LSTM, dict(cifg=True)), (lstmkit.GRU, {}), (lstmkit.GRU, dict(reset_before=True)),
+    (lstmkit.RNN, {}), (lstmkit.RNN, dict(nonlinearity="relu")),
+]
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """How many times the lean route ran."""
+    seen = []
+    real = layer_base.run_stack
+
+    def counting(*args):
+        seen.append(1)
+        return real(*args)
+    monkeypatch.setattr(layer_base, "run_stack", counting)
+    return seen
+
+
+def _states(s):
+    return s if isinstance(s, tuple) else (s,)
+
+
+def _run(layer, x, hx=None):
+    with torch.no_grad():
+        out, st = layer(x, hx)
+    return out, _states(st)
+
+
+@pytest.mark.parametrize("cls, opts", CASES, ids=[f"{c.__name__}-{'-'.join(o) or 'plain'}" for c, o in CASES])
+def test_equals_the_reference_kernel(cls, opts, calls):
+    torch.manual_seed(0)
+    for L, bi, bf, B, bias in itertools.product((1, 2), (False, True), (False, True), (1, 3, 20), (True, False)):
+        layer = cls(7, 12, num_layers=L, bidirectional=bi, batch_first=bf, bias=bias, **opts).eval()
+        x = torch.randn(B, 9, 7) if bf else torch.randn(9, B, 7)
+        n = len(calls)
+        out, st = _run(layer, x)
+        assert len(calls) == n + 1
+        layer.backend = "reference"
+        want, want_st = _run(layer, x)
+        assert len(calls) == n + 1                            # the reference kernel never takes it
+        assert out.shape == want.shape
+        torch.testing.assert_close(out, want, atol=1e-5, rtol=0)
+        for a, b in zip(st, want_st):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cls, opts", CASES[:1] + CASES[4:5] + CASES[6:7])
+def test_float64_many_windows_halves_and_initial_states_equal_torch_nn(cls, opts, calls):
+    """float64 against torch.nn's own module (from_torch), windows of a few steps (a tuning with a small
+    window), a batch cut in halves, and given (h0, c0), which are left untouched."""
+    torch.manual_seed(1)
+    ref = getattr(torch.nn, cls.__name__)(6, 10, num_layers=2, bidirectional=True).double().eval()
+    layer = cls.from_torch(ref).eval()
+    x = torch.randn(23, 16, 6, dtype=torch.float64)
+    h = torch.randn(4, 16, 10, dtype=torch.float64)
+    hx = (h, torch.randn_like(h)) if cls is lstmkit.LSTM else h
+    kept = [t.clone() for t in _states(hx)]
+    before = dispatch.tuning()
+    dispatch.set_tuning(before.replace(window_bytes=1, window_min_rows=64, side_by_side_min_macs=0,
+                                       split_min_rows=2))
+    try:
+        assert dispatch.window_steps(23, 8, 40, 8) == 8      # 3 windows per half
+        out, st = _run(layer, x, hx)
+    finally:
+        dispatch.set_tuning(before)
+    assert calls
+    with torch.no_grad():
+        want, want_st = ref(x, hx)
+    torch.testing.assert_close(out, want, atol=1e-12, rtol=0)
+    for a, b in zip(st, _states(want_st)):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    for a, b in zip(_states(hx), kept):
+        assert torch.equal(a, b)
+
+
+def test_outputs_are_fresh_and_follow_the_input(calls):
+    layer = lstmkit.LSTM(5, 8).eval()
+    x = torch.randn(4, 2, 5)
+    out1, (h1, c1) = _run(layer, x)
+    out2, (h2, c2) = _run(layer, x * 2)
+    assert out1.data_ptr() != out2.data_ptr() and h1.data_ptr() != h2.data_ptr()
+    assert not torch.equal(out1, out2)
+    x_t = torch.randn(5, 4, 2).permute(1, 2, 0)              # a non-contiguous (T, B, I) input
+    torch.testing.assert_close(_run(layer, x_t)[0], _run(layer, x_t.contiguous())[0], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("why", ["grad", "lengths", "reset", "dropout", "zoneout", "layer_norm", "record",
+                                 "stepped", "reference", "training_dropout_between_layers"])
+def test_calls_that_keep_the_general_route(why, calls):
+    opts = dict(layer_norm=True) if why == "layer_norm" else dict(zoneout_c=0.1) if why == "zoneout" else \
+        dict(recurrent_dropout=0.3) if why == "dropout" else dict(num_layers=2, dropout=0.5) \
+        if why == "training_dropout_between_layers" else {}
+    backend = {"stepped": "cpu-stepped", "reference": "reference"}.get(why, "auto")
+    layer = lstmkit.LSTM(5, 8, backend=backend, **opts)
+    layer.train(why in ("dropout", "training_dropout_between_layers"))
+    if why not in ("dropout", "training_dropout_between_layers"):
+        layer.eval()
+    x = torch.randn(6, 3, 5)
+    kw = {"lengths": torch.tensor([6, 4, 2])} if why == "lengths" else \
+        {"reset": torch.zeros(6, 3, dtype=torch.bool)} if why == "reset" else \
+        {"record": True} if why == "record" else {}
+    with torch.set_grad_enabled(why == "grad"):
+        layer(x, **kw)
+    assert calls == []
+
+
+def test_explain_names_the_route():
+    layer = lstmkit.LSTM(8, 16).eval()
+    x = torch.randn(20, 4, 8)
+    assert "lean" in layer.explain(x, train=False).calls[0]["passes"]["forward"]["route"]
+    assert "route" not in layer.explain(x, train=True).calls[0]["passes"]["forward"]
+    layer.backend = "cpu-stepped"
+    assert "route" not in layer.explain(x, train=False).calls[0]["passes"]["forward"]
+
+
+def test_lean_decision_reasons():
+    spec = lstmkit.LSTM(8, 16, layer_norm=True)._specs[0]
+    from lstmkit.kernels import select
+    x = torch.randn(5, 2, 8)
+    assert "layer norm" in dispatch.lean(select("auto", spec, x), spec, 5, 2, 4, 1)
+    assert "reference" in dispatch.lean(select("reference", spec, x), spec, 5, 2, 4, 1)
+    assert lean.run_stack.__doc__
