@@ -200,6 +200,8 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         no gradient, lengths, resets, dropout or zoneout, a cell and size the fused loop runs), else None.
         ``grad_checked=False``: as if no gradient were needed (explain(train=False))."""
         x = prep.x
+        if self.backend not in ("auto", "cpu", "cpu-fused"):      # (auto on CPU never takes the cudnn route)
+            return None
         if x.device.type != "cpu" or prep.lengths is not None or prep.reset is not None or self.num_layers == 0 \
                 or x.shape[0] == 0 or x.shape[1] == 0 or torch.compiler.is_compiling():
             return None
