@@ -138,3 +138,67 @@ def test_lean_decision_reasons():
     assert "layer norm" in dispatch.lean(select("auto", spec, x), spec, 5, 2, 4, 1)
     assert "reference" in dispatch.lean(select("reference", spec, x), spec, 5, 2, 4, 1)
     assert lean.run_stack.__doc__
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """How many lean programs were prepared."""
+    seen = []
+    real = lean._Program.__init__
+
+    def counting(self, *args, **kwargs):
+        seen.append(1)
+        real(self, *args, **kwargs)
+    monkeypatch.setattr(lean._Program, "__init__", counting)
+    lean.clear_programs()
+    return seen
+
+
+@pytest.mark.parametrize("change", ["in_place", "data", "numpy"])
+def test_programs_are_kept_until_a_weight_changes(change, builds):
+    torch.manual_seed(0)
+    layer = lstmkit.LSTM(6, 10, num_layers=2).eval()
+    x = torch.randn(7, 3, 6)
+    first = _run(layer, x)[0]
+    again = _run(layer, x)[0]
+    assert len(builds) == 1 and torch.equal(first, again)
+    w = layer.weight_hh_l1
+    if change == "in_place":
+        with torch.no_grad():
+            w.mul_(1.5)
+    elif change == "data":
+        w.data.add_(0.25)
+    else:                                                     # (the version counter misses this one)
+        w.detach().numpy()[0, 0] += 1.0
+    got = _run(layer, x)[0]
+    assert len(builds) == 2
+    layer.backend = "reference"
+    torch.testing.assert_close(got, _run(layer, x)[0], atol=1e-5, rtol=0)
+
+
+def test_programs_per_shape_bounded_and_off(builds, monkeypatch):
+    layer = lstmkit.GRU(4, 8).eval()
+    for T in range(1, lean.MAX_PROGRAMS + 3):
+        _run(layer, torch.randn(T, 2, 4))
+    assert len(builds) == lean.MAX_PROGRAMS + 2 and len(lean._PROGRAMS) == lean.MAX_PROGRAMS
+    _run(layer, torch.randn(lean.MAX_PROGRAMS + 2, 2, 4))      # the newest is kept
+    _run(layer, torch.randn(1, 2, 4))                         # the oldest was dropped
+    assert len(builds) == lean.MAX_PROGRAMS + 3
+    monkeypatch.setenv("LSTMKIT_WEIGHT_CACHE_MB", "0")
+    lean.clear_programs()
+    _run(layer, torch.randn(3, 2, 4))
+    _run(layer, torch.randn(3, 2, 4))
+    assert len(builds) == lean.MAX_PROGRAMS + 5 and len(lean._PROGRAMS) == 0
+
+
+def test_one_layer_called_from_two_threads_at_once():
+    """A kept program serves one call at a time; a second thread meanwhile runs its own (same results)."""
+    from concurrent.futures import ThreadPoolExecutor
+    torch.manual_seed(0)
+    layer = lstmkit.LSTM(8, 16).eval()
+    xs = [torch.randn(50, 4, 8) for _ in range(16)]
+    want = [_run(layer, x)[0] for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda x: _run(layer, x)[0], xs))
+    for g, w in zip(got, want):
+        assert torch.equal(g, w)

@@ -209,11 +209,18 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
             return None
         if grad_checked and kernels.needs_node(x, (*prep.state0, *self._flat_weights)):
             return None
-        spec = self._specs[-1]
-        kernel = kernels.select(self.backend, spec, x)
-        if kernels.dispatch.lean(kernel, spec, x.shape[0], x.shape[1], x.element_size(), self.num_directions):
-            return None
-        return kernel
+        # the kernel and the dispatch's answer depend only on these (kept: deciding costs ~0.05 ms a call)
+        key = (self.backend, self._specs[-1], x.shape[0], x.shape[1], x.dtype, self.num_directions,
+               torch.get_num_threads(), kernels.dispatch.threads_enabled(), id(kernels.dispatch.tuning()))
+        known = self.__dict__.setdefault("_lean_decisions", {})
+        if key not in known:
+            spec = self._specs[-1]
+            kernel = kernels.select(self.backend, spec, x)
+            lean = kernels.dispatch.lean(kernel, spec, x.shape[0], x.shape[1], x.element_size(), self.num_directions)
+            if len(known) >= 16:
+                known.clear()
+            known[key] = kernel if lean is None else None
+        return known[key]
 
     def _dtype(self) -> torch.dtype:
         return self._flat_weights[0].dtype

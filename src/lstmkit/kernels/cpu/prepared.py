@@ -27,11 +27,12 @@ from collections import OrderedDict
 from typing import Callable, Iterator, Optional, TypeVar
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from .jit import jit
 
-__all__ = ["prepared", "reusing", "clear", "fingerprint", "limit_bytes"]
+__all__ = ["prepared", "reusing", "clear", "fingerprint", "limit_bytes", "source"]
 
 V = TypeVar("V")
 
@@ -74,13 +75,14 @@ def _fingerprint(v):
 
 def fingerprint(t: Tensor) -> int:
     """A 64-bit fingerprint of a contiguous CPU tensor's bytes."""
-    raw = np.from_dlpack(t.detach()).reshape(-1)
+    t = t.detach()
+    raw = (t.numpy() if t.dtype in (torch.float32, torch.float64) else np.from_dlpack(t)).reshape(-1)
     if raw.nbytes % 4 == 0:
         return int(_fingerprint(raw.view(np.uint32)))
     return int(_fingerprint(raw.view(np.uint8)))
 
 
-def _source(w: Tensor) -> Optional[Tensor]:
+def source(w: Tensor) -> Optional[Tensor]:
     """The contiguous tensor whose bytes ``w`` shows (``w`` itself or its transpose), or None."""
     if w.is_contiguous():
         return w
@@ -92,7 +94,7 @@ def _source(w: Tensor) -> Optional[Tensor]:
 def prepared(kind: tuple, w: Tensor, make: Callable[[], V]) -> V:
     """``make()``, the prepared form of weight ``w`` (``kind`` names the preparation and its options); inside
     :func:`reusing`, the one kept from an earlier call when ``w`` still holds the same values."""
-    src = _source(w) if getattr(_STATE, "on", False) and w.device.type == "cpu" else None
+    src = source(w) if getattr(_STATE, "on", False) and w.device.type == "cpu" else None
     limit = limit_bytes() if src is not None else 0
     if src is None or limit == 0:
         return make()
