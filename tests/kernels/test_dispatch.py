@@ -85,30 +85,36 @@ def _record_loops(monkeypatch) -> list:
     """Every loop decision the kernels take, as (rows, backward, route chosen)."""
     seen, real = [], dispatch.loop
 
-    def loop(route, rows, k, n, backward=False):
-        out = real(route, rows, k, n, backward)
+    def loop(route, rows, k, n, backward=False, threads=None):
+        out = real(route, rows, k, n, backward, threads)
         seen.append((rows, backward, out))
         return out
     monkeypatch.setattr(dispatch, "loop", loop)
     return seen
 
 
-@pytest.mark.parametrize("fused_max", [0, 10 ** 9])
-def test_explain_names_the_loops_that_run(fused_max, monkeypatch):
+@pytest.mark.parametrize("fused_max, halves", [(0, False), (10 ** 9, False), (0, True)])
+def test_explain_names_the_loops_that_run(fused_max, halves, monkeypatch):
     """The explanation's loop for each pass is the one the kernel then takes (forced both ways by the
-    threshold), its thread split the one :func:`dispatch.sides` gives, and it runs nothing itself."""
-    tuned(monkeypatch, fused_max_macs=fused_max, fused_max_macs_backward=fused_max, side_by_side_min_macs=0)
+    threshold for a part with all the threads; a batch half side by side, on one thread, always fused),
+    its thread split the one :func:`dispatch.sides` gives, and it runs nothing itself."""
+    if halves and torch.get_num_threads() != 2:
+        pytest.skip("halves on one thread each need exactly 2 threads")
+    tuned(monkeypatch, fused_max_macs=fused_max, fused_max_macs_backward=fused_max,
+          side_by_side_min_macs=0 if halves else 10 ** 12)
     layer = lstmkit.LSTM(6, 10)
     x = torch.randn(9, 12, 6)
     seen = _record_loops(monkeypatch)
     why = layer.explain(x)
-    assert seen and all(r == ("fused" if fused_max else "stepped") for _, _, r in seen)   # decisions, no run
+    want = "fused" if fused_max or halves or torch.get_num_threads() == 1 else "stepped"
+    assert seen and all(r == want for _, _, r in seen)                            # decisions, no run
     seen.clear()
     (call,) = why.calls
-    want = "fused" if fused_max else "stepped"
     assert call["kernel"] == "cpu" and call["train"]
     assert call["passes"]["forward"]["loop"] == want and call["passes"]["backward"]["loop"] == want
-    assert call["threads"].startswith("the batch in two halves") == (torch.get_num_threads() >= 2)
+    assert call["threads"].startswith("the batch in two halves") == halves
+    if halves:
+        assert "runs on one thread: the fused loop at every size" in call["passes"]["forward"]["why"]
     layer(x)[0].sum().backward()
     assert {(b, r) for _, b, r in seen} == {(False, want), (True, want)}
     text = str(why)

@@ -29,7 +29,7 @@ from typing import Callable, Optional, TypeVar
 
 import torch
 
-from .dispatch import threads_enabled
+from .dispatch import _PART, threads_enabled
 from .native import torch_cpu_library
 
 __all__ = ["side_by_side", "halves"]
@@ -62,7 +62,7 @@ def _native_setters() -> tuple[Optional[Callable], Optional[Callable]]:
 _OMP_SET, _MKL_SET_LOCAL = _native_setters()
 
 
-def _use_threads(n: int) -> tuple[int, int, int]:
+def _use_threads(n: int) -> tuple:
     """Limit the calling thread to ``n`` threads in torch (OpenMP: its parallel loops and oneDNN), MKL and
     numba; returns what to pass to :func:`_restore_threads` to undo it."""
     import numba
@@ -72,12 +72,14 @@ def _use_threads(n: int) -> tuple[int, int, int]:
         _OMP_SET(n)
     numba_before = numba.get_num_threads()
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    return before, mkl_before, numba_before
+    share_before = getattr(_PART, "threads", None)
+    _PART.threads = n                        # what the dispatch's decisions in this thread see
+    return before, mkl_before, numba_before, share_before
 
 
-def _restore_threads(saved: tuple[int, int, int]) -> None:
+def _restore_threads(saved: tuple) -> None:
     import numba
-    before, mkl_before, numba_before = saved
+    before, mkl_before, numba_before, _PART.threads = saved
     if _MKL_SET_LOCAL is not None:
         _MKL_SET_LOCAL(mkl_before)           # 0: back to MKL's process-wide setting
     if _OMP_SET is not None:

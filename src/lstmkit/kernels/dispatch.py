@@ -49,7 +49,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 __all__ = ["Tuning", "tuning", "set_tuning", "autotune", "register", "available", "select", "sides", "loop",
-           "gemm", "window_steps", "step_parallel", "cpu_model", "cache_path"]
+           "gemm", "window_steps", "step_parallel", "cpu_model", "cache_path", "part_threads"]
 
 
 # ---------------------------------------------------------------------------------------------- the record
@@ -59,9 +59,10 @@ class Tuning:
     """The thresholds of every routing decision (multiply-adds "MACs" are B * K * N of one GEMM)."""
 
     #: a forward's per-step recurrent GEMM of up to this many MACs runs in the fused (compiled) loop, larger
-    #: ones step from Python with oneDNN. Measured by :func:`autotune`: inference forwards of an LSTM layer,
-    #: T=12, on a ladder of (B, H), both loops, the fastest of 5 calls each, the cut that serves the ladder
-    #: best (:func:`crossover`).
+    #: ones step from Python with oneDNN -- for a part that has two threads or more (a part on one thread,
+    #: e.g. a batch half run side by side, always takes the fused loop: :func:`loop`). Measured by
+    #: :func:`autotune`: inference forwards of an LSTM layer run whole (not side by side), T=12, on a ladder of
+    #: (B, H), both loops, the fastest of 5 calls each, the cut that serves the ladder best (:func:`crossover`).
     #: Default: the cut measured on a 2-core AMD EPYC (Zen 3), between (64, 256) and (64, 512).
     fused_max_macs: int = 33_554_432
     #: the same for the backward (forward + backward measured, training); the same cut there
@@ -315,6 +316,16 @@ def _tune_onednn(repeats: int) -> int:
 
 
 def _tune_loops(repeats: int) -> tuple[int, int]:
+    """The fused/stepped crossovers for a part that has all the threads (a part on one thread always takes
+    the fused loop, :func:`loop`): measured with every call run whole, never side by side."""
+    _WHOLE.on = True
+    try:
+        return _measure_loops(repeats)
+    finally:
+        _WHOLE.on = False
+
+
+def _measure_loops(repeats: int) -> tuple[int, int]:
     from ..cells.lstm import LSTMSpec
     from . import run
     T = 12
@@ -439,9 +450,23 @@ def _weight_sizes(spec) -> dict:
     return {i.field: math.prod(i.shape) for i in spec.layout() if i.field in ("w_ih", "w_hh", "w_hr")}
 
 
+_PART = threading.local()           # .threads: the share of a part run side by side (set by concurrent)
+
+
+def current_threads() -> int:
+    """The threads the calling thread's work runs on: its share when it runs a part side by side
+    (:mod:`lstmkit.kernels.concurrent` sets it), else torch's count."""
+    share = getattr(_PART, "threads", None)
+    return torch.get_num_threads() if share is None else share
+
+
+_WHOLE = threading.local()          # .on: this thread's calls run their parts whole (the loop autotune's)
+
+
 def threads_enabled() -> bool:
     """Whether two tasks would run side by side now (the calling thread has >= 2 threads)."""
-    return not os.environ.get("LSTMKIT_NO_SIDE_BY_SIDE") and torch.get_num_threads() >= 2
+    return not os.environ.get("LSTMKIT_NO_SIDE_BY_SIDE") and torch.get_num_threads() >= 2 and \
+        not getattr(_WHOLE, "on", False)
 
 
 @torch.compiler.assume_constant_result        # under torch.compile: decided once, at trace time
@@ -479,12 +504,11 @@ def lean(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -
         return f"the {getattr(kernel_, 'name', kernel_)} kernel runs it"
     if getattr(spec, "layer_norm", False):
         return "layer norm runs on the general route"
-    rows_part = rows
-    if directions == 1 and sides(kernel_, spec, steps, rows, itemsize, 1) == "halves":
-        rows_part = (rows + 1) // 2
+    how = sides(kernel_, spec, steps, rows, itemsize, directions)
+    rows_part = (rows + 1) // 2 if how == "halves" else rows
     gates = spec.num_gates * spec.hidden_size if spec.family == "lstm" else \
         (3 if spec.family == "gru" else 1) * spec.hidden_size
-    if loop(kernel_.route, rows_part, spec.out_size, gates) != "fused":
+    if loop(kernel_.route, rows_part, spec.out_size, gates, threads=part_threads(how)) != "fused":
         return "a step this large runs the stepped loop (oneDNN per step)"
     return None
 
@@ -495,12 +519,24 @@ def loop_threshold(backward: bool = False) -> tuple[str, int]:
     return name, getattr(tuning(), name)
 
 
-def loop(route: Optional[str], rows: int, k: int, n: int, backward: bool = False) -> str:
+def loop(route: Optional[str], rows: int, k: int, n: int, backward: bool = False,
+         threads: Optional[int] = None) -> str:
     """"fused" or "stepped" for a window whose first step runs ``rows`` rows of a (k -> n) recurrent GEMM;
-    ``route`` ("fused" / "stepped", backends cpu-fused / cpu-stepped) forces it."""
+    ``route`` ("fused" / "stepped", backends cpu-fused / cpu-stepped) forces it. ``threads``: the threads
+    the part runs on (default: :func:`current_threads`). The fused loop runs on one thread, the stepped one calls oneDNN on all of the part's:
+    a part with one thread takes the fused loop at every size (the stepped loop would run the same GEMM
+    on the same core, plus a call from Python per step); with more, up to the measured threshold."""
     if route is not None:
         return route
+    if (current_threads() if threads is None else threads) <= 1:
+        return "fused"
     return "fused" if rows * k * n <= loop_threshold(backward)[1] else "stepped"
+
+
+def part_threads(how: str) -> int:
+    """The threads one part of a call runs on, for :func:`sides`' answer ``how``."""
+    total = torch.get_num_threads()
+    return total if how == "whole" or not threads_enabled() else max(total // 2, 1)
 
 
 def gemm(rows: int, n: int, k: int, dtype: torch.dtype, onednn_ok: bool) -> str:

@@ -37,7 +37,7 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
         return out
     rows = (B + 1) // 2 if shared == "halves" else B
     out["passes"] = _cpu_passes(getattr(kernel, "route", None), getattr(kernel, "bf16", False), spec, x, T, rows,
-                                train, lengths)
+                                train, lengths, dispatch.part_threads(shared))
     if lean:
         out["passes"]["forward"] = {"route": "lean inference (kernels/cpu/lean.py): a plain inference call, one "
                                              "window loop per part, no autograd node, outputs written in place",
@@ -69,7 +69,7 @@ _OTHER_PASSES = {
 }
 
 
-def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths) -> dict:
+def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths, threads: int) -> dict:
     from .cpu import gemm
     H, P = spec.hidden_size, spec.out_size
     width = next(i.shape[0] for i in spec.layout() if i.field == "w_hh")      # the recurrent GEMM's output
@@ -92,13 +92,13 @@ def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bo
     n_t = _running_rows(T, rows, lengths)
     passes = {}
     if train:
-        loop = dispatch.loop(route, rows, P, width)
-        passes["forward"] = {"loop": loop, "why": _loop_why(route, rows, P, width, False),
+        loop = dispatch.loop(route, rows, P, width, threads=threads)
+        passes["forward"] = {"loop": loop, "why": _loop_why(route, rows, P, width, False, threads),
                              "windows": f"one window of {T} steps, every step saved for the backward",
                              "input projection": gemm_name(T * rows, width, I) + " over all steps at once",
                              "recurrent GEMM": recurrent(loop, rows)}
-        bloop = dispatch.loop(route, rows, P, width, backward=True)
-        passes["backward"] = {"loop": bloop, "why": _loop_why(route, rows, P, width, True),
+        bloop = dispatch.loop(route, rows, P, width, backward=True, threads=threads)
+        passes["backward"] = {"loop": bloop, "why": _loop_why(route, rows, P, width, True, threads),
                               "recurrent GEMM": recurrent(bloop, rows),
                               "weight gradients": "MKL (torch.mm) over all steps at once: dW_ih, dW_hh" +
                                                   (", dW_hr" if P != H else ""),
@@ -106,7 +106,7 @@ def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bo
         return passes
     k = dispatch.window_steps(T, rows, width, x.element_size())
     wins = [(t0, min(t0 + k, T)) for t0 in range(0, T, k) if n_t[t0] > 0]
-    loops = [(t0, t1, int(n_t[t0]), dispatch.loop(route, int(n_t[t0]), P, width)) for t0, t1 in wins]
+    loops = [(t0, t1, int(n_t[t0]), dispatch.loop(route, int(n_t[t0]), P, width, threads=threads)) for t0, t1 in wins]
     groups: list[list] = []
     for t0, t1, n, lp in loops:
         if groups and groups[-1][3] == lp:
@@ -116,7 +116,7 @@ def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bo
     passes["forward"] = {
         "loop": " then ".join(f"{g[3]} (steps {g[0]}-{g[1] - 1}, {g[4]}-{g[2]} rows)" for g in groups)
         if len(groups) > 1 else loops[0][3],
-        "why": _loop_why(route, rows, P, width, False),
+        "why": _loop_why(route, rows, P, width, False, threads),
         "windows": f"{len(wins)} window(s) of {k} steps (inference: nothing saved; the input projection of one "
                    f"window at a time stays in cache)",
         "input projection": gemm_name(k * rows, width, I) + " per window",
@@ -131,9 +131,12 @@ def _running_rows(T: int, rows: int, lengths: Optional[Tensor]) -> np.ndarray:
     return running_rows(np.sort(lengths.detach().cpu().numpy())[::-1][:rows], T)
 
 
-def _loop_why(route, rows: int, k: int, n: int, backward: bool) -> str:
+def _loop_why(route, rows: int, k: int, n: int, backward: bool, threads: int) -> str:
     if route is not None:
         return f"backend cpu-{route} forces it"
+    if threads <= 1:
+        return "the part runs on one thread: the fused loop at every size (stepping from Python would run the " \
+               "same GEMM on the same core)"
     name, cap = dispatch.loop_threshold(backward)
     macs = rows * k * n
     cap_s = "never" if cap >= dispatch.NEVER else f"{cap:,}"
