@@ -14,6 +14,8 @@ from lstmkit.kernels import dispatch
 from lstmkit.kernels.cpu import lean
 from lstmkit.layers import base as layer_base
 
+from helpers import tuned
+
 CASES = [
     (lstmkit.LSTM, {}), (lstmkit.LSTM, dict(proj_size=5)), (lstmkit.LSTM, dict(peephole=True)),
     (lstmkit.LSTM, dict(cifg=True)), (lstmkit.GRU, {}), (lstmkit.GRU, dict(reset_before=True)),
@@ -202,3 +204,75 @@ def test_one_layer_called_from_two_threads_at_once():
         got = list(pool.map(lambda x: _run(layer, x)[0], xs))
     for g, w in zip(got, want):
         assert torch.equal(g, w)
+
+
+needs_two_threads = pytest.mark.skipif(torch.get_num_threads() < 2, reason="the units split needs two threads")
+
+
+@needs_two_threads
+@pytest.mark.parametrize("opts", [{}, dict(peephole=True), dict(cifg=True), dict(bias=False),
+                                  dict(bidirectional=True, num_layers=2, batch_first=True)],
+                         ids=["plain", "peephole", "cifg", "no-bias", "bi-stacked-bf"])
+def test_units_split_equals_the_reference(opts, monkeypatch, builds):
+    """Each whole part's loop on two threads, each owning half of the units (odd H: unequal halves),
+    several windows, given states: the reference's outputs and final states."""
+    tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=10 ** 12, window_bytes=1, window_min_rows=5)
+    made = []
+    real = lean._UnitsPart.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        real(self, *args, **kwargs)
+    monkeypatch.setattr(lean._UnitsPart, "__init__", counting)
+    torch.manual_seed(0)
+    layer = lstmkit.LSTM(7, 21, **opts).eval()
+    for B in (1, 3):
+        x = torch.randn(B, 13, 7) if opts.get("batch_first") else torch.randn(13, B, 7)
+        n = layer.num_layers * layer.num_directions
+        hx = (torch.randn(n, B, 21), torch.randn(n, B, 21))
+        out, st = _run(layer, x, hx)
+        layer.backend = "reference"
+        want, want_st = _run(layer, x, hx)
+        layer.backend = "auto"
+        torch.testing.assert_close(out, want, atol=1e-5, rtol=0)
+        for a, b in zip(st, want_st):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    assert len(made) == 2 * layer.num_layers * layer.num_directions
+    assert "units" in str(layer.explain(x, train=False))
+
+
+@needs_two_threads
+def test_units_split_error_in_one_half_stops_both(monkeypatch):
+    """An error in one thread's half is raised and the other half does not wait for it forever; the layer
+    then runs again."""
+    tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=10 ** 12)
+    lean.clear_programs()
+    layer = lstmkit.LSTM(5, 16).eval()
+    x = torch.randn(20, 1, 5)
+    real = lean._UnitsPart._half
+
+    def failing(self, k, *args):
+        if k == 1:
+            raise MemoryError("half 1 failed")
+        return real(self, k, *args)
+    monkeypatch.setattr(lean._UnitsPart, "_half", failing)
+    with pytest.raises(MemoryError, match="half 1 failed"):
+        _run(layer, x)
+    monkeypatch.setattr(lean._UnitsPart, "_half", real)
+    out = _run(layer, x)[0]
+    layer.backend = "reference"
+    torch.testing.assert_close(out, _run(layer, x)[0], atol=1e-5, rtol=0)
+
+
+def test_units_split_decisions(monkeypatch):
+    tuned(monkeypatch, units_min_hidden=64, side_by_side_min_macs=10 ** 12)
+    k = dispatch.kernel("cpu")
+    two = torch.get_num_threads() >= 2
+    lstm, small = lstmkit.LSTM(8, 64)._specs[0], lstmkit.LSTM(8, 32)._specs[0]
+    assert dispatch.units(k, lstm, 10, 1, 4, 1) == two
+    assert not dispatch.units(k, small, 10, 1, 4, 1)                             # below the threshold
+    assert not dispatch.units(k, lstmkit.LSTM(8, 64, proj_size=16)._specs[0], 10, 1, 4, 1)
+    assert not dispatch.units(k, lstmkit.GRU(8, 64)._specs[0], 10, 1, 4, 1)
+    assert not dispatch.units(dispatch.kernel("cpu-stepped"), lstm, 10, 1, 4, 1)
+    tuned(monkeypatch, units_min_hidden=64, side_by_side_min_macs=0)
+    assert not dispatch.units(k, lstm, 10, 64, 4, 1)                             # halves side by side instead

@@ -105,14 +105,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def side_by_side(fn: Callable[[int], R], tasks: int = 2) -> list[R]:
+def side_by_side(fn: Callable[[int], R], tasks: int = 2, together: bool = False) -> list[R]:
     """[fn(0), ..., fn(tasks - 1)]: with two tasks and threads to share (:func:`~lstmkit.kernels.dispatch.threads_enabled`), fn(1) runs in a worker thread while
     the calling thread runs fn(0), each on half of the caller's threads; else in turn in the calling
     thread. ``fn`` must not depend on the thread it runs in; grad and inference mode are carried over.
-    An error in either is raised once both have finished (neither is left writing buffers)."""
-    if tasks != 2 or not threads_enabled():
+    An error in either is raised once both have finished (neither is left writing buffers).
+    ``together=True``: two tasks that wait on each other (:mod:`lstmkit.kernels.cpu.sync`) always run in
+    two threads, whatever the thread count."""
+    if tasks != 2 or not (together or threads_enabled()):
         return [fn(d) for d in range(tasks)]
-    total = torch.get_num_threads()
+    total = max(torch.get_num_threads(), 2)
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
 
     def other():

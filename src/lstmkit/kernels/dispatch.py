@@ -49,7 +49,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 __all__ = ["Tuning", "tuning", "set_tuning", "autotune", "register", "available", "select", "sides", "loop",
-           "gemm", "window_steps", "step_parallel", "cpu_model", "cache_path", "part_threads"]
+           "gemm", "window_steps", "step_parallel", "cpu_model", "cache_path", "part_threads", "units"]
 
 
 # ---------------------------------------------------------------------------------------------- the record
@@ -86,6 +86,11 @@ class Tuning:
     window_bytes: int = 8 << 20
     #: ... and at least this many rows (T*B) per GEMM, below which a GEMM call's overhead shows
     window_min_rows: int = 1024
+    #: a lean LSTM part run whole splits its hidden units between two threads from this many units
+    #: (:func:`units`; measured, Zen 3, 2 threads, inference ms, one core -> units split: (1, 1000, 64, 128)
+    #: 5.06 -> 5.22, (1, 1000, 64, 256) 22.2 -> 11.7, (1, 300, 512, 512) 25.3 -> 20.5, (4, 200, 256, 512)
+    #: 74.5 -> 21.0, (16, 100, 1024, 1024) 256 (stepped) -> 195)
+    units_min_hidden: int = 256
     #: a single step's matrix-vector product of at least this many MACs is split across threads
     step_parallel_min_macs: int = 200_000
     #: ... and a single step of at least this many rows (a batch, a beam search's B*k hypotheses) is a small
@@ -495,6 +500,21 @@ def sides(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
     return "halves" if split_rows(spec, steps, rows, itemsize) else "whole"
 
 
+def units(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -> bool:
+    """Whether a lean LSTM part's time loop runs on two threads, each owning half of the hidden units
+    (:mod:`lstmkit.kernels.cpu.lean`): for a part that would otherwise run whole on one core (too few rows
+    to halve the batch, or recurrent weights too large to read twice per step), with two threads to use,
+    from :attr:`Tuning.units_min_hidden` units. Each thread reads half of W_hh per step and the two meet
+    at a barrier per step; the LSTM without projection (a projection needs all of h~ before any of h)."""
+    if spec.family != "lstm" or spec.proj_size > 0 or getattr(spec, "layer_norm", False):
+        return False
+    if getattr(kernel_, "route", None) == "stepped" or not getattr(kernel_, "side_by_side", False):
+        return False
+    if not threads_enabled() or sides(kernel_, spec, steps, rows, itemsize, directions) != "whole":
+        return False
+    return spec.hidden_size >= tuning().units_min_hidden
+
+
 def lean(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -> Optional[str]:
     """None if an inference call (no gradient, lengths, resets, dropout or zoneout: the layer checks those)
     takes the lean route (:mod:`lstmkit.kernels.cpu.lean`: one compiled call per layer-direction or batch
@@ -504,6 +524,8 @@ def lean(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -
         return f"the {getattr(kernel_, 'name', kernel_)} kernel runs it"
     if getattr(spec, "layer_norm", False):
         return "layer norm runs on the general route"
+    if units(kernel_, spec, steps, rows, itemsize, directions):
+        return None
     how = sides(kernel_, spec, steps, rows, itemsize, directions)
     rows_part = (rows + 1) // 2 if how == "halves" else rows
     gates = spec.num_gates * spec.hidden_size if spec.family == "lstm" else \

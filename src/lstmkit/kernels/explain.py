@@ -39,9 +39,17 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
     out["passes"] = _cpu_passes(getattr(kernel, "route", None), getattr(kernel, "bf16", False), spec, x, T, rows,
                                 train, lengths, dispatch.part_threads(shared))
     if lean:
+        fwd = out["passes"]["forward"]
+        if dispatch.units(kernel, spec, T, B, x.element_size(), directions):
+            H = spec.hidden_size
+            fwd = dict(fwd, loop="fused, units split", why=f"{H} units >= units_min_hidden = "
+                       f"{dispatch.tuning().units_min_hidden} on a part run whole: two threads step together, "
+                       f"each owning half of the units ({dispatch.tuning().source})",
+                       **{"recurrent GEMM": "packed-weight GEMM inside the compiled loop, each thread its units' "
+                                            "columns of W_hh; a barrier per step"})
         out["passes"]["forward"] = {"route": "lean inference (kernels/cpu/lean.py): a plain inference call, one "
                                              "window loop per part, no autograd node, outputs written in place",
-                                    **out["passes"]["forward"]}
+                                    **fwd}
     return out
 
 

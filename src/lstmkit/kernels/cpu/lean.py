@@ -40,7 +40,8 @@ from .. import dispatch
 from ..concurrent import halves, side_by_side
 from .gemm import Linear
 from .gru.loop import gru_forward_loop
-from .lstm.loop import lstm_forward_loop
+from . import sync
+from .lstm.loop import lstm_forward_loop, lstm_units_loop
 from .plan import weight_view
 from .prepared import fingerprint, limit_bytes, reusing, source
 from .rnn.loop import rnn_forward_loop
@@ -157,6 +158,70 @@ class _Part:
                 c_T[...] = c_last
 
 
+class _UnitsPart:
+    """One part whose time loop runs on two threads at once, each owning half of the hidden units (an LSTM
+    without projection; :func:`lstmkit.kernels.dispatch.units` decides): each thread projects its units'
+    gates for a window (its rows of W_ih), then runs :func:`~.lstm.loop.lstm_units_loop` -- per step its
+    columns of W_hh h_{t-1} from the whole h_{t-1}, its units' cell, its half of h_t -- meeting the other at
+    a barrier per step (:mod:`.sync`). Called as :class:`_Part`."""
+
+    def __init__(self, spec, w, T: int, n: int, dt, reverse: bool, direct: bool) -> None:
+        H, G = spec.hidden_size, spec.num_gates
+        S = dispatch.window_steps(T, n, G * H, dt.itemsize)
+        self.T, self.n, self.reverse, self.direct = T, n, reverse, direct
+        self.wins = [(s0, min(s0 + S, T)) for s0 in range(0, T, S)]
+        cut = min(max(((H + 1) // 2 + 7) // 8 * 8, 1), H - 1)          # a multiple of 8 where it can be
+        bias = None if w.b_ih is None else w.b_ih + w.b_hh
+        self.halves = []
+        with reusing(False):                  # these weights are this program's own: nothing to share
+            for lo, hi in ((0, cut), (cut, H)):
+                cols = torch.cat([torch.arange(g * H + lo, g * H + hi) for g in range(G)])
+                w_ch = None if w.w_ch is None else np.ascontiguousarray(weight_view(w.w_ch)[:, lo:hi])
+                self.halves.append(dict(
+                    lo=lo, hi=hi, lin=Linear(w.w_ih.detach()[cols].contiguous(), S * n,
+                                             None if bias is None else bias.detach()[cols].contiguous()),
+                    wp=packed(w.w_hh.detach()[cols].t()), w_ch=w_ch, cs=np.empty((S, n, hi - lo), dt),
+                    rec=np.empty((n, G * (hi - lo)), dt), m=np.empty((n, hi - lo), dt)))
+        self.flags = np.zeros(sync.FLAGS, np.int64)
+        self.yw = None if direct else np.empty((S, n, spec.out_size), dt)
+
+    def __call__(self, x: Tensor, h0: np.ndarray, c0: np.ndarray, y: np.ndarray, h_T: np.ndarray,
+                 c_T: np.ndarray) -> None:
+        self.flags[:] = 0
+
+        def half(k: int) -> None:
+            try:
+                self._half(k, x, h0, c0, y, h_T, c_T)
+            except BaseException:
+                sync.abort(self.flags)                 # the other half stops waiting for this one
+                raise
+        side_by_side(half, 2, together=True)
+        if self.flags[sync.ABORT]:                     # (an error is raised above; this is a guard)
+            raise RuntimeError("the units-split loop stopped before its end")
+
+    def _half(self, k: int, x: Tensor, h0, c0, y, h_T, c_T) -> None:
+        T, n, reverse = self.T, self.n, self.reverse
+        p = self.halves[k]
+        lo, hi = p["lo"], p["hi"]
+        me, other = (sync.FIRST, sync.SECOND) if k == 0 else (sync.SECOND, sync.FIRST)
+        h_T[:, lo:hi] = h0[:, lo:hi]
+        c_own = c_T[:, lo:hi]
+        c_own[...] = c0[:, lo:hi]
+        base = 0
+        for s0, s1 in self.wins:
+            kk = s1 - s0
+            xs = x[T - s1:T - s0].flip(0) if reverse else x[s0:s1]
+            g = p["lin"](xs.reshape(kk * n, x.shape[2])).numpy().reshape(kk, n, -1)
+            yk = y[s0:s1] if self.direct else self.yw[:kk]
+            if not lstm_units_loop(g, p["wp"], p["w_ch"], h_T, c_own, yk, lo, p["cs"], p["rec"], p["m"],
+                                   self.flags, me, other, base):
+                return                                 # the other half failed: its error is raised
+            base += kk + 1
+            if not self.direct:
+                dest = y[T - s1:T - s0] if reverse else y[s0:s1]
+                dest[:, :, lo:hi] = yk[::-1, :, lo:hi] if reverse else yk[:, :, lo:hi]
+
+
 class _Program:
     """A stack's lean inference for one input shape, prepared once: per layer, its parts and how they run
     (side by side or in turn). Not for two threads at once (:attr:`lock`)."""
@@ -173,8 +238,9 @@ class _Program:
             jobs = [(d, slice(0, B)) for d in range(D)] if D == 2 else \
                 [(0, r) for r in (halves(B) if how == "halves" else (slice(0, B),))]
             together = len(jobs) == 2 and (D == 1 or how == "directions")
-            parts = [(d, r, _Part(spec, weights[layer][d], T, r.stop - r.start, dt, d == 1,
-                                  direct=d == 0 and len(jobs) == 1)) for d, r in jobs]
+            make = _UnitsPart if dispatch.units(kernel, spec, T, B, dtype.itemsize, D) else _Part
+            parts = [(d, r, make(spec, weights[layer][d], T, r.stop - r.start, dt, d == 1,
+                                 direct=d == 0 and len(jobs) == 1)) for d, r in jobs]
             self.layers.append((spec.out_size, together, parts))
 
     def __call__(self, x: Tensor, state0: tuple) -> tuple[Tensor, tuple]:

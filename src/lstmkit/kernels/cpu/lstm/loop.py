@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..packed_gemm import gemm_packed
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
+from ..sync import barrier
 from .cell import lstm_bwd_rows, lstm_fwd_rows
 
 
@@ -61,3 +62,35 @@ def lstm_backward_loop(n_t, gates, c_states, c0, c_cand, a_h_all, dy, dh_acc, dc
                       None if a_h_all is None else d_ah[t], dw_ch_rows, dln_c_rows, dln_hh_rows)
         gemm_packed(n, d_ah[t], wp_hh, dh_rec.shape[1], dh_rec, None)  # dh_{t-1} += W_hh^T da_h
     finish_dh(n_t[0], dh_acc, dh_rec, drop_h, None if reset is None else reset[0])
+
+
+@jit
+def lstm_units_loop(gates, wp_hh, w_ch, h_T, c_T, y, lo, cs, rec, m, flags, me, other, base):
+    """One thread's half of a window of the units-split forward (:mod:`lstmkit.kernels.cpu.lean`): this
+    thread owns hidden units [lo, lo + Hs); its partner runs the same call on the other units.
+
+    gates (k, n, G*Hs): W_ih x_t + b of its units' gates; wp_hh: packed W_hh^T, its units' columns (P -> G*Hs);
+    w_ch (G-1, Hs) or None: its units' peepholes. h_T (n, P): the whole h at the window's start, on return
+    this thread's units of h at its end (c_T (n, Hs): its units' c, the same). y (k, n, P): whole rows of
+    h_t; this thread writes its columns. cs (k, n, Hs), rec (n, G*Hs), m (n, Hs): its buffers. The two
+    threads step together through :func:`~lstmkit.kernels.cpu.sync.barrier` on ``flags``: once when the
+    window starts (count base + 1: the partner's half of h_T is written), once per step (base + 2 + t); the
+    next window's base is this one's + k + 1. Returns False if the partner failed (flags' abort entry)."""
+    k, n = gates.shape[0], gates.shape[1]
+    Hs = cs.shape[2]
+    if not barrier(flags, me, other, base + 1):
+        return False
+    for t in range(k):
+        gemm_packed(n, h_T if t == 0 else y[t - 1], wp_hh, rec.shape[1], rec, None)      # W_hh h_{t-1}, its units
+        lstm_fwd_rows(n, gates[t], rec, None, w_ch, None, None, 0.0, c_T if t == 0 else cs[t - 1], None, None, None,
+                      cs[t], m)
+        for b in range(n):
+            for j in range(Hs):
+                y[t, b, lo + j] = m[b, j]                                               # its half of h_t
+        if not barrier(flags, me, other, base + 2 + t):
+            return False                                                                # the partner failed
+    for b in range(n):
+        for j in range(Hs):
+            h_T[b, lo + j] = y[k - 1, b, lo + j]
+            c_T[b, j] = cs[k - 1, b, j]
+    return True
