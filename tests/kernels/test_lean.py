@@ -210,10 +210,12 @@ needs_two_threads = pytest.mark.skipif(torch.get_num_threads() < 2, reason="the 
 
 
 @needs_two_threads
-@pytest.mark.parametrize("opts", [{}, dict(peephole=True), dict(cifg=True), dict(bias=False),
-                                  dict(bidirectional=True, num_layers=2, batch_first=True)],
-                         ids=["plain", "peephole", "cifg", "no-bias", "bi-stacked-bf"])
-def test_units_split_equals_the_reference(opts, monkeypatch, builds):
+@pytest.mark.parametrize("cls, opts", [
+    (lstmkit.LSTM, {}), (lstmkit.LSTM, dict(peephole=True)), (lstmkit.LSTM, dict(cifg=True)),
+    (lstmkit.LSTM, dict(bias=False)), (lstmkit.LSTM, dict(bidirectional=True, num_layers=2, batch_first=True)),
+    (lstmkit.GRU, {}), (lstmkit.GRU, dict(bias=False)), (lstmkit.GRU, dict(bidirectional=True, num_layers=2))],
+    ids=["lstm", "peephole", "cifg", "lstm-no-bias", "lstm-bi-stacked-bf", "gru", "gru-no-bias", "gru-bi-stacked"])
+def test_units_split_equals_the_reference(cls, opts, monkeypatch, builds):
     """Each whole part's loop on two threads, each owning half of the units (odd H: unequal halves),
     several windows, given states: the reference's outputs and final states."""
     tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=10 ** 12, window_bytes=1, window_min_rows=5)
@@ -225,11 +227,11 @@ def test_units_split_equals_the_reference(opts, monkeypatch, builds):
         real(self, *args, **kwargs)
     monkeypatch.setattr(lean._UnitsPart, "__init__", counting)
     torch.manual_seed(0)
-    layer = lstmkit.LSTM(7, 21, **opts).eval()
+    layer = cls(7, 21, **opts).eval()
     for B in (1, 3):
         x = torch.randn(B, 13, 7) if opts.get("batch_first") else torch.randn(13, B, 7)
         n = layer.num_layers * layer.num_directions
-        hx = (torch.randn(n, B, 21), torch.randn(n, B, 21))
+        hx = (torch.randn(n, B, 21), torch.randn(n, B, 21)) if cls is lstmkit.LSTM else torch.randn(n, B, 21)
         out, st = _run(layer, x, hx)
         layer.backend = "reference"
         want, want_st = _run(layer, x, hx)
@@ -272,7 +274,9 @@ def test_units_split_decisions(monkeypatch):
     assert dispatch.units(k, lstm, 10, 1, 4, 1) == two
     assert not dispatch.units(k, small, 10, 1, 4, 1)                             # below the threshold
     assert not dispatch.units(k, lstmkit.LSTM(8, 64, proj_size=16)._specs[0], 10, 1, 4, 1)
-    assert not dispatch.units(k, lstmkit.GRU(8, 64)._specs[0], 10, 1, 4, 1)
+    assert dispatch.units(k, lstmkit.GRU(8, 64)._specs[0], 10, 1, 4, 1) == two
+    assert not dispatch.units(k, lstmkit.GRU(8, 64, reset_before=True)._specs[0], 10, 1, 4, 1)
+    assert not dispatch.units(k, lstmkit.RNN(8, 64)._specs[0], 10, 1, 4, 1)
     assert not dispatch.units(dispatch.kernel("cpu-stepped"), lstm, 10, 1, 4, 1)
     tuned(monkeypatch, units_min_hidden=64, side_by_side_min_macs=0)
     assert not dispatch.units(k, lstm, 10, 64, 4, 1)                             # halves side by side instead

@@ -501,12 +501,14 @@ def sides(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
 
 
 def units(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -> bool:
-    """Whether a lean LSTM part's time loop runs on two threads, each owning half of the hidden units
+    """Whether a lean LSTM or GRU part's time loop runs on two threads, each owning half of the hidden units
     (:mod:`lstmkit.kernels.cpu.lean`): for a part that would otherwise run whole on one core (too few rows
     to halve the batch, or recurrent weights too large to read twice per step), with two threads to use,
     from :attr:`Tuning.units_min_hidden` units. Each thread reads half of W_hh per step and the two meet
-    at a barrier per step; the LSTM without projection (a projection needs all of h~ before any of h)."""
-    if spec.family != "lstm" or spec.proj_size > 0 or getattr(spec, "layer_norm", False):
+    at a barrier per step. The LSTM without projection (a projection needs all of h~ before any of h) and
+    the GRU in torch.nn's form (reset before, W_hn (r * h) needs all of r * h)."""
+    if getattr(spec, "layer_norm", False) or not (
+            spec.family == "lstm" and spec.proj_size == 0 or spec.family == "gru" and not spec.reset_before):
         return False
     if getattr(kernel_, "route", None) == "stepped" or not getattr(kernel_, "side_by_side", False):
         return False

@@ -39,7 +39,7 @@ from torch import Tensor
 from .. import dispatch
 from ..concurrent import halves, side_by_side
 from .gemm import Linear
-from .gru.loop import gru_forward_loop
+from .gru.loop import gru_forward_loop, gru_units_loop
 from . import sync
 from .lstm.loop import lstm_forward_loop, lstm_units_loop
 from .plan import weight_view
@@ -160,33 +160,41 @@ class _Part:
 
 class _UnitsPart:
     """One part whose time loop runs on two threads at once, each owning half of the hidden units (an LSTM
-    without projection; :func:`lstmkit.kernels.dispatch.units` decides): each thread projects its units'
-    gates for a window (its rows of W_ih), then runs :func:`~.lstm.loop.lstm_units_loop` -- per step its
-    columns of W_hh h_{t-1} from the whole h_{t-1}, its units' cell, its half of h_t -- meeting the other at
-    a barrier per step (:mod:`.sync`). Called as :class:`_Part`."""
+    without projection, a GRU in torch.nn's form; :func:`lstmkit.kernels.dispatch.units` decides): each
+    thread projects its units' gates for a window (its rows of W_ih), then runs
+    :func:`~.lstm.loop.lstm_units_loop` / :func:`~.gru.loop.gru_units_loop` -- per step its columns of
+    W_hh h_{t-1} from the whole h_{t-1}, its units' cell, its half of h_t -- meeting the other at a barrier
+    per step (:mod:`.sync`). Called as :class:`_Part`."""
 
     def __init__(self, spec, w, T: int, n: int, dt, reverse: bool, direct: bool) -> None:
-        H, G = spec.hidden_size, spec.num_gates
+        H = spec.hidden_size
+        self.lstm = lstm = spec.family == "lstm"
+        G = spec.num_gates if lstm else 3
         S = dispatch.window_steps(T, n, G * H, dt.itemsize)
         self.T, self.n, self.reverse, self.direct = T, n, reverse, direct
         self.wins = [(s0, min(s0 + S, T)) for s0 in range(0, T, S)]
         cut = min(max(((H + 1) // 2 + 7) // 8 * 8, 1), H - 1)          # a multiple of 8 where it can be
-        bias = None if w.b_ih is None else w.b_ih + w.b_hh
+        if lstm:                                  # LSTM: both biases in the projection; GRU: b_hh in the step
+            b_x, b_h = (None if w.b_ih is None else w.b_ih + w.b_hh), None
+        else:
+            b_x, b_h = w.b_ih, w.b_hh
         self.halves = []
         with reusing(False):                  # these weights are this program's own: nothing to share
             for lo, hi in ((0, cut), (cut, H)):
                 cols = torch.cat([torch.arange(g * H + lo, g * H + hi) for g in range(G)])
-                w_ch = None if w.w_ch is None else np.ascontiguousarray(weight_view(w.w_ch)[:, lo:hi])
+                w_ch = None if not lstm or w.w_ch is None else np.ascontiguousarray(weight_view(w.w_ch)[:, lo:hi])
+                Hs = hi - lo
                 self.halves.append(dict(
                     lo=lo, hi=hi, lin=Linear(w.w_ih.detach()[cols].contiguous(), S * n,
-                                             None if bias is None else bias.detach()[cols].contiguous()),
-                    wp=packed(w.w_hh.detach()[cols].t()), w_ch=w_ch, cs=np.empty((S, n, hi - lo), dt),
-                    rec=np.empty((n, G * (hi - lo)), dt), m=np.empty((n, hi - lo), dt)))
+                                             None if b_x is None else b_x.detach()[cols].contiguous()),
+                    wp=packed(w.w_hh.detach()[cols].t()), w_ch=w_ch, rec=np.empty((n, G * Hs), dt),
+                    b_h=None if b_h is None else b_h.detach()[cols].contiguous().numpy(), m=np.empty((n, Hs), dt),
+                    state=np.empty((S, n, Hs), dt) if lstm else np.empty((1, n, Hs), dt)))  # c_t / W_hn h + b_hn
         self.flags = np.zeros(sync.FLAGS, np.int64)
         self.yw = None if direct else np.empty((S, n, spec.out_size), dt)
 
-    def __call__(self, x: Tensor, h0: np.ndarray, c0: np.ndarray, y: np.ndarray, h_T: np.ndarray,
-                 c_T: np.ndarray) -> None:
+    def __call__(self, x: Tensor, h0: np.ndarray, c0: Optional[np.ndarray], y: np.ndarray, h_T: np.ndarray,
+                 c_T: Optional[np.ndarray]) -> None:
         self.flags[:] = 0
 
         def half(k: int) -> None:
@@ -205,16 +213,22 @@ class _UnitsPart:
         lo, hi = p["lo"], p["hi"]
         me, other = (sync.FIRST, sync.SECOND) if k == 0 else (sync.SECOND, sync.FIRST)
         h_T[:, lo:hi] = h0[:, lo:hi]
-        c_own = c_T[:, lo:hi]
-        c_own[...] = c0[:, lo:hi]
+        if self.lstm:
+            c_own = c_T[:, lo:hi]
+            c_own[...] = c0[:, lo:hi]
         base = 0
         for s0, s1 in self.wins:
             kk = s1 - s0
             xs = x[T - s1:T - s0].flip(0) if reverse else x[s0:s1]
             g = p["lin"](xs.reshape(kk * n, x.shape[2])).numpy().reshape(kk, n, -1)
             yk = y[s0:s1] if self.direct else self.yw[:kk]
-            if not lstm_units_loop(g, p["wp"], p["w_ch"], h_T, c_own, yk, lo, p["cs"], p["rec"], p["m"],
-                                   self.flags, me, other, base):
+            if self.lstm:
+                done = lstm_units_loop(g, p["wp"], p["w_ch"], h_T, c_own, yk, lo, p["state"], p["rec"], p["m"],
+                                       self.flags, me, other, base)
+            else:
+                done = gru_units_loop(g, p["wp"], p["b_h"], h_T, yk, lo, p["state"], p["rec"], p["m"],
+                                      self.flags, me, other, base)
+            if not done:
                 return                                 # the other half failed: its error is raised
             base += kk + 1
             if not self.direct:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..packed_gemm import gemm_packed
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
+from ..sync import barrier
 from .cell import (gru_bwd_rows, gru_fwd_rows, gru_rb_bwd1_rows, gru_rb_bwd2_rows, gru_rb_gates_rows,
                    gru_rb_out_rows)
 
@@ -67,3 +68,32 @@ def gru_backward_loop(n_t, gates, y, h0, ah_n, hd_all, dy, dh_acc, d_ax, d_ah, w
             gru_bwd_rows(n, gates[t], ah_n[t], hp, reset_t, dh_c, dh_acc, d_ax[t], d_ah[t])
             gemm_packed(n, d_ah[t], wp_a, H, dh_rec, None)  # dh_{t-1} += W_hh^T da_h
     finish_dh(n_t[0], dh_acc, dh_rec, drop_h, None if reset is None else reset[0])
+
+
+@jit
+def gru_units_loop(gates, wp_hh, b_hh, h_T, y, lo, ah_n, rec, m, flags, me, other, base):
+    """One thread's half of a window of the units-split forward, reset after (torch.nn.GRU's form; see
+    :func:`lstmkit.kernels.cpu.lstm.loop.lstm_units_loop`, whose protocol this follows): this thread owns
+    hidden units [lo, lo + Hs).
+
+    gates (k, n, 3Hs): W_ih x_t + b_ih of its units' r|z|n; wp_hh, b_hh: packed W_hh^T and b_hh, its units'
+    columns (P -> 3Hs). h_T (n, P): the whole h at the window's start, on return its units of h at the end.
+    y (k, n, P): whole rows of h_t, this thread writing its columns. ah_n (1, n, Hs), rec (n, 3Hs), m (n, Hs):
+    its buffers. Returns False if the partner failed."""
+    k, n = gates.shape[0], gates.shape[1]
+    Hs = m.shape[1]
+    if not barrier(flags, me, other, base + 1):
+        return False
+    for t in range(k):
+        src = h_T if t == 0 else y[t - 1]
+        gemm_packed(n, src, wp_hh, rec.shape[1], rec, b_hh)                      # W_hh h_{t-1} + b_hh, its units
+        gru_fwd_rows(n, gates[t], rec, src[:, lo:lo + Hs], None, ah_n[0], m)
+        for b in range(n):
+            for j in range(Hs):
+                y[t, b, lo + j] = m[b, j]                                         # its half of h_t
+        if not barrier(flags, me, other, base + 2 + t):
+            return False
+    for b in range(n):
+        for j in range(Hs):
+            h_T[b, lo + j] = y[k - 1, b, lo + j]
+    return True
