@@ -280,3 +280,41 @@ def test_units_split_decisions(monkeypatch):
     assert not dispatch.units(dispatch.kernel("cpu-stepped"), lstm, 10, 1, 4, 1)
     tuned(monkeypatch, units_min_hidden=64, side_by_side_min_macs=0)
     assert not dispatch.units(k, lstm, 10, 64, 4, 1)                             # halves side by side instead
+
+
+@pytest.mark.parametrize("opts", [{}, dict(peephole=True), dict(cifg=True), dict(bias=False),
+                                  dict(bidirectional=True, num_layers=2, batch_first=True)],
+                         ids=["plain", "peephole", "cifg", "no-bias", "bi-stacked-bf"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_projection_inside_the_step_equals_the_reference(opts, dtype, monkeypatch, builds):
+    """The LSTM's input projection computed inside each step ([x_t | h_{t-1}] with [W_ih; W_hh]): forward and
+    reverse directions, batch halves side by side, several windows, given states."""
+    tuned(monkeypatch, concat_min_rows=1, concat_max_weight_bytes=1 << 30, window_bytes=1, window_min_rows=12,
+          side_by_side_min_macs=0, units_min_hidden=1 << 30)
+    seen = []
+    real = lean.lstm_concat_loop
+    monkeypatch.setattr(lean, "lstm_concat_loop", lambda *a: (seen.append(1), real(*a))[1])
+    torch.manual_seed(0)
+    layer = lstmkit.LSTM(9, 14, **opts).to(dtype).eval()
+    for B in (1, 8):
+        x = torch.randn(B, 11, 9, dtype=dtype) if opts.get("batch_first") else torch.randn(11, B, 9, dtype=dtype)
+        n = layer.num_layers * layer.num_directions
+        hx = (torch.randn(n, B, 14, dtype=dtype), torch.randn(n, B, 14, dtype=dtype))
+        out, st = _run(layer, x, hx)
+        layer.backend = "reference"
+        want, want_st = _run(layer, x, hx)
+        layer.backend = "auto"
+        tol = 1e-5 if dtype == torch.float32 else 1e-12
+        torch.testing.assert_close(out, want, atol=tol, rtol=0)
+        for a, b in zip(st, want_st):
+            torch.testing.assert_close(a, b, atol=tol, rtol=0)
+    assert seen and "inside each step" in str(layer.explain(x, train=False))
+
+
+def test_projection_inside_the_step_decisions(monkeypatch):
+    tuned(monkeypatch, concat_min_rows=4, concat_max_weight_bytes=4 << 20)
+    spec = lstmkit.LSTM(64, 128)._specs[0]
+    assert dispatch.concat_input(spec, 4, 64) and not dispatch.concat_input(spec, 3, 64)
+    assert not dispatch.concat_input(lstmkit.LSTM(512, 512)._specs[0], 32, 512)      # 8 MB joined
+    assert not dispatch.concat_input(lstmkit.LSTM(64, 128, proj_size=32)._specs[0], 32, 64)
+    assert not dispatch.concat_input(lstmkit.GRU(64, 128)._specs[0], 32, 64)

@@ -49,7 +49,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 __all__ = ["Tuning", "tuning", "set_tuning", "autotune", "register", "available", "select", "sides", "loop",
-           "gemm", "window_steps", "step_parallel", "cpu_model", "cache_path", "part_threads", "units"]
+           "gemm", "window_steps", "step_parallel", "cpu_model", "cache_path", "part_threads", "units", "concat_input"]
 
 
 # ---------------------------------------------------------------------------------------------- the record
@@ -91,6 +91,13 @@ class Tuning:
     #: 5.06 -> 5.22, (1, 1000, 64, 256) 22.2 -> 11.7, (1, 300, 512, 512) 25.3 -> 20.5, (4, 200, 256, 512)
     #: 74.5 -> 21.0, (16, 100, 1024, 1024) 256 (stepped) -> 195)
     units_min_hidden: int = 256
+    #: a lean LSTM part computes its input projection inside the step (:func:`concat_input`) while
+    #: [W_ih; W_hh] takes at most this many bytes ... (measured, Zen 3, 2 threads, inference ms, window GEMM
+    #: -> inside the step: (32, 100, 64, 128) 7.80 -> 6.33, (64, 100, 256, 256) 48.9 -> 44.5, (32, 50, 512,
+    #: 256) 24.0 -> 20.0, (4, 1000, 32, 64) 6.04 -> 5.83; joined weight 8 MB, (64, 50, 512, 512): 91 -> 104)
+    concat_max_weight_bytes: int = 4 << 20
+    #: ... and the part has at least this many rows (B=1: 2.66 -> 3.09 ms, B=2: 4.09 -> 4.55 at H=64)
+    concat_min_rows: int = 4
     #: a single step's matrix-vector product of at least this many MACs is split across threads
     step_parallel_min_macs: int = 200_000
     #: ... and a single step of at least this many rows (a batch, a beam search's B*k hypotheses) is a small
@@ -515,6 +522,20 @@ def units(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
     if not threads_enabled() or sides(kernel_, spec, steps, rows, itemsize, directions) != "whole":
         return False
     return spec.hidden_size >= tuning().units_min_hidden
+
+
+def concat_input(spec, rows: int, input_size: int, itemsize: int = 4) -> bool:
+    """Whether a lean LSTM part computes its input projection inside the step, one GEMM of [x_t | h_{t-1}]
+    with [W_ih; W_hh] (:func:`lstmkit.kernels.cpu.lstm.loop.lstm_concat_loop`), instead of one GEMM per
+    window whose output (the window's gates) leaves the cache before the loop reads it back: while the
+    joined weight stays within :attr:`Tuning.concat_max_weight_bytes` (it is read every step) and the part
+    has at least :attr:`Tuning.concat_min_rows` rows (with fewer the step is a matrix-vector product, bound
+    by reading that larger weight). The LSTM without projection."""
+    t = tuning()
+    if spec.family != "lstm" or spec.proj_size > 0 or getattr(spec, "layer_norm", False):
+        return False
+    joined = (input_size + spec.hidden_size) * spec.num_gates * spec.hidden_size * itemsize
+    return rows >= t.concat_min_rows and joined <= t.concat_max_weight_bytes
 
 
 def lean(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -> Optional[str]:

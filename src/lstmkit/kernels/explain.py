@@ -47,6 +47,10 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
                        f"each owning half of the units ({dispatch.tuning().source})",
                        **{"recurrent GEMM": "packed-weight GEMM inside the compiled loop, each thread its units' "
                                             "columns of W_hh; a barrier per step"})
+        elif dispatch.concat_input(spec, rows, int(x.shape[2]), x.element_size()):
+            fwd = dict(fwd, **{"input projection": "inside each step: one GEMM of [x_t | h_{t-1}] with [W_ih; W_hh] "
+                                                   "packed together (a narrow input: the window's gates would "
+                                                   "leave the cache)"})
         out["passes"]["forward"] = {"route": "lean inference (kernels/cpu/lean.py): a plain inference call, one "
                                              "window loop per part, no autograd node, outputs written in place",
                                     **fwd}

@@ -41,7 +41,7 @@ from ..concurrent import halves, side_by_side
 from .gemm import Linear
 from .gru.loop import gru_forward_loop, gru_units_loop
 from . import sync
-from .lstm.loop import lstm_forward_loop, lstm_units_loop
+from .lstm.loop import lstm_concat_loop, lstm_forward_loop, lstm_units_loop
 from .plan import weight_view
 from .prepared import fingerprint, limit_bytes, reusing, source
 from .rnn.loop import rnn_forward_loop
@@ -135,9 +135,23 @@ class _Part:
         self.wins = [(s0, min(s0 + S, T)) for s0 in range(0, T, S)]
         self.buf = _steps_buffers(spec, n, S, dt)
         bias = w.b_ih if not (self.lstm or spec.family == "rnn") or w.b_ih is None else w.b_ih + w.b_hh
-        self.step = _family_loop(spec, w)
         self.yw = None if direct else np.empty((S, n, spec.out_size), dt)   # h_t before its copy into y
-        self.lin = Linear(w.w_ih, S * n, bias)
+        I = w.w_ih.shape[1]
+        self.concat = dispatch.concat_input(spec, n, I, dt.itemsize)
+        if self.concat:                       # the projection inside the step: [W_ih; W_hh] packed together
+            with reusing(False):              # (this program's own weight: nothing to share)
+                wp_cat = packed(torch.cat([w.w_ih.detach(), w.w_hh.detach()], 1).t())
+            b = None if bias is None else np.ascontiguousarray(bias.detach().numpy())
+            w_ch = weight_view(w.w_ch)
+            xh, pre = np.empty((n, I + spec.out_size), dt), np.empty((n, self.width), dt)
+            zero, cs = np.zeros((n, self.width), dt), self.buf["cs"]
+
+            def step(xw, h0, c0, y, buf):
+                return lstm_concat_loop(xw, wp_cat, b, h0, c0, y, w_ch, xh, pre, zero, cs)
+            self.step = step
+        else:
+            self.step = _family_loop(spec, w)
+            self.lin = Linear(w.w_ih, S * n, bias)
 
     def __call__(self, x: Tensor, h0: np.ndarray, c0: Optional[np.ndarray], y: np.ndarray, h_T: np.ndarray,
                  c_T: Optional[np.ndarray]) -> None:
@@ -145,10 +159,14 @@ class _Part:
         h_T[...] = h0
         if lstm:
             c_T[...] = c0
+        xn = x.numpy() if self.concat else None
         for s0, s1 in self.wins:
             k = s1 - s0
-            xs = x[T - s1:T - s0].flip(0) if reverse else x[s0:s1]          # in the direction's time
-            g = self.lin(xs.reshape(k * n, x.shape[2])).numpy().reshape(k, n, self.width)   # W_ih x_t + b
+            if self.concat:                                                  # x_t itself, in the direction's time
+                g = xn[T - s1:T - s0][::-1] if reverse else xn[s0:s1]
+            else:
+                xs = x[T - s1:T - s0].flip(0) if reverse else x[s0:s1]      # in the direction's time
+                g = self.lin(xs.reshape(k * n, x.shape[2])).numpy().reshape(k, n, self.width)   # W_ih x_t + b
             yk = y[s0:s1] if self.direct else self.yw[:k]
             c_last = self.step(g, h_T, c_T, yk, self.buf)
             if not self.direct:
