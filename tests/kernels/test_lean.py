@@ -142,18 +142,23 @@ def test_lean_decision_reasons():
     assert lean.run_stack.__doc__
 
 
-@pytest.fixture
-def builds(monkeypatch):
-    """How many lean programs were prepared."""
+def _count_builds(monkeypatch, cls) -> list:
+    """A list that grows by one each time an instance of ``cls`` is built."""
     seen = []
-    real = lean._Program.__init__
+    real = cls.__init__
 
     def counting(self, *args, **kwargs):
         seen.append(1)
         real(self, *args, **kwargs)
-    monkeypatch.setattr(lean._Program, "__init__", counting)
-    lean.clear_programs()
+    monkeypatch.setattr(cls, "__init__", counting)
     return seen
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """How many lean programs were prepared."""
+    lean.clear_programs()
+    return _count_builds(monkeypatch, lean._Program)
 
 
 @pytest.mark.parametrize("change", ["in_place", "data", "numpy"])
@@ -219,13 +224,7 @@ def test_units_split_equals_the_reference(cls, opts, monkeypatch, builds):
     """Each whole part's loop on two threads, each owning half of the units (odd H: unequal halves),
     several windows, given states: the reference's outputs and final states."""
     tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=10 ** 12, window_bytes=1, window_min_rows=5)
-    made = []
-    real = lean._UnitsPart.__init__
-
-    def counting(self, *args, **kwargs):
-        made.append(1)
-        real(self, *args, **kwargs)
-    monkeypatch.setattr(lean._UnitsPart, "__init__", counting)
+    made = _count_builds(monkeypatch, lean._UnitsPart)
     torch.manual_seed(0)
     layer = cls(7, 21, **opts).eval()
     for B in (1, 3):

@@ -14,6 +14,14 @@ steps (:func:`lstmkit.kernels.dispatch.window_steps`):
   allows, so the halves of a batch and the two directions need no joining copy; the final states are
   written in place too.
 
+Two variants of a part, each decided in :mod:`lstmkit.kernels.dispatch` and named by ``explain``:
+
+* a narrow-input LSTM part computes the projection inside each step instead, one GEMM of
+  [x_t | h_{t-1}] with [W_ih; W_hh] (:func:`~lstmkit.kernels.dispatch.concat_input`,
+  :func:`~.lstm.loop.lstm_concat_loop`): no window of gates leaves the cache;
+* a part that would run whole on one core splits its hidden units between two threads stepping together
+  (:func:`~lstmkit.kernels.dispatch.units`, :class:`_UnitsPart`, :mod:`.sync`).
+
 What a call prepares (packed weights, the summed bias, buffers, windows, the thread split) is kept as a
 program for the next call of the same stack and input shape while the weights hold the same values
 (:func:`run_stack`); with the layer's own decision kept per shape too, a (1, 1, 64, 64) LSTM call
