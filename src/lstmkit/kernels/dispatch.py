@@ -511,7 +511,7 @@ def units(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
     """Whether a lean LSTM or GRU part's time loop runs on two threads, each owning half of the hidden units
     (:mod:`lstmkit.kernels.cpu.lean`): for a part that would otherwise run whole on one core (too few rows
     to halve the batch, or recurrent weights too large to read twice per step), with two threads to use,
-    from :attr:`Tuning.units_min_hidden` units. Each thread reads half of W_hh per step and the two meet
+    from :attr:`Tuning.units_min_hidden` units, in calls with work enough to share (:func:`worth_it`). Each thread reads half of W_hh per step and the two meet
     at a barrier per step. The LSTM without projection (a projection needs all of h~ before any of h) and
     the GRU in torch.nn's form (reset before, W_hn (r * h) needs all of r * h)."""
     if getattr(spec, "layer_norm", False) or not (
@@ -519,8 +519,8 @@ def units(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
         return False
     if getattr(kernel_, "route", None) == "stepped" or not getattr(kernel_, "side_by_side", False):
         return False
-    if not threads_enabled() or sides(kernel_, spec, steps, rows, itemsize, directions) != "whole":
-        return False
+    if not worth_it(spec, steps, rows) or sides(kernel_, spec, steps, rows, itemsize, directions) != "whole":
+        return False                      # (a short call, e.g. one step of generation: the hand-over costs more)
     return spec.hidden_size >= tuning().units_min_hidden
 
 
