@@ -69,6 +69,16 @@ def one_thread_per_xdist_worker():
         yield
 
 
+@pytest.fixture
+def two_threads():
+    """Exactly two torch threads for the test (a 1-core machine included): the routes that share work
+    between two threads -- batch halves, the units split -- are then taken, and decided, as on 2 cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
 def load_benchmark(name: str):
     """The module of ``benchmarks/<name>.py`` (the benchmarks are scripts, not a package)."""
     import importlib.util

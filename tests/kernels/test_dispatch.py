@@ -11,7 +11,7 @@ import torch
 import lstmkit
 from lstmkit.kernels import dispatch
 
-from helpers import tuned
+from helpers import tuned, two_threads  # noqa: F401  (a fixture)
 
 
 def test_crossover_finds_the_cut_that_serves_the_ladder_best():
@@ -94,19 +94,17 @@ def _record_loops(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("fused_max, halves", [(0, False), (10 ** 9, False), (0, True)])
-def test_explain_names_the_loops_that_run(fused_max, halves, monkeypatch):
+def test_explain_names_the_loops_that_run(fused_max, halves, monkeypatch, two_threads):
     """The explanation's loop for each pass is the one the kernel then takes (forced both ways by the
     threshold for a part with all the threads; a batch half side by side, on one thread, always fused),
     its thread split the one :func:`dispatch.sides` gives, and it runs nothing itself."""
-    if halves and torch.get_num_threads() != 2:
-        pytest.skip("halves on one thread each need exactly 2 threads")
     tuned(monkeypatch, fused_max_macs=fused_max, fused_max_macs_backward=fused_max,
           side_by_side_min_macs=0 if halves else 10 ** 12)
     layer = lstmkit.LSTM(6, 10)
     x = torch.randn(9, 12, 6)
     seen = _record_loops(monkeypatch)
     why = layer.explain(x)
-    want = "fused" if fused_max or halves or torch.get_num_threads() == 1 else "stepped"
+    want = "fused" if fused_max or halves else "stepped"
     assert seen and all(r == want for _, _, r in seen)                            # decisions, no run
     seen.clear()
     (call,) = why.calls

@@ -14,7 +14,7 @@ from lstmkit.kernels import dispatch
 from lstmkit.kernels.cpu import lean
 from lstmkit.layers import base as layer_base
 
-from helpers import tuned
+from helpers import tuned, two_threads  # noqa: F401  (a fixture)
 
 CASES = [
     (lstmkit.LSTM, {}), (lstmkit.LSTM, dict(proj_size=5)), (lstmkit.LSTM, dict(peephole=True)),
@@ -211,16 +211,12 @@ def test_one_layer_called_from_two_threads_at_once():
         assert torch.equal(g, w)
 
 
-needs_two_threads = pytest.mark.skipif(torch.get_num_threads() < 2, reason="the units split needs two threads")
-
-
-@needs_two_threads
 @pytest.mark.parametrize("cls, opts", [
     (lstmkit.LSTM, {}), (lstmkit.LSTM, dict(peephole=True)), (lstmkit.LSTM, dict(cifg=True)),
     (lstmkit.LSTM, dict(bias=False)), (lstmkit.LSTM, dict(num_layers=2, batch_first=True)),
     (lstmkit.GRU, {}), (lstmkit.GRU, dict(bias=False)), (lstmkit.GRU, dict(num_layers=2))],
     ids=["lstm", "peephole", "cifg", "lstm-no-bias", "lstm-stacked-bf", "gru", "gru-no-bias", "gru-stacked"])
-def test_units_split_equals_the_reference(cls, opts, monkeypatch, builds):
+def test_units_split_equals_the_reference(cls, opts, monkeypatch, builds, two_threads):
     """Each whole part's loop on two threads, each owning half of the units (odd H: unequal halves),
     several windows, given states: the reference's outputs and final states."""
     tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=0, window_bytes=1, window_min_rows=5)
@@ -242,8 +238,7 @@ def test_units_split_equals_the_reference(cls, opts, monkeypatch, builds):
     assert "units" in str(layer.explain(x, train=False))
 
 
-@needs_two_threads
-def test_units_split_error_in_one_half_stops_both(monkeypatch):
+def test_units_split_error_in_one_half_stops_both(monkeypatch, two_threads):
     """An error in one thread's half is raised and the other half does not wait for it forever; the layer
     then runs again."""
     tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=0)
@@ -265,15 +260,14 @@ def test_units_split_error_in_one_half_stops_both(monkeypatch):
     torch.testing.assert_close(out, _run(layer, x)[0], atol=1e-5, rtol=0)
 
 
-def test_units_split_decisions(monkeypatch):
+def test_units_split_decisions(monkeypatch, two_threads):
     tuned(monkeypatch, units_min_hidden=64, side_by_side_min_macs=0)
     k = dispatch.kernel("cpu")
-    two = torch.get_num_threads() >= 2
     lstm, small = lstmkit.LSTM(8, 64)._specs[0], lstmkit.LSTM(8, 32)._specs[0]
-    assert dispatch.units(k, lstm, 10, 1, 4, 1) == two
+    assert dispatch.units(k, lstm, 10, 1, 4, 1)
     assert not dispatch.units(k, small, 10, 1, 4, 1)                             # below the threshold
     assert not dispatch.units(k, lstmkit.LSTM(8, 64, proj_size=16)._specs[0], 10, 1, 4, 1)
-    assert dispatch.units(k, lstmkit.GRU(8, 64)._specs[0], 10, 1, 4, 1) == two
+    assert dispatch.units(k, lstmkit.GRU(8, 64)._specs[0], 10, 1, 4, 1)
     assert not dispatch.units(k, lstmkit.GRU(8, 64, reset_before=True)._specs[0], 10, 1, 4, 1)
     assert not dispatch.units(k, lstmkit.RNN(8, 64)._specs[0], 10, 1, 4, 1)
     assert not dispatch.units(dispatch.kernel("cpu-stepped"), lstm, 10, 1, 4, 1)

@@ -5,6 +5,7 @@ PackedSequence, the step API, and weight moves to and from torch.nn."""
 from __future__ import annotations
 
 import warnings
+import weakref
 from abc import ABCMeta, abstractmethod
 from typing import Optional
 
@@ -20,6 +21,9 @@ from ..kernels.cpu.lean import run_stack
 from ..kernels.gpu import cudnn
 from .dropout import dropout
 from .inputs import Prepared, finish, prepare
+
+#: per layer, its lean-route decisions by call shape (outside the module: a saved model carries no cache)
+_LEAN_DECISIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 from .torch_compat import FlatWeights, check_layer_args
 
 
@@ -211,8 +215,8 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
             return None
         # the kernel and the dispatch's answer depend only on these (kept: deciding costs ~0.05 ms a call)
         key = (self.backend, self._specs[-1], x.shape[0], x.shape[1], x.dtype, self.num_directions,
-               torch.get_num_threads(), kernels.dispatch.threads_enabled(), id(kernels.dispatch.tuning()))
-        known = self.__dict__.setdefault("_lean_decisions", {})
+               torch.get_num_threads(), kernels.dispatch.threads_enabled(), kernels.dispatch.tuning())
+        known = _LEAN_DECISIONS.setdefault(self, {})
         if key not in known:
             spec = self._specs[-1]
             kernel = kernels.select(self.backend, spec, x)

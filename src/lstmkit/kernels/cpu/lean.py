@@ -125,7 +125,48 @@ def _tensors(weights: list) -> Optional[list]:
     return out
 
 
-class _Part:
+def _biases(spec, w) -> tuple:
+    """(bias of the input projection, bias of the step's recurrent GEMM): the LSTM and the RNN add both
+    biases to the projection; the GRU keeps b_hh in the step (r multiplies W_hn h + b_hn)."""
+    if spec.family == "gru":
+        return w.b_ih, w.b_hh
+    return (None if w.b_ih is None else w.b_ih + w.b_hh), None
+
+
+class _Windows:
+    """What every part shares: its windows of steps in the direction's time, where each window's h_t go
+    (straight into the stack's output when its layout allows, else a buffer copied out after the window)."""
+
+    def _windows(self, spec, T: int, n: int, width: int, dt, reverse: bool, direct: bool) -> int:
+        """Set the windows up for a gate row of ``width`` columns; returns the steps per window."""
+        S = dispatch.window_steps(T, n, width, dt.itemsize)
+        self.T, self.n, self.reverse, self.direct = T, n, reverse, direct
+        self.wins = [(s0, min(s0 + S, T)) for s0 in range(0, T, S)]
+        self.yw = None if direct else np.empty((S, n, spec.out_size), dt)   # h_t before its copy into y
+        return S
+
+    def _inputs(self, x, s0: int, s1: int):
+        """x's steps [s0, s1) in the direction's time (a tensor or a numpy array; original time in ``x``)."""
+        T = self.T
+        if not self.reverse:
+            return x[s0:s1]
+        return x[T - s1:T - s0].flip(0) if isinstance(x, Tensor) else x[T - s1:T - s0][::-1]
+
+    def _outputs(self, y: np.ndarray, s0: int, s1: int) -> np.ndarray:
+        """Where the window's h_t are written: y's rows, or the buffer."""
+        return y[s0:s1] if self.direct else self.yw[:s1 - s0]
+
+    def _copy_out(self, y: np.ndarray, yk: np.ndarray, s0: int, s1: int, cols: slice = slice(None)) -> None:
+        """The buffered window's h_t (columns ``cols``) into y, in original time."""
+        if not self.direct:
+            T = self.T
+            if self.reverse:
+                y[T - s1:T - s0, :, cols] = yk[::-1, :, cols]
+            else:
+                y[s0:s1, :, cols] = yk[:, :, cols]
+
+
+class _Part(_Windows):
     """One part (a layer-direction, or a half of its batch) prepared once: weights, buffers, windows.
 
     Calling it with x (T, n, I) in original time, h0 / h_T (n, P) and y (T, n, P) numpy views, c0 / c_T
@@ -138,12 +179,9 @@ class _Part:
     def __init__(self, spec, w, T: int, n: int, dt, reverse: bool, direct: bool) -> None:
         self.lstm = spec.family == "lstm"
         self.width = _width(spec)
-        S = dispatch.window_steps(T, n, self.width, dt.itemsize)
-        self.T, self.n, self.reverse, self.direct = T, n, reverse, direct
-        self.wins = [(s0, min(s0 + S, T)) for s0 in range(0, T, S)]
+        S = self._windows(spec, T, n, self.width, dt, reverse, direct)
         self.buf = _steps_buffers(spec, n, S, dt)
-        bias = w.b_ih if not (self.lstm or spec.family == "rnn") or w.b_ih is None else w.b_ih + w.b_hh
-        self.yw = None if direct else np.empty((S, n, spec.out_size), dt)   # h_t before its copy into y
+        bias = _biases(spec, w)[0]
         I = w.w_ih.shape[1]
         self.concat = dispatch.concat_input(spec, n, I, dt.itemsize)
         if self.concat:                       # the projection inside the step: [W_ih; W_hh] packed together
@@ -163,28 +201,26 @@ class _Part:
 
     def __call__(self, x: Tensor, h0: np.ndarray, c0: Optional[np.ndarray], y: np.ndarray, h_T: np.ndarray,
                  c_T: Optional[np.ndarray]) -> None:
-        T, n, reverse, lstm = self.T, self.n, self.reverse, self.lstm
+        n, lstm = self.n, self.lstm
         h_T[...] = h0
         if lstm:
             c_T[...] = c0
         xn = x.numpy() if self.concat else None
         for s0, s1 in self.wins:
             k = s1 - s0
-            if self.concat:                                                  # x_t itself, in the direction's time
-                g = xn[T - s1:T - s0][::-1] if reverse else xn[s0:s1]
-            else:
-                xs = x[T - s1:T - s0].flip(0) if reverse else x[s0:s1]      # in the direction's time
-                g = self.lin(xs.reshape(k * n, x.shape[2])).numpy().reshape(k, n, self.width)   # W_ih x_t + b
-            yk = y[s0:s1] if self.direct else self.yw[:k]
+            if self.concat:                                                  # x_t itself
+                g = self._inputs(xn, s0, s1)
+            else:                                                            # W_ih x_t + b
+                g = self.lin(self._inputs(x, s0, s1).reshape(k * n, x.shape[2])).numpy().reshape(k, n, self.width)
+            yk = self._outputs(y, s0, s1)
             c_last = self.step(g, h_T, c_T, yk, self.buf)
-            if not self.direct:
-                (y[T - s1:T - s0] if reverse else y[s0:s1])[...] = yk[::-1] if reverse else yk
+            self._copy_out(y, yk, s0, s1)
             h_T[...] = yk[k - 1]
             if lstm:
                 c_T[...] = c_last
 
 
-class _UnitsPart:
+class _UnitsPart(_Windows):
     """One part whose time loop runs on two threads at once, each owning half of the hidden units (an LSTM
     without projection, a GRU in torch.nn's form; :func:`lstmkit.kernels.dispatch.units` decides): each
     thread projects its units' gates for a window (its rows of W_ih), then runs
@@ -196,14 +232,9 @@ class _UnitsPart:
         H = spec.hidden_size
         self.lstm = lstm = spec.family == "lstm"
         G = spec.num_gates if lstm else 3
-        S = dispatch.window_steps(T, n, G * H, dt.itemsize)
-        self.T, self.n, self.reverse, self.direct = T, n, reverse, direct
-        self.wins = [(s0, min(s0 + S, T)) for s0 in range(0, T, S)]
+        S = self._windows(spec, T, n, G * H, dt, reverse, direct)
         cut = min(max(((H + 1) // 2 + 7) // 8 * 8, 1), H - 1)          # a multiple of 8 where it can be
-        if lstm:                                  # LSTM: both biases in the projection; GRU: b_hh in the step
-            b_x, b_h = (None if w.b_ih is None else w.b_ih + w.b_hh), None
-        else:
-            b_x, b_h = w.b_ih, w.b_hh
+        b_x, b_h = _biases(spec, w)
         self.halves = []
         with reusing(False):                  # these weights are this program's own: nothing to share
             for lo, hi in ((0, cut), (cut, H)):
@@ -217,7 +248,6 @@ class _UnitsPart:
                     b_h=None if b_h is None else b_h.detach()[cols].contiguous().numpy(), m=np.empty((n, Hs), dt),
                     state=np.empty((S, n, Hs), dt) if lstm else np.empty((1, n, Hs), dt)))  # c_t / W_hn h + b_hn
         self.flags = np.zeros(sync.FLAGS, np.int64)
-        self.yw = None if direct else np.empty((S, n, spec.out_size), dt)
 
     def __call__(self, x: Tensor, h0: np.ndarray, c0: Optional[np.ndarray], y: np.ndarray, h_T: np.ndarray,
                  c_T: Optional[np.ndarray]) -> None:
@@ -234,7 +264,7 @@ class _UnitsPart:
             raise RuntimeError("the units-split loop stopped before its end")
 
     def _half(self, k: int, x: Tensor, h0, c0, y, h_T, c_T) -> None:
-        T, n, reverse = self.T, self.n, self.reverse
+        n = self.n
         p = self.halves[k]
         lo, hi = p["lo"], p["hi"]
         me, other = (sync.FIRST, sync.SECOND) if k == 0 else (sync.SECOND, sync.FIRST)
@@ -245,9 +275,8 @@ class _UnitsPart:
         base = 0
         for s0, s1 in self.wins:
             kk = s1 - s0
-            xs = x[T - s1:T - s0].flip(0) if reverse else x[s0:s1]
-            g = p["lin"](xs.reshape(kk * n, x.shape[2])).numpy().reshape(kk, n, -1)
-            yk = y[s0:s1] if self.direct else self.yw[:kk]
+            g = p["lin"](self._inputs(x, s0, s1).reshape(kk * n, x.shape[2])).numpy().reshape(kk, n, -1)
+            yk = self._outputs(y, s0, s1)
             if self.lstm:
                 done = lstm_units_loop(g, p["wp"], p["w_ch"], h_T, c_own, yk, lo, p["state"], p["rec"], p["m"],
                                        self.flags, me, other, base)
@@ -257,9 +286,7 @@ class _UnitsPart:
             if not done:
                 return                                 # the other half failed: its error is raised
             base += kk + 1
-            if not self.direct:
-                dest = y[T - s1:T - s0] if reverse else y[s0:s1]
-                dest[:, :, lo:hi] = yk[::-1, :, lo:hi] if reverse else yk[:, :, lo:hi]
+            self._copy_out(y, yk, s0, s1, slice(lo, hi))
 
 
 class _Program:
@@ -337,7 +364,7 @@ def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> t
         if tensors is None:
             return _Program(kernel, specs, weights, T, B, x.dtype)(x, state0)
         key = (kernel.name, tuple(specs), T, B, x.dtype, torch.get_num_threads(), dispatch.threads_enabled(),
-               id(dispatch.tuning()), tuple((t.data_ptr(), t.shape, t.stride()) for t in tensors))
+               dispatch.tuning(), tuple((t.data_ptr(), t.shape, t.stride()) for t in tensors))
         versions = tuple(t._version for t in tensors)
         prints = tuple(fingerprint(t) for t in tensors)
         with _PROGRAMS_LOCK:

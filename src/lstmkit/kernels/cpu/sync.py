@@ -22,7 +22,7 @@ from numba.core.extending import intrinsic
 
 from .jit import jit_inline
 
-__all__ = ["barrier", "load_acquire", "store_release", "FIRST", "SECOND", "ABORT", "FLAGS", "abort"]
+__all__ = ["barrier", "load_acquire", "store_release", "FIRST", "SECOND", "ABORT", "FLAGS", "abort", "put_columns"]
 
 #: pause-hint rounds before a waiting thread starts yielding its core
 SPINS = 512
@@ -101,3 +101,11 @@ def barrier(flags, me, other, k):
         else:
             _yield()
     return True
+
+
+@jit_inline
+def put_columns(dst, lo, src):
+    """dst[:, lo:lo + m] = src (n, m): one thread's units into whole rows (the units split)."""
+    for b in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[b, lo + j] = src[b, j]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..packed_gemm import gemm_packed
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
-from ..sync import barrier
+from ..sync import barrier, put_columns
 from .cell import (gru_bwd_rows, gru_fwd_rows, gru_rb_bwd1_rows, gru_rb_bwd2_rows, gru_rb_gates_rows,
                    gru_rb_out_rows)
 
@@ -88,12 +88,8 @@ def gru_units_loop(gates, wp_hh, b_hh, h_T, y, lo, ah_n, rec, m, flags, me, othe
         src = h_T if t == 0 else y[t - 1]
         gemm_packed(n, src, wp_hh, rec.shape[1], rec, b_hh)                      # W_hh h_{t-1} + b_hh, its units
         gru_fwd_rows(n, gates[t], rec, src[:, lo:lo + Hs], None, ah_n[0], m)
-        for b in range(n):
-            for j in range(Hs):
-                y[t, b, lo + j] = m[b, j]                                         # its half of h_t
+        put_columns(y[t], lo, m)                                                  # its half of h_t
         if not barrier(flags, me, other, base + 2 + t):
             return False
-    for b in range(n):
-        for j in range(Hs):
-            h_T[b, lo + j] = y[k - 1, b, lo + j]
+    put_columns(h_T, lo, y[k - 1, :, lo:lo + Hs])
     return True

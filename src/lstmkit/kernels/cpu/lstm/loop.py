@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..packed_gemm import gemm_packed
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
-from ..sync import barrier
+from ..sync import barrier, put_columns
 from .cell import lstm_bwd_rows, lstm_fwd_rows
 
 
@@ -84,15 +84,11 @@ def lstm_units_loop(gates, wp_hh, w_ch, h_T, c_T, y, lo, cs, rec, m, flags, me, 
         gemm_packed(n, h_T if t == 0 else y[t - 1], wp_hh, rec.shape[1], rec, None)      # W_hh h_{t-1}, its units
         lstm_fwd_rows(n, gates[t], rec, None, w_ch, None, None, 0.0, c_T if t == 0 else cs[t - 1], None, None, None,
                       cs[t], m)
-        for b in range(n):
-            for j in range(Hs):
-                y[t, b, lo + j] = m[b, j]                                               # its half of h_t
+        put_columns(y[t], lo, m)                                                        # its half of h_t
         if not barrier(flags, me, other, base + 2 + t):
             return False                                                                # the partner failed
-    for b in range(n):
-        for j in range(Hs):
-            h_T[b, lo + j] = y[k - 1, b, lo + j]
-            c_T[b, j] = cs[k - 1, b, j]
+    put_columns(h_T, lo, y[k - 1, :, lo:lo + Hs])
+    put_columns(c_T, 0, cs[k - 1])
     return True
 
 
