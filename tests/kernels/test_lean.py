@@ -185,11 +185,11 @@ def test_programs_are_kept_until_a_weight_changes(change, builds):
 
 def test_programs_per_shape_bounded_and_off(builds, monkeypatch):
     layer = lstmkit.GRU(4, 8).eval()
-    for T in range(1, lean.MAX_PROGRAMS + 3):
+    for T in range(2, lean.MAX_PROGRAMS + 4):                # (a call of one step prepares nothing)
         _run(layer, torch.randn(T, 2, 4))
     assert len(builds) == lean.MAX_PROGRAMS + 2 and len(lean._PROGRAMS) == lean.MAX_PROGRAMS
-    _run(layer, torch.randn(lean.MAX_PROGRAMS + 2, 2, 4))      # the newest is kept
-    _run(layer, torch.randn(1, 2, 4))                         # the oldest was dropped
+    _run(layer, torch.randn(lean.MAX_PROGRAMS + 3, 2, 4))      # the newest is kept
+    _run(layer, torch.randn(2, 2, 4))                         # the oldest was dropped
     assert len(builds) == lean.MAX_PROGRAMS + 3
     monkeypatch.setenv("LSTMKIT_WEIGHT_CACHE_MB", "0")
     lean.clear_programs()
@@ -313,3 +313,66 @@ def test_projection_inside_the_step_decisions(monkeypatch):
     assert not dispatch.concat_input(lstmkit.LSTM(512, 512)._specs[0], 32, 512)      # 8 MB joined
     assert not dispatch.concat_input(lstmkit.LSTM(64, 128, proj_size=32)._specs[0], 32, 64)
     assert not dispatch.concat_input(lstmkit.GRU(64, 128)._specs[0], 32, 64)
+
+
+ONE_STEP_CASES = CASES + [(lstmkit.LSTM, dict(layer_norm=True)), (lstmkit.LSTM, dict(peephole=True, proj_size=4))]
+
+
+@pytest.mark.parametrize("cls, opts", ONE_STEP_CASES,
+                         ids=[f"{c.__name__}-{'-'.join(o) or 'plain'}" for c, o in ONE_STEP_CASES])
+def test_one_step_equals_the_reference_kernel(cls, opts, calls, builds):
+    """A call of one step (generation) runs each layer-direction's single step on the weights as they are:
+    every cell form (layer norm too), stacked, bidirectional, batch-first, batches on the BLAS route and
+    below it, given states or none; no program is prepared."""
+    torch.manual_seed(2)
+    for L, bi, bf, B, bias, given in itertools.product((1, 2), (False, True), (False, True), (1, 3, 20),
+                                                       (True, False), (False, True)):
+        layer = cls(7, 12, num_layers=L, bidirectional=bi, batch_first=bf, bias=bias, **opts).eval()
+        x = torch.randn(B, 1, 7) if bf else torch.randn(1, B, 7)
+        hx = None
+        if given:
+            P = opts.get("proj_size", 0) or 12
+            h = torch.randn(L * (2 if bi else 1), B, P)
+            hx = (h, torch.randn(L * (2 if bi else 1), B, 12)) if cls is lstmkit.LSTM else h
+        n = len(calls)
+        out, st = _run(layer, x, hx)
+        assert len(calls) == n + 1
+        layer.backend = "reference"
+        want, want_st = _run(layer, x, hx)
+        assert out.shape == want.shape
+        torch.testing.assert_close(out, want, atol=1e-5, rtol=0)
+        for a, b in zip(st, want_st):
+            assert a.shape == b.shape
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    assert builds == []
+
+
+@pytest.mark.parametrize("cls", [lstmkit.LSTM, lstmkit.GRU, lstmkit.RNN])
+def test_one_step_float64_equals_torch_nn_and_follows_weight_writes(cls, calls, builds):
+    """float64 against torch.nn's module; weights changed through .data and numpy between calls (no
+    version bump) show at once: nothing is kept."""
+    torch.manual_seed(3)
+    ref = getattr(torch.nn, cls.__name__)(6, 10, num_layers=2, bidirectional=True).double().eval()
+    layer = cls.from_torch(ref).eval()
+    x = torch.randn(1, 5, 6, dtype=torch.float64)
+    for change in ("none", "data", "numpy"):
+        if change == "data":
+            ref.weight_hh_l1.data.mul_(0.5)
+            layer.weight_hh_l1.data.mul_(0.5)
+        elif change == "numpy":
+            ref.weight_ih_l0.data.add_(0.25)
+            layer.weight_ih_l0.detach().numpy()[...] = ref.weight_ih_l0.detach().numpy()
+        out, st = _run(layer, x)
+        with torch.no_grad():
+            want, want_st = ref(x)
+        torch.testing.assert_close(out, want, atol=1e-12, rtol=0)
+        for a, b in zip(st, _states(want_st)):
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    assert len(calls) == 3 and builds == []
+
+
+def test_explain_names_the_one_step_route():
+    layer = lstmkit.LSTM(8, 16).eval()
+    fwd = layer.explain(torch.randn(1, 4, 8), train=False).calls[0]["passes"]["forward"]
+    assert "one step" in fwd["route"] and "as they are" in fwd["GEMMs"]
+    assert "one step" not in layer.explain(torch.randn(2, 4, 8), train=False).calls[0]["passes"]["forward"]["route"]

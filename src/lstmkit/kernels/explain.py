@@ -38,7 +38,16 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
     rows = (B + 1) // 2 if shared == "halves" else B
     out["passes"] = _cpu_passes(getattr(kernel, "route", None), getattr(kernel, "bf16", False), spec, x, T, rows,
                                 train, lengths, dispatch.part_threads(shared))
-    if lean:
+    if lean and dispatch.one_step(T):
+        macs = B * spec.hidden_size * (spec.out_size + int(x.shape[2]))
+        gemv = {"blas": "the BLAS's GEMM", "parallel": "compiled dot products over the weight rows, split across "
+                "threads", "serial": "compiled dot products over the weight rows"}[dispatch.step_route(B, macs)]
+        out["passes"]["forward"] = {
+            "route": "lean inference, one step (kernels/cpu/single_step.py): a plain inference call of one step",
+            "GEMMs": f"W_ih x_t and W_hh h_{{t-1}} on the weights as they are ({gemv}): nothing packed or "
+                     f"checked, each weight read once",
+            "step": "the compiled pointwise step the sequence loops run"}
+    elif lean:
         fwd = out["passes"]["forward"]
         if dispatch.units(kernel, spec, T, B, x.element_size(), directions):
             H = spec.hidden_size

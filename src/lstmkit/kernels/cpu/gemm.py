@@ -131,9 +131,11 @@ def backproject_all(d: Tensor, w: Tensor) -> Tensor:
     return Linear(w.t(), T * B)(d.reshape(T * B, -1)).view(T, B, -1)
 
 
-def gemm_grad(d_out: Tensor, inp: Tensor) -> Tensor:
-    """sum_t d_out_t^T inp_t over all T*B rows: (T, B, N), (T, B, K) -> (N, K) (MKL: a long reduction)."""
+def gemm_grad(d_out: Tensor, inp: Tensor, add: Optional[Tensor] = None) -> Tensor:
+    """sum_t d_out_t^T inp_t over all T*B rows (+ ``add``): (T, B, N), (T, B, K) -> (N, K) (MKL: a long
+    reduction)."""
     d2, i2 = d_out.reshape(-1, d_out.shape[-1]), inp.reshape(-1, inp.shape[-1])
     if _lowered(d2, d2.shape[0] * d2.shape[1] * i2.shape[1]):
-        return (d2.to(torch.bfloat16).t() @ i2.to(torch.bfloat16)).float()
-    return d2.t() @ i2
+        out = (d2.to(torch.bfloat16).t() @ i2.to(torch.bfloat16)).float()
+        return out if add is None else out.add_(add)
+    return d2.t() @ i2 if add is None else torch.addmm(add, d2.t(), i2)

@@ -331,6 +331,25 @@ class _Program:
         return x, tuple(h_n)
 
 
+def _one_step(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> tuple[Tensor, tuple]:
+    """A call of one step (:func:`lstmkit.kernels.dispatch.one_step`): each layer-direction's single step
+    (:meth:`~lstmkit.kernels.cpu.CpuKernel.step`) on the weights as they are; both directions of a layer
+    see the same one step. Arguments and result as :func:`run_stack`."""
+    D = len(weights[0])
+    states = [torch.empty_like(s) for s in state0]
+    inp = x[0]
+    for layer, spec in enumerate(specs):
+        outs = []
+        for d in range(D):
+            k = layer * D + d
+            new = kernel.step(spec, weights[layer][d], inp, tuple(s[k] for s in state0))
+            for dst, src in zip(states, new):
+                dst[k] = src
+            outs.append(new[0])
+        inp = outs[0] if D == 1 else torch.cat(outs, 1)
+    return inp.unsqueeze(0), tuple(states)
+
+
 _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()   # key -> (versions, fingerprints, program)
 _PROGRAMS_LOCK = threading.Lock()
 #: programs kept (each holds its parts' buffers: a few MB at most)
@@ -359,6 +378,9 @@ def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> t
     ``LSTMKIT_WEIGHT_CACHE_MB=0``.
     """
     T, B = x.shape[0], x.shape[1]
+    if dispatch.one_step(T):
+        with torch.no_grad():
+            return _one_step(kernel, specs, weights, x, state0)
     with torch.no_grad(), reusing():
         tensors = _tensors(weights) if limit_bytes() > 0 else None
         if tensors is None:

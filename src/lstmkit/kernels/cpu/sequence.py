@@ -137,6 +137,19 @@ def recurrent_inputs(n: int, h_prev: Tensor, reset_t, drop_h, hd: Optional[Tenso
     return hd[:n]
 
 
+def recurrent_grad(plan: Plan, d: Tensor, h0: Tensor, y: Tensor) -> Tensor:
+    """dW_hh = sum_t d_t^T h_{t-1} over every step: d (T, B, N), h0 (B, P), y (T, B, P) -> (N, P).
+
+    Without a reset or recurrent dropout, h_{t-1} is y_{t-1} itself: one GEMM over y_0 .. y_{T-2} plus
+    the first step's h0, instead of first joining [h0, y_0 .. y_{T-2}] into a copy of y (a transient buffer
+    the size of y less in the backward; the time is the same within noise)."""
+    m = plan.masks
+    if m.reset is not None or m.drop_h is not None or not (d.is_contiguous() and y.is_contiguous()):
+        return gemm_grad(d, recurrent_input_all(plan, h0, y))
+    first = gemm_grad(d[:1], h0.unsqueeze(0))
+    return first if plan.T == 1 else gemm_grad(d[1:], y[:-1], add=first)
+
+
 def recurrent_input_all(plan: Plan, h0: Tensor, y: Tensor) -> Tensor:
     """h_{t-1} as it entered W_hh at every step (T, B, P): [h0, y_0 .. y_{T-2}], reset and dropout applied."""
     h_in = torch.cat([h0.unsqueeze(0), y[:-1]])

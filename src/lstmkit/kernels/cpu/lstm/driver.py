@@ -27,7 +27,7 @@ from . import cell as K
 from ..gemm import Linear, gemm_grad, project_all
 from ..layer_norm import ln_backward_all, ln_forward
 from ..plan import Plan, contiguous_zone, make_plan, np_view, weight_view
-from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
+from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
                      Runners, scratch, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 
@@ -270,7 +270,7 @@ def _weight_grads(spec, w, plan: Plan, sv: CpuLSTMSaved, d_pre, d_ah, dh_c):
     elif w.b_ih is not None:
         db = d_pre.sum((0, 1))
     dw_ih, dx = input_grads(plan, d_ax, sv.xd, w.w_ih)
-    dw_hh = gemm_grad(d_ah, recurrent_input_all(plan, sv.h0, sv.y))   # dW_hh = sum_t da_h^T h_{t-1}
+    dw_hh = recurrent_grad(plan, d_ah, sv.h0, sv.y)   # dW_hh = sum_t da_h^T h_{t-1}
     dw_hr = gemm_grad(dh_c, sv.m) if dh_c is not None else None       # dW_hr = sum_t dh~_t^T m_t
     return dx, LSTMWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone(),
                            w_hr=dw_hr, ln_ih=dln_ih)

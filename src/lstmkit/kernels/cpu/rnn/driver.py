@@ -12,8 +12,8 @@ from ... import dispatch
 from . import loop
 from . import cell as K
 from ..plan import contiguous_zone, make_plan, np_view
-from ..gemm import Linear, gemm_grad, project_all
-from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs, scratch,
+from ..gemm import Linear, project_all
+from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs, scratch,
                      Runners, window_inputs)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 
@@ -127,7 +127,7 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bo
                 dh_rec = lin_hh_t(d_pre[t, :n])                       # dh_{t-1} += W_hh^T dpre
             finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), v["drop_h"], at_np(v["reset"], 0))
         dw_ih, dx = input_grads(plan, d_pre, sv.xd, w.w_ih)
-        dw_hh = gemm_grad(d_pre, recurrent_input_all(plan, sv.h0, sv.y))
+        dw_hh = recurrent_grad(plan, d_pre, sv.h0, sv.y)
         db = d_pre.sum((0, 1)) if w.b_ih is not None else None
     dw = RNNWeights(w_ih=dw_ih, w_hh=dw_hh, b_ih=db, b_hh=None if db is None else db.clone())
     return dx, (plan.unrows(dh_acc),), dw
