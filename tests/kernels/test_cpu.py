@@ -17,7 +17,7 @@ from lstmkit.kernels.cpu import gemm, sequence
 from lstmkit.kernels.cpu.plan import make_plan
 from lstmkit.kernels.cpu.activations import sigmoid, tanh
 
-from helpers import tuned
+from helpers import tuned, two_threads  # noqa: F401  (a fixture)
 
 
 @numba.njit
@@ -279,3 +279,117 @@ def test_inference_output_does_not_alias_reused_buffers():
         layer(torch.randn(5, 3, 8), lengths=torch.tensor([3, 5, 1]))
     for a, b in zip((y1, h1, c1), kept):
         assert torch.equal(a, b)
+
+
+# ------------------------------------------------------------------ training split by units (two threads)
+
+@pytest.fixture
+def units_calls(monkeypatch):
+    """[forwards, backwards] that ran split by units."""
+    from lstmkit.kernels.cpu.lstm import driver
+    seen = [0, 0]
+    real_f, real_b = driver._forward_units, driver._backward_units
+
+    def fwd(*a):
+        seen[0] += 1
+        return real_f(*a)
+
+    def bwd(*a):
+        seen[1] += 1
+        return real_b(*a)
+    monkeypatch.setattr(driver, "_forward_units", fwd)
+    monkeypatch.setattr(driver, "_backward_units", bwd)
+    return seen
+
+
+def _all_grads(layer, x, hx):
+    for p in list(layer.parameters()) + [x] + list(hx or ()):
+        p.grad = None
+    y, (h, c) = layer(x, hx)
+    (y.pow(2).sum() + 0.3 * h.sum() + 0.7 * c.sum()).backward()
+    return [y.detach(), h.detach(), c.detach()] + [p.grad.clone() for p in list(layer.parameters()) + [x] +
+                                                   list(hx or ())]
+
+
+@pytest.mark.parametrize("opts", [{}, dict(cifg=True), dict(bias=False), dict(num_layers=2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_units_split_training_equals_the_reference(opts, dtype, monkeypatch, two_threads, units_calls):
+    """An LSTM trained with both time loops split by units (two threads, each half of the units, a barrier
+    per step) gives the reference kernel's outputs and every gradient: weights, input, initial states."""
+    tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=0)
+    torch.manual_seed(4)
+    layer = lstmkit.LSTM(5, 19, **opts).to(dtype)             # 19 units: a cut that is not a multiple of 8
+    L = opts.get("num_layers", 1)
+    for B, given in ((1, False), (3, True)):
+        x = torch.randn(13, B, 5, dtype=dtype, requires_grad=True)
+        hx = (torch.randn(L, B, 19, dtype=dtype, requires_grad=True),
+              torch.randn(L, B, 19, dtype=dtype, requires_grad=True)) if given else None
+        before = list(units_calls)
+        layer.backend = "cpu"
+        got = _all_grads(layer, x, hx)
+        assert units_calls[0] == before[0] + L and units_calls[1] == before[1] + L
+        layer.backend = "reference"
+        want = _all_grads(layer, x, hx)
+        tol = 1e-12 if dtype == torch.float64 else 2e-5
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+
+
+def test_units_split_training_decisions(monkeypatch, two_threads):
+    tuned(monkeypatch, units_min_hidden=16, side_by_side_min_macs=0)
+    spec = lambda **o: lstmkit.LSTM(5, 16, **o)._specs[0]  # noqa: E731
+    assert dispatch.units_train(None, spec(), 10, 2, True)
+    assert dispatch.units_train("fused", spec(cifg=True), 10, 2, True)
+    assert not dispatch.units_train(None, spec(), 10, 2, False)            # lengths, resets, dropout, zoneout
+    assert not dispatch.units_train("stepped", spec(), 10, 2, True)        # the user asked for the stepped loop
+    for o in (dict(proj_size=4), dict(peephole=True), dict(layer_norm=True)):
+        assert not dispatch.units_train(None, spec(**o), 10, 2, True)
+    assert not dispatch.units_train(None, lstmkit.LSTM(5, 8)._specs[0], 10, 2, True)   # below units_min_hidden
+    torch.set_num_threads(1)
+    assert not dispatch.units_train(None, spec(), 10, 2, True)             # one thread
+    torch.set_num_threads(2)
+    tuned(monkeypatch, units_min_hidden=16, side_by_side_min_macs=1 << 40)
+    assert not dispatch.units_train(None, spec(), 10, 2, True)             # too little work to share
+
+
+def test_units_split_training_only_on_a_part_with_two_threads(monkeypatch, two_threads, units_calls):
+    """Directions side by side (one thread each) and calls with lengths keep the one-thread loops."""
+    tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=0)
+    x = torch.randn(9, 3, 5, requires_grad=True)
+    layer = lstmkit.LSTM(5, 16, bidirectional=True)
+    layer(x)[0].sum().backward()
+    lstmkit.LSTM(5, 16)(x, lengths=torch.tensor([9, 5, 2]))[0].sum().backward()
+    assert units_calls == [0, 0]
+
+
+def test_units_split_training_error_in_one_half_stops_both(monkeypatch, two_threads):
+    """An error in one thread's half is raised, the other does not wait for it forever, and the layer then
+    trains again."""
+    from lstmkit.kernels.cpu.lstm import driver, loop
+    tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=0)
+    layer = lstmkit.LSTM(5, 16)
+    x = torch.randn(20, 2, 5, requires_grad=True)
+    real = loop.lstm_units_train_forward
+
+    def failing(gates, wp, h0, c0, y, cs, lo, *rest):
+        if lo > 0:
+            raise MemoryError("half 1 failed")
+        return real(gates, wp, h0, c0, y, cs, lo, *rest)
+    monkeypatch.setattr(driver.loop, "lstm_units_train_forward", failing)
+    with pytest.raises(MemoryError, match="half 1 failed"):
+        layer(x)
+    monkeypatch.setattr(driver.loop, "lstm_units_train_forward", real)
+    got = _all_grads(layer, x, None)
+    layer.backend = "reference"
+    for a, b in zip(got, _all_grads(layer, x, None)):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=2e-5)
+
+
+def test_explain_names_the_units_split_of_a_training_call(monkeypatch, two_threads):
+    tuned(monkeypatch, units_min_hidden=16, side_by_side_min_macs=0)
+    x = torch.randn(10, 2, 5, requires_grad=True)
+    passes = lstmkit.LSTM(5, 16).explain(x, train=True).calls[0]["passes"]
+    assert passes["forward"]["loop"] == passes["backward"]["loop"] == "fused, units split"
+    assert "units split" not in lstmkit.LSTM(5, 8).explain(x, train=True).calls[0]["passes"]["forward"]["loop"]
+    assert "units split" not in lstmkit.LSTM(5, 16).explain(x, train=True, lengths=torch.tensor([10, 4])) \
+        .calls[0]["passes"]["forward"]["loop"]

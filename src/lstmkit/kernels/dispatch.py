@@ -524,6 +524,28 @@ def units(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
     return spec.hidden_size >= tuning().units_min_hidden
 
 
+def units_train(route, spec, steps: int, rows: int, plain: bool, threads: Optional[int] = None) -> bool:
+    """Whether an LSTM layer-direction's training call (forward that saves every step, then its BPTT) runs
+    each time loop on two threads owning half of the hidden units each
+    (:func:`lstmkit.kernels.cpu.lstm.loop.lstm_units_train_forward` and ``..._backward``): a part with
+    two threads or more (run whole: too few rows to halve the batch, or W_hh too large to read twice per
+    step), the LSTM without projection, peepholes or layer norm, ``plain`` (no lengths, resets, recurrent
+    dropout or zoneout), from :attr:`Tuning.units_min_hidden` units, in calls of :func:`worth_it`. The
+    forward meets at a barrier once per step (h_t whole), the backward once per step (the step's
+    dL/d(pre-activations) whole before each thread's columns of dh_{t-1}). ``threads``: the part's threads
+    (default: the calling thread's, :func:`current_threads`)."""
+    threads = current_threads() if threads is None else threads
+    if route == "stepped" or not plain or spec.family != "lstm" or spec.proj_size > 0 or spec.peephole or \
+            spec.layer_norm or not threads_enabled() or threads < 2:
+        return False
+    return spec.hidden_size >= tuning().units_min_hidden and worth_it(spec, steps, rows)
+
+
+def units_cut(hidden: int) -> int:
+    """Where a units split cuts H units in two: about half, a multiple of 8 (a vector) where it can be."""
+    return min(max(((hidden + 1) // 2 + 7) // 8 * 8, 1), hidden - 1)
+
+
 def concat_input(spec, rows: int, input_size: int, itemsize: int = 4) -> bool:
     """Whether a lean LSTM part computes its input projection inside the step, one GEMM of [x_t | h_{t-1}]
     with [W_ih; W_hh] (:func:`lstmkit.kernels.cpu.lstm.loop.lstm_concat_loop`), instead of one GEMM per
@@ -624,5 +646,5 @@ def step_route(rows: int, macs: int) -> str:
     return "parallel" if step_parallel(macs) else "serial"
 
 
-__all__ += ["lean", "one_step", "machine_key", "read_cache", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover",
+__all__ += ["lean", "one_step", "units_train", "units_cut", "machine_key", "read_cache", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover",
             "kernel", "loop_threshold", "step_route", "cudnn_route"]

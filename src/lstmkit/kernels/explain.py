@@ -124,6 +124,16 @@ def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bo
                               "weight gradients": "MKL (torch.mm) over all steps at once: dW_ih, dW_hh" +
                                                   (", dW_hr" if P != H else ""),
                               "input gradient": gemm_name(T * rows, I, width) + " over all steps at once"}
+        if dispatch.units_train(route, spec, T, rows, bool(n_t[-1] == rows), threads=threads):
+            why = (f"{H} units >= units_min_hidden = {dispatch.tuning().units_min_hidden} on a part with {threads} "
+                   f"threads: two threads step together, each owning half of the units (unless the call has "
+                   f"resets, recurrent dropout or zoneout; {dispatch.tuning().source})")
+            passes["forward"].update(loop="fused, units split", why=why, **{
+                "recurrent GEMM": "packed-weight GEMM inside the compiled loop, each thread its units' columns of "
+                                  "W_hh; a barrier per step"})
+            passes["backward"].update(loop="fused, units split", why=why, **{
+                "recurrent GEMM": "packed-weight GEMM inside the compiled loop: each thread its units' cell "
+                                  "backward, then their columns of dh_{t-1} = W_hh^T da_t; a barrier per step"})
         return passes
     k = dispatch.window_steps(T, rows, width, x.element_size())
     wins = [(t0, min(t0 + k, T)) for t0 in range(0, T, k) if n_t[t0] > 0]

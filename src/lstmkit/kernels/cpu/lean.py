@@ -233,7 +233,7 @@ class _UnitsPart(_Windows):
         self.lstm = lstm = spec.family == "lstm"
         G = spec.num_gates if lstm else 3
         S = self._windows(spec, T, n, G * H, dt, reverse, direct)
-        cut = min(max(((H + 1) // 2 + 7) // 8 * 8, 1), H - 1)          # a multiple of 8 where it can be
+        cut = dispatch.units_cut(H)
         b_x, b_h = _biases(spec, w)
         self.halves = []
         with reusing(False):                  # these weights are this program's own: nothing to share

@@ -30,6 +30,9 @@ from ..plan import Plan, contiguous_zone, make_plan, np_view, weight_view
 from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
                      Runners, scratch, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
+from .. import sync
+from ..packed_gemm import pack
+from ...concurrent import side_by_side
 
 
 class CpuLSTMSaved(NamedTuple):
@@ -102,7 +105,10 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: 
             gates = _gates(spec, w, bias, a_x)
             c_states = zeros_or_empty(plan, (T, B, H), x)
             c_cand = zeros_or_empty(plan, (T, B, H), x) if zone_c is not None else None
-            runner(B)(spec, w, plan, dict(buf, gates=gates, c_states=c_states, c_cand=c_cand), save)
+            if dispatch.units_train(route, spec, T, B, _plain(plan)):
+                _forward_units(w, H, dict(buf, gates=gates, c_states=c_states))
+            else:
+                runner(B)(spec, w, plan, dict(buf, gates=gates, c_states=c_states, c_cand=c_cand), save)
             cT = plan.final(c_states)
         else:                                                         # per-window buffers, reused
             cT = c0.clone()
@@ -184,6 +190,62 @@ def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool, lin_hh: Linear,
             blend_h_rows(n, cand_np, h_prev.numpy(), reset_t, v["zone_h"][t], v["y"][t])
 
 
+def _plain(plan: Plan) -> bool:
+    """No lengths, resets, recurrent dropout or zoneout: every row runs every step of the same cell."""
+    mi = plan.masks
+    return int(plan.n_t[-1]) == plan.B and mi.reset is None and mi.drop_h is None and mi.zone_h is None and \
+        mi.zone_c is None
+
+
+def _split_units(w: LSTMWeights, H: int, half) -> None:
+    """Run ``half(k, lo, hi, cols, flags, me, other)`` for k = 0, 1 on two threads stepping together, each
+    owning hidden units [lo, hi) (``cols``: their rows of the G*H gate rows); an error in one stops both."""
+    cut, G = dispatch.units_cut(H), w.w_hh.shape[0] // H
+    flags = np.zeros(sync.FLAGS, np.int64)
+
+    def run(k: int) -> None:
+        lo, hi = (0, cut) if k == 0 else (cut, H)
+        me, other = (sync.FIRST, sync.SECOND) if k == 0 else (sync.SECOND, sync.FIRST)
+        cols = torch.cat([torch.arange(g * H + lo, g * H + hi) for g in range(G)])
+        try:
+            half(k, lo, hi, cols, flags, me, other)
+        except BaseException:
+            sync.abort(flags)                          # the other half stops waiting for this one
+            raise
+    side_by_side(run, 2, together=True)
+    if flags[sync.ABORT]:                              # (an error is raised above; this is a guard)
+        raise RuntimeError("the units-split loop stopped before its end")
+
+
+def _forward_units(w: LSTMWeights, H: int, buf: dict) -> None:
+    """A training forward with its time loop split by units (:func:`lstmkit.kernels.dispatch.units_train`):
+    each thread its units' columns of W_hh (packed), the whole record saved as the other routes save it."""
+    v = {k: np_view(t) for k, t in buf.items() if isinstance(t, Tensor)}
+    B, dt = v["gates"].shape[1], v["gates"].dtype
+
+    def half(k, lo, hi, cols, flags, me, other):
+        wp = pack(weight_view(w.w_hh.detach()[cols].t()))
+        GHs = cols.numel()
+        loop.lstm_units_train_forward(v["gates"], wp, v["h0"], v["c0"], v["y"], v["c_states"], lo, hi - lo,
+                                      np.empty((B, GHs), dt), np.empty((B, GHs), dt), flags, me, other)
+    _split_units(w, H, half)
+
+
+def _backward_units(w: LSTMWeights, H: int, sv: CpuLSTMSaved, buf: dict) -> None:
+    """The BPTT of :func:`_forward_units`, split the same way: each thread its units' cell backward and
+    their columns of dh_{t-1} = W_hh^T da_t (its columns of W_hh, packed)."""
+    v, s = {k: np_view(t) for k, t in buf.items() if isinstance(t, Tensor)}, _saved_views(sv)
+    B, dt = v["d_pre"].shape[1], v["d_pre"].dtype
+
+    def half(k, lo, hi, cols, flags, me, other):
+        Hs, GHs = hi - lo, cols.numel()
+        wp_t = pack(weight_view(w.w_hh.detach()[:, lo:hi]))
+        loop.lstm_units_train_backward(s["gates"], s["c"], s["c0"], v["dy"], v["dh"], v["dc"], v["d_pre"], wp_t, lo,
+                                       Hs, np.empty((B, GHs), dt), np.empty((B, GHs), dt), np.empty((B, Hs), dt),
+                                       np.empty((B, Hs), dt), np.empty((B, Hs), dt), flags, me, other)
+    _split_units(w, H, half)
+
+
 def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: bool, saved: CpuLSTMSaved,
                   dy: Tensor, d_stateT, route=None):
     """Returns (dx (T, B, I), (dh0, dc0), dw :class:`LSTMWeights`)."""
@@ -201,8 +263,11 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse:
             dw_ch=x.new_zeros(B, spec.num_gates - 1, H) if spec.peephole else None,
             dln_c=x.new_zeros(B, 2, H) if spec.layer_norm else None,
             dln_hh=x.new_zeros(B, GH) if spec.layer_norm else None)
-        run = _backward_fused if dispatch.loop(route, B, P, GH, backward=True) == "fused" else _backward_stepped
-        run(spec, w, plan, saved, buf)
+        if dispatch.units_train(route, spec, T, B, _plain(plan)):
+            _backward_units(w, H, saved, buf)
+        else:
+            run = _backward_fused if dispatch.loop(route, B, P, GH, backward=True) == "fused" else _backward_stepped
+            run(spec, w, plan, saved, buf)
         dx, dw = _weight_grads(spec, w, plan, saved, buf["d_pre"], buf["d_ah"], buf["dh_c"] if proj else None)
         dw = dw._replace(w_ch=_sum_rows(buf["dw_ch"]), ln_hh=_sum_rows(buf["dln_hh"]),
                          ln_c_w=None if buf["dln_c"] is None else buf["dln_c"][:, 0].sum(0),

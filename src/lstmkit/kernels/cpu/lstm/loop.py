@@ -114,3 +114,84 @@ def lstm_concat_loop(xw, wp_cat, bias, h0, c0, y, w_ch, xh, pre, zero, cs):
         lstm_fwd_rows(n, pre, zero, None, w_ch, None, None, 0.0, c0 if t == 0 else cs[t - 1], None, None, None,
                       cs[t], y[t])
     return cs[k - 1]
+
+
+@jit
+def _gather_units(row_all, lo, Hs, out):
+    """out (n, G*Hs) = the columns of units [lo, lo + Hs) of each gate of row_all (n, G*H)."""
+    n, GHs = out.shape
+    G = GHs // Hs
+    H = row_all.shape[1] // G
+    for b in range(n):
+        for q in range(G):
+            for j in range(Hs):
+                out[b, q * Hs + j] = row_all[b, q * H + lo + j]
+
+
+@jit
+def _scatter_units(src, lo, Hs, row_all):
+    """The inverse of :func:`_gather_units`: src (n, G*Hs) into its columns of row_all (n, G*H)."""
+    n, GHs = src.shape
+    G = GHs // Hs
+    H = row_all.shape[1] // G
+    for b in range(n):
+        for q in range(G):
+            for j in range(Hs):
+                row_all[b, q * H + lo + j] = src[b, q * Hs + j]
+
+
+@jit
+def lstm_units_train_forward(gates, wp, h0, c0, y, cs, lo, Hs, g, rec, flags, me, other):
+    """One thread's half of a training forward split by units (:func:`lstmkit.kernels.dispatch.units_train`):
+    this thread owns hidden units [lo, lo + Hs); its partner runs the same call on the others. Every step is
+    saved in the whole-layer layout the backward reads.
+
+    gates (T, n, G*H): in, W_ih x_t + b; out, the activated gates (this thread's columns). wp: packed
+    W_hh^T, its units' columns (H -> G*Hs). h0 (n, H), c0 (n, H): the initial states. y (T, n, H), cs (T,
+    n, H): h_t and c_t, this thread writing its units' columns. g, rec (n, G*Hs): buffers. One barrier per
+    step (count t + 1): h_t whole before either thread's next recurrent GEMM. False if the partner failed."""
+    T, n = gates.shape[0], gates.shape[1]
+    for t in range(T):
+        gemm_packed(n, h0 if t == 0 else y[t - 1], wp, rec.shape[1], rec, None)         # W_hh h_{t-1}, its units
+        _gather_units(gates[t], lo, Hs, g)
+        cp = c0 if t == 0 else cs[t - 1]
+        lstm_fwd_rows(n, g, rec, None, None, None, None, 0.0, cp[:, lo:lo + Hs], None, None, None,
+                      cs[t][:, lo:lo + Hs], y[t][:, lo:lo + Hs])
+        _scatter_units(g, lo, Hs, gates[t])                                             # its gates, activated
+        if not barrier(flags, me, other, t + 1):
+            return False
+    return True
+
+
+@jit
+def lstm_units_train_backward(gates, cs, c0, dy, dh, dc, d_pre, wp_t, lo, Hs, g, dp, dm, dcs, dh_next, flags, me,
+                              other):
+    """One thread's half of the BPTT of :func:`lstm_units_train_forward`, units [lo, lo + Hs).
+
+    gates (T, n, G*H) activated, cs (T, n, H), c0 (n, H): what the forward saved. dy (T, n, H): dL/dh_t
+    from above. dh, dc (n, H): in, dL/dh_T and dL/dc_T; out, dL/dh0 and dL/dc0 (this thread's columns).
+    d_pre (T, n, G*H): out, dL/d(gate pre-activations), its columns. wp_t: packed W_hh, its units' columns
+    (G*H -> Hs). g, dp (n, G*Hs), dm, dcs, dh_next (n, Hs): buffers. Per step: its units' cell backward,
+    a barrier (count T - t: the step's d_pre whole), then dh_{t-1} of its units from all of d_pre_t."""
+    T, n = gates.shape[0], gates.shape[1]
+    for b in range(n):
+        for j in range(Hs):
+            dh_next[b, j] = dh[b, lo + j]                                               # dL/dh_T
+            dcs[b, j] = dc[b, lo + j]                                                   # dL/dc_T
+    for t in range(T - 1, -1, -1):
+        for b in range(n):
+            for j in range(Hs):
+                dm[b, j] = dy[t, b, lo + j] + dh_next[b, j]                            # dL/dh_t
+        _gather_units(gates[t], lo, Hs, g)
+        cp = c0 if t == 0 else cs[t - 1]
+        lstm_bwd_rows(n, g, cp[:, lo:lo + Hs], None, cs[t][:, lo:lo + Hs], None, dm, dcs, None, None, None, 0.0,
+                      None, None, dp, None, None, None, None)
+        _scatter_units(dp, lo, Hs, d_pre[t])
+        if not barrier(flags, me, other, T - t):
+            return False
+        gemm_packed(n, d_pre[t], wp_t, Hs, dh_next, None)                               # dh_{t-1} = W_hh^T da_t
+    for b in range(n):
+        for j in range(Hs):
+            dh[b, lo + j] = dh_next[b, j]
+            dc[b, lo + j] = dcs[b, j]
+    return True
