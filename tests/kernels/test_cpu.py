@@ -285,45 +285,48 @@ def test_inference_output_does_not_alias_reused_buffers():
 
 @pytest.fixture
 def units_calls(monkeypatch):
-    """[forwards, backwards] that ran split by units."""
-    from lstmkit.kernels.cpu.lstm import driver
+    """[forwards, backwards] that ran split by units (LSTM and GRU drivers)."""
+    from lstmkit.kernels.cpu.gru import driver as gru_driver
+    from lstmkit.kernels.cpu.lstm import driver as lstm_driver
     seen = [0, 0]
-    real_f, real_b = driver._forward_units, driver._backward_units
-
-    def fwd(*a):
-        seen[0] += 1
-        return real_f(*a)
-
-    def bwd(*a):
-        seen[1] += 1
-        return real_b(*a)
-    monkeypatch.setattr(driver, "_forward_units", fwd)
-    monkeypatch.setattr(driver, "_backward_units", bwd)
+    for driver in (lstm_driver, gru_driver):
+        for k, name in enumerate(("_forward_units", "_backward_units")):
+            def counting(*a, _real=getattr(driver, name), _k=k):
+                seen[_k] += 1
+                return _real(*a)
+            monkeypatch.setattr(driver, name, counting)
     return seen
 
 
 def _all_grads(layer, x, hx):
-    for p in list(layer.parameters()) + [x] + list(hx or ()):
+    states = [] if hx is None else list(hx) if isinstance(hx, tuple) else [hx]
+    for p in list(layer.parameters()) + [x] + states:
         p.grad = None
-    y, (h, c) = layer(x, hx)
-    (y.pow(2).sum() + 0.3 * h.sum() + 0.7 * c.sum()).backward()
-    return [y.detach(), h.detach(), c.detach()] + [p.grad.clone() for p in list(layer.parameters()) + [x] +
-                                                   list(hx or ())]
+    y, st = layer(x, hx)
+    st = st if isinstance(st, tuple) else (st,)
+    (y.pow(2).sum() + sum((0.3 + 0.4 * k) * s.sum() for k, s in enumerate(st))).backward()
+    return [y.detach(), *[s.detach() for s in st]] + [p.grad.clone() for p in list(layer.parameters()) + [x] + states]
 
 
-@pytest.mark.parametrize("opts", [{}, dict(cifg=True), dict(bias=False), dict(num_layers=2)])
+UNITS_TRAIN = [(lstmkit.LSTM, {}), (lstmkit.LSTM, dict(cifg=True)), (lstmkit.LSTM, dict(bias=False)),
+               (lstmkit.LSTM, dict(num_layers=2)), (lstmkit.GRU, {}), (lstmkit.GRU, dict(bias=False)),
+               (lstmkit.GRU, dict(num_layers=2))]
+
+
+@pytest.mark.parametrize("cls, opts", UNITS_TRAIN, ids=[f"{c.__name__}-{'-'.join(o) or 'plain'}" for c, o in UNITS_TRAIN])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_units_split_training_equals_the_reference(opts, dtype, monkeypatch, two_threads, units_calls):
-    """An LSTM trained with both time loops split by units (two threads, each half of the units, a barrier
+def test_units_split_training_equals_the_reference(cls, opts, dtype, monkeypatch, two_threads, units_calls):
+    """A layer trained with both time loops split by units (two threads, each half of the units, a barrier
     per step) gives the reference kernel's outputs and every gradient: weights, input, initial states."""
     tuned(monkeypatch, units_min_hidden=1, side_by_side_min_macs=0)
     torch.manual_seed(4)
-    layer = lstmkit.LSTM(5, 19, **opts).to(dtype)             # 19 units: a cut that is not a multiple of 8
+    layer = cls(5, 19, **opts).to(dtype)                      # 19 units: a cut that is not a multiple of 8
     L = opts.get("num_layers", 1)
     for B, given in ((1, False), (3, True)):
         x = torch.randn(13, B, 5, dtype=dtype, requires_grad=True)
-        hx = (torch.randn(L, B, 19, dtype=dtype, requires_grad=True),
-              torch.randn(L, B, 19, dtype=dtype, requires_grad=True)) if given else None
+        h = torch.randn(L, B, 19, dtype=dtype, requires_grad=True)
+        hx = None if not given else (h, torch.randn(L, B, 19, dtype=dtype, requires_grad=True)) \
+            if cls is lstmkit.LSTM else h
         before = list(units_calls)
         layer.backend = "cpu"
         got = _all_grads(layer, x, hx)
@@ -344,6 +347,9 @@ def test_units_split_training_decisions(monkeypatch, two_threads):
     assert not dispatch.units_train("stepped", spec(), 10, 2, True)        # the user asked for the stepped loop
     for o in (dict(proj_size=4), dict(peephole=True), dict(layer_norm=True)):
         assert not dispatch.units_train(None, spec(**o), 10, 2, True)
+    assert dispatch.units_train(None, lstmkit.GRU(5, 16)._specs[0], 10, 2, True)
+    assert not dispatch.units_train(None, lstmkit.GRU(5, 16, reset_before=True)._specs[0], 10, 2, True)
+    assert not dispatch.units_train(None, lstmkit.RNN(5, 16)._specs[0], 10, 2, True)
     assert not dispatch.units_train(None, lstmkit.LSTM(5, 8)._specs[0], 10, 2, True)   # below units_min_hidden
     torch.set_num_threads(1)
     assert not dispatch.units_train(None, spec(), 10, 2, True)             # one thread

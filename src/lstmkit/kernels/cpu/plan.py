@@ -165,6 +165,13 @@ def make_plan(x: Tensor, m: SeqMasks, reverse: bool) -> Plan:
     return Plan(T, B, reverse, order, inverse, flat_in, flat_out, n_t, last, pad, internal)
 
 
+def plain(plan: Plan) -> bool:
+    """No lengths, resets, recurrent dropout or zoneout: every row runs every step of the same cell."""
+    mi = plan.masks
+    return int(plan.n_t[-1]) == plan.B and mi.reset is None and mi.drop_h is None and mi.zone_h is None and \
+        mi.zone_c is None
+
+
 def np_view(t: Optional[Tensor]) -> Optional[np.ndarray]:
     """A numpy view sharing memory with a CPU tensor (None stays None; bool stays bool)."""
     if t is None:

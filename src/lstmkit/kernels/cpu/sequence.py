@@ -10,6 +10,8 @@ import torch
 from torch import Tensor
 
 from .. import dispatch
+from ..concurrent import side_by_side
+from . import sync
 from .bookkeeping import prepare_hd
 from .gemm import Linear, backproject_all, gemm_grad, project_seq
 from .packed_gemm import pack
@@ -158,3 +160,25 @@ def recurrent_input_all(plan: Plan, h0: Tensor, y: Tensor) -> Tensor:
     if plan.masks.drop_h is not None:
         h_in = h_in * plan.masks.drop_h
     return h_in
+
+
+def units_split(H: int, G: int, half) -> None:
+    """Run ``half(k, lo, hi, cols, flags, me, other)`` for k = 0, 1 on two threads stepping together
+    (:mod:`.sync`), each owning hidden units [lo, hi) (:func:`lstmkit.kernels.dispatch.units_cut`); ``cols``:
+    their rows among the G*H gate rows. An error in one half stops the other's waiting and is raised once
+    both have returned."""
+    cut = dispatch.units_cut(H)
+    flags = np.zeros(sync.FLAGS, np.int64)
+
+    def run(k: int) -> None:
+        lo, hi = (0, cut) if k == 0 else (cut, H)
+        me, other = (sync.FIRST, sync.SECOND) if k == 0 else (sync.SECOND, sync.FIRST)
+        cols = torch.cat([torch.arange(g * H + lo, g * H + hi) for g in range(G)])
+        try:
+            half(k, lo, hi, cols, flags, me, other)
+        except BaseException:
+            sync.abort(flags)                          # the other half stops waiting for this one
+            raise
+    side_by_side(run, 2, together=True)
+    if flags[sync.ABORT]:                              # (an error is raised above; this is a guard)
+        raise RuntimeError("the units-split loop stopped before its end")

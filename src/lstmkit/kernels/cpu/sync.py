@@ -22,7 +22,7 @@ from numba.core.extending import intrinsic
 
 from .jit import jit_inline
 
-__all__ = ["barrier", "load_acquire", "store_release", "FIRST", "SECOND", "ABORT", "FLAGS", "abort", "put_columns"]
+__all__ = ["barrier", "load_acquire", "store_release", "FIRST", "SECOND", "ABORT", "FLAGS", "abort", "put_columns", "gather_units", "scatter_units"]
 
 #: pause-hint rounds before a waiting thread starts yielding its core
 SPINS = 512
@@ -109,3 +109,27 @@ def put_columns(dst, lo, src):
     for b in range(src.shape[0]):
         for j in range(src.shape[1]):
             dst[b, lo + j] = src[b, j]
+
+
+@jit_inline
+def gather_units(row_all, lo, Hs, out):
+    """out (n, G*Hs) = the columns of units [lo, lo + Hs) of each gate of row_all (n, G*H)."""
+    n, GHs = out.shape
+    G = GHs // Hs
+    H = row_all.shape[1] // G
+    for b in range(n):
+        for q in range(G):
+            for j in range(Hs):
+                out[b, q * Hs + j] = row_all[b, q * H + lo + j]
+
+
+@jit_inline
+def scatter_units(src, lo, Hs, row_all):
+    """The inverse of :func:`gather_units`: src (n, G*Hs) into its columns of row_all (n, G*H)."""
+    n, GHs = src.shape
+    G = GHs // Hs
+    H = row_all.shape[1] // G
+    for b in range(n):
+        for q in range(G):
+            for j in range(Hs):
+                row_all[b, q * H + lo + j] = src[b, q * Hs + j]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple, Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -18,11 +19,12 @@ from ....cells.gru import GRUSpec, GRUWeights
 from ... import dispatch
 from . import loop
 from . import cell as K
-from ..plan import Plan, contiguous_zone, make_plan, np_view, weight_view
+from ..plan import Plan, contiguous_zone, make_plan, np_view, plain, weight_view
 from ..gemm import Linear, gemm_grad, project_all
 from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
-                     Runners, scratch, window_inputs, zeros_or_empty)
+                     Runners, scratch, units_split, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
+from ..packed_gemm import pack
 
 
 class CpuGRUSaved(NamedTuple):
@@ -65,7 +67,10 @@ def gru_forward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: boo
         if save:
             xd = input_side(plan, x)
             buf["gates"] = project_all(xd, w.w_ih, w.b_ih)            # (T, B, 3H) W_ih x_t + b_ih
-            runner(B)(spec, w, plan, buf, save)
+            if dispatch.units_train(route, spec, T, B, plain(plan)):
+                _forward_units(w, H, buf)
+            else:
+                runner(B)(spec, w, plan, buf, save)
         else:
             for t0, t1, gates in window_inputs(plan, x, w.w_ih, w.b_ih, 3 * H):
                 runner(int(plan.n_t[t0]))(spec, w, plan.window(t0, t1),
@@ -142,6 +147,38 @@ def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool, lins: tuple) ->
             blend_h_rows(n, v["h_cand"], hp_np, reset_t, v["zone_h"][t], v["y"][t])
 
 
+def _forward_units(w: GRUWeights, H: int, buf: dict) -> None:
+    """A training forward (reset after) with its time loop split by units
+    (:func:`lstmkit.kernels.dispatch.units_train`): each thread its units' columns of W_hh and b_hh, the
+    whole record saved as the other routes save it."""
+    v = {k: np_view(t) for k, t in buf.items() if isinstance(t, Tensor)}
+    B, dt = v["gates"].shape[1], v["gates"].dtype
+
+    def half(k, lo, hi, cols, flags, me, other):
+        wp = pack(weight_view(w.w_hh.detach()[cols].t()))
+        b = None if w.b_hh is None else np_view(w.b_hh.detach()[cols].contiguous())
+        loop.gru_units_train_forward(v["gates"], wp, b, v["h0"], v["y"], v["ah_n"], lo, hi - lo,
+                                     np.empty((B, cols.numel()), dt), np.empty((B, cols.numel()), dt), flags, me,
+                                     other)
+    units_split(H, 3, half)
+
+
+def _backward_units(w: GRUWeights, H: int, sv: CpuGRUSaved, buf: dict) -> None:
+    """The BPTT of :func:`_forward_units`, split the same way: each thread its units' cell backward and their
+    columns of dh_{t-1} (its columns of W_hh, packed)."""
+    v = {k: np_view(t) for k, t in buf.items() if isinstance(t, Tensor)}
+    B, dt = v["d_ax"].shape[1], v["d_ax"].dtype
+
+    def half(k, lo, hi, cols, flags, me, other):
+        Hs, GHs = hi - lo, cols.numel()
+        wp_t = pack(weight_view(w.w_hh.detach()[:, lo:hi]))
+        loop.gru_units_train_backward(np_view(sv.gates), np_view(sv.y), np_view(sv.h0), np_view(sv.ah_n), v["dy"],
+                                      v["dh"], v["d_ax"], v["d_ah"], wp_t, lo, Hs, np.empty((B, GHs), dt),
+                                      np.empty((B, GHs), dt), np.empty((B, GHs), dt), np.empty((B, Hs), dt),
+                                      np.empty((B, Hs), dt), np.empty((B, Hs), dt), flags, me, other)
+    units_split(H, 3, half)
+
+
 def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bool, saved: CpuGRUSaved,
                  dy: Tensor, d_stateT, route=None):
     """Returns (dx (T, B, I), (dh0,), dw :class:`GRUWeights`)."""
@@ -153,8 +190,11 @@ def gru_backward(spec: GRUSpec, w: GRUWeights, x: Tensor, state0, m, reverse: bo
                    d_ax=scratch(plan, "d_ax", (T, B, 3 * H), x),        # dL/d(W_ih x_t + b_ih)
                    d_ah=scratch(plan, "d_ah", (T, B, 3 * H), x),        # dL/d(W_hh-side pre-activations)
                    hd=recurrent_input_all(plan, sv.h0, sv.y).contiguous())   # (T, B, H) h_{t-1} into W_hh
-        run = _backward_fused if dispatch.loop(route, B, H, 3 * H, backward=True) == "fused" else _backward_stepped
-        run(spec, w, plan, sv, buf)
+        if dispatch.units_train(route, spec, T, B, plain(plan)):
+            _backward_units(w, H, sv, buf)
+        else:
+            run = _backward_fused if dispatch.loop(route, B, H, 3 * H, backward=True) == "fused" else _backward_stepped
+            run(spec, w, plan, sv, buf)
         d_ax, d_ah, hd_all = buf["d_ax"], buf["d_ah"], buf["hd"]
         dw_ih, dx = input_grads(plan, d_ax, sv.xd, w.w_ih)
         if spec.reset_before:

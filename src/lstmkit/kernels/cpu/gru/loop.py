@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..packed_gemm import gemm_packed
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
-from ..sync import barrier, put_columns
+from ..sync import barrier, gather_units, put_columns, scatter_units
 from .cell import (gru_bwd_rows, gru_fwd_rows, gru_rb_bwd1_rows, gru_rb_bwd2_rows, gru_rb_gates_rows,
                    gru_rb_out_rows)
 
@@ -92,4 +92,61 @@ def gru_units_loop(gates, wp_hh, b_hh, h_T, y, lo, ah_n, rec, m, flags, me, othe
         if not barrier(flags, me, other, base + 2 + t):
             return False
     put_columns(h_T, lo, y[k - 1, :, lo:lo + Hs])
+    return True
+
+
+@jit
+def gru_units_train_forward(gates, wp, b_hh, h0, y, ah_n, lo, Hs, g, rec, flags, me, other):
+    """One thread's half of a training forward split by units, reset after (torch.nn.GRU's form; the protocol
+    of :func:`lstmkit.kernels.cpu.lstm.loop.lstm_units_train_forward`): units [lo, lo + Hs).
+
+    gates (T, n, 3H): in, W_ih x_t + b_ih; out, r|z|n (this thread's columns). wp, b_hh: packed W_hh^T and
+    b_hh, its units' columns (H -> 3Hs; b_hh may be None). h0 (n, H). y (T, n, H): h_t; ah_n (T, n, H):
+    W_hn h_{t-1} + b_hn, saved for the backward; this thread writes its columns of both. g, rec (n, 3Hs):
+    buffers. One barrier per step. False if the partner failed."""
+    T, n = gates.shape[0], gates.shape[1]
+    for t in range(T):
+        src = h0 if t == 0 else y[t - 1]
+        gemm_packed(n, src, wp, rec.shape[1], rec, b_hh)                                # W_hh h + b_hh, its units
+        gather_units(gates[t], lo, Hs, g)
+        gru_fwd_rows(n, g, rec, src[:, lo:lo + Hs], None, ah_n[t][:, lo:lo + Hs], y[t][:, lo:lo + Hs])
+        scatter_units(g, lo, Hs, gates[t])
+        if not barrier(flags, me, other, t + 1):
+            return False
+    return True
+
+
+@jit
+def gru_units_train_backward(gates, y, h0, ah_n, dy, dh, d_ax, d_ah, wp_t, lo, Hs, g, dxs, dhs, dm, dacc, dh_next,
+                             flags, me, other):
+    """One thread's half of the BPTT of :func:`gru_units_train_forward`, units [lo, lo + Hs).
+
+    gates (T, n, 3H) r|z|n, y (T, n, H), h0 (n, H), ah_n (T, n, H): what the forward saved. dy (T, n, H):
+    dL/dh_t from above. dh (n, H): in dL/dh_T, out dL/dh0 (its columns). d_ax, d_ah (T, n, 3H): out,
+    dL/d(W_ih x_t + b_ih) and dL/d(W_hh h_{t-1} + b_hh), its columns. wp_t: packed W_hh, its units' columns
+    (3H -> Hs). g, dxs, dhs (n, 3Hs), dm, dacc, dh_next (n, Hs): buffers. Per step its units' cell
+    backward, a barrier (count T - t), then its columns of dh_{t-1} = W_hh^T da_t + z_t dh_t."""
+    T, n = gates.shape[0], gates.shape[1]
+    for b in range(n):
+        for j in range(Hs):
+            dh_next[b, j] = dh[b, lo + j]                                               # dL/dh_T
+    for t in range(T - 1, -1, -1):
+        for b in range(n):
+            for j in range(Hs):
+                dm[b, j] = dy[t, b, lo + j] + dh_next[b, j]                            # dL/dh_t
+                dacc[b, j] = 0.0
+        gather_units(gates[t], lo, Hs, g)
+        hp = h0 if t == 0 else y[t - 1]
+        gru_bwd_rows(n, g, ah_n[t][:, lo:lo + Hs], hp[:, lo:lo + Hs], None, dm, dacc, dxs, dhs)
+        scatter_units(dxs, lo, Hs, d_ax[t])
+        scatter_units(dhs, lo, Hs, d_ah[t])
+        if not barrier(flags, me, other, T - t):
+            return False
+        gemm_packed(n, d_ah[t], wp_t, Hs, dh_next, None)                                # W_hh^T da_t, its units
+        for b in range(n):
+            for j in range(Hs):
+                dh_next[b, j] += dacc[b, j]                                             # + z_t dh_t
+    for b in range(n):
+        for j in range(Hs):
+            dh[b, lo + j] = dh_next[b, j]
     return True

@@ -26,13 +26,11 @@ from . import loop
 from . import cell as K
 from ..gemm import Linear, gemm_grad, project_all
 from ..layer_norm import ln_backward_all, ln_forward
-from ..plan import Plan, contiguous_zone, make_plan, np_view, weight_view
+from ..plan import Plan, contiguous_zone, make_plan, np_view, plain, weight_view
 from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
-                     Runners, scratch, window_inputs, zeros_or_empty)
+                     Runners, scratch, units_split, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
-from .. import sync
 from ..packed_gemm import pack
-from ...concurrent import side_by_side
 
 
 class CpuLSTMSaved(NamedTuple):
@@ -105,7 +103,7 @@ def lstm_forward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: 
             gates = _gates(spec, w, bias, a_x)
             c_states = zeros_or_empty(plan, (T, B, H), x)
             c_cand = zeros_or_empty(plan, (T, B, H), x) if zone_c is not None else None
-            if dispatch.units_train(route, spec, T, B, _plain(plan)):
+            if dispatch.units_train(route, spec, T, B, plain(plan)):
                 _forward_units(w, H, dict(buf, gates=gates, c_states=c_states))
             else:
                 runner(B)(spec, w, plan, dict(buf, gates=gates, c_states=c_states, c_cand=c_cand), save)
@@ -190,33 +188,6 @@ def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool, lin_hh: Linear,
             blend_h_rows(n, cand_np, h_prev.numpy(), reset_t, v["zone_h"][t], v["y"][t])
 
 
-def _plain(plan: Plan) -> bool:
-    """No lengths, resets, recurrent dropout or zoneout: every row runs every step of the same cell."""
-    mi = plan.masks
-    return int(plan.n_t[-1]) == plan.B and mi.reset is None and mi.drop_h is None and mi.zone_h is None and \
-        mi.zone_c is None
-
-
-def _split_units(w: LSTMWeights, H: int, half) -> None:
-    """Run ``half(k, lo, hi, cols, flags, me, other)`` for k = 0, 1 on two threads stepping together, each
-    owning hidden units [lo, hi) (``cols``: their rows of the G*H gate rows); an error in one stops both."""
-    cut, G = dispatch.units_cut(H), w.w_hh.shape[0] // H
-    flags = np.zeros(sync.FLAGS, np.int64)
-
-    def run(k: int) -> None:
-        lo, hi = (0, cut) if k == 0 else (cut, H)
-        me, other = (sync.FIRST, sync.SECOND) if k == 0 else (sync.SECOND, sync.FIRST)
-        cols = torch.cat([torch.arange(g * H + lo, g * H + hi) for g in range(G)])
-        try:
-            half(k, lo, hi, cols, flags, me, other)
-        except BaseException:
-            sync.abort(flags)                          # the other half stops waiting for this one
-            raise
-    side_by_side(run, 2, together=True)
-    if flags[sync.ABORT]:                              # (an error is raised above; this is a guard)
-        raise RuntimeError("the units-split loop stopped before its end")
-
-
 def _forward_units(w: LSTMWeights, H: int, buf: dict) -> None:
     """A training forward with its time loop split by units (:func:`lstmkit.kernels.dispatch.units_train`):
     each thread its units' columns of W_hh (packed), the whole record saved as the other routes save it."""
@@ -228,7 +199,7 @@ def _forward_units(w: LSTMWeights, H: int, buf: dict) -> None:
         GHs = cols.numel()
         loop.lstm_units_train_forward(v["gates"], wp, v["h0"], v["c0"], v["y"], v["c_states"], lo, hi - lo,
                                       np.empty((B, GHs), dt), np.empty((B, GHs), dt), flags, me, other)
-    _split_units(w, H, half)
+    units_split(H, w.w_hh.shape[0] // H, half)
 
 
 def _backward_units(w: LSTMWeights, H: int, sv: CpuLSTMSaved, buf: dict) -> None:
@@ -243,7 +214,7 @@ def _backward_units(w: LSTMWeights, H: int, sv: CpuLSTMSaved, buf: dict) -> None
         loop.lstm_units_train_backward(s["gates"], s["c"], s["c0"], v["dy"], v["dh"], v["dc"], v["d_pre"], wp_t, lo,
                                        Hs, np.empty((B, GHs), dt), np.empty((B, GHs), dt), np.empty((B, Hs), dt),
                                        np.empty((B, Hs), dt), np.empty((B, Hs), dt), flags, me, other)
-    _split_units(w, H, half)
+    units_split(H, w.w_hh.shape[0] // H, half)
 
 
 def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: bool, saved: CpuLSTMSaved,
@@ -263,7 +234,7 @@ def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse:
             dw_ch=x.new_zeros(B, spec.num_gates - 1, H) if spec.peephole else None,
             dln_c=x.new_zeros(B, 2, H) if spec.layer_norm else None,
             dln_hh=x.new_zeros(B, GH) if spec.layer_norm else None)
-        if dispatch.units_train(route, spec, T, B, _plain(plan)):
+        if dispatch.units_train(route, spec, T, B, plain(plan)):
             _backward_units(w, H, saved, buf)
         else:
             run = _backward_fused if dispatch.loop(route, B, P, GH, backward=True) == "fused" else _backward_stepped

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..packed_gemm import gemm_packed
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
-from ..sync import barrier, put_columns
+from ..sync import barrier, gather_units, put_columns, scatter_units
 from .cell import lstm_bwd_rows, lstm_fwd_rows
 
 
@@ -117,30 +117,6 @@ def lstm_concat_loop(xw, wp_cat, bias, h0, c0, y, w_ch, xh, pre, zero, cs):
 
 
 @jit
-def _gather_units(row_all, lo, Hs, out):
-    """out (n, G*Hs) = the columns of units [lo, lo + Hs) of each gate of row_all (n, G*H)."""
-    n, GHs = out.shape
-    G = GHs // Hs
-    H = row_all.shape[1] // G
-    for b in range(n):
-        for q in range(G):
-            for j in range(Hs):
-                out[b, q * Hs + j] = row_all[b, q * H + lo + j]
-
-
-@jit
-def _scatter_units(src, lo, Hs, row_all):
-    """The inverse of :func:`_gather_units`: src (n, G*Hs) into its columns of row_all (n, G*H)."""
-    n, GHs = src.shape
-    G = GHs // Hs
-    H = row_all.shape[1] // G
-    for b in range(n):
-        for q in range(G):
-            for j in range(Hs):
-                row_all[b, q * H + lo + j] = src[b, q * Hs + j]
-
-
-@jit
 def lstm_units_train_forward(gates, wp, h0, c0, y, cs, lo, Hs, g, rec, flags, me, other):
     """One thread's half of a training forward split by units (:func:`lstmkit.kernels.dispatch.units_train`):
     this thread owns hidden units [lo, lo + Hs); its partner runs the same call on the others. Every step is
@@ -153,11 +129,11 @@ def lstm_units_train_forward(gates, wp, h0, c0, y, cs, lo, Hs, g, rec, flags, me
     T, n = gates.shape[0], gates.shape[1]
     for t in range(T):
         gemm_packed(n, h0 if t == 0 else y[t - 1], wp, rec.shape[1], rec, None)         # W_hh h_{t-1}, its units
-        _gather_units(gates[t], lo, Hs, g)
+        gather_units(gates[t], lo, Hs, g)
         cp = c0 if t == 0 else cs[t - 1]
         lstm_fwd_rows(n, g, rec, None, None, None, None, 0.0, cp[:, lo:lo + Hs], None, None, None,
                       cs[t][:, lo:lo + Hs], y[t][:, lo:lo + Hs])
-        _scatter_units(g, lo, Hs, gates[t])                                             # its gates, activated
+        scatter_units(g, lo, Hs, gates[t])                                             # its gates, activated
         if not barrier(flags, me, other, t + 1):
             return False
     return True
@@ -182,11 +158,11 @@ def lstm_units_train_backward(gates, cs, c0, dy, dh, dc, d_pre, wp_t, lo, Hs, g,
         for b in range(n):
             for j in range(Hs):
                 dm[b, j] = dy[t, b, lo + j] + dh_next[b, j]                            # dL/dh_t
-        _gather_units(gates[t], lo, Hs, g)
+        gather_units(gates[t], lo, Hs, g)
         cp = c0 if t == 0 else cs[t - 1]
         lstm_bwd_rows(n, g, cp[:, lo:lo + Hs], None, cs[t][:, lo:lo + Hs], None, dm, dcs, None, None, None, 0.0,
                       None, None, dp, None, None, None, None)
-        _scatter_units(dp, lo, Hs, d_pre[t])
+        scatter_units(dp, lo, Hs, d_pre[t])
         if not barrier(flags, me, other, T - t):
             return False
         gemm_packed(n, d_pre[t], wp_t, Hs, dh_next, None)                               # dh_{t-1} = W_hh^T da_t
