@@ -79,16 +79,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--name", default="units-and-steps")
+    ap.add_argument("--only", choices=("one_step", "training"), help="run one part")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out: dict = {"threads": args.threads, "one_step": [], "training": []}
-    for cell in ("LSTM", "GRU"):
+    for cell in ("LSTM", "GRU") if args.only != "training" else ():
         for B, H in STEP_SIZES:
             t = one_step(cell, B, H, args.repeats)
             out["one_step"].append({"cell": cell, "B": B, "H": H, "ms": {k: v * 1e3 for k, v in t.items()}})
             print(f"one step   {cell} H={H} B={B}: " + " | ".join(f"{k} {v * 1e3:.3f} ms" for k, v in t.items()),
                   flush=True)
-    for size in TRAIN_SIZES:
+    for size in TRAIN_SIZES if args.only != "one_step" else ():
         t = training(size, max(3, args.repeats // 3))
         out["training"].append({"size": list(size), "ms": {k: v * 1e3 for k, v in t.items()}})
         print(f"train      LSTM {size}: " + " | ".join(f"{k} {v * 1e3:.1f} ms" for k, v in t.items()), flush=True)

@@ -14,6 +14,9 @@ steps (:func:`lstmkit.kernels.dispatch.window_steps`):
   allows, so the halves of a batch and the two directions need no joining copy; the final states are
   written in place too.
 
+A call of one step (generation, streaming: :func:`lstmkit.kernels.dispatch.one_step`) prepares nothing:
+each layer-direction's single step runs on the weights as they are (:func:`_one_step`).
+
 Two variants of a part, each decided in :mod:`lstmkit.kernels.dispatch` and named by ``explain``:
 
 * a narrow-input LSTM part computes the projection inside each step instead, one GEMM of

@@ -1,4 +1,6 @@
-"""Two compiled loops in step: a barrier between two threads for the units-split route.
+"""Two compiled loops in step: a barrier between two threads for the units-split routes (inference:
+:mod:`lstmkit.kernels.cpu.lean`; training: the LSTM and GRU drivers), and the copies of one thread's units
+between its own buffers and whole rows (:func:`put_columns`, :func:`units_columns`).
 
 The units-split route (:mod:`lstmkit.kernels.cpu.lean`) runs one time loop on two threads, each owning half
 of the hidden units: at every step each computes its units from the whole h_{t-1}, and neither may start
@@ -22,7 +24,7 @@ from numba.core.extending import intrinsic
 
 from .jit import jit_inline
 
-__all__ = ["barrier", "load_acquire", "store_release", "FIRST", "SECOND", "ABORT", "FLAGS", "abort", "put_columns", "gather_units", "scatter_units"]
+__all__ = ["barrier", "load_acquire", "store_release", "FIRST", "SECOND", "ABORT", "FLAGS", "abort", "put_columns", "units_columns"]
 
 #: pause-hint rounds before a waiting thread starts yielding its core
 SPINS = 512
@@ -112,24 +114,17 @@ def put_columns(dst, lo, src):
 
 
 @jit_inline
-def gather_units(row_all, lo, Hs, out):
-    """out (n, G*Hs) = the columns of units [lo, lo + Hs) of each gate of row_all (n, G*H)."""
-    n, GHs = out.shape
+def units_columns(units, lo, Hs, rows, into_rows):
+    """Copy between one thread's units, units (n, G*Hs), and their columns of whole gate rows, rows (n, G*H):
+    gate q's units [lo, lo + Hs) are rows[:, q*H + lo : q*H + lo + Hs]. ``into_rows``: units -> rows, else
+    rows -> units."""
+    n, GHs = units.shape
     G = GHs // Hs
-    H = row_all.shape[1] // G
+    H = rows.shape[1] // G
     for b in range(n):
         for q in range(G):
             for j in range(Hs):
-                out[b, q * Hs + j] = row_all[b, q * H + lo + j]
-
-
-@jit_inline
-def scatter_units(src, lo, Hs, row_all):
-    """The inverse of :func:`gather_units`: src (n, G*Hs) into its columns of row_all (n, G*H)."""
-    n, GHs = src.shape
-    G = GHs // Hs
-    H = row_all.shape[1] // G
-    for b in range(n):
-        for q in range(G):
-            for j in range(Hs):
-                row_all[b, q * H + lo + j] = src[b, q * Hs + j]
+                if into_rows:
+                    rows[b, q * H + lo + j] = units[b, q * Hs + j]
+                else:
+                    units[b, q * Hs + j] = rows[b, q * H + lo + j]

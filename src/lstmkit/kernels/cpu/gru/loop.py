@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..packed_gemm import gemm_packed
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
-from ..sync import barrier, gather_units, put_columns, scatter_units
+from ..sync import barrier, put_columns, units_columns
 from .cell import (gru_bwd_rows, gru_fwd_rows, gru_rb_bwd1_rows, gru_rb_bwd2_rows, gru_rb_gates_rows,
                    gru_rb_out_rows)
 
@@ -108,9 +108,9 @@ def gru_units_train_forward(gates, wp, b_hh, h0, y, ah_n, lo, Hs, g, rec, flags,
     for t in range(T):
         src = h0 if t == 0 else y[t - 1]
         gemm_packed(n, src, wp, rec.shape[1], rec, b_hh)                                # W_hh h + b_hh, its units
-        gather_units(gates[t], lo, Hs, g)
+        units_columns(g, lo, Hs, gates[t], False)
         gru_fwd_rows(n, g, rec, src[:, lo:lo + Hs], None, ah_n[t][:, lo:lo + Hs], y[t][:, lo:lo + Hs])
-        scatter_units(g, lo, Hs, gates[t])
+        units_columns(g, lo, Hs, gates[t], True)
         if not barrier(flags, me, other, t + 1):
             return False
     return True
@@ -135,11 +135,11 @@ def gru_units_train_backward(gates, y, h0, ah_n, dy, dh, d_ax, d_ah, wp_t, lo, H
             for j in range(Hs):
                 dm[b, j] = dy[t, b, lo + j] + dh_next[b, j]                            # dL/dh_t
                 dacc[b, j] = 0.0
-        gather_units(gates[t], lo, Hs, g)
+        units_columns(g, lo, Hs, gates[t], False)
         hp = h0 if t == 0 else y[t - 1]
         gru_bwd_rows(n, g, ah_n[t][:, lo:lo + Hs], hp[:, lo:lo + Hs], None, dm, dacc, dxs, dhs)
-        scatter_units(dxs, lo, Hs, d_ax[t])
-        scatter_units(dhs, lo, Hs, d_ah[t])
+        units_columns(dxs, lo, Hs, d_ax[t], True)
+        units_columns(dhs, lo, Hs, d_ah[t], True)
         if not barrier(flags, me, other, T - t):
             return False
         gemm_packed(n, d_ah[t], wp_t, Hs, dh_next, None)                                # W_hh^T da_t, its units

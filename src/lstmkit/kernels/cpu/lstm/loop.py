@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..packed_gemm import gemm_packed
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
-from ..sync import barrier, gather_units, put_columns, scatter_units
+from ..sync import barrier, put_columns, units_columns
 from .cell import lstm_bwd_rows, lstm_fwd_rows
 
 
@@ -129,11 +129,11 @@ def lstm_units_train_forward(gates, wp, h0, c0, y, cs, lo, Hs, g, rec, flags, me
     T, n = gates.shape[0], gates.shape[1]
     for t in range(T):
         gemm_packed(n, h0 if t == 0 else y[t - 1], wp, rec.shape[1], rec, None)         # W_hh h_{t-1}, its units
-        gather_units(gates[t], lo, Hs, g)
+        units_columns(g, lo, Hs, gates[t], False)
         cp = c0 if t == 0 else cs[t - 1]
         lstm_fwd_rows(n, g, rec, None, None, None, None, 0.0, cp[:, lo:lo + Hs], None, None, None,
                       cs[t][:, lo:lo + Hs], y[t][:, lo:lo + Hs])
-        scatter_units(g, lo, Hs, gates[t])                                             # its gates, activated
+        units_columns(g, lo, Hs, gates[t], True)                                        # its gates, activated
         if not barrier(flags, me, other, t + 1):
             return False
     return True
@@ -158,11 +158,11 @@ def lstm_units_train_backward(gates, cs, c0, dy, dh, dc, d_pre, wp_t, lo, Hs, g,
         for b in range(n):
             for j in range(Hs):
                 dm[b, j] = dy[t, b, lo + j] + dh_next[b, j]                            # dL/dh_t
-        gather_units(gates[t], lo, Hs, g)
+        units_columns(g, lo, Hs, gates[t], False)
         cp = c0 if t == 0 else cs[t - 1]
         lstm_bwd_rows(n, g, cp[:, lo:lo + Hs], None, cs[t][:, lo:lo + Hs], None, dm, dcs, None, None, None, 0.0,
                       None, None, dp, None, None, None, None)
-        scatter_units(dp, lo, Hs, d_pre[t])
+        units_columns(dp, lo, Hs, d_pre[t], True)
         if not barrier(flags, me, other, T - t):
             return False
         gemm_packed(n, d_pre[t], wp_t, Hs, dh_next, None)                               # dh_{t-1} = W_hh^T da_t
