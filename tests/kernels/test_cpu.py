@@ -309,6 +309,7 @@ def _all_grads(layer, x, hx):
 
 
 UNITS_TRAIN = [(lstmkit.LSTM, {}), (lstmkit.LSTM, dict(cifg=True)), (lstmkit.LSTM, dict(bias=False)),
+               (lstmkit.LSTM, dict(peephole=True)), (lstmkit.LSTM, dict(peephole=True, cifg=True)),
                (lstmkit.LSTM, dict(num_layers=2)), (lstmkit.GRU, {}), (lstmkit.GRU, dict(bias=False)),
                (lstmkit.GRU, dict(num_layers=2))]
 
@@ -345,7 +346,8 @@ def test_units_split_training_decisions(monkeypatch, two_threads):
     assert dispatch.units_train("fused", spec(cifg=True), 10, 2, True)
     assert not dispatch.units_train(None, spec(), 10, 2, False)            # lengths, resets, dropout, zoneout
     assert not dispatch.units_train("stepped", spec(), 10, 2, True)        # the user asked for the stepped loop
-    for o in (dict(proj_size=4), dict(peephole=True), dict(layer_norm=True)):
+    assert dispatch.units_train(None, spec(peephole=True), 10, 2, True)
+    for o in (dict(proj_size=4), dict(layer_norm=True)):
         assert not dispatch.units_train(None, spec(**o), 10, 2, True)
     assert dispatch.units_train(None, lstmkit.GRU(5, 16)._specs[0], 10, 2, True)
     assert not dispatch.units_train(None, lstmkit.GRU(5, 16, reset_before=True)._specs[0], 10, 2, True)
@@ -377,10 +379,10 @@ def test_units_split_training_error_in_one_half_stops_both(monkeypatch, two_thre
     x = torch.randn(20, 2, 5, requires_grad=True)
     real = loop.lstm_units_train_forward
 
-    def failing(gates, wp, h0, c0, y, cs, lo, *rest):
+    def failing(gates, wp, w_ch, h0, c0, y, cs, lo, *rest):
         if lo > 0:
             raise MemoryError("half 1 failed")
-        return real(gates, wp, h0, c0, y, cs, lo, *rest)
+        return real(gates, wp, w_ch, h0, c0, y, cs, lo, *rest)
     monkeypatch.setattr(driver.loop, "lstm_units_train_forward", failing)
     with pytest.raises(MemoryError, match="half 1 failed"):
         layer(x)

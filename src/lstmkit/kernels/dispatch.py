@@ -529,14 +529,15 @@ def units_train(route, spec, steps: int, rows: int, plain: bool, threads: Option
     time loop on two threads owning half of the hidden units each
     (:func:`lstmkit.kernels.cpu.lstm.loop.lstm_units_train_forward` / ``..._backward``, the GRU's alike):
     a part with two threads or more (run whole: too few rows to halve the batch, or W_hh too large to read
-    twice per step), the LSTM without projection, peepholes or layer norm or the GRU in torch.nn's form
+    twice per step), the LSTM without projection or layer norm (peepholes, cifg allowed) or the GRU in
+    torch.nn's form
     (reset after), ``plain`` (no lengths, resets, recurrent dropout or zoneout), from
     :attr:`Tuning.units_min_hidden` units, in calls of :func:`worth_it`. The
     forward meets at a barrier once per step (h_t whole), the backward once per step (the step's
     dL/d(pre-activations) whole before each thread's columns of dh_{t-1}). ``threads``: the part's threads
     (default: the calling thread's, :func:`current_threads`)."""
     threads = current_threads() if threads is None else threads
-    form = spec.family == "lstm" and not (spec.proj_size > 0 or spec.peephole or spec.layer_norm) or \
+    form = spec.family == "lstm" and not (spec.proj_size > 0 or spec.layer_norm) or \
         spec.family == "gru" and not spec.reset_before
     if route == "stepped" or not plain or not form or not threads_enabled() or threads < 2:
         return False

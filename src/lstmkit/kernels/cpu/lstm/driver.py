@@ -197,8 +197,8 @@ def _forward_units(w: LSTMWeights, H: int, buf: dict) -> None:
     def half(k, lo, hi, cols, flags, me, other):
         wp = pack(weight_view(w.w_hh.detach()[cols].t()))
         GHs = cols.numel()
-        loop.lstm_units_train_forward(v["gates"], wp, v["h0"], v["c0"], v["y"], v["c_states"], lo, hi - lo,
-                                      np.empty((B, GHs), dt), np.empty((B, GHs), dt), flags, me, other)
+        loop.lstm_units_train_forward(v["gates"], wp, _peepholes(w, lo, hi), v["h0"], v["c0"], v["y"], v["c_states"],
+                                      lo, hi - lo, np.empty((B, GHs), dt), np.empty((B, GHs), dt), flags, me, other)
     units_split(H, w.w_hh.shape[0] // H, half)
 
 
@@ -211,10 +211,20 @@ def _backward_units(w: LSTMWeights, H: int, sv: CpuLSTMSaved, buf: dict) -> None
     def half(k, lo, hi, cols, flags, me, other):
         Hs, GHs = hi - lo, cols.numel()
         wp_t = pack(weight_view(w.w_hh.detach()[:, lo:hi]))
-        loop.lstm_units_train_backward(s["gates"], s["c"], s["c0"], v["dy"], v["dh"], v["dc"], v["d_pre"], wp_t, lo,
-                                       Hs, np.empty((B, GHs), dt), np.empty((B, GHs), dt), np.empty((B, Hs), dt),
-                                       np.empty((B, Hs), dt), np.empty((B, Hs), dt), flags, me, other)
+        w_ch = _peepholes(w, lo, hi)
+        dw_ch = None if w_ch is None else np.zeros((B, w_ch.shape[0], Hs), dt)
+        done = loop.lstm_units_train_backward(s["gates"], s["c"], s["c0"], v["dy"], v["dh"], v["dc"], v["d_pre"],
+                                              wp_t, w_ch, dw_ch, lo, Hs, np.empty((B, GHs), dt),
+                                              np.empty((B, GHs), dt), np.empty((B, Hs), dt), np.empty((B, Hs), dt),
+                                              np.empty((B, Hs), dt), flags, me, other)
+        if done and dw_ch is not None:
+            v["dw_ch"][:, :, lo:hi] = dw_ch                    # its units' peephole gradients, per row
     units_split(H, w.w_hh.shape[0] // H, half)
+
+
+def _peepholes(w: LSTMWeights, lo: int, hi: int) -> Optional[np.ndarray]:
+    """The peephole weights of units [lo, hi), (G-1, hi - lo) contiguous, or None without peepholes."""
+    return None if w.w_ch is None else np.ascontiguousarray(weight_view(w.w_ch)[:, lo:hi])
 
 
 def lstm_backward(spec: LSTMSpec, w: LSTMWeights, x: Tensor, state0, m, reverse: bool, saved: CpuLSTMSaved,

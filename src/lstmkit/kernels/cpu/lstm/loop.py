@@ -117,13 +117,14 @@ def lstm_concat_loop(xw, wp_cat, bias, h0, c0, y, w_ch, xh, pre, zero, cs):
 
 
 @jit
-def lstm_units_train_forward(gates, wp, h0, c0, y, cs, lo, Hs, g, rec, flags, me, other):
+def lstm_units_train_forward(gates, wp, w_ch, h0, c0, y, cs, lo, Hs, g, rec, flags, me, other):
     """One thread's half of a training forward split by units (:func:`lstmkit.kernels.dispatch.units_train`):
     this thread owns hidden units [lo, lo + Hs); its partner runs the same call on the others. Every step is
     saved in the whole-layer layout the backward reads.
 
     gates (T, n, G*H): in, W_ih x_t + b; out, the activated gates (this thread's columns). wp: packed
-    W_hh^T, its units' columns (H -> G*Hs). h0 (n, H), c0 (n, H): the initial states. y (T, n, H), cs (T,
+    W_hh^T, its units' columns (H -> G*Hs). w_ch (G-1, Hs) or None: its units' peepholes. h0 (n, H), c0 (n,
+    H): the initial states. y (T, n, H), cs (T,
     n, H): h_t and c_t, this thread writing its units' columns. g, rec (n, G*Hs): buffers. One barrier per
     step (count t + 1): h_t whole before either thread's next recurrent GEMM. False if the partner failed."""
     T, n = gates.shape[0], gates.shape[1]
@@ -131,7 +132,7 @@ def lstm_units_train_forward(gates, wp, h0, c0, y, cs, lo, Hs, g, rec, flags, me
         gemm_packed(n, h0 if t == 0 else y[t - 1], wp, rec.shape[1], rec, None)         # W_hh h_{t-1}, its units
         units_columns(g, lo, Hs, gates[t], False)
         cp = c0 if t == 0 else cs[t - 1]
-        lstm_fwd_rows(n, g, rec, None, None, None, None, 0.0, cp[:, lo:lo + Hs], None, None, None,
+        lstm_fwd_rows(n, g, rec, None, w_ch, None, None, 0.0, cp[:, lo:lo + Hs], None, None, None,
                       cs[t][:, lo:lo + Hs], y[t][:, lo:lo + Hs])
         units_columns(g, lo, Hs, gates[t], True)                                        # its gates, activated
         if not barrier(flags, me, other, t + 1):
@@ -140,14 +141,15 @@ def lstm_units_train_forward(gates, wp, h0, c0, y, cs, lo, Hs, g, rec, flags, me
 
 
 @jit
-def lstm_units_train_backward(gates, cs, c0, dy, dh, dc, d_pre, wp_t, lo, Hs, g, dp, dm, dcs, dh_next, flags, me,
-                              other):
+def lstm_units_train_backward(gates, cs, c0, dy, dh, dc, d_pre, wp_t, w_ch, dw_ch, lo, Hs, g, dp, dm, dcs, dh_next,
+                              flags, me, other):
     """One thread's half of the BPTT of :func:`lstm_units_train_forward`, units [lo, lo + Hs).
 
     gates (T, n, G*H) activated, cs (T, n, H), c0 (n, H): what the forward saved. dy (T, n, H): dL/dh_t
     from above. dh, dc (n, H): in, dL/dh_T and dL/dc_T; out, dL/dh0 and dL/dc0 (this thread's columns).
     d_pre (T, n, G*H): out, dL/d(gate pre-activations), its columns. wp_t: packed W_hh, its units' columns
-    (G*H -> Hs). g, dp (n, G*Hs), dm, dcs, dh_next (n, Hs): buffers. Per step: its units' cell backward,
+    (G*H -> Hs). w_ch (G-1, Hs) or None: its units' peepholes; dw_ch (n, G-1, Hs) or None: their gradient,
+    accumulated per row. g, dp (n, G*Hs), dm, dcs, dh_next (n, Hs): buffers. Per step: its units' cell backward,
     a barrier (count T - t: the step's d_pre whole), then dh_{t-1} of its units from all of d_pre_t."""
     T, n = gates.shape[0], gates.shape[1]
     for b in range(n):
@@ -160,8 +162,8 @@ def lstm_units_train_backward(gates, cs, c0, dy, dh, dc, d_pre, wp_t, lo, Hs, g,
                 dm[b, j] = dy[t, b, lo + j] + dh_next[b, j]                            # dL/dh_t
         units_columns(g, lo, Hs, gates[t], False)
         cp = c0 if t == 0 else cs[t - 1]
-        lstm_bwd_rows(n, g, cp[:, lo:lo + Hs], None, cs[t][:, lo:lo + Hs], None, dm, dcs, None, None, None, 0.0,
-                      None, None, dp, None, None, None, None)
+        lstm_bwd_rows(n, g, cp[:, lo:lo + Hs], None, cs[t][:, lo:lo + Hs], None, dm, dcs, w_ch, None, None, 0.0,
+                      None, None, dp, None, dw_ch, None, None)
         units_columns(dp, lo, Hs, d_pre[t], True)
         if not barrier(flags, me, other, T - t):
             return False
