@@ -514,14 +514,11 @@ def units(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) 
     from :attr:`Tuning.units_min_hidden` units, in calls with work enough to share (:func:`worth_it`). Each thread reads half of W_hh per step and the two meet
     at a barrier per step. The LSTM without projection (a projection needs all of h~ before any of h) and
     the GRU in torch.nn's form (reset before, W_hn (r * h) needs all of r * h)."""
-    if getattr(spec, "layer_norm", False) or not (
-            spec.family == "lstm" and spec.proj_size == 0 or spec.family == "gru" and not spec.reset_before):
+    if not _units_cell(spec):
         return False
     if getattr(kernel_, "route", None) == "stepped" or not getattr(kernel_, "side_by_side", False):
         return False
-    if not worth_it(spec, steps, rows) or sides(kernel_, spec, steps, rows, itemsize, directions) != "whole":
-        return False                      # (a short call, e.g. one step of generation: the hand-over costs more)
-    return spec.hidden_size >= tuning().units_min_hidden
+    return worth_it(spec, steps, rows) and sides(kernel_, spec, steps, rows, itemsize, directions) == "whole"
 
 
 def units_train(route, spec, steps: int, rows: int, plain: bool, threads: Optional[int] = None) -> bool:
@@ -537,11 +534,18 @@ def units_train(route, spec, steps: int, rows: int, plain: bool, threads: Option
     dL/d(pre-activations) whole before each thread's columns of dh_{t-1}). ``threads``: the part's threads
     (default: the calling thread's, :func:`current_threads`)."""
     threads = current_threads() if threads is None else threads
-    form = spec.family == "lstm" and not (spec.proj_size > 0 or spec.layer_norm) or \
-        spec.family == "gru" and not spec.reset_before
-    if route == "stepped" or not plain or not form or not threads_enabled() or threads < 2:
+    if route == "stepped" or not plain or not _units_cell(spec) or threads < 2:
         return False
-    return spec.hidden_size >= tuning().units_min_hidden and worth_it(spec, steps, rows)
+    return worth_it(spec, steps, rows)
+
+
+def _units_cell(spec) -> bool:
+    """A cell whose step splits by hidden units (:func:`units`, :func:`units_train`), from
+    :attr:`Tuning.units_min_hidden` units: the LSTM without projection or layer norm (a projection needs all
+    of h~ before any of h; layer norm all of a row) and the GRU in torch.nn's form (reset before, W_hn (r * h)
+    needs all of r * h)."""
+    form = spec.family == "lstm" and spec.proj_size == 0 or spec.family == "gru" and not spec.reset_before
+    return form and not getattr(spec, "layer_norm", False) and spec.hidden_size >= tuning().units_min_hidden
 
 
 def units_cut(hidden: int) -> int:
@@ -571,8 +575,8 @@ def lean(kernel_, spec, steps: int, rows: int, itemsize: int, directions: int) -
     takes it with every cell form (:func:`one_step`)."""
     if getattr(kernel_, "name", None) not in ("cpu", "cpu-fused"):
         return f"the {getattr(kernel_, 'name', kernel_)} kernel runs it"
-    if steps == 1:
-        return None                       # one step (generation, streaming): every cell form (:func:`one_step`)
+    if one_step(steps):
+        return None                       # one step (generation, streaming): every cell form
     if getattr(spec, "layer_norm", False):
         return "layer norm runs on the general route"
     if units(kernel_, spec, steps, rows, itemsize, directions):

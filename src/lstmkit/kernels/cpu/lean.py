@@ -51,12 +51,11 @@ from .. import dispatch
 from ..concurrent import halves, side_by_side
 from .gemm import Linear
 from .gru.loop import gru_forward_loop, gru_units_loop
-from . import sync
 from .lstm.loop import lstm_concat_loop, lstm_forward_loop, lstm_units_loop
 from .plan import weight_view
 from .prepared import fingerprint, limit_bytes, reusing, source
 from .rnn.loop import rnn_forward_loop
-from .sequence import packed
+from .sequence import packed, step_together, unit_rows
 
 __all__ = ["run_stack", "clear_programs"]
 
@@ -241,7 +240,7 @@ class _UnitsPart(_Windows):
         self.halves = []
         with reusing(False):                  # these weights are this program's own: nothing to share
             for lo, hi in ((0, cut), (cut, H)):
-                cols = torch.cat([torch.arange(g * H + lo, g * H + hi) for g in range(G)])
+                cols = unit_rows(H, G, lo, hi)
                 w_ch = None if not lstm or w.w_ch is None else np.ascontiguousarray(weight_view(w.w_ch)[:, lo:hi])
                 Hs = hi - lo
                 self.halves.append(dict(
@@ -250,27 +249,15 @@ class _UnitsPart(_Windows):
                     wp=packed(w.w_hh.detach()[cols].t()), w_ch=w_ch, rec=np.empty((n, G * Hs), dt),
                     b_h=None if b_h is None else b_h.detach()[cols].contiguous().numpy(), m=np.empty((n, Hs), dt),
                     state=np.empty((S, n, Hs), dt) if lstm else np.empty((1, n, Hs), dt)))  # c_t / W_hn h + b_hn
-        self.flags = np.zeros(sync.FLAGS, np.int64)
 
     def __call__(self, x: Tensor, h0: np.ndarray, c0: Optional[np.ndarray], y: np.ndarray, h_T: np.ndarray,
                  c_T: Optional[np.ndarray]) -> None:
-        self.flags[:] = 0
+        step_together(lambda k, flags, me, other: self._half(k, flags, me, other, x, h0, c0, y, h_T, c_T))
 
-        def half(k: int) -> None:
-            try:
-                self._half(k, x, h0, c0, y, h_T, c_T)
-            except BaseException:
-                sync.abort(self.flags)                 # the other half stops waiting for this one
-                raise
-        side_by_side(half, 2, together=True)
-        if self.flags[sync.ABORT]:                     # (an error is raised above; this is a guard)
-            raise RuntimeError("the units-split loop stopped before its end")
-
-    def _half(self, k: int, x: Tensor, h0, c0, y, h_T, c_T) -> None:
+    def _half(self, k: int, flags, me: int, other: int, x: Tensor, h0, c0, y, h_T, c_T) -> None:
         n = self.n
         p = self.halves[k]
         lo, hi = p["lo"], p["hi"]
-        me, other = (sync.FIRST, sync.SECOND) if k == 0 else (sync.SECOND, sync.FIRST)
         h_T[:, lo:hi] = h0[:, lo:hi]
         if self.lstm:
             c_own = c_T[:, lo:hi]
@@ -282,10 +269,10 @@ class _UnitsPart(_Windows):
             yk = self._outputs(y, s0, s1)
             if self.lstm:
                 done = lstm_units_loop(g, p["wp"], p["w_ch"], h_T, c_own, yk, lo, p["state"], p["rec"], p["m"],
-                                       self.flags, me, other, base)
+                                       flags, me, other, base)
             else:
                 done = gru_units_loop(g, p["wp"], p["b_h"], h_T, yk, lo, p["state"], p["rec"], p["m"],
-                                      self.flags, me, other, base)
+                                      flags, me, other, base)
             if not done:
                 return                                 # the other half failed: its error is raised
             base += kk + 1

@@ -162,23 +162,35 @@ def recurrent_input_all(plan: Plan, h0: Tensor, y: Tensor) -> Tensor:
     return h_in
 
 
-def units_split(H: int, G: int, half) -> None:
-    """Run ``half(k, lo, hi, cols, flags, me, other)`` for k = 0, 1 on two threads stepping together
-    (:mod:`.sync`), each owning hidden units [lo, hi) (:func:`lstmkit.kernels.dispatch.units_cut`); ``cols``:
-    their rows among the G*H gate rows. An error in one half stops the other's waiting and is raised once
-    both have returned."""
-    cut = dispatch.units_cut(H)
+def unit_rows(H: int, G: int, lo: int, hi: int) -> Tensor:
+    """The rows of hidden units [lo, hi) among the G*H gate rows (each gate's H rows in turn)."""
+    return torch.cat([torch.arange(g * H + lo, g * H + hi) for g in range(G)])
+
+
+def step_together(half) -> None:
+    """Run ``half(k, flags, me, other)`` for k = 0, 1 on two threads stepping together through
+    :func:`~.sync.barrier` on ``flags`` (``me``, ``other``: the two threads' entries). An error in one half
+    stops the other's waiting and is raised once both have returned."""
     flags = np.zeros(sync.FLAGS, np.int64)
 
     def run(k: int) -> None:
-        lo, hi = (0, cut) if k == 0 else (cut, H)
         me, other = (sync.FIRST, sync.SECOND) if k == 0 else (sync.SECOND, sync.FIRST)
-        cols = torch.cat([torch.arange(g * H + lo, g * H + hi) for g in range(G)])
         try:
-            half(k, lo, hi, cols, flags, me, other)
+            half(k, flags, me, other)
         except BaseException:
             sync.abort(flags)                          # the other half stops waiting for this one
             raise
     side_by_side(run, 2, together=True)
     if flags[sync.ABORT]:                              # (an error is raised above; this is a guard)
         raise RuntimeError("the units-split loop stopped before its end")
+
+
+def units_split(H: int, G: int, half) -> None:
+    """:func:`step_together` for a layer's H hidden units cut in two (:func:`lstmkit.kernels.dispatch.units_cut`):
+    ``half(k, lo, hi, cols, flags, me, other)`` owns units [lo, hi), ``cols`` their gate rows (:func:`unit_rows`)."""
+    cut = dispatch.units_cut(H)
+
+    def run(k: int, flags, me, other) -> None:
+        lo, hi = (0, cut) if k == 0 else (cut, H)
+        half(k, lo, hi, unit_rows(H, G, lo, hi), flags, me, other)
+    step_together(run)

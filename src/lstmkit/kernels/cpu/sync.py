@@ -107,10 +107,9 @@ def barrier(flags, me, other, k):
 
 @jit_inline
 def put_columns(dst, lo, src):
-    """dst[:, lo:lo + m] = src (n, m): one thread's units into whole rows (the units split)."""
-    for b in range(src.shape[0]):
-        for j in range(src.shape[1]):
-            dst[b, lo + j] = src[b, j]
+    """dst[:, lo:lo + m] = src (n, m): one thread's units into whole rows (the units split; one gate of
+    :func:`units_columns`)."""
+    units_columns(src, lo, src.shape[1], dst, True)
 
 
 @jit_inline
