@@ -24,7 +24,8 @@ from numba.core.extending import intrinsic
 
 from .jit import jit_inline
 
-__all__ = ["barrier", "load_acquire", "store_release", "FIRST", "SECOND", "ABORT", "FLAGS", "abort", "put_columns", "units_columns"]
+__all__ = ["barrier", "load_acquire", "store_release", "FIRST", "SECOND", "ABORT", "FLAGS", "abort", "put_columns",
+           "units_columns"]
 
 #: pause-hint rounds before a waiting thread starts yielding its core
 SPINS = 512
