@@ -350,7 +350,7 @@ def test_one_step_equals_the_reference_kernel(cls, opts, calls, builds):
 @pytest.mark.parametrize("cls", [lstmkit.LSTM, lstmkit.GRU, lstmkit.RNN])
 def test_one_step_float64_equals_torch_nn_and_follows_weight_writes(cls, calls, builds):
     """float64 against torch.nn's module; weights changed through .data and numpy between calls (no
-    version bump) show at once: nothing is kept."""
+    version bump) show at once: no value is kept (only views of the weights' memory)."""
     torch.manual_seed(3)
     ref = getattr(torch.nn, cls.__name__)(6, 10, num_layers=2, bidirectional=True).double().eval()
     layer = cls.from_torch(ref).eval()
@@ -369,6 +369,50 @@ def test_one_step_float64_equals_torch_nn_and_follows_weight_writes(cls, calls, 
         for a, b in zip(st, _states(want_st)):
             torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
     assert len(calls) == 3 and builds == []
+
+
+def test_kept_weight_views_follow_the_parameters():
+    """The one-step route keeps each parameter's numpy view (plan.kept_weight_view): rebuilt when the
+    parameter moves (``.data =`` new memory, ``.double()``, a new Parameter), never kept for a non-contiguous
+    weight, and gone with its parameter."""
+    import gc
+    from lstmkit.kernels.cpu import plan
+    torch.manual_seed(4)
+    ref = torch.nn.LSTM(5, 8).eval()
+    layer = lstmkit.LSTM.from_torch(ref).eval()
+    x = torch.randn(1, 3, 5)
+
+    def check(dtype=torch.float32):
+        out, st = _run(layer, x.to(dtype))
+        with torch.no_grad():
+            want, want_st = ref(x.to(dtype))
+        tol = 1e-6 if dtype == torch.float32 else 1e-12
+        torch.testing.assert_close(out, want, atol=tol, rtol=0)
+        for a, b in zip(st, _states(want_st)):
+            torch.testing.assert_close(a, b, atol=tol, rtol=0)
+
+    check()
+    assert id(layer.weight_hh_l0) in plan._VIEWS
+    for fresh in (torch.randn(32, 8), torch.randn(8, 32).t()):          # new memory; then not contiguous
+        with torch.no_grad():
+            ref.weight_hh_l0.data = fresh.clone()
+            layer.weight_hh_l0.data = fresh
+        check()
+        assert (id(layer.weight_hh_l0) in plan._VIEWS) == fresh.is_contiguous()
+    with torch.no_grad():                                                # in place: shows through the view
+        ref.weight_ih_l0.mul_(-1)
+        layer.weight_ih_l0.mul_(-1)
+    check()
+    ref.double()
+    layer.double()
+    check(torch.float64)
+    ref.bias_ih_l0 = torch.nn.Parameter(torch.randn(32, dtype=torch.float64))
+    layer.bias_ih_l0 = torch.nn.Parameter(ref.bias_ih_l0.detach().clone())
+    check(torch.float64)
+    kept = {id(p) for p in layer.parameters()}
+    del layer
+    gc.collect()
+    assert not kept & set(plan._VIEWS)
 
 
 def test_explain_names_the_one_step_route():

@@ -7,13 +7,38 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstmkit.kernels.cpu.packed_gemm import MR, NR, gemm_packed, pack
+from lstmkit.kernels.cpu.packed_gemm import GP, MR, NR, gemm_packed, gemm_packed_order, pack
 from lstmkit.kernels.cpu.jit import jit
 
 
 @jit
 def _call(n, a, wp, N, out, bias):
     gemm_packed(n, a, wp, N, out, bias)
+
+
+@jit
+def _call_order(n, a, wp, N, out, bias, rev):
+    gemm_packed_order(n, a, wp, N, out, bias, rev)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reversed_panel_order_gives_the_same_bits(dtype):
+    """The time loops alternate the panel order step by step (``gemm_packed_order``): the same tiles
+    last to first, so the same result to the bit, for GEMV (groups of GP panels and the single ones left)
+    and GEMM row blocks alike."""
+    rng = np.random.default_rng(1)
+    for K in (1, 64):
+        for N in (5, NR, GP * NR, GP * NR + 1, 11 * NR - 3, 256):
+            w = rng.standard_normal((K, N)).astype(dtype)
+            wp = pack(w)
+            bias = rng.standard_normal(N).astype(dtype)
+            for n in (1, 2, MR + 1):
+                a = rng.standard_normal((n, K)).astype(dtype)
+                fwd, rev = np.full((n, N), 7.0, dtype), np.full((n, N), 7.0, dtype)
+                _call_order(n, a, wp, N, fwd, bias, 0)
+                _call_order(n, a, wp, N, rev, bias, 1)
+                assert np.array_equal(fwd, rev), (K, N, n)
+                assert np.abs(fwd - (a @ w + bias)).max() <= 1e-4 * K
 
 
 @pytest.mark.parametrize("dtype, with_bias", [(np.float32, True), (np.float64, False)])

@@ -213,18 +213,20 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
             return None
         if grad_checked and kernels.needs_node(x, (*prep.state0, *self._flat_weights)):
             return None
-        # the kernel and the dispatch's answer depend only on these (kept: deciding costs ~0.05 ms a call)
-        key = (self.backend, self._specs[-1], x.shape[0], x.shape[1], x.dtype, self.num_directions,
-               torch.get_num_threads(), kernels.dispatch.threads_enabled(), kernels.dispatch.tuning())
+        # the kernel and the dispatch's answer depend only on these (kept: deciding costs ~0.05 ms a call); the
+        # spec and the tuning record by identity (hashing their fields each call costs more than the step)
+        spec, tuning = self._specs[-1], kernels.dispatch.tuning()
+        key = (self.backend, x.shape[0], x.shape[1], x.dtype, self.num_directions, torch.get_num_threads(),
+               kernels.dispatch.threads_enabled())
         known = _LEAN_DECISIONS.setdefault(self, {})
-        if key not in known:
-            spec = self._specs[-1]
+        hit = known.get(key)
+        if hit is None or hit[0] is not spec or hit[1] is not tuning:
             kernel = kernels.select(self.backend, spec, x)
             lean = kernels.dispatch.lean(kernel, spec, x.shape[0], x.shape[1], x.element_size(), self.num_directions)
             if len(known) >= 16:
                 known.clear()
-            known[key] = kernel if lean is None else None
-        return known[key]
+            hit = known[key] = (spec, tuning, kernel if lean is None else None)
+        return hit[2]
 
     def _dtype(self) -> torch.dtype:
         return self._flat_weights[0].dtype

@@ -73,8 +73,11 @@ class FlatWeights(nn.Module):
 
     def _weights_have_changed(self) -> bool:
         """Whether a weight attribute is no longer the tensor the list holds (e.g. functional_call)."""
+        params = self._parameters                  # (read first: a parametrized name is a property instead)
         for ref, name in zip(self._flat_weight_refs, self._flat_weights_names):
-            weight = getattr(self, name) if hasattr(self, name) else None
+            weight = params.get(name)
+            if weight is None:
+                weight = getattr(self, name, None)
             if weight is not None and ref is not None and ref() is not weight:
                 return True
         return False

@@ -326,8 +326,11 @@ def _one_step(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> t
     (:meth:`~lstmkit.kernels.cpu.CpuKernel.step`) on the weights as they are; both directions of a layer
     see the same one step. Arguments and result as :func:`run_stack`."""
     D = len(weights[0])
-    states = [torch.empty_like(s) for s in state0]
     inp = x[0]
+    if D == 1 and len(specs) == 1:                        # one layer-direction: its new states as they come
+        new = kernel.step(specs[0], weights[0][0], inp, tuple(s[0] for s in state0))
+        return new[0].unsqueeze(0), tuple(s.unsqueeze(0) for s in new)
+    states = [torch.empty_like(s) for s in state0]
     for layer, spec in enumerate(specs):
         outs = []
         for d in range(D):

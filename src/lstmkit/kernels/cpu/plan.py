@@ -14,6 +14,8 @@ threshold (32 MB) comes back from the OS each call and page-faults on first touc
 
 from __future__ import annotations
 
+import weakref
+from functools import partial
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -185,6 +187,41 @@ def weight_view(w: Optional[Tensor]) -> Optional[np.ndarray]:
     it to 0) once the layer is done, so a weight seen through ``.numpy()`` breaks FSDP. (Activations and
     buffers keep ``.numpy()``, which costs a third as much.)"""
     return None if w is None else np.from_dlpack(w.detach().contiguous())
+
+
+#: id(parameter) -> (weak reference to it, data_ptr, shape, stride, dtype, its numpy view); an entry goes with
+#: its parameter (keyed by identity: a tensor's == is elementwise, so no WeakKeyDictionary)
+_VIEWS: dict[int, tuple] = {}
+
+
+def _forget_view(key: int, ref) -> None:
+    hit = _VIEWS.get(key)
+    if hit is not None and hit[0] is ref:
+        _VIEWS.pop(key, None)
+
+
+def kept_weight_view(w: Optional[Tensor]) -> Optional[np.ndarray]:
+    """:func:`weight_view`, kept per parameter for calls that are all overhead (one step of a small layer:
+    a DLPack view costs ~4 us, the step itself ~2). The view reads the parameter's memory, so in-place
+    writes (optimiser steps, ``.data`` or numpy writes) show through; it is rebuilt when the parameter's
+    address, shape, strides or dtype change (``.data =``, ``.to()``, FSDP's gather into new memory). The
+    entry holds the old storage, so no new tensor can take its address while it lives. Non-contiguous
+    weights (whose view is a copy) are not kept."""
+    if w is None:
+        return None
+    ptr = w.data_ptr()
+    hit = _VIEWS.get(id(w))
+    if hit is not None and hit[0]() is w and hit[1] == ptr and hit[2] == w.shape and hit[3] == w.stride() \
+            and hit[4] == w.dtype:
+        return hit[5]
+    view = weight_view(w)
+    _VIEWS.pop(id(w), None)
+    if w.is_contiguous() and ptr:
+        try:
+            _VIEWS[id(w)] = (weakref.ref(w, partial(_forget_view, id(w))), ptr, w.shape, w.stride(), w.dtype, view)
+        except TypeError:                                   # not weak-referenceable: not kept
+            pass
+    return view
 
 
 def contiguous_zone(z: Optional[Tensor]) -> Optional[Tensor]:

@@ -19,119 +19,136 @@ from .activations import as_type_of
 from .gru.cell import gru_fwd_rows, gru_rb_gates_rows, gru_rb_out_rows
 from .jit import jit, jit_inline, pjit
 from .lstm.cell import lstm_fwd_rows
-from .plan import weight_view
+from .plan import kept_weight_view
 from .rnn.cell import rnn_fwd_rows
 from .bookkeeping import blend_h_rows
 
 
 @jit_inline
-def _gemv_rows(lo, hi, a, w, bias, out):
-    """out[:, i] = w[i] . a[b] (+ bias[i]) for output rows i in [lo, hi)."""
+def _gemv_rows(lo, hi, a, w, bias, bias2, out):
+    """out[:, i] = w[i] . a[b] (+ bias[i]) (+ bias2[i]) for output rows i in [lo, hi)."""
     for i in range(lo, hi):
         wi = w[i]
         for b in range(a.shape[0]):
             ab = a[b]
-            acc = as_type_of(0.0, ab[0]) if bias is None else bias[i]
+            acc = as_type_of(0.0, ab[0])
+            if bias is not None:
+                acc += bias[i]
+            if bias2 is not None:
+                acc += bias2[i]
             for k in range(wi.shape[0]):
                 acc += wi[k] * ab[k]
             out[b, i] = acc
 
 
 @pjit
-def _gemv_par(a, w, bias, out, chunks):
+def _gemv_par(a, w, bias, bias2, out, chunks):
     N = w.shape[0]
     for c in numba.prange(chunks):
-        _gemv_rows(c * N // chunks, (c + 1) * N // chunks, a, w, bias, out)
+        _gemv_rows(c * N // chunks, (c + 1) * N // chunks, a, w, bias, bias2, out)
 
 
 @jit
-def _gemv_seq(a, w, bias, out):
-    _gemv_rows(0, w.shape[0], a, w, bias, out)
+def _gemv_seq(a, w, bias, bias2, out):
+    _gemv_rows(0, w.shape[0], a, w, bias, bias2, out)
 
 
-def gemv(a: np.ndarray, w: np.ndarray, bias, out: np.ndarray) -> None:
-    """out = a @ w.T (+ bias) for few rows a (B, K) and a row-major weight w (N, K); many rows: the BLAS."""
+def gemv(a: np.ndarray, w: np.ndarray, bias, out: np.ndarray, bias2=None) -> None:
+    """out = a @ w.T (+ bias) (+ bias2) for few rows a (B, K) and a row-major weight w (N, K); many rows:
+    the BLAS. bias, bias2: (N,) or None (the LSTM's and the RNN's b_ih and b_hh, added here rather than
+    summed first)."""
     route = dispatch.step_route(a.shape[0], a.shape[0] * w.shape[0] * w.shape[1])
     if route == "blas":
         o = torch.from_numpy(out)
         torch.matmul(torch.from_numpy(a), torch.from_numpy(w).T, out=o)
-        if bias is not None:
-            o += torch.from_numpy(bias)
+        for b in (bias, bias2):
+            if b is not None:
+                o += torch.from_numpy(b)
     elif route == "parallel":
-        _gemv_par(a, w, bias, out, numba.get_num_threads() * 4)   # chunks: an argument, so the kernel caches
+        _gemv_par(a, w, bias, bias2, out, numba.get_num_threads() * 4)   # chunks: an argument, so it caches
     else:
-        _gemv_seq(a, w, bias, out)
+        _gemv_seq(a, w, bias, bias2, out)
 
 
-def _np(t):
-    return weight_view(t)
+_np = kept_weight_view       # a weight's numpy view, kept per parameter (a step is mostly overhead)
+
+
+def _rows(t: Tensor) -> np.ndarray:
+    """A state or input row block (B, N) as a contiguous numpy array (a view where it already is one)."""
+    return t.detach().contiguous().numpy()
 
 
 def lstm_step(spec, w, x: Tensor, state, zone_rates=(0.0, 0.0)):
     """x (B, I); state (h (B, P), c (B, H)) -> (h_t, (h_t, c_t)). zone_rates: eval zoneout of (h, c)."""
-    h, c = (s.detach().contiguous() for s in state)
-    B, H, P = x.shape[0], spec.hidden_size, spec.out_size
+    hn, cn, xn = _rows(state[0]), _rows(state[1]), _rows(x)
+    B, H, P = xn.shape[0], spec.hidden_size, spec.out_size
     GH = spec.num_gates * H
-    bias = None if w.b_ih is None else (w.b_ih + w.b_hh).detach()
-    gates, rec = x.new_empty(B, GH), x.new_empty(B, GH)
+    dt = xn.dtype
+    rec = np.empty((B, GH), dt)
     if spec.layer_norm:                                                               # LN(W_ih x_t) g_ih + b
-        gemv(x.detach().contiguous().numpy(), _np(w.w_ih), None, gates.numpy())
-        gates = torch.nn.functional.layer_norm(gates, (GH,), eps=spec.ln_eps) * w.ln_ih.detach()
-        gates = (gates if bias is None else gates + bias).contiguous()
+        gates = np.empty((B, GH), dt)
+        gemv(xn, _np(w.w_ih), None, gates)
+        g = torch.nn.functional.layer_norm(torch.from_numpy(gates), (GH,), eps=spec.ln_eps) * w.ln_ih.detach()
+        if w.b_ih is not None:
+            g = g + (w.b_ih + w.b_hh).detach()
+        gates = g.contiguous().numpy()
     else:
-        gemv(x.detach().contiguous().numpy(), _np(w.w_ih), _np(bias), gates.numpy())   # W_ih x_t + b
-    gemv(h.numpy(), _np(w.w_hh), None, rec.numpy())                                   # W_hh h_{t-1}
+        gates = np.empty((B, GH), dt)
+        gemv(xn, _np(w.w_ih), _np(w.b_ih), gates, _np(w.b_hh))                       # W_ih x_t + b_ih + b_hh
+    gemv(hn, _np(w.w_hh), None, rec)                                                  # W_hh h_{t-1}
     c_new, m = x.new_empty(B, H), x.new_empty(B, H)
     zh, zc = zone_rates
-    c_cand = x.new_empty(B, H) if zc > 0 else None
-    lstm_fwd_rows(B, gates.numpy(), rec.numpy(), _np(w.ln_hh), _np(w.w_ch), _np(w.ln_c_w), _np(w.ln_c_b),
-                  spec.ln_eps, c.numpy(), None, None if zc <= 0 else np.full((B, H), zc, dtype=c_new.numpy().dtype),
-                  None if c_cand is None else c_cand.numpy(), c_new.numpy(), m.numpy())
+    c_cand = np.empty((B, H), dt) if zc > 0 else None
+    lstm_fwd_rows(B, gates, rec, _np(w.ln_hh), _np(w.w_ch), _np(w.ln_c_w), _np(w.ln_c_b),
+                  spec.ln_eps, cn, None, None if zc <= 0 else np.full((B, H), zc, dtype=dt),
+                  c_cand, c_new.numpy(), m.numpy())
     h_cand = m
     if w.w_hr is not None:
         h_cand = x.new_empty(B, P)
         gemv(m.numpy(), _np(w.w_hr), None, h_cand.numpy())                            # W_hr (o tanh c)
-    return _blend(h_cand, h, zh), c_new
+    return _blend(h_cand, hn, zh), c_new
 
 
 def gru_step(spec, w, x: Tensor, state, zone_rates=(0.0,)):
     """x (B, I); state (h (B, H),) -> new h (B, H)."""
-    h = state[0].detach().contiguous()
-    B, H = x.shape[0], spec.hidden_size
-    gates = x.new_empty(B, 3 * H)
-    gemv(x.detach().contiguous().numpy(), _np(w.w_ih), _np(w.b_ih), gates.numpy())   # W_ih x_t + b_ih
+    hn, xn = _rows(state[0]), _rows(x)
+    B, H = xn.shape[0], spec.hidden_size
+    dt = xn.dtype
+    gates = np.empty((B, 3 * H), dt)
+    gemv(xn, _np(w.w_ih), _np(w.b_ih), gates)                                         # W_ih x_t + b_ih
     w_hh, b_hh = _np(w.w_hh), _np(w.b_hh)
     h_cand = x.new_empty(B, H)
     if spec.reset_before:
-        a_rz, a_n, rh = x.new_empty(B, 2 * H), x.new_empty(B, H), x.new_empty(B, H)
-        gemv(h.numpy(), w_hh[: 2 * H], None if b_hh is None else b_hh[: 2 * H], a_rz.numpy())
-        gru_rb_gates_rows(B, gates.numpy(), a_rz.numpy(), h.numpy(), rh.numpy())
-        gemv(rh.numpy(), w_hh[2 * H:], None if b_hh is None else b_hh[2 * H:], a_n.numpy())
-        gru_rb_out_rows(B, gates.numpy(), a_n.numpy(), h.numpy(), None, h_cand.numpy())
+        a_rz, a_n, rh = np.empty((B, 2 * H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
+        gemv(hn, w_hh[: 2 * H], None if b_hh is None else b_hh[: 2 * H], a_rz)
+        gru_rb_gates_rows(B, gates, a_rz, hn, rh)
+        gemv(rh, w_hh[2 * H:], None if b_hh is None else b_hh[2 * H:], a_n)
+        gru_rb_out_rows(B, gates, a_n, hn, None, h_cand.numpy())
     else:
-        a_h, ah_n = x.new_empty(B, 3 * H), x.new_empty(B, H)
-        gemv(h.numpy(), w_hh, b_hh, a_h.numpy())                                      # W_hh h + b_hh
-        gru_fwd_rows(B, gates.numpy(), a_h.numpy(), h.numpy(), None, ah_n.numpy(), h_cand.numpy())
-    return _blend(h_cand, h, zone_rates[0])
+        a_h, ah_n = np.empty((B, 3 * H), dt), np.empty((B, H), dt)
+        gemv(hn, w_hh, b_hh, a_h)                                                     # W_hh h + b_hh
+        gru_fwd_rows(B, gates, a_h, hn, None, ah_n, h_cand.numpy())
+    return _blend(h_cand, hn, zone_rates[0])
 
 
 def rnn_step(spec, w, x: Tensor, state, zone_rates=(0.0,)):
     """x (B, I); state (h (B, H),) -> new h (B, H)."""
-    h = state[0].detach().contiguous()
-    B, H = x.shape[0], spec.hidden_size
-    bias = None if w.b_ih is None else (w.b_ih + w.b_hh).detach().numpy()
-    gates, rec, h_cand = x.new_empty(B, H), x.new_empty(B, H), x.new_empty(B, H)
-    gemv(x.detach().contiguous().numpy(), _np(w.w_ih), bias, gates.numpy())
-    gemv(h.numpy(), _np(w.w_hh), None, rec.numpy())
-    rnn_fwd_rows(B, gates.numpy(), rec.numpy(), spec.nonlinearity == "relu", h_cand.numpy())
-    return _blend(h_cand, h, zone_rates[0])
+    hn, xn = _rows(state[0]), _rows(x)
+    B, H = xn.shape[0], spec.hidden_size
+    dt = xn.dtype
+    gates, rec, h_cand = np.empty((B, H), dt), np.empty((B, H), dt), x.new_empty(B, H)
+    gemv(xn, _np(w.w_ih), _np(w.b_ih), gates, _np(w.b_hh))
+    gemv(hn, _np(w.w_hh), None, rec)
+    rnn_fwd_rows(B, gates, rec, spec.nonlinearity == "relu", h_cand.numpy())
+    return _blend(h_cand, hn, zone_rates[0])
 
 
-def _blend(cand: Tensor, prev: Tensor, p: float) -> Tensor:
-    """Evaluation-mode zoneout: p * previous + (1 - p) * new (the candidate itself when p = 0)."""
+def _blend(cand: Tensor, prev: np.ndarray, p: float) -> Tensor:
+    """Evaluation-mode zoneout: p * previous + (1 - p) * new (the candidate itself when p = 0).
+    cand: (B, N) tensor; prev: the previous state (B, N), a numpy array."""
     if p <= 0:
         return cand
     out = torch.empty_like(cand)
     z = np.full(cand.shape, p, dtype=cand.numpy().dtype)
-    blend_h_rows(cand.shape[0], cand.numpy(), prev.numpy(), None, z, out.numpy())
+    blend_h_rows(cand.shape[0], cand.numpy(), prev, None, z, out.numpy())
     return out

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..packed_gemm import gemm_packed
+from ..packed_gemm import gemm_packed_order
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
 from ..sync import barrier, put_columns, units_columns
@@ -30,13 +30,13 @@ def gru_forward_loop(n_t, gates, wp_a, wp_b, b_a, b_b, h0, y, ah_n, rh, save, re
         cand = y[t] if zone_h is None else h_cand
         if reset_before:
             a_rz = a_h[:, : 2 * H]
-            gemm_packed(n, src, wp_a, 2 * H, a_rz, b_a)  # W_h[rz] h + b_h[rz]
+            gemm_packed_order(n, src, wp_a, 2 * H, a_rz, b_a, t & 1)  # W_h[rz] h + b_h[rz]
             gru_rb_gates_rows(n, gates[t], a_rz, src, rh[k])
             a_n = a_h[:, 2 * H:]
-            gemm_packed(n, rh[k], wp_b, H, a_n, b_b)  # W_hn (r h) + b_hn
+            gemm_packed_order(n, rh[k], wp_b, H, a_n, b_b, t & 1)  # W_hn (r h) + b_hn
             gru_rb_out_rows(n, gates[t], a_n, h_prev, reset_t, cand)
         else:
-            gemm_packed(n, src, wp_a, 3 * H, a_h, b_a)  # W_hh h + b_hh
+            gemm_packed_order(n, src, wp_a, 3 * H, a_h, b_a, t & 1)  # W_hh h + b_hh
             gru_fwd_rows(n, gates[t], a_h, h_prev, reset_t, ah_n[k], cand)
         if zone_h is not None:
             blend_h_rows(n, h_cand, h_prev, reset_t, zone_h[t], y[t])
@@ -58,15 +58,15 @@ def gru_backward_loop(n_t, gates, y, h0, ah_n, hd_all, dy, dh_acc, d_ax, d_ah, w
         hp = h0 if t == 0 else y[t - 1]
         if reset_before:
             gru_rb_bwd1_rows(n, gates[t], hp, reset_t, dh_c, dh_acc, d_ax[t], d_ah[t])
-            gemm_packed(n, d_ah[t, :, 2 * H:], wp_b, H, d_rh, None)  # d(r h) = W_hn^T dpre_n
+            gemm_packed_order(n, d_ah[t, :, 2 * H:], wp_b, H, d_rh, None, t & 1)  # d(r h) = W_hn^T dpre_n
             gru_rb_bwd2_rows(n, gates[t], hd_all[t], d_rh, d_ax[t], d_ah[t], dhd_n)
-            gemm_packed(n, d_ah[t, :, : 2 * H], wp_a, H, dh_rec, None)  # dh_{t-1} = W_h[rz]^T dpre_[rz] + ...
+            gemm_packed_order(n, d_ah[t, :, : 2 * H], wp_a, H, dh_rec, None, t & 1)  # dh_{t-1} = W_h[rz]^T dpre_[rz] ..
             for b in range(n):
                 for j in range(H):
                     dh_rec[b, j] += dhd_n[b, j]
         else:
             gru_bwd_rows(n, gates[t], ah_n[t], hp, reset_t, dh_c, dh_acc, d_ax[t], d_ah[t])
-            gemm_packed(n, d_ah[t], wp_a, H, dh_rec, None)  # dh_{t-1} += W_hh^T da_h
+            gemm_packed_order(n, d_ah[t], wp_a, H, dh_rec, None, t & 1)  # dh_{t-1} += W_hh^T da_h
     finish_dh(n_t[0], dh_acc, dh_rec, drop_h, None if reset is None else reset[0])
 
 
@@ -86,7 +86,7 @@ def gru_units_loop(gates, wp_hh, b_hh, h_T, y, lo, ah_n, rec, m, flags, me, othe
         return False
     for t in range(k):
         src = h_T if t == 0 else y[t - 1]
-        gemm_packed(n, src, wp_hh, rec.shape[1], rec, b_hh)                      # W_hh h_{t-1} + b_hh, its units
+        gemm_packed_order(n, src, wp_hh, rec.shape[1], rec, b_hh, t & 1)                # W_hh h_{t-1} + b_hh, its units
         gru_fwd_rows(n, gates[t], rec, src[:, lo:lo + Hs], None, ah_n[0], m)
         put_columns(y[t], lo, m)                                                  # its half of h_t
         if not barrier(flags, me, other, base + 2 + t):
@@ -107,7 +107,7 @@ def gru_units_train_forward(gates, wp, b_hh, h0, y, ah_n, lo, Hs, g, rec, flags,
     T, n = gates.shape[0], gates.shape[1]
     for t in range(T):
         src = h0 if t == 0 else y[t - 1]
-        gemm_packed(n, src, wp, rec.shape[1], rec, b_hh)                                # W_hh h + b_hh, its units
+        gemm_packed_order(n, src, wp, rec.shape[1], rec, b_hh, t & 1)                         # W_hh h + b_hh, its units
         units_columns(g, lo, Hs, gates[t], False)
         gru_fwd_rows(n, g, rec, src[:, lo:lo + Hs], None, ah_n[t][:, lo:lo + Hs], y[t][:, lo:lo + Hs])
         units_columns(g, lo, Hs, gates[t], True)
@@ -142,7 +142,7 @@ def gru_units_train_backward(gates, y, h0, ah_n, dy, dh, d_ax, d_ah, wp_t, lo, H
         units_columns(dhs, lo, Hs, d_ah[t], True)
         if not barrier(flags, me, other, T - t):
             return False
-        gemm_packed(n, d_ah[t], wp_t, Hs, dh_next, None)                                # W_hh^T da_t, its units
+        gemm_packed_order(n, d_ah[t], wp_t, Hs, dh_next, None, t & 1)                           # W_hh^T da_t, its units
         for b in range(n):
             for j in range(Hs):
                 dh_next[b, j] += dacc[b, j]                                             # + z_t dh_t

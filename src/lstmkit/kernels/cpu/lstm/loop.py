@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..packed_gemm import gemm_packed
+from ..packed_gemm import gemm_packed_order
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
 from ..jit import jit
 from ..sync import barrier, put_columns, units_columns
@@ -21,7 +21,7 @@ def lstm_forward_loop(n_t, gates, wp_hh, wp_hr, h0, c0, y, c_states, c_cand, m_a
         if n == 0:
             break
         src, h_prev = h_entering(t, h0, y, reset, drop_h, hd, n)
-        gemm_packed(n, src, wp_hh, rec.shape[1], rec, None)  # W_hh h_{t-1}
+        gemm_packed_order(n, src, wp_hh, rec.shape[1], rec, None, t & 1)  # W_hh h_{t-1}
         if a_h_all is not None:
             a_h_all[t, :n] = rec[:n]
         k = t if save else 0
@@ -31,7 +31,7 @@ def lstm_forward_loop(n_t, gates, wp_hh, wp_hr, h0, c0, y, c_states, c_cand, m_a
                       None if zone_c is None else zone_c[t], None if c_cand is None else c_cand[t], c_states[t], m)
         cand = m
         if wp_hr is not None:
-            gemm_packed(n, m, wp_hr, h_cand.shape[1], h_cand, None)  # h~_t = W_hr (o_t tanh(c_t))
+            gemm_packed_order(n, m, wp_hr, h_cand.shape[1], h_cand, None, t & 1)  # h~_t = W_hr (o_t tanh(c_t))
             cand = h_cand
             if zone_h is None:
                 y[t, :n] = h_cand[:n]
@@ -53,14 +53,14 @@ def lstm_backward_loop(n_t, gates, c_states, c0, c_cand, a_h_all, dy, dh_acc, dc
         k = t if wp_hr is not None else 0
         bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c[k])
         if wp_hr is not None:
-            gemm_packed(n, dh_c[k], wp_hr, dm.shape[1], dm, None)  # dm_t = W_hr^T dh~_t
+            gemm_packed_order(n, dh_c[k], wp_hr, dm.shape[1], dm, None, t & 1)  # dm_t = W_hr^T dh~_t
         else:
             dm[:n] = dh_c[0, :n]
         lstm_bwd_rows(n, gates[t], c0 if t == 0 else c_states[t - 1], reset_t,
                       c_states[t] if c_cand is None else c_cand[t], None if zone_c is None else zone_c[t], dm, dc_acc,
                       w_ch, ln_c_w, ln_c_b, eps, None if a_h_all is None else a_h_all[t], ln_hh, d_pre[t],
                       None if a_h_all is None else d_ah[t], dw_ch_rows, dln_c_rows, dln_hh_rows)
-        gemm_packed(n, d_ah[t], wp_hh, dh_rec.shape[1], dh_rec, None)  # dh_{t-1} += W_hh^T da_h
+        gemm_packed_order(n, d_ah[t], wp_hh, dh_rec.shape[1], dh_rec, None, t & 1)  # dh_{t-1} += W_hh^T da_h
     finish_dh(n_t[0], dh_acc, dh_rec, drop_h, None if reset is None else reset[0])
 
 
@@ -81,7 +81,7 @@ def lstm_units_loop(gates, wp_hh, w_ch, h_T, c_T, y, lo, cs, rec, m, flags, me, 
     if not barrier(flags, me, other, base + 1):
         return False
     for t in range(k):
-        gemm_packed(n, h_T if t == 0 else y[t - 1], wp_hh, rec.shape[1], rec, None)      # W_hh h_{t-1}, its units
+        gemm_packed_order(n, h_T if t == 0 else y[t - 1], wp_hh, rec.shape[1], rec, None, t & 1)  # W_hh h_{t-1}
         lstm_fwd_rows(n, gates[t], rec, None, w_ch, None, None, 0.0, c_T if t == 0 else cs[t - 1], None, None, None,
                       cs[t], m)
         put_columns(y[t], lo, m)                                                        # its half of h_t
@@ -110,7 +110,7 @@ def lstm_concat_loop(xw, wp_cat, bias, h0, c0, y, w_ch, xh, pre, zero, cs):
                 xh[b, i] = xw[t, b, i]
             for j in range(P):
                 xh[b, I + j] = hp[b, j]
-        gemm_packed(n, xh, wp_cat, pre.shape[1], pre, bias)                 # W_ih x_t + W_hh h_{t-1} + b
+        gemm_packed_order(n, xh, wp_cat, pre.shape[1], pre, bias, t & 1)                 # W_ih x_t + W_hh h_{t-1} + b
         lstm_fwd_rows(n, pre, zero, None, w_ch, None, None, 0.0, c0 if t == 0 else cs[t - 1], None, None, None,
                       cs[t], y[t])
     return cs[k - 1]
@@ -129,7 +129,7 @@ def lstm_units_train_forward(gates, wp, w_ch, h0, c0, y, cs, lo, Hs, g, rec, fla
     step (count t + 1): h_t whole before either thread's next recurrent GEMM. False if the partner failed."""
     T, n = gates.shape[0], gates.shape[1]
     for t in range(T):
-        gemm_packed(n, h0 if t == 0 else y[t - 1], wp, rec.shape[1], rec, None)         # W_hh h_{t-1}, its units
+        gemm_packed_order(n, h0 if t == 0 else y[t - 1], wp, rec.shape[1], rec, None, t & 1)   # W_hh h_{t-1}, its units
         units_columns(g, lo, Hs, gates[t], False)
         cp = c0 if t == 0 else cs[t - 1]
         lstm_fwd_rows(n, g, rec, None, w_ch, None, None, 0.0, cp[:, lo:lo + Hs], None, None, None,
@@ -167,7 +167,7 @@ def lstm_units_train_backward(gates, cs, c0, dy, dh, dc, d_pre, wp_t, w_ch, dw_c
         units_columns(dp, lo, Hs, d_pre[t], True)
         if not barrier(flags, me, other, T - t):
             return False
-        gemm_packed(n, d_pre[t], wp_t, Hs, dh_next, None)                               # dh_{t-1} = W_hh^T da_t
+        gemm_packed_order(n, d_pre[t], wp_t, Hs, dh_next, None, t & 1)                          # dh_{t-1} = W_hh^T da_t
     for b in range(n):
         for j in range(Hs):
             dh[b, lo + j] = dh_next[b, j]
