@@ -192,10 +192,10 @@ class _Part(_Windows):
             b = None if bias is None else np.ascontiguousarray(bias.detach().numpy())
             w_ch = weight_view(w.w_ch)
             xh, pre = np.empty((n, I + spec.out_size), dt), np.empty((n, self.width), dt)
-            zero, cs = np.zeros((n, self.width), dt), self.buf["cs"]
+            cs = self.buf["cs"]
 
             def step(xw, h0, c0, y, buf):
-                return lstm_concat_loop(xw, wp_cat, b, h0, c0, y, w_ch, xh, pre, zero, cs)
+                return lstm_concat_loop(xw, wp_cat, b, h0, c0, y, w_ch, xh, pre, cs)
             self.step = step
         else:
             self.step = _family_loop(spec, w)

@@ -100,7 +100,8 @@ def lstm_fwd_rows(n, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c_prev, reset
     """One step, rows [0, n).
 
     gates (B, G*H): in, W_ih x_t + b; out, activated gates.
-    a_h (B, G*H): W_hh h_{t-1}, added to the gates (layer-normalised with gain ln_hh when given).
+    a_h (B, G*H): W_hh h_{t-1}, added to the gates (layer-normalised with gain ln_hh when given); None when
+    gates already hold it (the projection inside the step).
     c_prev (B, H): c_{t-1} (zero where reset_t). c_cand (B, H) or None: c~_t, the cell state before
     zoneout (not the candidate g_t), kept for the backward when zoneout is on. c_out (B, H): c_t. m_out (B, H): o_t * tanh(LN_c(c~_t)), i.e. h~_t before
     the projection.
@@ -123,7 +124,7 @@ def _fwd_row(b, H, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, cp, zone_c, c_c
     row = gates[b]
     if ln_hh is not None:
         _add_ln(row, a_h[b], ln_hh, eps)
-    else:
+    elif a_h is not None:
         for k in range(row.shape[0]):
             row[k] += a_h[b, k]                          # pre-activations: W_ih x_t + b + W_hh h_{t-1}
     cc = c_out[b] if c_cand is None else c_cand[b]

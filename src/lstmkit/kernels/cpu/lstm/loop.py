@@ -93,14 +93,14 @@ def lstm_units_loop(gates, wp_hh, w_ch, h_T, c_T, y, lo, cs, rec, m, flags, me, 
 
 
 @jit
-def lstm_concat_loop(xw, wp_cat, bias, h0, c0, y, w_ch, xh, pre, zero, cs):
+def lstm_concat_loop(xw, wp_cat, bias, h0, c0, y, w_ch, xh, pre, cs):
     """A window of the LSTM forward with the input projection inside the step (lean inference, a narrow
     input): per step one GEMM of [x_t | h_{t-1}] (n, I + P) with the packed [W_ih; W_hh]^T (I + P -> G*H)
     and the summed bias, then the cell. Nothing the size of the window's gates is written.
 
     xw (k, n, I): the window's inputs in the direction's time (any strides); h0 / c0 (n, P) / (n, H): the
     states entering it; y (k, n, P): h_t out; w_ch: peepholes or None; xh (n, I + P), pre (n, G*H),
-    zero (n, G*H) of zeros, cs (k, n, H): buffers. Returns c at the window's last step (cs[k - 1])."""
+    cs (k, n, H): buffers. Returns c at the window's last step (cs[k - 1])."""
     k, n, I = xw.shape
     P = y.shape[2]
     for t in range(k):
@@ -110,8 +110,8 @@ def lstm_concat_loop(xw, wp_cat, bias, h0, c0, y, w_ch, xh, pre, zero, cs):
                 xh[b, i] = xw[t, b, i]
             for j in range(P):
                 xh[b, I + j] = hp[b, j]
-        gemm_packed_order(n, xh, wp_cat, pre.shape[1], pre, bias, t & 1)                 # W_ih x_t + W_hh h_{t-1} + b
-        lstm_fwd_rows(n, pre, zero, None, w_ch, None, None, 0.0, c0 if t == 0 else cs[t - 1], None, None, None,
+        gemm_packed_order(n, xh, wp_cat, pre.shape[1], pre, bias, t & 1)  # W_ih x_t + W_hh h_{t-1} + b
+        lstm_fwd_rows(n, pre, None, None, w_ch, None, None, 0.0, c0 if t == 0 else cs[t - 1], None, None, None,
                       cs[t], y[t])
     return cs[k - 1]
 
