@@ -142,6 +142,22 @@ def test_bf16_gemms_only_inside_their_block():
     assert not gemm.Linear(w, rows=64).bf16
 
 
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_on_the_packed_gemm_equals_torch(with_bias):
+    """Linear's packed-GEMM route (one-thread parts' window projections): torch's result for row counts and
+    widths with tails, a strided input and a transposed one."""
+    torch.manual_seed(0)
+    for rows, K, N in ((1, 3, 5), (7, 64, 100), (33, 130, 24)):
+        w = torch.randn(N, K)
+        b = torch.randn(N) if with_bias else None
+        lin = gemm.Linear(w, rows, b, force_packed=True)
+        assert lin.packed_gemm
+        for a in (torch.randn(rows, K), torch.randn(rows, 2 * K)[:, ::2], torch.randn(K, rows).t()):
+            want = a @ w.t() + (0 if b is None else b)
+            torch.testing.assert_close(lin(a), want, atol=1e-4, rtol=1e-5)
+    assert not gemm.Linear(torch.randn(8, 4), 8, threads=2).packed_gemm                 # torch's, on 2 threads
+
+
 def test_route_choice_by_size():
     loop = dispatch.loop
     assert loop(None, 1, 64, 256) == "fused"                      # one sequence, small layer: fused loop

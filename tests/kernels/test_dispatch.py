@@ -41,7 +41,7 @@ def test_autotune_measures_caches_per_machine_and_is_loaded_next_time(cache_dir,
     with torch.inference_mode():                            # a first call may come from inference code
         t = dispatch.tuning()
     assert t.source.startswith("measured on " + dispatch.cpu_model())
-    for name in ("fused_max_macs", "fused_max_macs_backward", "onednn_min_macs"):
+    for name in ("fused_max_macs", "fused_max_macs_backward", "onednn_min_macs", "packed_projection_min_k"):
         assert getattr(t, name) >= 0
     data = json.loads((cache_dir / "tuning.json").read_text())
     (key, entry), = data.items()
@@ -53,6 +53,17 @@ def test_autotune_measures_caches_per_machine_and_is_loaded_next_time(cache_dir,
     dispatch.set_tuning(None)
     assert dispatch.tuning().fused_max_macs == 12345 and dispatch.tuning().source == t.source
     assert dispatch.loop(None, 1, 100, 123) == "fused" and dispatch.loop(None, 1, 100, 124) == "stepped"
+
+
+def test_packed_projection_decisions(monkeypatch):
+    """One thread, float32, from packed_projection_min_k inputs: the compiled packed GEMM; a part with
+    threads to spread torch's GEMM over keeps torch's."""
+    from helpers import tuned
+    tuned(monkeypatch, packed_projection_min_k=512)
+    assert dispatch.packed_projection(512, 1, torch.float32)
+    assert not dispatch.packed_projection(511, 1, torch.float32)
+    assert not dispatch.packed_projection(1024, 2, torch.float32)
+    assert not dispatch.packed_projection(1024, 1, torch.float64)
 
 
 def test_tuning_from_a_file_and_its_errors(tmp_path, monkeypatch):

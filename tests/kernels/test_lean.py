@@ -238,6 +238,36 @@ def test_units_split_equals_the_reference(cls, opts, monkeypatch, builds, two_th
     assert "units" in str(layer.explain(x, train=False))
 
 
+@pytest.mark.parametrize("cls, opts, how", [
+    (lstmkit.LSTM, {}, "halves"), (lstmkit.GRU, {}, "halves"), (lstmkit.RNN, dict(bias=False), "halves"),
+    (lstmkit.LSTM, dict(bidirectional=True), "directions"), (lstmkit.LSTM, {}, "units"),
+    (lstmkit.GRU, dict(bias=False), "units"), (lstmkit.LSTM, {}, "whole")])
+def test_packed_projection_on_one_thread_parts(cls, opts, how, monkeypatch, builds, two_threads):
+    """A part on one thread (a batch half, a direction side by side, a units half) projects its windows with
+    the compiled packed GEMM (Tuning.packed_projection_min_k), a part with both threads with torch's:
+    the reference's outputs either way, over several windows with a row count that is no multiple of 4."""
+    tuned(monkeypatch, packed_projection_min_k=1, side_by_side_min_macs=0, window_bytes=1, window_min_rows=7,
+          split_min_rows=2 if how == "halves" else 1 << 30, concat_max_weight_bytes=0,
+          units_min_hidden=1 if how == "units" else 1 << 30)
+    lins = []
+    real = lean.Linear.__init__
+
+    def keep(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        lins.append(self)
+    monkeypatch.setattr(lean.Linear, "__init__", keep)
+    torch.manual_seed(5)
+    layer = cls(9, 22, **opts).eval()
+    x = torch.randn(17, 1 if how == "units" else 6, 9)
+    out, st = _run(layer, x)
+    assert lins and all(lin.packed_gemm == (how != "whole") for lin in lins)
+    layer.backend = "reference"
+    want, want_st = _run(layer, x)
+    torch.testing.assert_close(out, want, atol=1e-5, rtol=0)
+    for a, b in zip(st, want_st):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
 def test_units_split_error_in_one_half_stops_both(monkeypatch, two_threads):
     """An error in one thread's half is raised and the other half does not wait for it forever; the layer
     then runs again."""

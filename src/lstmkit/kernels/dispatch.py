@@ -104,6 +104,14 @@ class Tuning:
     #: GEMM, run by the BLAS's blocked kernel instead (measured, AMD Zen 3, 2 cores, I=320, H=256, medians of
     #: 5: B=64 1.38 -> 1.18 ms, B=8 455 -> 423 us; torch.nn's step 1.00 ms and 630 us)
     step_blas_min_rows: int = 8
+    #: a lean inference part on one thread (a batch half or a direction side by side, a half of the units
+    #: split) projects each window's inputs with the compiled loops' packed GEMM
+    #: (:mod:`lstmkit.kernels.cpu.packed_gemm`) instead of torch's, from this input width K up (float32).
+    #: Measured by :func:`autotune`: one thread, (1024, K) x (K, 1024), K on :data:`PROJECTION_LADDER`, the
+    #: crossover where the packed GEMM wins from there up. Default: the cut measured on a 2-core AMD EPYC
+    #: (Zen 3), one thread, ms torch (oneDNN) -> packed: (1600, 1024) x (1024, 2048) 86 -> 73, (800, 512) x
+    #: (512, 1024) 10.6 -> 9.2, (1024, 256) x (256, 1024) 6.7 -> 6.4, (3200, 256) x (256, 1024) 21.2 -> 23.0
+    packed_projection_min_k: int = 362
     #: where the numbers come from: "defaults", "measured on <cpu> ...", or the override's name
     source: str = "defaults"
 
@@ -297,10 +305,12 @@ def autotune(save: bool = True, repeats: int = 5, log: Optional[Callable[[str], 
                 onednn = _tune_onednn(repeats)
                 set_tuning(base.replace(onednn_min_macs=onednn, source="autotuning"))
             fwd, bwd = _tune_loops(repeats)
+            packed_k = _tune_projection(repeats)
         except BaseException:
             set_tuning(None)
             raise
         t = base.replace(onednn_min_macs=onednn, fused_max_macs=fwd, fused_max_macs_backward=bwd,
+                         packed_projection_min_k=packed_k,
                          source=f"measured on {cpu_model()}, {torch.get_num_threads()} threads, "
                                 f"{time.strftime('%Y-%m-%d')}")
         set_tuning(t)
@@ -325,6 +335,26 @@ def _tune_onednn(repeats: int) -> int:
         mkl.append(_best_time(many(lin_mm), repeats))
         dnn.append(_best_time(many(lin_dnn), repeats))
     return crossover(macs, mkl, dnn)
+
+
+#: input widths K of the one-thread projections (1024, K) x (K, 1024) timed torch against the packed GEMM
+PROJECTION_LADDER = [128, 256, 512, 1024]
+
+
+def _tune_projection(repeats: int) -> int:
+    from .concurrent import _restore_threads, _use_threads
+    from .cpu.gemm import Linear
+    torch_times, packed_times = [], []
+    saved = _use_threads(1)
+    try:
+        for K in PROJECTION_LADDER:
+            a, w = torch.randn(1024, K), torch.randn(1024, K)
+            lin_torch, lin_packed = Linear(w, 1024), Linear(w, 1024, force_packed=True)
+            torch_times.append(_best_time(lambda: lin_torch(a), repeats))
+            packed_times.append(_best_time(lambda: lin_packed(a), repeats))
+    finally:
+        _restore_threads(saved)
+    return crossover(PROJECTION_LADDER, torch_times, packed_times)
 
 
 def _tune_loops(repeats: int) -> tuple[int, int]:
@@ -633,6 +663,13 @@ def gemm(rows: int, n: int, k: int, dtype: torch.dtype, onednn_ok: bool) -> str:
     return "onednn" if onednn_ok and rows * n * k >= tuning().onednn_min_macs else "mkl"
 
 
+def packed_projection(k: int, threads: int, dtype: torch.dtype) -> bool:
+    """Whether a window's input projection of input width ``k`` on a part of ``threads`` threads runs on the
+    compiled packed GEMM (:attr:`Tuning.packed_projection_min_k`; float32 on one thread) rather than
+    torch's (which spreads one GEMM over several threads)."""
+    return threads == 1 and dtype == torch.float32 and k >= tuning().packed_projection_min_k
+
+
 def window_steps(T: int, B: int, width: int, itemsize: int) -> int:
     """Steps per inference window for a gate buffer of ``width`` columns."""
     t = tuning()
@@ -654,4 +691,4 @@ def step_route(rows: int, macs: int) -> str:
 
 
 __all__ += ["lean", "one_step", "units_train", "units_cut", "machine_key", "read_cache", "write_cache", "worth_it", "split_rows", "threads_enabled", "explain_select", "crossover",
-            "kernel", "loop_threshold", "step_route", "cudnn_route"]
+            "kernel", "loop_threshold", "step_route", "cudnn_route", "packed_projection"]

@@ -49,14 +49,20 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
             "step": "the compiled pointwise step the sequence loops run"}
     elif lean:
         fwd = out["passes"]["forward"]
-        if dispatch.units(kernel, spec, T, B, x.element_size(), directions):
+        units = dispatch.units(kernel, spec, T, B, x.element_size(), directions)
+        I = int(x.shape[2])
+        if dispatch.packed_projection(I, dispatch.part_threads("units" if units else shared), x.dtype):
+            fwd = dict(fwd, **{"input projection": f"the compiled packed GEMM on the part's one thread (I = {I} >= "
+                                                   f"packed_projection_min_k = "
+                                                   f"{dispatch.tuning().packed_projection_min_k}) per window"})
+        if units:
             H = spec.hidden_size
             fwd = dict(fwd, loop="fused, units split", why=f"{H} units >= units_min_hidden = "
                        f"{dispatch.tuning().units_min_hidden} on a part run whole: two threads step together, "
                        f"each owning half of the units ({dispatch.tuning().source})",
                        **{"recurrent GEMM": "packed-weight GEMM inside the compiled loop, each thread its units' "
                                             "columns of W_hh; a barrier per step"})
-        elif dispatch.concat_input(spec, rows, int(x.shape[2]), x.element_size()):
+        elif dispatch.concat_input(spec, rows, I, x.element_size()):
             fwd = dict(fwd, **{"input projection": "inside each step: one GEMM of [x_t | h_{t-1}] with [W_ih; W_hh] "
                                                    "packed together (a narrow input: the window's gates would "
                                                    "leave the cache)"})

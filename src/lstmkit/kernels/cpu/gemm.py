@@ -24,10 +24,14 @@ import contextlib
 import contextvars
 from typing import Iterator, Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .. import dispatch
+from .jit import jit
+from .packed_gemm import gemm_packed, pack
+from .plan import weight_view
 from .prepared import prepared
 
 
@@ -75,19 +79,35 @@ def _lowered(t: Tensor, macs: int) -> bool:
     return _BF16.get() and t.dtype == torch.float32 and macs >= dispatch.tuning().onednn_min_macs
 
 
+@jit
+def _packed_linear(a, wp, N, out, bias):
+    gemm_packed(a.shape[0], a, wp, N, out, bias)
+
+
 class Linear:
     """y = a @ W^T + bias for one weight W (N, K) applied to many inputs (every step of a sequence).
 
     ``rows`` is the typical number of rows of ``a`` (used to choose the route, :func:`~lstmkit.kernels.
-    dispatch.gemm`, and to pack W); ``force_mm`` / ``force_onednn`` take one route (for measurements).
+    dispatch.gemm`, and to pack W); ``threads``: the threads the caller's part runs on, when it is one part
+    of a call shared out (then, on one thread and from :attr:`~lstmkit.kernels.dispatch.Tuning.
+    packed_projection_min_k` inputs, the compiled packed GEMM runs it: :func:`~lstmkit.kernels.dispatch.
+    packed_projection`); ``force_mm`` / ``force_onednn`` / ``force_packed`` take one route (for
+    measurements).
     """
 
     def __init__(self, w: Tensor, rows: int, bias: Optional[Tensor] = None, force_mm: bool = False,
-                 force_onednn: bool = False) -> None:
+                 force_onednn: bool = False, threads: Optional[int] = None, force_packed: bool = False) -> None:
         self.w = w.detach()
         self.bias = None if bias is None else bias.detach()
         n, k = self.w.shape
         self.bf16 = _lowered(self.w, rows * n * k)
+        self.packed_gemm = not self.bf16 and w.device.type == "cpu" and (force_packed or (
+            not (force_mm or force_onednn) and threads is not None and
+            dispatch.packed_projection(k, threads, self.w.dtype)))
+        if self.packed_gemm:                                          # (N, K) -> the loops' (K, N) panels
+            self.wp = prepared(("packed",), self.w.t(), lambda: pack(weight_view(self.w.t())))
+            self.bias_np = None if self.bias is None else self.bias.contiguous().numpy()
+            return
         if self.bf16:
             self.w = self.w.to(torch.bfloat16)
         self.onednn = not force_mm and (force_onednn or dispatch.gemm(rows, n, k, self.w.dtype,
@@ -102,6 +122,11 @@ class Linear:
 
     def __call__(self, a: Tensor) -> Tensor:
         """(M, K) -> (M, N), a new tensor (of ``a``'s dtype)."""
+        if self.packed_gemm:
+            a_np = (a if a.stride(-1) == 1 else a.contiguous()).detach().numpy()
+            out = np.empty((a_np.shape[0], self.w.shape[0]), a_np.dtype)
+            _packed_linear(a_np, self.wp, out.shape[1], out, self.bias_np)
+            return torch.from_numpy(out)
         if self.bf16:
             out = self._gemm(a.to(torch.bfloat16), None).float()
             return out if self.bias is None else out.add_(self.bias)

@@ -8,7 +8,8 @@ layer-direction, or each half of the batch (:func:`lstmkit.kernels.dispatch.side
 steps (:func:`lstmkit.kernels.dispatch.window_steps`):
 
 * the window's input projection W_ih x_t (+ b) in one GEMM (:class:`~.gemm.Linear`, the weight prepared
-  once across calls, :mod:`.prepared`);
+  once across calls, :mod:`.prepared`): torch's on a part with the threads to spread it over, the compiled
+  packed GEMM on a part of one thread (:func:`lstmkit.kernels.dispatch.packed_projection`);
 * the family's fused time loop over the window (:mod:`.lstm.loop`, :mod:`.gru.loop`, :mod:`.rnn.loop`: the
   same compiled steps every CPU route runs), writing h_t straight into the stack's output when its layout
   allows, so the halves of a batch and the two directions need no joining copy; the final states are
@@ -173,12 +174,12 @@ class _Part(_Windows):
 
     Calling it with x (T, n, I) in original time, h0 / h_T (n, P) and y (T, n, P) numpy views, c0 / c_T
     (n, H) for the LSTM computes the part: windows of steps in the direction's time, the input projection
-    of a window (torch's GEMM on the part's threads), then the family's fused loop over it. (Computing the
+    of a window (:class:`~.gemm.Linear` on the part's ``threads``), then the family's fused loop over it. (Computing the
     projections in the worker thread a window ahead of the loop, on the core a lone part leaves idle, was
     measured and dropped: at B=1, H=64 the loop ran 9% slower beside it and the hand-overs took the rest
     of the gain.)"""
 
-    def __init__(self, spec, w, T: int, n: int, dt, reverse: bool, direct: bool) -> None:
+    def __init__(self, spec, w, T: int, n: int, dt, reverse: bool, direct: bool, threads: int) -> None:
         self.lstm = spec.family == "lstm"
         self.width = _width(spec)
         S = self._windows(spec, T, n, self.width, dt, reverse, direct)
@@ -199,7 +200,7 @@ class _Part(_Windows):
             self.step = step
         else:
             self.step = _family_loop(spec, w)
-            self.lin = Linear(w.w_ih, S * n, bias)
+            self.lin = Linear(w.w_ih, S * n, bias, threads=threads)
 
     def __call__(self, x: Tensor, h0: np.ndarray, c0: Optional[np.ndarray], y: np.ndarray, h_T: np.ndarray,
                  c_T: Optional[np.ndarray]) -> None:
@@ -230,7 +231,7 @@ class _UnitsPart(_Windows):
     W_hh h_{t-1} from the whole h_{t-1}, its units' cell, its half of h_t -- meeting the other at a barrier
     per step (:mod:`.sync`). Called as :class:`_Part`."""
 
-    def __init__(self, spec, w, T: int, n: int, dt, reverse: bool, direct: bool) -> None:
+    def __init__(self, spec, w, T: int, n: int, dt, reverse: bool, direct: bool, threads: int) -> None:
         H = spec.hidden_size
         self.lstm = lstm = spec.family == "lstm"
         G = spec.num_gates if lstm else 3
@@ -245,7 +246,8 @@ class _UnitsPart(_Windows):
                 Hs = hi - lo
                 self.halves.append(dict(
                     lo=lo, hi=hi, lin=Linear(w.w_ih.detach()[cols].contiguous(), S * n,
-                                             None if b_x is None else b_x.detach()[cols].contiguous()),
+                                             None if b_x is None else b_x.detach()[cols].contiguous(),
+                                             threads=threads),
                     wp=packed(w.w_hh.detach()[cols].t()), w_ch=w_ch, rec=np.empty((n, G * Hs), dt),
                     b_h=None if b_h is None else b_h.detach()[cols].contiguous().numpy(), m=np.empty((n, Hs), dt),
                     state=np.empty((S, n, Hs), dt) if lstm else np.empty((1, n, Hs), dt)))  # c_t / W_hn h + b_hn
@@ -295,9 +297,11 @@ class _Program:
             jobs = [(d, slice(0, B)) for d in range(D)] if D == 2 else \
                 [(0, r) for r in (halves(B) if how == "halves" else (slice(0, B),))]
             together = len(jobs) == 2 and (D == 1 or how == "directions")
-            make = _UnitsPart if dispatch.units(kernel, spec, T, B, dtype.itemsize, D) else _Part
+            units = dispatch.units(kernel, spec, T, B, dtype.itemsize, D)
+            make = _UnitsPart if units else _Part
+            threads = dispatch.part_threads("units" if units else how if together else "whole")  # each part's
             parts = [(d, r, make(spec, weights[layer][d], T, r.stop - r.start, dt, d == 1,
-                                 direct=d == 0 and len(jobs) == 1)) for d, r in jobs]
+                                 direct=d == 0 and len(jobs) == 1, threads=threads)) for d, r in jobs]
             self.layers.append((spec.out_size, together, parts))
 
     def __call__(self, x: Tensor, state0: tuple) -> tuple[Tensor, tuple]:
