@@ -103,3 +103,44 @@ def test_cell_step_equals_one_step_of_the_layer(cell_cls, layer_cls, kw):
     g_layer = torch.autograd.grad(y[0].sum() + final[-1][0].pow(2).sum(), [x, *layer.parameters()])
     for a, b in zip(g_cell, g_layer):
         assert_close(a, b, torch.float64, "gradient")
+
+
+COMPILED = VARIANTS + [(lstmkit.LSTMCell, None, {}), (lstmkit.GRUCell, None, {}), (lstmkit.RNNCell, None, {}),
+                       (lstmkit.LSTMCell, None, {"cells_per_block": 2, "forget_gate": False, "input_squash": "1997",
+                                                 "output_squash": "1997", "truncated_gradient": True}),
+                       (lstmkit.LSTMCell, None, {"cells_per_block": 3, "cifg": True})]
+
+
+@pytest.mark.parametrize("cell_cls,_,kw", COMPILED)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cell_without_gradient_takes_the_compiled_step(cell_cls, _, kw, dtype, monkeypatch):
+    """A cell called where nothing needs a gradient (no_grad, inference mode, or nothing requiring one) runs
+    the CPU kernel's compiled single step when the kernel takes the cell (the classic 1997 forms too, where
+    it does): the torch-ops step's result, batched and unbatched, with and without a state."""
+    from lstmkit.kernels.cpu import CpuKernel
+    ran = []
+    real = CpuKernel.step
+    monkeypatch.setattr(CpuKernel, "step", lambda self, *a, **k: (ran.append(1), real(self, *a, **k))[1])
+    torch.manual_seed(2)
+    cell = cell_cls(5, 6, dtype=dtype, **kw)
+    takes = lstmkit.kernels.select("auto", cell.spec, torch.zeros(1, 5, dtype=dtype)).name == "cpu"
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for x, state in ((torch.randn(3, 5, dtype=dtype), None), (torch.randn(5, dtype=dtype), None),
+                     (torch.randn(3, 5, dtype=dtype), tuple(torch.randn_like(s) for s in cell.init_state(3)))):
+        for mode in (torch.no_grad, torch.inference_mode):
+            n = len(ran)
+            with mode():
+                h, new = cell.step(x, state)
+            assert len(ran) == n + takes
+            xb = x if x.dim() == 2 else x.unsqueeze(0)
+            st = state or tuple(xb.new_zeros(xb.shape[0], k) for k in cell.spec.state_sizes())
+            with torch.no_grad():
+                want_h, want = type(cell)._step(cell.spec, cell.weights(), xb, st)
+            if x.dim() == 1:
+                want_h, want = want_h[0], tuple(w[0] for w in want)
+            torch.testing.assert_close(h, want_h, atol=tol, rtol=0)
+            for a, b in zip(new, want):
+                torch.testing.assert_close(a, b, atol=tol, rtol=0)
+    n = len(ran)
+    cell.step(torch.randn(3, 5, dtype=dtype))                 # parameters requiring grad: autograd's step
+    assert len(ran) == n

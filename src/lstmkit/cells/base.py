@@ -17,7 +17,7 @@ import math
 from abc import ABC, abstractmethod
 import json
 from dataclasses import asdict, dataclass, fields
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -119,10 +119,17 @@ class CellSpec(ABC):
                     p.zero_()
 
 
+#: (spec, dtype) -> the CPU kernel that runs a cell's no-gradient step, or False (the torch-ops step)
+_COMPILED_STEP: dict = {}
+
+
 class CellModule(nn.Module):
     """A single layer-direction as a module, called exactly as torch.nn's cells:
     ``h_t = cell(x_t, h)`` (GRU, RNN) or ``h_t, c_t = cell(x_t, (h, c))`` (LSTM), with torch.nn's checks,
-    messages and exception types; :meth:`step` gives the family-neutral ``(h_t, state)`` form.
+    messages and exception types; :meth:`step` gives the family-neutral ``(h_t, state)`` form. A step that
+    needs no gradient (``torch.no_grad()``, inference mode, nothing requiring one) runs the CPU kernel's
+    compiled single step where it takes the cell (the layers' one-step route); otherwise the torch-ops step,
+    which autograd differentiates.
 
     Parameters are registered under torch.nn's cell names (``weight_ih``, ``weight_hh``, ``bias_ih``,
     ``bias_hh``) plus the variant's own. Subclasses set ``spec`` and ``_step``.
@@ -194,10 +201,32 @@ class CellModule(nn.Module):
         if xb.dtype != w.w_ih.dtype:
             raise DTypeError(f"input dtype ({xb.dtype}) does not match weight dtype ({w.w_ih.dtype}): convert "
                              f"the input with .to({w.w_ih.dtype}) or the cell with .to({xb.dtype})")
-        h, new_state = type(self)._step(spec, w, xb, states)
+        kernel = self._compiled_step(xb, states, w)
+        if kernel is not None:                    # no gradient through this call: the compiled single step
+            new_state = tuple(kernel.step(spec, w, xb, states))
+            h = new_state[0]
+        else:
+            h, new_state = type(self)._step(spec, w, xb, states)
         if not batched:
             return h.squeeze(0), tuple(s.squeeze(0) for s in new_state)
         return h, new_state
+
+    def _compiled_step(self, xb: Tensor, states: tuple, w) -> Optional[object]:
+        """The CPU kernel whose compiled single step (:meth:`lstmkit.kernels.cpu.CpuKernel.step`, the layers'
+        one-step route) runs this call, when nothing needs its gradient (no_grad, inference, or no tensor
+        requiring one) and the CPU kernel takes the cell; else None (the torch-ops step, autograd's)."""
+        from .. import kernels
+        if xb.device.type != "cpu" or xb.dtype not in (torch.float32, torch.float64) or \
+                torch.compiler.is_compiling() or torch.jit.is_tracing():
+            return None
+        if kernels.needs_node(xb, (*states, *(t for t in w if t is not None))):
+            return None
+        key = (self.spec, xb.dtype)
+        kernel = _COMPILED_STEP.get(key)
+        if kernel is None:
+            chosen = kernels.select("auto", self.spec, xb)
+            kernel = _COMPILED_STEP[key] = chosen if getattr(chosen, "name", None) == "cpu" else False
+        return kernel or None
 
     def to_torch(self) -> nn.Module:
         """The equivalent torch.nn cell with a copy of these weights (standard configurations only)."""
