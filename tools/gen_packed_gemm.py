@@ -125,14 +125,14 @@ def gemm_packed_order(n, a, wp, N, out, bias, rev):
                 out[i, j] = 0.0 if bias is None else bias[j]
         return
     if n == 1:  # GEMV; row index n - 1 == 0 (a literal 0 would cost an extra compile)
-        full = NP // {GP} * {GP}
+        full = NP // GP * GP
         if rev:
             for p in range(NP - 1, full - 1, -1):
                 _k1x1(a, n - 1, wp, p, K, out, N, bias)
-            for p in range(full - {GP}, -1, -{GP}):
+            for p in range(full - GP, -1, -GP):
                 _k1x{GP}(a, n - 1, wp, p, K, out, N, bias)
             return
-        for p in range(0, full, {GP}):
+        for p in range(0, full, GP):
             _k1x{GP}(a, n - 1, wp, p, K, out, N, bias)
         for p in range(full, NP):
             _k1x1(a, n - 1, wp, p, K, out, N, bias)

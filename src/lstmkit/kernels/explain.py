@@ -51,7 +51,7 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
         fwd = out["passes"]["forward"]
         units = dispatch.units(kernel, spec, T, B, x.element_size(), directions)
         I = int(x.shape[2])
-        if dispatch.packed_projection(I, dispatch.part_threads("units" if units else shared), x.dtype):
+        if dispatch.packed_projection(I, dispatch.part_threads("halves" if units else shared), x.dtype):
             fwd = dict(fwd, **{"input projection": f"the compiled packed GEMM on the part's one thread (I = {I} >= "
                                                    f"packed_projection_min_k = "
                                                    f"{dispatch.tuning().packed_projection_min_k}) per window"})

@@ -79,6 +79,12 @@ def _lowered(t: Tensor, macs: int) -> bool:
     return _BF16.get() and t.dtype == torch.float32 and macs >= dispatch.tuning().onednn_min_macs
 
 
+def packed(w: Optional[Tensor]):
+    """A weight (K, N) as the compiled loops' GEMM takes it (:func:`~lstmkit.kernels.cpu.packed_gemm.pack`,
+    once per call, or kept across inference calls: :mod:`.prepared`); None stays None."""
+    return None if w is None else prepared(("packed",), w, lambda: pack(weight_view(w)))
+
+
 @jit
 def _packed_linear(a, wp, N, out, bias):
     gemm_packed(a.shape[0], a, wp, N, out, bias)
@@ -101,11 +107,11 @@ class Linear:
         self.bias = None if bias is None else bias.detach()
         n, k = self.w.shape
         self.bf16 = _lowered(self.w, rows * n * k)
-        self.packed_gemm = not self.bf16 and w.device.type == "cpu" and (force_packed or (
-            not (force_mm or force_onednn) and threads is not None and
-            dispatch.packed_projection(k, threads, self.w.dtype)))
-        if self.packed_gemm:                                          # (N, K) -> the loops' (K, N) panels
-            self.wp = prepared(("packed",), self.w.t(), lambda: pack(weight_view(self.w.t())))
+        one_thread = threads is not None and not (force_mm or force_onednn) and \
+            dispatch.packed_projection(k, threads, self.w.dtype)
+        self.packed_gemm = (force_packed or one_thread) and not self.bf16 and w.device.type == "cpu"
+        if self.packed_gemm:
+            self.wp = packed(self.w.t())                              # (N, K) -> the loops' (K, N) panels
             self.bias_np = None if self.bias is None else self.bias.contiguous().numpy()
             return
         if self.bf16:

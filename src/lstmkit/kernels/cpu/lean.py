@@ -50,13 +50,13 @@ from torch import Tensor
 
 from .. import dispatch
 from ..concurrent import halves, side_by_side
-from .gemm import Linear
+from .gemm import Linear, packed
 from .gru.loop import gru_forward_loop, gru_units_loop
 from .lstm.loop import lstm_concat_loop, lstm_forward_loop, lstm_units_loop
 from .plan import weight_view
 from .prepared import fingerprint, limit_bytes, reusing, source
 from .rnn.loop import rnn_forward_loop
-from .sequence import packed, step_together, unit_rows
+from .sequence import step_together, unit_rows
 
 __all__ = ["run_stack", "clear_programs"]
 
@@ -299,7 +299,7 @@ class _Program:
             together = len(jobs) == 2 and (D == 1 or how == "directions")
             units = dispatch.units(kernel, spec, T, B, dtype.itemsize, D)
             make = _UnitsPart if units else _Part
-            threads = dispatch.part_threads("units" if units else how if together else "whole")  # each part's
+            threads = dispatch.part_threads("halves" if units else how)   # (a units half shares as a batch half)
             parts = [(d, r, make(spec, weights[layer][d], T, r.stop - r.start, dt, d == 1,
                                  direct=d == 0 and len(jobs) == 1, threads=threads)) for d, r in jobs]
             self.layers.append((spec.out_size, together, parts))
@@ -331,20 +331,16 @@ def _one_step(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> t
     see the same one step. Arguments and result as :func:`run_stack`."""
     D = len(weights[0])
     inp = x[0]
-    if D == 1 and len(specs) == 1:                        # one layer-direction: its new states as they come
-        new = kernel.step(specs[0], weights[0][0], inp, tuple(s[0] for s in state0))
-        return new[0].unsqueeze(0), tuple(s.unsqueeze(0) for s in new)
-    states = [torch.empty_like(s) for s in state0]
+    new_states: list[list[Tensor]] = [[] for _ in state0]          # per state, per layer-direction
     for layer, spec in enumerate(specs):
         outs = []
         for d in range(D):
-            k = layer * D + d
-            new = kernel.step(spec, weights[layer][d], inp, tuple(s[k] for s in state0))
-            for dst, src in zip(states, new):
-                dst[k] = src
+            new = kernel.step(spec, weights[layer][d], inp, tuple(s[layer * D + d] for s in state0))
+            for lst, s in zip(new_states, new):
+                lst.append(s)
             outs.append(new[0])
         inp = outs[0] if D == 1 else torch.cat(outs, 1)
-    return inp.unsqueeze(0), tuple(states)
+    return inp.unsqueeze(0), tuple(torch.stack(lst) for lst in new_states)   # (stacked: not the output's memory)
 
 
 _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()   # key -> (versions, fingerprints, program)

@@ -511,14 +511,14 @@ def gemm_packed_order(n, a, wp, N, out, bias, rev):
                 out[i, j] = 0.0 if bias is None else bias[j]
         return
     if n == 1:  # GEMV; row index n - 1 == 0 (a literal 0 would cost an extra compile)
-        full = NP // 3 * 3
+        full = NP // GP * GP
         if rev:
             for p in range(NP - 1, full - 1, -1):
                 _k1x1(a, n - 1, wp, p, K, out, N, bias)
-            for p in range(full - 3, -1, -3):
+            for p in range(full - GP, -1, -GP):
                 _k1x3(a, n - 1, wp, p, K, out, N, bias)
             return
-        for p in range(0, full, 3):
+        for p in range(0, full, GP):
             _k1x3(a, n - 1, wp, p, K, out, N, bias)
         for p in range(full, NP):
             _k1x1(a, n - 1, wp, p, K, out, N, bias)

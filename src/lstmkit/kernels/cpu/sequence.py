@@ -14,15 +14,7 @@ from ..concurrent import side_by_side
 from . import sync
 from .bookkeeping import prepare_hd
 from .gemm import Linear, backproject_all, gemm_grad, project_seq
-from .packed_gemm import pack
-from .plan import Plan, np_view, weight_view
-from .prepared import prepared
-
-
-def packed(w: Optional[Tensor]):
-    """A weight (K, N) as the compiled loops' GEMM takes it (:func:`~lstmkit.kernels.cpu.packed_gemm.pack`,
-    once per call, or kept across inference calls: :mod:`.prepared`); None stays None."""
-    return None if w is None else prepared(("packed",), w, lambda: pack(weight_view(w)))
+from .plan import Plan, np_view
 
 
 def at_np(a: Optional[np.ndarray], t: int):

@@ -84,16 +84,14 @@ def lstm_step(spec, w, x: Tensor, state, zone_rates=(0.0, 0.0)):
     B, H, P = xn.shape[0], spec.hidden_size, spec.out_size
     GH = spec.num_gates * H
     dt = xn.dtype
-    rec = np.empty((B, GH), dt)
+    gates, rec = np.empty((B, GH), dt), np.empty((B, GH), dt)
     if spec.layer_norm:                                                               # LN(W_ih x_t) g_ih + b
-        gates = np.empty((B, GH), dt)
         gemv(xn, _np(w.w_ih), None, gates)
         g = torch.nn.functional.layer_norm(torch.from_numpy(gates), (GH,), eps=spec.ln_eps) * w.ln_ih.detach()
         if w.b_ih is not None:
             g = g + (w.b_ih + w.b_hh).detach()
         gates = g.contiguous().numpy()
     else:
-        gates = np.empty((B, GH), dt)
         gemv(xn, _np(w.w_ih), _np(w.b_ih), gates, _np(w.b_hh))                       # W_ih x_t + b_ih + b_hh
     gemv(hn, _np(w.w_hh), None, rec)                                                  # W_hh h_{t-1}
     c_new, m = x.new_empty(B, H), x.new_empty(B, H)

@@ -20,8 +20,8 @@ from ... import dispatch
 from . import loop
 from . import cell as K
 from ..plan import Plan, contiguous_zone, make_plan, np_view, plain, weight_view
-from ..gemm import Linear, gemm_grad, project_all
-from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
+from ..gemm import Linear, gemm_grad, packed, project_all
+from ..sequence import (at_np, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
                      Runners, scratch, units_split, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 from ..packed_gemm import pack

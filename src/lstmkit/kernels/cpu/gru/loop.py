@@ -86,7 +86,7 @@ def gru_units_loop(gates, wp_hh, b_hh, h_T, y, lo, ah_n, rec, m, flags, me, othe
         return False
     for t in range(k):
         src = h_T if t == 0 else y[t - 1]
-        gemm_packed_order(n, src, wp_hh, rec.shape[1], rec, b_hh, t & 1)                # W_hh h_{t-1} + b_hh, its units
+        gemm_packed_order(n, src, wp_hh, rec.shape[1], rec, b_hh, t & 1)  # W_hh h_{t-1} + b_hh, its units
         gru_fwd_rows(n, gates[t], rec, src[:, lo:lo + Hs], None, ah_n[0], m)
         put_columns(y[t], lo, m)                                                  # its half of h_t
         if not barrier(flags, me, other, base + 2 + t):
@@ -107,7 +107,7 @@ def gru_units_train_forward(gates, wp, b_hh, h0, y, ah_n, lo, Hs, g, rec, flags,
     T, n = gates.shape[0], gates.shape[1]
     for t in range(T):
         src = h0 if t == 0 else y[t - 1]
-        gemm_packed_order(n, src, wp, rec.shape[1], rec, b_hh, t & 1)                         # W_hh h + b_hh, its units
+        gemm_packed_order(n, src, wp, rec.shape[1], rec, b_hh, t & 1)  # W_hh h + b_hh, its units
         units_columns(g, lo, Hs, gates[t], False)
         gru_fwd_rows(n, g, rec, src[:, lo:lo + Hs], None, ah_n[t][:, lo:lo + Hs], y[t][:, lo:lo + Hs])
         units_columns(g, lo, Hs, gates[t], True)
@@ -142,7 +142,7 @@ def gru_units_train_backward(gates, y, h0, ah_n, dy, dh, d_ax, d_ah, wp_t, lo, H
         units_columns(dhs, lo, Hs, d_ah[t], True)
         if not barrier(flags, me, other, T - t):
             return False
-        gemm_packed_order(n, d_ah[t], wp_t, Hs, dh_next, None, t & 1)                           # W_hh^T da_t, its units
+        gemm_packed_order(n, d_ah[t], wp_t, Hs, dh_next, None, t & 1)  # W_hh^T da_t, its units
         for b in range(n):
             for j in range(Hs):
                 dh_next[b, j] += dacc[b, j]                                             # + z_t dh_t

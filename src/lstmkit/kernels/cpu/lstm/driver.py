@@ -24,10 +24,10 @@ from ....cells.lstm import LSTMSpec, LSTMWeights
 from ... import dispatch
 from . import loop
 from . import cell as K
-from ..gemm import Linear, gemm_grad, project_all
+from ..gemm import Linear, gemm_grad, packed, project_all
 from ..layer_norm import ln_backward_all, ln_forward
 from ..plan import Plan, contiguous_zone, make_plan, np_view, plain, weight_view
-from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
+from ..sequence import (at_np, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
                      Runners, scratch, units_split, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 from ..packed_gemm import pack

@@ -129,7 +129,7 @@ def lstm_units_train_forward(gates, wp, w_ch, h0, c0, y, cs, lo, Hs, g, rec, fla
     step (count t + 1): h_t whole before either thread's next recurrent GEMM. False if the partner failed."""
     T, n = gates.shape[0], gates.shape[1]
     for t in range(T):
-        gemm_packed_order(n, h0 if t == 0 else y[t - 1], wp, rec.shape[1], rec, None, t & 1)   # W_hh h_{t-1}, its units
+        gemm_packed_order(n, h0 if t == 0 else y[t - 1], wp, rec.shape[1], rec, None, t & 1)  # W_hh h_{t-1}, its units
         units_columns(g, lo, Hs, gates[t], False)
         cp = c0 if t == 0 else cs[t - 1]
         lstm_fwd_rows(n, g, rec, None, w_ch, None, None, 0.0, cp[:, lo:lo + Hs], None, None, None,
@@ -167,7 +167,7 @@ def lstm_units_train_backward(gates, cs, c0, dy, dh, dc, d_pre, wp_t, w_ch, dw_c
         units_columns(dp, lo, Hs, d_pre[t], True)
         if not barrier(flags, me, other, T - t):
             return False
-        gemm_packed_order(n, d_pre[t], wp_t, Hs, dh_next, None, t & 1)                          # dh_{t-1} = W_hh^T da_t
+        gemm_packed_order(n, d_pre[t], wp_t, Hs, dh_next, None, t & 1)  # dh_{t-1} = W_hh^T da_t
     for b in range(n):
         for j in range(Hs):
             dh[b, lo + j] = dh_next[b, j]

@@ -12,8 +12,8 @@ from ... import dispatch
 from . import loop
 from . import cell as K
 from ..plan import contiguous_zone, make_plan, np_view
-from ..gemm import Linear, project_all
-from ..sequence import (at_np, packed, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
+from ..gemm import Linear, packed, project_all
+from ..sequence import (at_np, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
                         scratch, Runners, window_inputs)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 
