@@ -7,7 +7,7 @@ Rows are the batch in internal order (sorted by length), so the rows running at 
 from __future__ import annotations
 
 from .activations import as_type_of
-from .jit import jit, jit_inline
+from .jit import at, jit, jit_inline
 
 
 @jit
@@ -76,7 +76,7 @@ def h_entering(t, h0, y, reset, drop_h, hd, n):
     h_prev = h0 if t == 0 else y[t - 1]
     if reset is None and drop_h is None:
         return h_prev, h_prev
-    prepare_hd(n, h_prev, None if reset is None else reset[t], drop_h, hd)
+    prepare_hd(n, h_prev, at(reset, t), drop_h, hd)
     return hd, h_prev
 
 
@@ -85,5 +85,5 @@ def bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c):
     """The h side of backward step t (:func:`bwd_h_rows`) with its step's masks."""
     T = n_t.shape[0]
     bwd_h_rows(n_t[t], n_t[t + 1] if t + 1 < T else 0, dh_acc, dy[t], dh_rec, drop_h,
-               None if reset is None else reset[t], None if (reset is None or t + 1 >= T) else reset[t + 1],
-               None if zone_h is None else zone_h[t], dh_c)
+               at(reset, t), at(reset, min(t + 1, T - 1)),   # (no step after the last: n_next = 0)
+               at(zone_h, t), dh_c)

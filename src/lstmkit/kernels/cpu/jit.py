@@ -23,3 +23,19 @@ pjit = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True
 def jit_inline(fn):
     """A jitted helper that LLVM inlines into its callers (per-element math)."""
     return numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")(fn)
+
+
+def at(a, t):
+    """a[t], or None where ``a`` is None: an optional per-step (or per-row) array's slice. In compiled code
+    (the overload below) the result is typed exactly -- None, or the slice's array type -- where
+    ``None if a is None else a[t]`` is typed Optional: that would compile the callee once more (a compiled
+    loop's call would not share the specialisation the stepped driver's call from Python compiled) and
+    keep the None test at run time."""
+    return None if a is None else a[t]
+
+
+@numba.extending.overload(at, inline="always")
+def _at(a, t):
+    if isinstance(a, (numba.types.NoneType, numba.types.Omitted)):
+        return lambda a, t: None
+    return lambda a, t: a[t]

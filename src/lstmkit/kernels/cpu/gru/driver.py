@@ -237,7 +237,7 @@ def _backward_stepped(spec, w, plan: Plan, sv: CpuGRUSaved, buf: dict) -> None:
         n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
         reset_t = at_np(reset, t)
         bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), drop_h, reset_t,
-                   at_np(reset, t + 1) if t + 1 < T else None, at_np(zh, t), dh_c.numpy())
+                   at_np(reset, min(t + 1, T - 1)), at_np(zh, t), dh_c.numpy())
         hp_np = h0 if t == 0 else y[t - 1]
         if spec.reset_before:
             K.gru_rb_bwd1_rows(n, gates[t], hp_np, reset_t, dh_c.numpy(), v["dh"], v["d_ax"][t], v["d_ah"][t])

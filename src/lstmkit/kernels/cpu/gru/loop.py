@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..packed_gemm import gemm_packed_order
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
-from ..jit import jit
+from ..jit import at, jit
 from ..sync import barrier, put_columns, units_columns
 from .cell import (gru_bwd_rows, gru_fwd_rows, gru_rb_bwd1_rows, gru_rb_bwd2_rows, gru_rb_gates_rows,
                    gru_rb_out_rows)
@@ -26,7 +26,7 @@ def gru_forward_loop(n_t, gates, wp_a, wp_b, b_a, b_b, h0, y, ah_n, rh, save, re
             break
         src, h_prev = h_entering(t, h0, y, reset, drop_h, hd, n)
         k = t if save else 0
-        reset_t = None if reset is None else reset[t]
+        reset_t = at(reset, t)
         cand = y[t] if zone_h is None else h_cand
         if reset_before:
             a_rz = a_h[:, : 2 * H]
@@ -53,7 +53,7 @@ def gru_backward_loop(n_t, gates, y, h0, ah_n, hd_all, dy, dh_acc, d_ax, d_ah, w
         n = n_t[t]
         if n == 0:
             continue
-        reset_t = None if reset is None else reset[t]
+        reset_t = at(reset, t)
         bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c)
         hp = h0 if t == 0 else y[t - 1]
         if reset_before:
@@ -67,7 +67,7 @@ def gru_backward_loop(n_t, gates, y, h0, ah_n, hd_all, dy, dh_acc, d_ax, d_ah, w
         else:
             gru_bwd_rows(n, gates[t], ah_n[t], hp, reset_t, dh_c, dh_acc, d_ax[t], d_ah[t])
             gemm_packed_order(n, d_ah[t], wp_a, H, dh_rec, None, t & 1)  # dh_{t-1} += W_hh^T da_h
-    finish_dh(n_t[0], dh_acc, dh_rec, drop_h, None if reset is None else reset[0])
+    finish_dh(n_t[0], dh_acc, dh_rec, drop_h, at(reset, 0))
 
 
 @jit

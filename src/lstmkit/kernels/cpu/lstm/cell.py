@@ -107,14 +107,11 @@ def lstm_fwd_rows(n, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c_prev, reset
     the projection.
     """
     H = c_out.shape[1]
-    if reset_t is None:                                  # no reset this step: no zero state to allocate
-        for b in range(n):
-            _fwd_row(b, H, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c_prev[b], zone_c, c_cand, c_out, m_out)
-    else:
-        zero = np.zeros(H, dtype=c_out.dtype)
-        for b in range(n):
-            _fwd_row(b, H, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, zero if reset_t[b] else c_prev[b], zone_c,
-                     c_cand, c_out, m_out)
+    zero = c_prev[0] if reset_t is None else np.zeros(H, dtype=c_out.dtype)  # c_{t-1} after a reset (none: unused)
+    for b in range(n):                                   # (one call site: one inlined copy of the row to compile)
+        keep = reset_t is None or not reset_t[b]
+        _fwd_row(b, H, gates, a_h, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c_prev[b] if keep else zero, zone_c, c_cand,
+                 c_out, m_out)
 
 
 @jit_inline
@@ -260,16 +257,11 @@ def lstm_bwd_rows(n, gates, c_prev, reset_t, c_cand, zone_c, dm, dc_acc, w_ch, l
     accumulate per row (dw_ch_rows (B, G-1, H), dln_c_rows (B, 2, H), dln_hh_rows (B, G*H)).
     """
     H = dc_acc.shape[1]
-    if reset_t is None:                                  # no reset this step: no zero state to allocate
-        for b in range(n):
-            _bwd_row(b, H, gates, c_prev[b], True, c_cand, zone_c, dm, dc_acc, w_ch, ln_c_w, ln_c_b, eps, a_h, ln_hh,
-                     d_pre, d_ah, dw_ch_rows, dln_c_rows, dln_hh_rows)
-    else:
-        zero = np.zeros(H, dtype=dc_acc.dtype)
-        for b in range(n):
-            keep = not reset_t[b]
-            _bwd_row(b, H, gates, c_prev[b] if keep else zero, keep, c_cand, zone_c, dm, dc_acc, w_ch, ln_c_w, ln_c_b,
-                     eps, a_h, ln_hh, d_pre, d_ah, dw_ch_rows, dln_c_rows, dln_hh_rows)
+    zero = c_prev[0] if reset_t is None else np.zeros(H, dtype=dc_acc.dtype)  # c_{t-1} after a reset (none: unused)
+    for b in range(n):                                   # (one call site: one inlined copy of the row to compile)
+        keep = reset_t is None or not reset_t[b]
+        _bwd_row(b, H, gates, c_prev[b] if keep else zero, keep, c_cand, zone_c, dm, dc_acc, w_ch, ln_c_w, ln_c_b,
+                 eps, a_h, ln_hh, d_pre, d_ah, dw_ch_rows, dln_c_rows, dln_hh_rows)
 
 
 @jit_inline

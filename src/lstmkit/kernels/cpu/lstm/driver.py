@@ -299,12 +299,12 @@ def _backward_stepped(spec, w, plan: Plan, sv: CpuLSTMSaved, buf: dict) -> None:
         k = t if proj else 0
         reset_t = at_np(reset, t)
         bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), drop_h, reset_t,
-                   at_np(reset, t + 1) if t + 1 < T else None, at_np(zh, t), v["dh_c"][k])
+                   at_np(reset, min(t + 1, T - 1)), at_np(zh, t), v["dh_c"][k])
         dm = lin_hr_t(dh_c[k, :n]).numpy() if proj else v["dh_c"][0]   # dm_t = W_hr^T dh~_t
         K.lstm_bwd_rows(n, s["gates"][t], s["c0"] if t == 0 else s["c"][t - 1], reset_t,
                         s["cc"][t] if sv.c_cand is not None else s["c"][t], at_np(zc, t), dm, v["dc"], pw["w_ch"],
                         pw["ln_c_w"], pw["ln_c_b"], spec.ln_eps, at_np(s["a_h"], t), pw["ln_hh"], v["d_pre"][t],
-                        v["d_ah"][t] if spec.layer_norm else None, v["dw_ch"], v["dln_c"], v["dln_hh"])
+                        v["d_ah"][t], v["dw_ch"], v["dln_c"], v["dln_hh"])
         dh_rec = lin_hh_t(d_ah[t, :n])                                # dh_{t-1} += W_hh^T da_h
     finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), drop_h, at_np(reset, 0))
 

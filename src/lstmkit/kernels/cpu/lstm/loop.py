@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..packed_gemm import gemm_packed_order
 from ..bookkeeping import bwd_h_step, h_entering, blend_h_rows, finish_dh
-from ..jit import jit
+from ..jit import at, jit
 from ..sync import barrier, put_columns, units_columns
 from .cell import lstm_bwd_rows, lstm_fwd_rows
 
@@ -26,9 +26,9 @@ def lstm_forward_loop(n_t, gates, wp_hh, wp_hr, h0, c0, y, c_states, c_cand, m_a
             a_h_all[t, :n] = rec[:n]
         k = t if save else 0
         m = y[t] if m_all is None else m_all[k]
-        reset_t = None if reset is None else reset[t]
+        reset_t = at(reset, t)
         lstm_fwd_rows(n, gates[t], rec, ln_hh, w_ch, ln_c_w, ln_c_b, eps, c0 if t == 0 else c_states[t - 1], reset_t,
-                      None if zone_c is None else zone_c[t], None if c_cand is None else c_cand[t], c_states[t], m)
+                      at(zone_c, t), at(c_cand, t), c_states[t], m)
         cand = m
         if wp_hr is not None:
             gemm_packed_order(n, m, wp_hr, h_cand.shape[1], h_cand, None, t & 1)  # h~_t = W_hr (o_t tanh(c_t))
@@ -49,7 +49,7 @@ def lstm_backward_loop(n_t, gates, c_states, c0, c_cand, a_h_all, dy, dh_acc, dc
         n = n_t[t]
         if n == 0:
             continue
-        reset_t = None if reset is None else reset[t]
+        reset_t = at(reset, t)
         k = t if wp_hr is not None else 0
         bwd_h_step(t, n_t, dh_acc, dy, dh_rec, drop_h, reset, zone_h, dh_c[k])
         if wp_hr is not None:
@@ -57,11 +57,11 @@ def lstm_backward_loop(n_t, gates, c_states, c0, c_cand, a_h_all, dy, dh_acc, dc
         else:
             dm[:n] = dh_c[0, :n]
         lstm_bwd_rows(n, gates[t], c0 if t == 0 else c_states[t - 1], reset_t,
-                      c_states[t] if c_cand is None else c_cand[t], None if zone_c is None else zone_c[t], dm, dc_acc,
-                      w_ch, ln_c_w, ln_c_b, eps, None if a_h_all is None else a_h_all[t], ln_hh, d_pre[t],
-                      None if a_h_all is None else d_ah[t], dw_ch_rows, dln_c_rows, dln_hh_rows)
+                      c_states[t] if c_cand is None else c_cand[t], at(zone_c, t), dm, dc_acc,
+                      w_ch, ln_c_w, ln_c_b, eps, at(a_h_all, t), ln_hh, d_pre[t],
+                      d_ah[t], dw_ch_rows, dln_c_rows, dln_hh_rows)
         gemm_packed_order(n, d_ah[t], wp_hh, dh_rec.shape[1], dh_rec, None, t & 1)  # dh_{t-1} += W_hh^T da_h
-    finish_dh(n_t[0], dh_acc, dh_rec, drop_h, None if reset is None else reset[0])
+    finish_dh(n_t[0], dh_acc, dh_rec, drop_h, at(reset, 0))
 
 
 @jit

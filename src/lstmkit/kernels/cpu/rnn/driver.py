@@ -122,7 +122,7 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bo
                     continue
                 n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
                 bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), v["drop_h"], at_np(v["reset"], t),
-                           at_np(v["reset"], t + 1) if t + 1 < T else None, at_np(v["zh"], t), v["dhc"])
+                           at_np(v["reset"], min(t + 1, T - 1)), at_np(v["zh"], t), v["dhc"])
                 K.rnn_bwd_rows(n, v["gates"][t], relu, v["dhc"], v["dp"][t])
                 dh_rec = lin_hh_t(d_pre[t, :n])                       # dh_{t-1} += W_hh^T dpre
             finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), v["drop_h"], at_np(v["reset"], 0))
