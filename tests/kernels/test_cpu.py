@@ -417,3 +417,33 @@ def test_explain_names_the_units_split_of_a_training_call(monkeypatch, two_threa
     assert "units split" not in lstmkit.LSTM(5, 8).explain(x, train=True).calls[0]["passes"]["forward"]["loop"]
     assert "units split" not in lstmkit.LSTM(5, 16).explain(x, train=True, lengths=torch.tensor([10, 4])) \
         .calls[0]["passes"]["forward"]["loop"]
+
+
+@pytest.mark.parametrize("spec", [LSTMSpec(5, 7), GRUSpec(5, 7), RNNSpec(5, 7)], ids=["lstm", "gru", "rnn"])
+def test_fused_and_stepped_routes_share_the_compiled_steps(spec):
+    """Both routes of a reset + zoneout call (its gradient too) call the compiled step functions with the
+    same argument types: the fused loop's call compiles no second version (no Optional argument), so a
+    variant costs one compilation of its steps, not two (jit.at; docs/architecture.md)."""
+    from lstmkit.kernels.cpu import bookkeeping
+    from lstmkit.kernels.cpu.gru import cell as gru_cell
+    from lstmkit.kernels.cpu.lstm import cell as lstm_cell
+    from helpers import make_masks
+    T, B = 5, 3
+    params = {i.field: torch.randn(i.shape, dtype=torch.float64, requires_grad=True) for i in spec.layout()}
+    w = spec.make_weights(params)
+    x = torch.randn(T, B, 5, dtype=torch.float64, requires_grad=True)
+    state0 = tuple(torch.randn(B, n, dtype=torch.float64) for n in spec.state_sizes())
+    masks = SeqMasks(**make_masks(spec, T, B, ("reset", "zoneout")))
+    steps = [f for f in (*vars(lstm_cell).values(), *vars(gru_cell).values(), *vars(bookkeeping).values())
+             if isinstance(f, numba.core.registry.CPUDispatcher) and f.__name__.endswith("_rows")]
+    before = {f: set(f.signatures) for f in steps}
+    outs = []
+    for backend in ("cpu-stepped", "cpu-fused"):
+        y, _ = kernels.run(spec, w, x, state0, masks, backend=backend)
+        outs.append((y, *torch.autograd.grad(y.sum(), (x, *params.values()))))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for f in steps:
+        new = set(f.signatures) - before[f]
+        assert not any(isinstance(t, numba.types.Optional) for sig in new for t in sig), (f.__name__, new)
+        assert len(new) <= 1, f"{f.__name__} compiled {len(new)} versions for one variant: {new}"
