@@ -22,9 +22,10 @@ import time
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import median, write_result  # noqa: E402
+from _common import write_result  # noqa: E402
 
 import lstmkit  # noqa: E402
+from lstmkit.bench.timing import interleaved  # noqa: E402
 
 #: (cell, (B, T, I, H)): the bench grid's middle sizes, where the batch halves and the units split run
 SIZES = [("LSTM", (32, 100, 64, 128)), ("LSTM", (64, 100, 256, 256)), ("LSTM", (64, 50, 512, 512)),
@@ -32,14 +33,9 @@ SIZES = [("LSTM", (32, 100, 64, 128)), ("LSTM", (64, 100, 256, 256)), ("LSTM", (
 
 
 def _median_ms(fn, repeats: int) -> float:
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return median(times) * 1e3
+    fn()
+    fn()                                                             # warm-up (and compilation)
+    return interleaved({"call": fn}, repeats, warmup=0)["call"] * 1e3
 
 
 def point(cell: str, size, repeats: int, nice: int) -> dict:

@@ -17,7 +17,7 @@ from lstmkit.kernels.cpu import gemm, sequence
 from lstmkit.kernels.cpu.plan import make_plan
 from lstmkit.kernels.cpu.activations import sigmoid, tanh
 
-from helpers import tuned, two_threads  # noqa: F401  (a fixture)
+from helpers import make_masks, tuned, two_threads  # noqa: F401  (a fixture)
 
 
 @numba.njit
@@ -427,7 +427,6 @@ def test_fused_and_stepped_routes_share_the_compiled_steps(spec):
     from lstmkit.kernels.cpu import bookkeeping
     from lstmkit.kernels.cpu.gru import cell as gru_cell
     from lstmkit.kernels.cpu.lstm import cell as lstm_cell
-    from helpers import make_masks
     T, B = 5, 3
     params = {i.field: torch.randn(i.shape, dtype=torch.float64, requires_grad=True) for i in spec.layout()}
     w = spec.make_weights(params)

@@ -36,6 +36,6 @@ def at(a, t):
 
 @numba.extending.overload(at, inline="always")
 def _at(a, t):
-    if isinstance(a, (numba.types.NoneType, numba.types.Omitted)):
+    if isinstance(a, numba.types.NoneType):
         return lambda a, t: None
     return lambda a, t: a[t]

@@ -17,11 +17,6 @@ from .gemm import Linear, backproject_all, gemm_grad, project_seq
 from .plan import Plan, np_view
 
 
-def at_np(a: Optional[np.ndarray], t: int):
-    """a[t] for a per-step array, None stays None."""
-    return None if a is None else a[t]
-
-
 def input_side(plan: Plan, x: Tensor) -> Tensor:
     """x in internal order with padding zeroed (it never reaches the cell, and a NaN there must not
     reach dW_ih through a zero gradient) and input dropout applied: the input a backward needs."""

@@ -19,9 +19,10 @@ from ....cells.gru import GRUSpec, GRUWeights
 from ... import dispatch
 from . import loop
 from . import cell as K
+from ..jit import at
 from ..plan import Plan, contiguous_zone, make_plan, np_view, plain, weight_view
 from ..gemm import Linear, gemm_grad, packed, project_all
-from ..sequence import (at_np, input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
+from ..sequence import (input_grads, input_side, output_record, recurrent_input_all, recurrent_inputs,
                      Runners, scratch, units_split, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 from ..packed_gemm import pack
@@ -131,7 +132,7 @@ def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool, lins: tuple) ->
             break
         k = t if save else 0
         h_prev = h0 if t == 0 else y[t - 1]
-        reset_t = at_np(reset, t)
+        reset_t = at(reset, t)
         src = recurrent_inputs(n, h_prev, reset_t, drop_h, hd, v["hd"])   # (n, H)
         cand = v["y"][t] if v["zone_h"] is None else v["h_cand"]
         hp_np = h_prev.numpy()
@@ -235,9 +236,9 @@ def _backward_stepped(spec, w, plan: Plan, sv: CpuGRUSaved, buf: dict) -> None:
         if n == 0:
             continue
         n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
-        reset_t = at_np(reset, t)
+        reset_t = at(reset, t)
         bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), drop_h, reset_t,
-                   at_np(reset, min(t + 1, T - 1)), at_np(zh, t), dh_c.numpy())
+                   at(reset, min(t + 1, T - 1)), at(zh, t), dh_c.numpy())
         hp_np = h0 if t == 0 else y[t - 1]
         if spec.reset_before:
             K.gru_rb_bwd1_rows(n, gates[t], hp_np, reset_t, dh_c.numpy(), v["dh"], v["d_ax"][t], v["d_ah"][t])
@@ -247,4 +248,4 @@ def _backward_stepped(spec, w, plan: Plan, sv: CpuGRUSaved, buf: dict) -> None:
         else:
             K.gru_bwd_rows(n, gates[t], ah_n[t], hp_np, reset_t, dh_c.numpy(), v["dh"], v["d_ax"][t], v["d_ah"][t])
             dh_rec = lin_hh_t(d_ah[t, :n])                            # dh_{t-1} += W_hh^T da_h
-    finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), drop_h, at_np(reset, 0))
+    finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), drop_h, at(reset, 0))

@@ -26,8 +26,9 @@ from . import loop
 from . import cell as K
 from ..gemm import Linear, gemm_grad, packed, project_all
 from ..layer_norm import ln_backward_all, ln_forward
+from ..jit import at
 from ..plan import Plan, contiguous_zone, make_plan, np_view, plain, weight_view
-from ..sequence import (at_np, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
+from ..sequence import (input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
                      Runners, scratch, units_split, window_inputs, zeros_or_empty)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 from ..packed_gemm import pack
@@ -169,15 +170,15 @@ def _forward_stepped(spec, w, plan: Plan, buf: dict, save: bool, lin_hh: Linear,
         if n == 0:
             break
         h_prev = h0 if t == 0 else y[t - 1]
-        reset_t = at_np(reset, t)
+        reset_t = at(reset, t)
         rec = lin_hh(recurrent_inputs(n, h_prev, reset_t, drop_h, hd, v["hd"]))   # (n, G*H) W_hh h_{t-1}
         if a_h is not None:
             a_h[t, :n] = rec
         k = t if save else 0
         m_np = v["m"][k] if m_all is not None else v["y"][t]
         K.lstm_fwd_rows(n, v["gates"][t], rec.numpy(), pw["ln_hh"], pw["w_ch"], pw["ln_c_w"], pw["ln_c_b"],
-                        spec.ln_eps, v["c0"] if t == 0 else v["c_states"][t - 1], reset_t, at_np(v["zone_c"], t),
-                        at_np(v["c_cand"], t), v["c_states"][t], m_np)
+                        spec.ln_eps, v["c0"] if t == 0 else v["c_states"][t - 1], reset_t, at(v["zone_c"], t),
+                        at(v["c_cand"], t), v["c_states"][t], m_np)
         cand_np = m_np
         if lin_hr is not None:
             h_c = lin_hr(m_all[k, :n])                                # h~_t = W_hr (o_t tanh(c_t))
@@ -297,16 +298,16 @@ def _backward_stepped(spec, w, plan: Plan, sv: CpuLSTMSaved, buf: dict) -> None:
             continue
         n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
         k = t if proj else 0
-        reset_t = at_np(reset, t)
+        reset_t = at(reset, t)
         bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), drop_h, reset_t,
-                   at_np(reset, min(t + 1, T - 1)), at_np(zh, t), v["dh_c"][k])
+                   at(reset, min(t + 1, T - 1)), at(zh, t), v["dh_c"][k])
         dm = lin_hr_t(dh_c[k, :n]).numpy() if proj else v["dh_c"][0]   # dm_t = W_hr^T dh~_t
         K.lstm_bwd_rows(n, s["gates"][t], s["c0"] if t == 0 else s["c"][t - 1], reset_t,
-                        s["cc"][t] if sv.c_cand is not None else s["c"][t], at_np(zc, t), dm, v["dc"], pw["w_ch"],
-                        pw["ln_c_w"], pw["ln_c_b"], spec.ln_eps, at_np(s["a_h"], t), pw["ln_hh"], v["d_pre"][t],
+                        s["cc"][t] if sv.c_cand is not None else s["c"][t], at(zc, t), dm, v["dc"], pw["w_ch"],
+                        pw["ln_c_w"], pw["ln_c_b"], spec.ln_eps, at(s["a_h"], t), pw["ln_hh"], v["d_pre"][t],
                         v["d_ah"][t], v["dw_ch"], v["dln_c"], v["dln_hh"])
         dh_rec = lin_hh_t(d_ah[t, :n])                                # dh_{t-1} += W_hh^T da_h
-    finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), drop_h, at_np(reset, 0))
+    finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), drop_h, at(reset, 0))
 
 
 def _weight_grads(spec, w, plan: Plan, sv: CpuLSTMSaved, d_pre, d_ah, dh_c):

@@ -11,9 +11,10 @@ from ....cells.rnn import RNNSpec, RNNWeights
 from ... import dispatch
 from . import loop
 from . import cell as K
+from ..jit import at
 from ..plan import contiguous_zone, make_plan, np_view
 from ..gemm import Linear, packed, project_all
-from ..sequence import (at_np, input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
+from ..sequence import (input_grads, input_side, output_record, recurrent_grad, recurrent_inputs,
                         scratch, Runners, window_inputs)
 from ..bookkeeping import blend_h_rows, bwd_h_rows, finish_dh
 
@@ -86,7 +87,7 @@ def _forward_stepped(plan, lin_hh, gates, y, h0, hd, h_cand, relu, zone_h) -> No
         if n == 0:
             break
         h_prev = h0 if t == 0 else y[t - 1]
-        reset_t = at_np(reset, t)
+        reset_t = at(reset, t)
         rec = lin_hh(recurrent_inputs(n, h_prev, reset_t, drop_h, hd, np_view(hd)))   # W_hh h_{t-1}
         K.rnn_fwd_rows(n, gates[t].numpy(), rec.numpy(), relu, y[t].numpy() if zh is None else h_cand.numpy())
         if zh is not None:
@@ -121,11 +122,11 @@ def rnn_backward(spec: RNNSpec, w: RNNWeights, x: Tensor, state0, m, reverse: bo
                 if n == 0:
                     continue
                 n_next = int(plan.n_t[t + 1]) if t + 1 < T else 0
-                bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), v["drop_h"], at_np(v["reset"], t),
-                           at_np(v["reset"], min(t + 1, T - 1)), at_np(v["zh"], t), v["dhc"])
+                bwd_h_rows(n, n_next, v["dh"], v["dy"][t], dh_rec.numpy(), v["drop_h"], at(v["reset"], t),
+                           at(v["reset"], min(t + 1, T - 1)), at(v["zh"], t), v["dhc"])
                 K.rnn_bwd_rows(n, v["gates"][t], relu, v["dhc"], v["dp"][t])
                 dh_rec = lin_hh_t(d_pre[t, :n])                       # dh_{t-1} += W_hh^T dpre
-            finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), v["drop_h"], at_np(v["reset"], 0))
+            finish_dh(int(plan.n_t[0]), v["dh"], dh_rec.numpy(), v["drop_h"], at(v["reset"], 0))
         dw_ih, dx = input_grads(plan, d_pre, sv.xd, w.w_ih)
         dw_hh = recurrent_grad(plan, d_pre, sv.h0, sv.y)
         db = d_pre.sum((0, 1)) if w.b_ih is not None else None
