@@ -25,14 +25,21 @@ CASES = [
 
 @pytest.fixture
 def calls(monkeypatch):
-    """How many times the lean route ran."""
+    """How many times the lean route ran (through run_stack, or again through a layer's kept Repeat)."""
     seen = []
-    real = layer_base.run_stack
+    real, rerun = layer_base.run_stack, lean.Rerun.__call__
 
-    def counting(*args):
+    def counting(*args, **kwargs):
         seen.append(1)
-        return real(*args)
+        return real(*args, **kwargs)
+
+    def counting_rerun(self, *args):
+        done = rerun(self, *args)
+        if done is not None:
+            seen.append(1)
+        return done
     monkeypatch.setattr(layer_base, "run_stack", counting)
+    monkeypatch.setattr(lean.Rerun, "__call__", counting_rerun)
     return seen
 
 

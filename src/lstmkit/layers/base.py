@@ -22,9 +22,13 @@ from ..kernels.gpu import cudnn
 from .dropout import dropout
 from .inputs import Prepared, finish, prepare
 
-#: per layer, its lean-route decisions by call shape (outside the module: a saved model carries no cache)
-_LEAN_DECISIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+from .repeat import Repeat
 from .torch_compat import FlatWeights, check_layer_args
+
+#: per layer, its lean-route decisions by call shape, and its last plain inference call kept to run the
+#: next one like it (:mod:`.repeat`); outside the module: a saved or copied model carries no cache
+_LEAN_DECISIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_REPEATS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 class RecurrentBase(FlatWeights, metaclass=ABCMeta):
@@ -140,8 +144,15 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         """Run the stack over a sequence; see the class docstring for shapes.
 
         ``record=True`` also keeps every step's gates and states in :attr:`last_record` (see
-        :meth:`_run`); the outputs are the same either way.
+        :meth:`_run`); the outputs are the same either way. A plain inference call like the last one (same
+        input shape, no gradient, same weights: :mod:`.repeat`) skips the checks and decisions that call made.
         """
+        if lengths is None and reset is None and not record and not torch.compiler.is_compiling():
+            repeat = _REPEATS.get(self)
+            if repeat is not None:
+                done = repeat(self, input, hx)
+                if done is not None:
+                    return done
         self._update_flat_weights()
         w0 = self._flat_weights[0]
         prep = prepare(input, hx, lengths, reset, name=type(self).__name__, input_size=self.input_size,
@@ -151,7 +162,10 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         lean = None if recording else self._lean_kernel(prep)
         if lean is not None:                        # plain inference: one compiled call per layer-direction
             weights = [[self.weights(k, d) for d in range(self.num_directions)] for k in range(self.num_layers)]
-            y, states = run_stack(lean, self._specs, weights, prep.x, prep.state0)
+            keep = Repeat.applies(input, hx, prep)
+            y, states, rerun = run_stack(lean, self._specs, weights, prep.x, prep.state0, keep=keep)
+            if rerun is not None:
+                _REPEATS[self] = Repeat(self, input, hx, prep, rerun)
         else:
             y, states = self._run(prep, recording)
         if self._recorder is not None:
@@ -227,6 +241,11 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
                 known.clear()
             hit = known[key] = (spec, tuning, kernel if lean is None else None)
         return hit[2]
+
+    def _route_options(self) -> tuple:
+        """The layer's settings a call's route and program depend on (compared by :mod:`.repeat`)."""
+        return (self.training, self.backend, self.batch_first, self.bidirectional, self.num_layers, self.dropout,
+                self.input_dropout, self.recurrent_dropout, self._zoneout_rates(), self._recorder, *self._specs)
 
     def _dtype(self) -> torch.dtype:
         return self._flat_weights[0].dtype

@@ -63,12 +63,9 @@ def prepare(input, hx, lengths, reset, *, name: str, input_size: int, batch_firs
         unbatched = isinstance(input, Tensor) and input.dim() == 2
         _check_hx_dims(hx, unbatched, len(state_shapes))
         x = check_input_tensor(input, input_size, dtype)
-        if unbatched:
-            if lengths is not None:
-                raise ValueError("lengths= needs a batched 3-D input; an unbatched input is one whole sequence")
-            x = x.unsqueeze(1)
-        elif batch_first:
-            x = x.transpose(0, 1)
+        if unbatched and lengths is not None:
+            raise ValueError("lengths= needs a batched 3-D input; an unbatched input is one whole sequence")
+        x = time_major(x, unbatched, batch_first)
     T, B = x.shape[0], x.shape[1]
     state0 = _check_hx(hx, x, unbatched, state_shapes)
     if T < 1:
@@ -85,6 +82,14 @@ def prepare(input, hx, lengths, reset, *, name: str, input_size: int, batch_firs
     reset = _check_reset(reset, T, B, batch_first and not unbatched and packed is None, unbatched, x.device)
     return Prepared(x=x, state0=state0, lengths=lengths, reset=reset, unbatched=unbatched, packed=packed,
                     lengths_host=host)
+
+
+def time_major(x: Tensor, unbatched: bool, batch_first: bool) -> Tensor:
+    """A checked input as (T, B, I): (T, I) unbatched -> (T, 1, I); (B, T, I) with ``batch_first`` -> a
+    transposed view."""
+    if unbatched:
+        return x.unsqueeze(1)
+    return x.transpose(0, 1) if batch_first else x
 
 
 def _host_lengths(given) -> Optional[Tensor]:

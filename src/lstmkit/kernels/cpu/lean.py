@@ -54,11 +54,11 @@ from .gemm import Linear, packed
 from .gru.loop import gru_forward_loop, gru_units_loop
 from .lstm.loop import lstm_concat_loop, lstm_forward_loop, lstm_units_loop
 from .plan import weight_view
-from .prepared import fingerprint, limit_bytes, reusing, source
+from .prepared import fingerprint, fingerprint_of, fingerprint_view, limit_bytes, reusing, source
 from .rnn.loop import rnn_forward_loop
 from .sequence import step_together, unit_rows
 
-__all__ = ["run_stack", "clear_programs"]
+__all__ = ["run_stack", "clear_programs", "Rerun"]
 
 
 def _width(spec) -> int:
@@ -355,15 +355,18 @@ def clear_programs() -> None:
         _PROGRAMS.clear()
 
 
-def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> tuple[Tensor, tuple]:
+def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple,
+              keep: bool = False) -> tuple[Tensor, tuple, Optional["Rerun"]]:
     """A stack's inference on the lean route.
 
     Args:
         kernel: the CPU kernel the call selected (its ``side_by_side``); specs: one per layer;
         weights: per layer, per direction, the family's weights tuple; x: (T, B, I) time-major (any
             strides); state0: the stack's initial states, each (L*D, B, ·).
+        keep: also return a :class:`Rerun` of this call (None where nothing is kept: the weights are
+            neither contiguous nor transposed-contiguous, or ``LSTMKIT_WEIGHT_CACHE_MB=0``).
     Returns:
-        (y (T, B, D*P), final states, each (L*D, B, ·)), fresh tensors.
+        (y (T, B, D*P), final states, each (L*D, B, ·), fresh tensors; the :class:`Rerun` or None).
 
     The prepared program (weights packed, buffers, windows, thread split) is kept for the next call of the
     same stack and shape while its weights hold the same values (address, version counter and a 64-bit
@@ -373,11 +376,12 @@ def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> t
     T, B = x.shape[0], x.shape[1]
     if dispatch.one_step(T):
         with torch.no_grad():
-            return _one_step(kernel, specs, weights, x, state0)
+            y, states = _one_step(kernel, specs, weights, x, state0)
+        return y, states, Rerun(kernel, specs, weights, None, (), ()) if keep else None
     with torch.no_grad(), reusing():
         tensors = _tensors(weights) if limit_bytes() > 0 else None
         if tensors is None:
-            return _Program(kernel, specs, weights, T, B, x.dtype)(x, state0)
+            return (*_Program(kernel, specs, weights, T, B, x.dtype)(x, state0), None)
         key = (kernel.name, tuple(specs), T, B, x.dtype, torch.get_num_threads(), dispatch.threads_enabled(),
                dispatch.tuning(), tuple((t.data_ptr(), t.shape, t.stride()) for t in tensors))
         versions = tuple(t._version for t in tensors)
@@ -396,9 +400,46 @@ def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> t
                 _PROGRAMS.move_to_end(key)
                 while len(_PROGRAMS) > MAX_PROGRAMS:
                     _PROGRAMS.popitem(last=False)
+        rerun = Rerun(kernel, specs, weights, program, tuple(fingerprint_view(t) for t in tensors), prints) \
+            if keep else None
         if not program.lock.acquire(blocking=False):          # another thread runs it now: a fresh one
-            return _Program(kernel, specs, weights, T, B, x.dtype)(x, state0)
+            return (*_Program(kernel, specs, weights, T, B, x.dtype)(x, state0), rerun)
         try:
-            return program(x, state0)
+            return (*program(x, state0), rerun)
         finally:
             program.lock.release()
+
+
+class Rerun:
+    """One :func:`run_stack` call kept to run again on another input of the same shape, without its
+    look-ups: the program it ran (None for a call of one step, which prepares nothing) and the
+    fingerprints of the weights it was prepared from.
+
+    Calling it with x (T, B, I) and state0 as :func:`run_stack` returns the same result, or None when a
+    weight's bytes have changed since (or another thread runs the program now): then run :func:`run_stack`.
+    The caller vouches for the rest, as the layer does (:meth:`lstmkit.layers.base.RecurrentBase.forward`):
+    the same weight tensors at the same addresses, shapes, strides and version counters; the same stack,
+    sequence length, batch, dtype, thread counts and tuning record.
+    """
+
+    __slots__ = ("kernel", "specs", "weights", "program", "views", "prints")
+
+    def __init__(self, kernel, specs: list, weights: list, program: Optional[_Program], views: tuple,
+                 prints: tuple) -> None:
+        self.kernel, self.specs, self.weights, self.program = kernel, specs, weights, program
+        self.views, self.prints = views, prints
+
+    def __call__(self, x: Tensor, state0: tuple) -> Optional[tuple[Tensor, tuple]]:
+        program = self.program
+        with torch.no_grad():
+            if program is None:
+                return _one_step(self.kernel, self.specs, self.weights, x, state0)
+            for view, known in zip(self.views, self.prints):
+                if fingerprint_of(view) != known:
+                    return None
+            if not program.lock.acquire(blocking=False):
+                return None
+            try:
+                return program(x, state0)
+            finally:
+                program.lock.release()

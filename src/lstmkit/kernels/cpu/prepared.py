@@ -32,7 +32,7 @@ from torch import Tensor
 
 from .jit import jit
 
-__all__ = ["prepared", "reusing", "clear", "fingerprint", "limit_bytes", "source"]
+__all__ = ["prepared", "reusing", "clear", "fingerprint", "fingerprint_of", "fingerprint_view", "limit_bytes", "source"]
 
 V = TypeVar("V")
 
@@ -73,13 +73,22 @@ def _fingerprint(v):
     return s1 ^ (s2 * np.uint64(0x9E3779B97F4A7C15))
 
 
-def fingerprint(t: Tensor) -> int:
-    """A 64-bit fingerprint of a contiguous CPU tensor's bytes."""
+def fingerprint_view(t: Tensor) -> np.ndarray:
+    """The flat view of a contiguous CPU tensor's bytes that :func:`fingerprint_of` reads (it shares the
+    tensor's memory and keeps it alive)."""
     t = t.detach()
     raw = (t.numpy() if t.dtype in (torch.float32, torch.float64) else np.from_dlpack(t)).reshape(-1)
-    if raw.nbytes % 4 == 0:
-        return int(_fingerprint(raw.view(np.uint32)))
-    return int(_fingerprint(raw.view(np.uint8)))
+    return raw.view(np.uint32) if raw.nbytes % 4 == 0 else raw.view(np.uint8)
+
+
+def fingerprint_of(view: np.ndarray) -> int:
+    """:func:`fingerprint` of the tensor behind ``view`` (from :func:`fingerprint_view`), now."""
+    return int(_fingerprint(view))
+
+
+def fingerprint(t: Tensor) -> int:
+    """A 64-bit fingerprint of a contiguous CPU tensor's bytes."""
+    return fingerprint_of(fingerprint_view(t))
 
 
 def source(w: Tensor) -> Optional[Tensor]:
