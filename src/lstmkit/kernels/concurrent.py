@@ -77,6 +77,14 @@ def _use_threads(n: int) -> tuple:
     return before, mkl_before, numba_before, share_before
 
 
+def _uses_threads(n: int) -> bool:
+    """Whether the calling thread is limited to ``n`` threads as :func:`_use_threads` leaves it (torch's
+    count, numba's and the dispatch's share; MKL's is set only there)."""
+    import numba
+    return getattr(_PART, "threads", None) == n and torch.get_num_threads() == n and \
+        numba.get_num_threads() == min(n, numba.config.NUMBA_NUM_THREADS)
+
+
 def _restore_threads(saved: tuple) -> None:
     import numba
     before, mkl_before, numba_before, _PART.threads = saved
@@ -118,8 +126,15 @@ def side_by_side(fn: Callable[[int], R], tasks: int = 2, together: bool = False)
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
 
     def other():
-        _use_threads(total // 2)
-        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+        # the worker keeps its thread counts and grad mode from one task to the next, so that a task like
+        # the last one starts at once (the worker waits for the caller's Python to let go of the GIL first)
+        if not _uses_threads(total // 2):
+            _use_threads(total // 2)
+        if torch.is_grad_enabled() != grad:
+            torch.set_grad_enabled(grad)
+        if torch.is_inference_mode_enabled() == inference:
+            return fn(1)
+        with torch.inference_mode(inference):
             return fn(1)
 
     future = _pool().submit(other)
