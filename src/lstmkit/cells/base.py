@@ -14,6 +14,7 @@ Nothing here knows about kernels or layers.
 from __future__ import annotations
 
 import math
+import weakref
 from abc import ABC, abstractmethod
 import json
 from dataclasses import asdict, dataclass, fields
@@ -23,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DeviceError, DTypeError, ShapeError
+from .repeat import CellRepeat
 
 __all__ = ["ParamInfo", "CellSpec", "CellModule", "check_prob", "check_size"]
 
@@ -121,6 +123,9 @@ class CellSpec(ABC):
 
 #: (spec, dtype) -> the CPU kernel that runs a cell's no-gradient step, or False (the torch-ops step)
 _COMPILED_STEP: dict = {}
+#: per cell, its last compiled step kept to run the next one like it (:mod:`.repeat`); outside the module:
+#: a saved or copied cell carries none
+_REPEATS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 class CellModule(nn.Module):
@@ -180,6 +185,12 @@ class CellModule(nn.Module):
         """One step in the family-neutral form: ``(h_t, new_state)`` with ``new_state`` a tuple ((h_t,) or
         (h_t, c_t)). ``x``: (B, input_size) or (input_size,); ``state`` a tuple of (B, size) tensors (a bare
         tensor for one-state families), or None for zeros."""
+        repeat = _REPEATS.get(self)
+        if repeat is not None:
+            new_state = repeat(self, x, state)
+            if new_state is not None:
+                return new_state[0], new_state
+            _REPEATS.pop(self, None)                  # stale: the general path keeps a new one if it can
         spec, name = self.spec, type(self).__name__
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}: input must be a torch.Tensor, got {type(x).__name__}")
@@ -205,6 +216,8 @@ class CellModule(nn.Module):
         if kernel is not None:                    # no gradient through this call: the compiled single step
             new_state = tuple(kernel.step(spec, w, xb, states))
             h = new_state[0]
+            if CellRepeat.applies(self, x, state):    # kept: the next step like it skips what came before
+                _REPEATS[self] = CellRepeat(self, x, state, kernel, w, states)
         else:
             h, new_state = type(self)._step(spec, w, xb, states)
         if not batched:

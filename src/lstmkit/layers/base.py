@@ -153,6 +153,7 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
                 done = repeat(self, input, hx)
                 if done is not None:
                     return done
+                _REPEATS.pop(self, None)            # stale: the general path keeps a new one if it can
         self._update_flat_weights()
         w0 = self._flat_weights[0]
         prep = prepare(input, hx, lengths, reset, name=type(self).__name__, input_size=self.input_size,
@@ -353,9 +354,11 @@ class RecurrentBase(FlatWeights, metaclass=ABCMeta):
         if not isinstance(x_t, Tensor) or x_t.dim() not in (1, 2):
             shape = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
             raise ValueError(f"x_t must be (batch, input_size) or (input_size,), got {shape}")
-        self._update_flat_weights()
-        if self._fast_step_ok(x_t, hx):
-            return self._fast_step(x_t, hx)
+        if any(p > 0 for p in self._zoneout_rates()):
+            self._update_flat_weights()
+            if self._fast_step_ok(x_t, hx):                 # evaluation-mode zoneout: forward's general route
+                return self._fast_step(x_t, hx)             # would run it; the single step blends it in
+        # (a step without gradient takes forward's one-step lean route, and the next is its kept repeat)
         seq = x_t.unsqueeze(1) if self.batch_first and x_t.dim() == 2 else x_t.unsqueeze(0)
         y, hx = self.forward(seq, hx)
         return (y[:, 0] if self.batch_first and x_t.dim() == 2 else y[0]), hx

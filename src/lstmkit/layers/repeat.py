@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 from torch.autograd import forward_ad
 
+from ..cells.repeat import hx_signature
 from ..kernels import dispatch
 from ..kernels.common import transformed
 from ..kernels.cpu.lean import Rerun
@@ -39,17 +40,6 @@ from ..kernels.cpu.prepared import limit_bytes
 from .inputs import Prepared, finish, time_major
 
 __all__ = ["Repeat", "hx_signature"]
-
-
-def hx_signature(hx) -> Optional[tuple]:
-    """((shape, dtype, device) per state tensor) of a plain ``hx`` (a tensor, or a tuple or list of
-    tensors, none of a subclass); () for None; None for anything else."""
-    if hx is None:
-        return ()
-    parts = (hx,) if type(hx) is Tensor else hx
-    if type(parts) not in (tuple, list) or not all(type(p) is Tensor for p in parts):
-        return None
-    return tuple((p.shape, p.dtype, p.device) for p in parts)
 
 
 def _process() -> tuple:
@@ -88,7 +78,9 @@ class Repeat:
         if sig != self.hx or forward_ad._current_level >= 0:
             return None
         parts = () if hx is None else (hx,) if type(hx) is Tensor else tuple(hx)
-        if transformed((input, *parts)) or _process() != self.process or layer._route_options() != self.options:
+        if transformed((input, *parts)) or layer._route_options() != self.options:
+            return None
+        if self.rerun.program is not None and _process() != self.process:    # (a single step runs as it is)
             return None
         layer._update_flat_weights()
         if len(layer._flat_weights) != len(self.weights):

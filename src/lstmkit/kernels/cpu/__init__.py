@@ -57,11 +57,13 @@ class CpuKernel(Kernel):
             return f"it supports float32 and float64, got {x.dtype}"
         return super().unsupported(spec, x)
 
-    def step(self, spec, w, x, state, zone_rates=()):
+    def step(self, spec, w, x, state, zone_rates=(), views=None):
+        """As :meth:`Kernel.step <lstmkit.kernels.base.Kernel.step>`; ``views``: ``w`` as
+        :func:`.single_step.views_of` gives it, when the caller keeps it across steps."""
         rates = tuple(zone_rates) + (0.0,) * (spec.num_states - len(zone_rates))
         if spec.family == "lstm":
-            return lstm_step(spec, w, x, state, rates)
-        return ((gru_step if spec.family == "gru" else rnn_step)(spec, w, x, state, rates),)
+            return lstm_step(spec, w, x, state, rates, views)
+        return ((gru_step if spec.family == "gru" else rnn_step)(spec, w, x, state, rates, views),)
 
     def to_original_order(self, seq, x, m, reverse):
         from .plan import make_plan

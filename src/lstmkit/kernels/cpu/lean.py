@@ -57,6 +57,7 @@ from .plan import weight_view
 from .prepared import fingerprint, fingerprint_of, fingerprint_view, limit_bytes, reusing, source
 from .rnn.loop import rnn_forward_loop
 from .sequence import step_together, unit_rows
+from .single_step import views_of
 
 __all__ = ["run_stack", "clear_programs", "Rerun"]
 
@@ -325,17 +326,20 @@ class _Program:
         return x, tuple(h_n)
 
 
-def _one_step(kernel, specs: list, weights: list, x: Tensor, state0: tuple) -> tuple[Tensor, tuple]:
+def _one_step(kernel, specs: list, weights: list, x: Tensor, state0: tuple,
+              views: Optional[list] = None) -> tuple[Tensor, tuple]:
     """A call of one step (:func:`lstmkit.kernels.dispatch.one_step`): each layer-direction's single step
     (:meth:`~lstmkit.kernels.cpu.CpuKernel.step`) on the weights as they are; both directions of a layer
-    see the same one step. Arguments and result as :func:`run_stack`."""
+    see the same one step. Arguments and result as :func:`run_stack`; ``views``: per layer, per direction,
+    the weights' numpy views (:func:`~.single_step.views_of`), when the caller keeps them."""
     D = len(weights[0])
     inp = x[0]
     new_states: list[list[Tensor]] = [[] for _ in state0]          # per state, per layer-direction
     for layer, spec in enumerate(specs):
         outs = []
         for d in range(D):
-            new = kernel.step(spec, weights[layer][d], inp, tuple(s[layer * D + d] for s in state0))
+            new = kernel.step(spec, weights[layer][d], inp, tuple(s[layer * D + d] for s in state0),
+                              views=None if views is None else views[layer][d])
             for lst, s in zip(new_states, new):
                 lst.append(s)
             outs.append(new[0])
@@ -377,7 +381,8 @@ def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple,
     if dispatch.one_step(T):
         with torch.no_grad():
             y, states = _one_step(kernel, specs, weights, x, state0)
-        return y, states, Rerun(kernel, specs, weights, None, (), ()) if keep else None
+        views = [[views_of(w) for w in layer] for layer in weights] if keep else None
+        return y, states, Rerun(kernel, specs, weights, None, views, ()) if keep else None
     with torch.no_grad(), reusing():
         tensors = _tensors(weights) if limit_bytes() > 0 else None
         if tensors is None:
@@ -412,8 +417,9 @@ def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple,
 
 class Rerun:
     """One :func:`run_stack` call kept to run again on another input of the same shape, without its
-    look-ups: the program it ran (None for a call of one step, which prepares nothing) and the
-    fingerprints of the weights it was prepared from.
+    look-ups: the program it ran and the fingerprints of the weights it was prepared from (``views`` their
+    bytes); or, for a call of one step, which prepares nothing, no program and ``views`` the weights'
+    numpy views per layer-direction (:func:`~.single_step.views_of`).
 
     Calling it with x (T, B, I) and state0 as :func:`run_stack` returns the same result, or None when a
     weight's bytes have changed since (or another thread runs the program now): then run :func:`run_stack`.
@@ -433,7 +439,7 @@ class Rerun:
         program = self.program
         with torch.no_grad():
             if program is None:
-                return _one_step(self.kernel, self.specs, self.weights, x, state0)
+                return _one_step(self.kernel, self.specs, self.weights, x, state0, self.views)
             for view, known in zip(self.views, self.prints):
                 if fingerprint_of(view) != known:
                     return None

@@ -73,48 +73,58 @@ def gemv(a: np.ndarray, w: np.ndarray, bias, out: np.ndarray, bias2=None) -> Non
 _np = kept_weight_view       # a weight's numpy view, kept per parameter (a step is mostly overhead)
 
 
+def views_of(w):
+    """The weights tuple ``w`` (a family's NamedTuple of tensors) with each tensor as its numpy view (kept
+    per parameter: :func:`~.plan.kept_weight_view`); what the step functions read. A caller that runs many
+    steps on the same weight tensors can keep it and pass it as ``views``."""
+    return type(w)(*(_np(t) for t in w))
+
+
 def _rows(t: Tensor) -> np.ndarray:
     """A state or input row block (B, N) as a contiguous numpy array (a view where it already is one)."""
     return t.detach().contiguous().numpy()
 
 
-def lstm_step(spec, w, x: Tensor, state, zone_rates=(0.0, 0.0)):
-    """x (B, I); state (h (B, P), c (B, H)) -> (h_t, (h_t, c_t)). zone_rates: eval zoneout of (h, c)."""
+def lstm_step(spec, w, x: Tensor, state, zone_rates=(0.0, 0.0), views=None):
+    """x (B, I); state (h (B, P), c (B, H)) -> (h_t, c_t). zone_rates: eval zoneout of (h, c); views:
+    :func:`views_of` ``w``, when the caller keeps it."""
+    v = views_of(w) if views is None else views
     hn, cn, xn = _rows(state[0]), _rows(state[1]), _rows(x)
     B, H, P = xn.shape[0], spec.hidden_size, spec.out_size
     GH = spec.num_gates * H
     dt = xn.dtype
     gates, rec = np.empty((B, GH), dt), np.empty((B, GH), dt)
     if spec.layer_norm:                                                               # LN(W_ih x_t) g_ih + b
-        gemv(xn, _np(w.w_ih), None, gates)
+        gemv(xn, v.w_ih, None, gates)
         g = torch.nn.functional.layer_norm(torch.from_numpy(gates), (GH,), eps=spec.ln_eps) * w.ln_ih.detach()
         if w.b_ih is not None:
             g = g + (w.b_ih + w.b_hh).detach()
         gates = g.contiguous().numpy()
     else:
-        gemv(xn, _np(w.w_ih), _np(w.b_ih), gates, _np(w.b_hh))                       # W_ih x_t + b_ih + b_hh
-    gemv(hn, _np(w.w_hh), None, rec)                                                  # W_hh h_{t-1}
+        gemv(xn, v.w_ih, v.b_ih, gates, v.b_hh)                                     # W_ih x_t + b_ih + b_hh
+    gemv(hn, v.w_hh, None, rec)                                                       # W_hh h_{t-1}
     c_new, m = x.new_empty(B, H), x.new_empty(B, H)
     zh, zc = zone_rates
     c_cand = np.empty((B, H), dt) if zc > 0 else None
-    lstm_fwd_rows(B, gates, rec, _np(w.ln_hh), _np(w.w_ch), _np(w.ln_c_w), _np(w.ln_c_b),
+    lstm_fwd_rows(B, gates, rec, v.ln_hh, v.w_ch, v.ln_c_w, v.ln_c_b,
                   spec.ln_eps, cn, None, None if zc <= 0 else np.full((B, H), zc, dtype=dt),
                   c_cand, c_new.numpy(), m.numpy())
     h_cand = m
     if w.w_hr is not None:
         h_cand = x.new_empty(B, P)
-        gemv(m.numpy(), _np(w.w_hr), None, h_cand.numpy())                            # W_hr (o tanh c)
+        gemv(m.numpy(), v.w_hr, None, h_cand.numpy())                            # W_hr (o tanh c)
     return _blend(h_cand, hn, zh), c_new
 
 
-def gru_step(spec, w, x: Tensor, state, zone_rates=(0.0,)):
-    """x (B, I); state (h (B, H),) -> new h (B, H)."""
+def gru_step(spec, w, x: Tensor, state, zone_rates=(0.0,), views=None):
+    """x (B, I); state (h (B, H),) -> new h (B, H); views as :func:`lstm_step`."""
+    v = views_of(w) if views is None else views
     hn, xn = _rows(state[0]), _rows(x)
     B, H = xn.shape[0], spec.hidden_size
     dt = xn.dtype
     gates = np.empty((B, 3 * H), dt)
-    gemv(xn, _np(w.w_ih), _np(w.b_ih), gates)                                         # W_ih x_t + b_ih
-    w_hh, b_hh = _np(w.w_hh), _np(w.b_hh)
+    gemv(xn, v.w_ih, v.b_ih, gates)                                                   # W_ih x_t + b_ih
+    w_hh, b_hh = v.w_hh, v.b_hh
     h_cand = x.new_empty(B, H)
     if spec.reset_before:
         a_rz, a_n, rh = np.empty((B, 2 * H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
@@ -129,14 +139,15 @@ def gru_step(spec, w, x: Tensor, state, zone_rates=(0.0,)):
     return _blend(h_cand, hn, zone_rates[0])
 
 
-def rnn_step(spec, w, x: Tensor, state, zone_rates=(0.0,)):
-    """x (B, I); state (h (B, H),) -> new h (B, H)."""
+def rnn_step(spec, w, x: Tensor, state, zone_rates=(0.0,), views=None):
+    """x (B, I); state (h (B, H),) -> new h (B, H); views as :func:`lstm_step`."""
+    v = views_of(w) if views is None else views
     hn, xn = _rows(state[0]), _rows(x)
     B, H = xn.shape[0], spec.hidden_size
     dt = xn.dtype
     gates, rec, h_cand = np.empty((B, H), dt), np.empty((B, H), dt), x.new_empty(B, H)
-    gemv(xn, _np(w.w_ih), _np(w.b_ih), gates, _np(w.b_hh))
-    gemv(hn, _np(w.w_hh), None, rec)
+    gemv(xn, v.w_ih, v.b_ih, gates, v.b_hh)
+    gemv(hn, v.w_hh, None, rec)
     rnn_fwd_rows(B, gates, rec, spec.nonlinearity == "relu", h_cand.numpy())
     return _blend(h_cand, hn, zone_rates[0])
 
