@@ -83,7 +83,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out: dict = {"threads": args.threads, "one_step": [], "training": []}
-    for cell in ("LSTM", "GRU") if args.only != "training" else ():
+    for cell in ("LSTM", "GRU", "RNN") if args.only != "training" else ():
         for B, H in STEP_SIZES:
             t = one_step(cell, B, H, args.repeats)
             out["one_step"].append({"cell": cell, "B": B, "H": H, "ms": {k: v * 1e3 for k, v in t.items()}})

@@ -214,10 +214,12 @@ class CellModule(nn.Module):
                              f"the input with .to({w.w_ih.dtype}) or the cell with .to({xb.dtype})")
         kernel = self._compiled_step(xb, states, w)
         if kernel is not None:                    # no gradient through this call: the compiled single step
-            new_state = tuple(kernel.step(spec, w, xb, states))
+            # kept: the next step like it skips what came before (it holds the weights' views the step reads)
+            repeat = CellRepeat(self, x, state, kernel, w, states) if CellRepeat.applies(self, x, state) else None
+            new_state = tuple(kernel.step(spec, w, xb, states, views=None if repeat is None else repeat.views))
             h = new_state[0]
-            if CellRepeat.applies(self, x, state):    # kept: the next step like it skips what came before
-                _REPEATS[self] = CellRepeat(self, x, state, kernel, w, states)
+            if repeat is not None:
+                _REPEATS[self] = repeat
         else:
             h, new_state = type(self)._step(spec, w, xb, states)
         if not batched:
