@@ -115,7 +115,72 @@ def test_inference_side_by_side_matches_and_keeps_inference_mode(monkeypatch):
         torch.testing.assert_close(a, b, rtol=2e-6, atol=2e-6)
 
 
-def test_side_by_side_splits_threads_and_carries_grad_mode():
+@pytest.fixture(params=["team", "pool"])
+def route(request, monkeypatch):
+    """Side by side on two threads through torch's OpenMP team, or through lstmkit's worker thread."""
+    if request.param == "team":
+        if concurrent._GOMP is None:
+            pytest.skip("torch's OpenMP runtime exports no GOMP_parallel here: only the worker thread runs")
+        torch.set_num_threads(2)                             # (the fixture above restores the count)
+    else:
+        monkeypatch.setenv("LSTMKIT_SIDE_BY_SIDE", "pool")
+    return request.param
+
+
+def test_two_threads_hand_the_second_task_to_torchs_openmp_team(route):
+    """On two threads the second task runs on torch's own OpenMP worker (nothing else competes for the two
+    cores with its spin-waiting); LSTMKIT_SIDE_BY_SIDE=pool, or more threads, keep lstmkit's worker."""
+    seen = {}
+
+    def probe(d):
+        seen[d] = (threading.current_thread().name, None if concurrent._GOMP is None else concurrent._GOMP[1]())
+
+    concurrent.side_by_side(probe)
+    assert seen[0][0] == threading.main_thread().name
+    if route == "team":
+        assert seen[0][1] == 0 and seen[1][1] == 1               # the team's master and its worker
+        assert not seen[1][0].startswith("lstmkit-side-by-side")
+    else:
+        assert seen[1][0].startswith("lstmkit-side-by-side")
+
+
+def test_a_team_of_one_runs_both_in_turn():
+    """Inside a parallel region already (a nested one gets one thread) both tasks run in turn, in order."""
+    if concurrent._GOMP is None:
+        pytest.skip("torch's OpenMP runtime exports no GOMP_parallel here")
+    order = []
+
+    def inner(d):
+        order.append((d, concurrent._GOMP[1]()))
+        return d
+
+    outer = concurrent._on_torch_team(lambda k: concurrent._on_torch_team(inner, False, False) if k == 0 else None,
+                                      False, False)
+    assert outer[0] == [0, 1] and order == [(0, 0), (1, 0)]
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm-peephole-proj"])
+def test_both_routes_give_the_same_bits(kind, monkeypatch):
+    """Training through the OpenMP team and through the worker thread: the same outputs and gradients."""
+    torch.set_num_threads(2)
+    torch.manual_seed(5)
+    layer = LAYERS[kind]()
+    x = torch.randn(9, 6, 12, requires_grad=True)
+    got = []
+    for env in (None, "pool"):
+        if env is None:
+            monkeypatch.delenv("LSTMKIT_SIDE_BY_SIDE", raising=False)
+        else:
+            monkeypatch.setenv("LSTMKIT_SIDE_BY_SIDE", env)
+        layer.zero_grad()
+        x.grad = None
+        y, _ = layer(x)
+        y.square().sum().backward()
+        got.append([y.detach(), x.grad, *[p.grad for p in layer.parameters()]])
+    assert all(torch.equal(a, b) for a, b in zip(*got))
+
+
+def test_side_by_side_splits_threads_and_carries_grad_mode(route):
     seen = {}
 
     def probe(d):
@@ -134,7 +199,7 @@ def test_side_by_side_splits_threads_and_carries_grad_mode():
 
 
 @pytest.mark.parametrize("failing", [0, 1])
-def test_an_error_in_either_task_is_raised_after_both_finish(failing):
+def test_an_error_in_either_task_is_raised_after_both_finish(failing, route):
     done = []
 
     def fn(d):

@@ -12,8 +12,11 @@ layer, both directions: (32, 25, 228, 200) 52 -> 33 ms, (350, 8, 50, 64) 22 -> 1
 recurrent weights are small enough that reading them twice per step costs less than the threads save;
 small calls run in turn: there the hand-over costs what it saves).
 
-The calling thread runs one task and a long-lived worker thread the other; for the duration each one's
-thread counts are set, all thread-locally: OpenMP's (torch's intra-op parallelism and oneDNN), MKL's and
+The calling thread runs one task and another thread the other: with two threads in all, the worker of
+torch's own OpenMP team, handed the task in a parallel region (:func:`_on_torch_team`: nothing else then
+competes for the two cores, where a thread of ours would run beside OpenMP's spin-waiting worker); with
+more, a long-lived worker thread of ours (``LSTMKIT_SIDE_BY_SIDE=pool`` takes it on two threads too). For
+the duration each one's thread counts are set, all thread-locally: OpenMP's (torch's intra-op parallelism and oneDNN), MKL's and
 numba's (the caller's are restored after). The worker takes the caller's grad and inference mode.
 ``LSTMKIT_NO_SIDE_BY_SIDE=1`` in the environment turns this off (each task then runs whole, in turn, on
 all threads); a caller with one thread never uses it.
@@ -95,6 +98,61 @@ def _restore_threads(saved: tuple) -> None:
     numba.set_num_threads(numba_before)
 
 
+def _openmp_team() -> Optional[tuple]:
+    """(GOMP_parallel, omp_get_thread_num, omp_get_num_threads) of the OpenMP runtime torch runs its
+    parallel loops on (GNU's, or one that exports its entry points, as Intel's and LLVM's do), or None."""
+    lib = torch_cpu_library()
+    try:
+        run, me, size = lib.GOMP_parallel, lib.omp_get_thread_num, lib.omp_get_num_threads
+    except AttributeError:                                   # pragma: no cover - builds without OpenMP
+        return None
+    run.argtypes = [_TEAM_TASK, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+    run.restype = None
+    me.restype = size.restype = ctypes.c_int
+    return run, me, size
+
+
+_TEAM_TASK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_GOMP = _openmp_team() if torch_cpu_library() is not None else None
+
+
+def _on_torch_team(fn: Callable[[int], R], grad: bool, inference: bool) -> list[R]:
+    """[fn(0), fn(1)] on a parallel region of two threads of torch's own OpenMP team: fn(0) on the calling
+    thread (the team's master), fn(1) on the team's worker, each limited to one thread.
+
+    On two cores this is what side by side means: after each of torch's parallel loops its OpenMP worker
+    spin-waits for more, and a thread of our own beside it is a third runnable thread on two cores -- a
+    training call at (32, 100, 64, 128) then took 32-34 ms instead of 18-21 (2-core AMD EPYC Zen 3; it
+    happened in every full bench run). Handing the second task to that worker leaves nothing to compete.
+    (With more threads the Python worker stays: a nested region would run each task's own GEMMs on one
+    thread.) If the region gets one thread (the caller already runs inside one), it runs both in turn."""
+    run, me, size = _GOMP
+    out: list = [None, None]
+    errors: list = [None, None]
+
+    def task(_):
+        k = me()
+        saved = _use_threads(1)
+        try:
+            for j in ((k,) if size() >= 2 else (0, 1)):
+                try:
+                    if k == 0:
+                        out[j] = fn(j)
+                    else:                                       # the team's thread: the caller's modes
+                        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                            out[j] = fn(j)
+                except BaseException as e:                     # (a callback cannot raise: kept, raised below)
+                    errors[j] = e
+        finally:
+            _restore_threads(saved)
+
+    run(_TEAM_TASK(task), None, 2, 0)
+    for e in errors:
+        if e is not None:
+            raise e
+    return out
+
+
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
@@ -104,9 +162,12 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _forget_pool() -> None:
-    """In a forked child the workers do not exist: make the next call start new ones."""
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
+    """In a forked child the workers do not exist: make the next call start new ones. Nor do the OpenMP
+    team's, and GNU OpenMP waits for them forever in the child's next parallel region if the parent ever
+    opened one: the child uses workers of its own instead (torch's own parallel loops there are torch's
+    matter; a forked child usually runs them on one thread)."""
+    global _POOL, _POOL_LOCK, _GOMP
+    _POOL, _POOL_LOCK, _GOMP = None, threading.Lock(), None
 
 
 if hasattr(os, "register_at_fork"):
@@ -124,6 +185,8 @@ def side_by_side(fn: Callable[[int], R], tasks: int = 2, together: bool = False)
         return [fn(d) for d in range(tasks)]
     total = max(torch.get_num_threads(), 2)
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+    if total == 2 and not together and _GOMP is not None and os.environ.get("LSTMKIT_SIDE_BY_SIDE") != "pool":
+        return _on_torch_team(fn, grad, inference)
 
     def other():
         # the worker keeps its thread counts and grad mode from one task to the next, so that a task like
