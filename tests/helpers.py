@@ -166,3 +166,18 @@ def make_masks(spec, T, B, options, dtype=torch.float64):
 
 def option_sets():
     return [combo for r in range(len(OPTIONS) + 1) for combo in itertools.combinations(OPTIONS, r)]
+
+
+def count_results(monkeypatch, owner, name: str) -> list:
+    """A list that grows by one each time ``owner.name(...)`` (a method or a module function, patched for
+    the test) returns something other than None."""
+    seen = []
+    real = getattr(owner, name)
+
+    def counting(*args, **kwargs):
+        done = real(*args, **kwargs)
+        if done is not None:
+            seen.append(1)
+        return done
+    monkeypatch.setattr(owner, name, counting)
+    return seen

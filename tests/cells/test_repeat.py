@@ -17,22 +17,15 @@ from lstmkit.cells import base as cell_base
 from lstmkit.cells.repeat import CellRepeat
 from lstmkit.errors import DTypeError, ShapeError
 
+from helpers import count_results
+
 CELLS = [(lstmkit.LSTMCell, torch.nn.LSTMCell), (lstmkit.GRUCell, torch.nn.GRUCell), (lstmkit.RNNCell, torch.nn.RNNCell)]
 
 
 @pytest.fixture
 def hits(monkeypatch):
     """How many steps the kept CellRepeat ran."""
-    seen = []
-    real = CellRepeat.__call__
-
-    def counting(self, *args):
-        done = real(self, *args)
-        if done is not None:
-            seen.append(1)
-        return done
-    monkeypatch.setattr(CellRepeat, "__call__", counting)
-    return seen
+    return count_results(monkeypatch, CellRepeat, "__call__")
 
 
 def _states(s):

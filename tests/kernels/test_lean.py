@@ -14,7 +14,7 @@ from lstmkit.kernels import dispatch
 from lstmkit.kernels.cpu import lean
 from lstmkit.layers import base as layer_base
 
-from helpers import tuned, two_threads  # noqa: F401  (a fixture)
+from helpers import count_results, tuned, two_threads  # noqa: F401  (a fixture)
 
 CASES = [
     (lstmkit.LSTM, {}), (lstmkit.LSTM, dict(proj_size=5)), (lstmkit.LSTM, dict(peephole=True)),
@@ -26,20 +26,13 @@ CASES = [
 @pytest.fixture
 def calls(monkeypatch):
     """How many times the lean route ran (through run_stack, or again through a layer's kept Repeat)."""
-    seen = []
-    real, rerun = layer_base.run_stack, lean.Rerun.__call__
+    seen = count_results(monkeypatch, lean.Rerun, "__call__")
+    real = layer_base.run_stack
 
     def counting(*args, **kwargs):
         seen.append(1)
         return real(*args, **kwargs)
-
-    def counting_rerun(self, *args):
-        done = rerun(self, *args)
-        if done is not None:
-            seen.append(1)
-        return done
     monkeypatch.setattr(layer_base, "run_stack", counting)
-    monkeypatch.setattr(lean.Rerun, "__call__", counting_rerun)
     return seen
 
 

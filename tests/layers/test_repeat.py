@@ -17,20 +17,13 @@ from lstmkit.errors import DTypeError, ShapeError
 from lstmkit.layers import base as layer_base
 from lstmkit.layers.repeat import Repeat
 
+from helpers import count_results
+
 
 @pytest.fixture
 def hits(monkeypatch):
     """How many calls the kept Repeat ran (it returned a result)."""
-    seen = []
-    real = Repeat.__call__
-
-    def counting(self, *args):
-        done = real(self, *args)
-        if done is not None:
-            seen.append(1)
-        return done
-    monkeypatch.setattr(Repeat, "__call__", counting)
-    return seen
+    return count_results(monkeypatch, Repeat, "__call__")
 
 
 def _states(s):
