@@ -284,7 +284,7 @@ class _UnitsPart(_Windows):
 
 class _Program:
     """A stack's lean inference for one input shape, prepared once: per layer, its parts and how they run
-    (side by side or in turn). Not for two threads at once (:attr:`lock`)."""
+    (side by side or in turn). Not for two threads at once: :meth:`try_run` declines while it runs."""
 
     def __init__(self, kernel, specs: list, weights: list, T: int, B: int, dtype: torch.dtype) -> None:
         self.lock = threading.Lock()
@@ -304,6 +304,15 @@ class _Program:
             parts = [(d, r, make(spec, weights[layer][d], T, r.stop - r.start, dt, d == 1,
                                  direct=d == 0 and len(jobs) == 1, threads=threads)) for d, r in jobs]
             self.layers.append((spec.out_size, together, parts))
+
+    def try_run(self, x: Tensor, state0: tuple) -> Optional[tuple[Tensor, tuple]]:
+        """``self(x, state0)`` unless another thread runs this program now (then None)."""
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            return self(x, state0)
+        finally:
+            self.lock.release()
 
     def __call__(self, x: Tensor, state0: tuple) -> tuple[Tensor, tuple]:
         T, B, D, lstm = self.T, self.B, self.D, self.lstm
@@ -379,9 +388,9 @@ def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple,
     """
     T, B = x.shape[0], x.shape[1]
     if dispatch.one_step(T):
-        with torch.no_grad():
-            y, states = _one_step(kernel, specs, weights, x, state0)
         views = [[views_of(w) for w in layer] for layer in weights] if keep else None
+        with torch.no_grad():
+            y, states = _one_step(kernel, specs, weights, x, state0, views)
         return y, states, Rerun(kernel, specs, weights, None, views, ()) if keep else None
     with torch.no_grad(), reusing():
         tensors = _tensors(weights) if limit_bytes() > 0 else None
@@ -407,12 +416,10 @@ def run_stack(kernel, specs: list, weights: list, x: Tensor, state0: tuple,
                     _PROGRAMS.popitem(last=False)
         rerun = Rerun(kernel, specs, weights, program, tuple(fingerprint_view(t) for t in tensors), prints) \
             if keep else None
-        if not program.lock.acquire(blocking=False):          # another thread runs it now: a fresh one
-            return (*_Program(kernel, specs, weights, T, B, x.dtype)(x, state0), rerun)
-        try:
-            return (*program(x, state0), rerun)
-        finally:
-            program.lock.release()
+        done = program.try_run(x, state0)
+        if done is None:                                      # another thread runs it now: a fresh one
+            done = _Program(kernel, specs, weights, T, B, x.dtype)(x, state0)
+        return (*done, rerun)
 
 
 class Rerun:
@@ -443,9 +450,4 @@ class Rerun:
             for view, known in zip(self.views, self.prints):
                 if fingerprint_of(view) != known:
                     return None
-            if not program.lock.acquire(blocking=False):
-                return None
-            try:
-                return program(x, state0)
-            finally:
-                program.lock.release()
+            return program.try_run(x, state0)
