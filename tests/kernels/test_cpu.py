@@ -16,11 +16,12 @@ from lstmkit.kernels import dispatch
 from lstmkit.kernels.cpu import gemm, sequence
 from lstmkit.kernels.cpu.plan import make_plan
 from lstmkit.kernels.cpu.activations import sigmoid, tanh
+from lstmkit.kernels.cpu.jit import FASTMATH
 
 from helpers import make_masks, tuned, two_threads  # noqa: F401  (a fixture)
 
 
-@numba.njit
+@numba.njit(fastmath=FASTMATH, error_model="numpy")   # as every kernel is compiled (FMA contraction on)
 def _apply(x, t_out, s_out):
     for i in range(x.shape[0]):
         t_out[i] = tanh(x[i])
