@@ -131,22 +131,33 @@ def _on_torch_team(fn: Callable[[int], R], grad: bool, inference: bool) -> list[
     errors: list = [None, None]
 
     def task(_):
+        # As little Python as can be here: the two threads take turns at the GIL until each is in compiled
+        # code, so what runs before fn delays the other task's start. The caller's thread count is set
+        # around the region (below); the team's worker keeps its count and grad mode from one region to the
+        # next (the worker only runs torch's own loop bodies otherwise, which read neither).
         k = me()
-        saved = _use_threads(1)
-        try:
-            for j in ((k,) if size() >= 2 else (0, 1)):
-                try:
-                    if k == 0:
+        for j in ((k,) if size() >= 2 else (0, 1)):
+            try:
+                if k == 0:
+                    out[j] = fn(j)
+                else:
+                    if not _uses_threads(1):
+                        _use_threads(1)
+                    if torch.is_grad_enabled() != grad:
+                        torch.set_grad_enabled(grad)
+                    if torch.is_inference_mode_enabled() == inference:
                         out[j] = fn(j)
-                    else:                                       # the team's thread: the caller's modes
-                        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                    else:
+                        with torch.inference_mode(inference):
                             out[j] = fn(j)
-                except BaseException as e:                     # (a callback cannot raise: kept, raised below)
-                    errors[j] = e
-        finally:
-            _restore_threads(saved)
+            except BaseException as e:                     # (a callback cannot raise: kept, raised below)
+                errors[j] = e
 
-    run(_TEAM_TASK(task), None, 2, 0)
+    saved = _use_threads(1)
+    try:
+        run(_TEAM_TASK(task), None, 2, 0)
+    finally:
+        _restore_threads(saved)
     for e in errors:
         if e is not None:
             raise e
