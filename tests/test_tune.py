@@ -11,6 +11,8 @@ from lstmkit.kernels import dispatch
 def test_tune_shows_measures_and_forgets(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LSTMKIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(dispatch, "GEMM_LADDER", [(2, 8, 32)])
+    monkeypatch.setattr(dispatch, "PART_LADDER", [(16, 8, 32)])
+    monkeypatch.setattr(dispatch, "PROJECTION_LADDER", [8])
     monkeypatch.setattr(dispatch, "LOOP_LADDER", [(2, 8)])
     monkeypatch.setattr(dispatch, "_TUNING", None)
     try:

@@ -30,6 +30,8 @@ def cache_dir(tmp_path, monkeypatch):
     resolved afresh, and restored after."""
     monkeypatch.setenv("LSTMKIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(dispatch, "GEMM_LADDER", [(2, 8, 32), (4, 16, 64)])
+    monkeypatch.setattr(dispatch, "PART_LADDER", [(16, 8, 32), (32, 16, 64)])
+    monkeypatch.setattr(dispatch, "PROJECTION_LADDER", [8, 16])
     monkeypatch.setattr(dispatch, "LOOP_LADDER", [(2, 8), (3, 16)])
     monkeypatch.setattr(dispatch, "_TUNING", None)
     yield tmp_path
@@ -41,7 +43,7 @@ def test_autotune_measures_caches_per_machine_and_is_loaded_next_time(cache_dir,
     with torch.inference_mode():                            # a first call may come from inference code
         t = dispatch.tuning()
     assert t.source.startswith("measured on " + dispatch.cpu_model())
-    for name in ("fused_max_macs", "fused_max_macs_backward", "onednn_min_macs", "packed_projection_min_k"):
+    for name in dispatch.MEASURED:
         assert getattr(t, name) >= 0
     data = json.loads((cache_dir / "tuning.json").read_text())
     (key, entry), = data.items()
@@ -128,6 +130,67 @@ def test_explain_names_the_loops_that_run(fused_max, halves, monkeypatch, two_th
     assert {(b, r) for _, b, r in seen} == {(False, want), (True, want)}
     text = str(why)
     assert "LSTM(6, 10)" in text and f"loop              {want}" in text and "thresholds: a test" in text
+
+
+@pytest.mark.parametrize("part_cut", [0, dispatch.NEVER], ids=["onednn", "never"])
+def test_a_one_thread_part_has_its_own_gemm_crossover(part_cut, monkeypatch, two_threads):
+    """A GEMM whose weight is packed in the call, from a part run side by side on one thread, takes
+    onednn_min_macs_part; a call run whole, a weight the cache keeps and an inference program's kept
+    projection take onednn_min_macs. The explanation of a training call names what its halves run."""
+    from lstmkit.kernels import concurrent
+    from lstmkit.kernels.cpu import gemm as G
+    from lstmkit.kernels.cpu.prepared import reusing
+    tuned(monkeypatch, onednn_min_macs=0, onednn_min_macs_part=part_cut, side_by_side_min_macs=0)
+    part = "onednn" if part_cut == 0 else "mkl"
+    assert dispatch.gemm(100, 64, 32, torch.float32, True) == "onednn"              # a call run whole
+    assert dispatch.gemm(100, 64, 32, torch.float32, True, part=1) == part
+    assert dispatch.gemm(100, 64, 32, torch.float32, True, part=2) == "onednn"
+    assert dispatch.part_share() is None
+    assert concurrent.side_by_side(lambda _: dispatch.part_share()) == [1, 1]
+    if not G.ONEDNN:
+        return                                               # (MKL runs every GEMM then, and explain says so)
+    w = torch.randn(64, 32)
+
+    def routes(reuse=False, **kw):
+        def task(_):
+            with reusing(reuse):                             # (thread by thread, as the kernels set it)
+                return G.Linear(w, 100, **kw).onednn
+        return concurrent.side_by_side(task)
+    assert routes() == [part == "onednn"] * 2
+    assert routes(kept=True) == [True, True] and routes(reuse=True) == [True, True] and G.Linear(w, 100).onednn
+    ran, real = [], dispatch.gemm
+
+    def gemm(*args, **kw):
+        ran.append(real(*args, **kw))
+        return ran[-1]
+    monkeypatch.setattr(dispatch, "gemm", gemm)
+    layer, x = lstmkit.LSTM(6, 10), torch.randn(9, 12, 6)
+    call, = layer.explain(x).calls
+    assert call["threads"].startswith("the batch in two halves")
+    name = "oneDNN" if part == "onednn" else "MKL (torch.mm)"
+    for line in (call["passes"]["forward"]["input projection"], call["passes"]["backward"]["input gradient"]):
+        assert line.startswith(name) and "onednn_min_macs_part" in line
+    ran.clear()
+    layer(x)[0].sum().backward()
+    assert ran and set(ran) == {part}                       # what the halves ran: the input projection, dx
+    with torch.no_grad():
+        call, = layer.explain(x).calls                      # inference keeps its prepared weights
+    assert "onednn_min_macs_part" not in call["passes"]["forward"]["input projection"]
+
+
+def test_a_cached_entry_without_a_measured_field_is_measured_again(cache_dir, monkeypatch):
+    """An entry an earlier version wrote (before a threshold was measured) is not used as it is."""
+    from lstmkit.kernels.dispatch import machine_key, write_cache
+    old = {k: v for k, v in dispatch.Tuning().replace(fused_max_macs=777, source="old").as_dict().items()
+           if k != "onednn_min_macs_part"}
+    write_cache({machine_key(): old})
+    monkeypatch.delenv("LSTMKIT_TUNING", raising=False)               # (the tests' own: defaults)
+    assert dispatch.tuning().source.startswith("measured on " + dispatch.cpu_model())
+    assert set(dispatch.MEASURED) <= set(dispatch.read_cache()[machine_key()])
+    old["onednn_min_macs_part"] = 5                                   # a whole entry is used as it is
+    write_cache({machine_key(): old})
+    dispatch.set_tuning(None)
+    assert (dispatch.tuning().source, dispatch.tuning().fused_max_macs) == ("old", 777)
 
 
 def test_explain_inference_windows_with_lengths_switch_loops(monkeypatch):

@@ -71,6 +71,15 @@ class Tuning:
     #: Measured by :func:`autotune`: torch.mm against oneDNN with a packed weight, a ladder of per-step
     #: and whole-sequence shapes, the crossover where oneDNN wins from there up.
     onednn_min_macs: int = 4_000_000
+    #: the same for a GEMM whose weight is packed afresh in the call (not kept by an inference program nor
+    #: by the weight cache), called from a part run side by side on one thread of its own: a batch half or
+    #: a direction of a training call, its input projection over all steps and its input gradient. Measured by :func:`autotune` on both threads of a side-by-side
+    #: pair at once, as the parts run: torch.mm against oneDNN with the packing, a ladder of a half's
+    #: whole-sequence shapes (:data:`PART_LADDER`). Default: what the 2-core AMD EPYC (Zen 3) measured, MKL
+    #: at every size: ms torch.mm / oneDNN, (1600, 64) x (64, 512) 1.45 / 1.75, (1600, 256) x (256, 1024)
+    #: 9.9 / 11.6, (3200, 256) x (256, 1024) 19.4 / 23.1, (800, 512) x (512, 2048) 19.8 / 23.0 (oneDNN's own
+    #: call, its weight already packed, took 20.8 / 21.2 ms at the last two). 2**62: "never"
+    onednn_min_macs_part: int = 1 << 62
     #: a call runs side by side (two tasks, half the threads each) only from this many MACs over all steps
     #: and GEMMs: below, handing work to a thread costs about what it saves (measured on 2 cores, AMD Zen 4:
     #: training, both directions, (32, 25, 228, 200) 52 -> 33 ms; (350, 8, 50, 64) 22 -> 15 ms)
@@ -225,9 +234,15 @@ def read_cache() -> dict:
     return data if isinstance(data, dict) else {}
 
 
+#: the fields :func:`autotune` measures; a cached entry without one of them (written by an earlier
+#: version) is measured again
+MEASURED = ("onednn_min_macs", "fused_max_macs", "fused_max_macs_backward", "onednn_min_macs_part",
+            "packed_projection_min_k")
+
+
 def _load_cached() -> Optional[Tuning]:
     entry = read_cache().get(machine_key())
-    if not entry:
+    if not entry or not all(name in entry for name in MEASURED):
         return None
     known = {f.name for f in fields(Tuning)}
     return Tuning().replace(**{k: v for k, v in entry.items() if k in known})
@@ -305,12 +320,14 @@ def autotune(save: bool = True, repeats: int = 5, log: Optional[Callable[[str], 
                 onednn = _tune_onednn(repeats)
                 set_tuning(base.replace(onednn_min_macs=onednn, source="autotuning"))
             fwd, bwd = _tune_loops(repeats)
+            onednn_part = _tune_onednn_part(repeats) if G.ONEDNN else base.onednn_min_macs_part
+            set_tuning(base.replace(onednn_min_macs=onednn, onednn_min_macs_part=onednn_part, source="autotuning"))
             packed_k = _tune_projection(repeats)
         except BaseException:
             set_tuning(None)
             raise
         t = base.replace(onednn_min_macs=onednn, fused_max_macs=fwd, fused_max_macs_backward=bwd,
-                         packed_projection_min_k=packed_k,
+                         onednn_min_macs_part=onednn_part, packed_projection_min_k=packed_k,
                          source=f"measured on {cpu_model()}, {torch.get_num_threads()} threads, "
                                 f"{time.strftime('%Y-%m-%d')}")
         set_tuning(t)
@@ -337,6 +354,47 @@ def _tune_onednn(repeats: int) -> int:
     return crossover(macs, mkl, dnn)
 
 
+#: (rows, K, N) of the GEMMs a part on one thread calls from Python: a batch half's input projection or
+#: input gradient over all steps
+PART_LADDER = [(800, 64, 256), (1600, 64, 512), (1600, 256, 768), (1600, 256, 1024), (800, 512, 2048)]
+
+
+def _in_pair(measure: Callable[[], list]) -> list:
+    """``measure()`` run on both threads of a side-by-side pair at once, as parts run (each on one thread,
+    the other core busy with the same work): the two threads' results averaged element by element. Run
+    in the calling thread alone, on one thread, when nothing would run side by side. (The one-thread
+    projection crossover below is timed alone: timed in a pair it came out "never" on the Zen 3, and the
+    inference it decides then ran 4-10% slower at I >= 512 than with the packed GEMM.)"""
+    from .concurrent import _restore_threads, _use_threads, side_by_side
+    if not threads_enabled():
+        saved = _use_threads(1)
+        try:
+            return measure()
+        finally:
+            _restore_threads(saved)
+    a, b = side_by_side(lambda _: measure(), 2)
+    return [(x + y) / 2 for x, y in zip(a, b)]
+
+
+def _tune_onednn_part(repeats: int) -> int:
+    from .cpu.gemm import Linear
+    from .cpu.prepared import reusing
+    ladder = sorted(PART_LADDER, key=lambda s: s[0] * s[1] * s[2])
+    inputs = [(torch.randn(B, K), torch.randn(N, K)) for B, K, N in ladder]
+
+    def measure() -> list:
+        times = []
+        with reusing(False):                     # the weight packed in every call, as a training call does
+            for route in ("mm", "onednn"):
+                for a, w in inputs:
+                    flag = {"force_" + route: True}
+                    times.append(_best_time(lambda: Linear(w, a.shape[0], **flag)(a), repeats))
+        return times
+    times = _in_pair(measure)
+    n = len(ladder)
+    return crossover([B * K * N for B, K, N in ladder], times[:n], times[n:])
+
+
 #: input widths K of the one-thread projections (1024, K) x (K, 1024) timed torch against the packed GEMM
 PROJECTION_LADDER = [128, 256, 512, 1024]
 
@@ -349,7 +407,7 @@ def _tune_projection(repeats: int) -> int:
     try:
         for K in PROJECTION_LADDER:
             a, w = torch.randn(1024, K), torch.randn(1024, K)
-            lin_torch, lin_packed = Linear(w, 1024), Linear(w, 1024, force_packed=True)
+            lin_torch, lin_packed = Linear(w, 1024, kept=True), Linear(w, 1024, force_packed=True)
             torch_times.append(_best_time(lambda: lin_torch(a), repeats))
             packed_times.append(_best_time(lambda: lin_packed(a), repeats))
     finally:
@@ -651,16 +709,26 @@ def loop(route: Optional[str], rows: int, k: int, n: int, backward: bool = False
     return "fused" if rows * k * n <= loop_threshold(backward)[1] else "stepped"
 
 
+def part_share() -> Optional[int]:
+    """The calling thread's share of threads while it runs a part side by side (:mod:`.concurrent` sets
+    it), else None."""
+    return getattr(_PART, "threads", None)
+
+
 def part_threads(how: str) -> int:
     """The threads one part of a call runs on, for :func:`sides`' answer ``how``."""
     total = torch.get_num_threads()
     return total if how == "whole" or not threads_enabled() else max(total // 2, 1)
 
 
-def gemm(rows: int, n: int, k: int, dtype: torch.dtype, onednn_ok: bool) -> str:
+def gemm(rows: int, n: int, k: int, dtype: torch.dtype, onednn_ok: bool, part: Optional[int] = None) -> str:
     """"onednn" or "mkl" for a GEMM called from Python: ``rows`` x (k -> n) on ``dtype``; ``onednn_ok``:
-    oneDNN is present and takes this dtype."""
-    return "onednn" if onednn_ok and rows * n * k >= tuning().onednn_min_macs else "mkl"
+    oneDNN is present and takes this dtype. ``part``: for a GEMM whose weight is packed in the call, the
+    threads of the side-by-side part that calls it (:func:`part_share`; None: a call run whole, or a
+    weight prepared once); a part on one thread has its own crossover (:attr:`Tuning.onednn_min_macs_part`)."""
+    t = tuning()
+    cut = t.onednn_min_macs_part if part == 1 else t.onednn_min_macs
+    return "onednn" if onednn_ok and rows * n * k >= cut else "mkl"
 
 
 def packed_projection(k: int, threads: int, dtype: torch.dtype) -> bool:

@@ -37,7 +37,7 @@ def explain_call(backend: str, spec, x: Tensor, directions: int = 1, train: bool
         return out
     rows = (B + 1) // 2 if shared == "halves" else B
     out["passes"] = _cpu_passes(getattr(kernel, "route", None), getattr(kernel, "bf16", False), spec, x, T, rows,
-                                train, lengths, dispatch.part_threads(shared))
+                                train, lengths, dispatch.part_threads(shared), shared != "whole")
     if lean and dispatch.one_step(T):
         macs = B * spec.hidden_size * (spec.out_size + int(x.shape[2]))
         gemv = {"blas": "the BLAS's GEMM", "parallel": "compiled dot products over the weight rows, split across "
@@ -96,7 +96,8 @@ _OTHER_PASSES = {
 }
 
 
-def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths, threads: int) -> dict:
+def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bool, lengths, threads: int,
+                side: bool) -> dict:
     from .cpu import gemm
     H, P = spec.hidden_size, spec.out_size
     width = next(i.shape[0] for i in spec.layout() if i.field == "w_hh")      # the recurrent GEMM's output
@@ -105,9 +106,11 @@ def _cpu_passes(route, bf16: bool, spec, x: Tensor, T: int, rows: int, train: bo
     lowered = " on bfloat16 operands" if bf16 and x.dtype == torch.float32 else ""
 
     def gemm_name(m: int, n: int, k: int) -> str:
-        r = dispatch.gemm(m, n, k, x.dtype, onednn)
+        part = threads if side and train else None              # (inference keeps its prepared weights)
+        r = dispatch.gemm(m, n, k, x.dtype, onednn, part)
         packed = "weight packed once per call" if train else "weight packed once, kept across inference calls"
-        return (f"oneDNN ({packed})" if r == "onednn" else "MKL (torch.mm)") + (
+        on_part = " (onednn_min_macs_part: a part on one thread)" if part == 1 else ""
+        return (f"oneDNN ({packed})" if r == "onednn" else "MKL (torch.mm)") + on_part + (
             lowered if m * n * k >= dispatch.tuning().onednn_min_macs else "")
 
     def recurrent(loop: str, m: int) -> str:

@@ -32,7 +32,7 @@ from .. import dispatch
 from .jit import jit
 from .packed_gemm import gemm_packed, pack
 from .plan import weight_view
-from .prepared import prepared
+from .prepared import prepared, reuse_on
 
 
 def _onednn_available() -> bool:
@@ -98,11 +98,15 @@ class Linear:
     of a call shared out (then, on one thread and from :attr:`~lstmkit.kernels.dispatch.Tuning.
     packed_projection_min_k` inputs, the compiled packed GEMM runs it: :func:`~lstmkit.kernels.dispatch.
     packed_projection`); ``force_mm`` / ``force_onednn`` / ``force_packed`` take one route (for
-    measurements).
+    measurements). ``kept``: the caller keeps this Linear for many calls (an inference program's), so
+    preparing the weight is paid once; otherwise, unless the weight cache keeps it (:func:`.prepared.
+    reusing`), a part run side by side takes its own oneDNN/MKL crossover (:func:`~lstmkit.kernels.
+    dispatch.gemm`), the packing being part of every call.
     """
 
     def __init__(self, w: Tensor, rows: int, bias: Optional[Tensor] = None, force_mm: bool = False,
-                 force_onednn: bool = False, threads: Optional[int] = None, force_packed: bool = False) -> None:
+                 force_onednn: bool = False, threads: Optional[int] = None, force_packed: bool = False,
+                 kept: bool = False) -> None:
         self.w = w.detach()
         self.bias = None if bias is None else bias.detach()
         n, k = self.w.shape
@@ -116,8 +120,9 @@ class Linear:
             return
         if self.bf16:
             self.w = self.w.to(torch.bfloat16)
+        part = None if kept or reuse_on() else dispatch.part_share()         # packed in every call?
         self.onednn = not force_mm and (force_onednn or dispatch.gemm(rows, n, k, self.w.dtype,
-                                                                     onednn_takes(self.w.dtype)) == "onednn")
+                                                                     onednn_takes(self.w.dtype), part) == "onednn")
         if self.onednn:
             hint = 1 << max(rows - 1, 0).bit_length()                # rows rounded up to a power of two
             reorder = torch.ops.mkldnn._reorder_linear_weight

@@ -201,7 +201,7 @@ class _Part(_Windows):
             self.step = step
         else:
             self.step = _family_loop(spec, w)
-            self.lin = Linear(w.w_ih, S * n, bias, threads=threads)
+            self.lin = Linear(w.w_ih, S * n, bias, threads=threads, kept=True)
 
     def __call__(self, x: Tensor, h0: np.ndarray, c0: Optional[np.ndarray], y: np.ndarray, h_T: np.ndarray,
                  c_T: Optional[np.ndarray]) -> None:
@@ -248,7 +248,7 @@ class _UnitsPart(_Windows):
                 self.halves.append(dict(
                     lo=lo, hi=hi, lin=Linear(w.w_ih.detach()[cols].contiguous(), S * n,
                                              None if b_x is None else b_x.detach()[cols].contiguous(),
-                                             threads=threads),
+                                             threads=threads, kept=True),
                     wp=packed(w.w_hh.detach()[cols].t()), w_ch=w_ch, rec=np.empty((n, G * Hs), dt),
                     b_h=None if b_h is None else b_h.detach()[cols].contiguous().numpy(), m=np.empty((n, Hs), dt),
                     state=np.empty((S, n, Hs), dt) if lstm else np.empty((1, n, Hs), dt)))  # c_t / W_hn h + b_hn

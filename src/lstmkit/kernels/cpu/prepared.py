@@ -62,6 +62,11 @@ def reusing(on: bool = True) -> Iterator[None]:
         _STATE.on = before
 
 
+def reuse_on() -> bool:
+    """Whether this thread is inside :func:`reusing` (what :func:`prepared` prepares is then kept)."""
+    return getattr(_STATE, "on", False)
+
+
 @jit
 def _fingerprint(v):
     s1 = np.uint64(0)
