@@ -287,16 +287,21 @@ def crossover(macs: Sequence[int], a_times: Sequence[float], b_times: Sequence[f
     return int(math.sqrt(macs[best - 1] * macs[best]))
 
 
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    """The fastest of ``repeats`` timed calls after one warm-up: on a shared machine the minimum is the
-    steadiest estimate of what a route costs (a median still moves with a busy neighbour or a slow
-    thread wake-up)."""
-    fn()
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def _best_times(fns: Sequence[Callable[[], object]], repeats: int) -> list[float]:
+    """Per function, the fastest of ``repeats`` timed calls after one warm-up, the functions called in
+    turn within each round (in alternating order): on a shared machine the minimum is the steadiest
+    estimate of what a route costs (a median still moves with a busy neighbour or a slow thread wake-up),
+    and taking turns gives the routes compared the same stretches of a noisy machine. (Where two routes
+    are near ties the cut between them still moves from run to run: docs/performance.md, "Autotune on a
+    shared machine".)"""
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - t0)
+    best = [math.inf] * len(fns)
+    for r in range(repeats):
+        for i in (range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))):
+            t0 = time.perf_counter()
+            fns[i]()
+            best[i] = min(best[i], time.perf_counter() - t0)
     return best
 
 
@@ -349,8 +354,9 @@ def _tune_onednn(repeats: int) -> int:
         def many(lin):
             return lambda: [lin(a) for _ in range(reps)]
         macs.append(B * K * N)
-        mkl.append(_best_time(many(lin_mm), repeats))
-        dnn.append(_best_time(many(lin_dnn), repeats))
+        t_mkl, t_dnn = _best_times([many(lin_mm), many(lin_dnn)], repeats)
+        mkl.append(t_mkl)
+        dnn.append(t_dnn)
     return crossover(macs, mkl, dnn)
 
 
@@ -385,14 +391,12 @@ def _tune_onednn_part(repeats: int) -> int:
     def measure() -> list:
         times = []
         with reusing(False):                     # the weight packed in every call, as a training call does
-            for route in ("mm", "onednn"):
-                for a, w in inputs:
-                    flag = {"force_" + route: True}
-                    times.append(_best_time(lambda: Linear(w, a.shape[0], **flag)(a), repeats))
+            for a, w in inputs:
+                times += _best_times([lambda: Linear(w, a.shape[0], force_mm=True)(a),
+                                      lambda: Linear(w, a.shape[0], force_onednn=True)(a)], repeats)
         return times
     times = _in_pair(measure)
-    n = len(ladder)
-    return crossover([B * K * N for B, K, N in ladder], times[:n], times[n:])
+    return crossover([B * K * N for B, K, N in ladder], times[0::2], times[1::2])
 
 
 #: input widths K of the one-thread projections (1024, K) x (K, 1024) timed torch against the packed GEMM
@@ -408,8 +412,9 @@ def _tune_projection(repeats: int) -> int:
         for K in PROJECTION_LADDER:
             a, w = torch.randn(1024, K), torch.randn(1024, K)
             lin_torch, lin_packed = Linear(w, 1024, kept=True), Linear(w, 1024, force_packed=True)
-            torch_times.append(_best_time(lambda: lin_torch(a), repeats))
-            packed_times.append(_best_time(lambda: lin_packed(a), repeats))
+            t_torch, t_packed = _best_times([lambda: lin_torch(a), lambda: lin_packed(a)], repeats)
+            torch_times.append(t_torch)
+            packed_times.append(t_packed)
     finally:
         _restore_threads(saved)
     return crossover(PROJECTION_LADDER, torch_times, packed_times)
@@ -437,18 +442,22 @@ def _measure_loops(repeats: int) -> tuple[int, int]:
         x = torch.randn(T, B, H)
         state0 = (torch.zeros(B, H), torch.zeros(B, H))
         macs.append(B * H * 4 * H)
-        for route in ("fused", "stepped"):
-            backend = f"cpu-{route}"
 
-            def infer():
+        def infer(backend):
+            def call():
                 with torch.no_grad():
                     run(spec, w, x, state0, backend=backend)
+            return call
 
-            def train():
+        def train(backend):
+            def call():
                 y, _ = run(spec, wg, x, state0, backend=backend)
                 y.sum().backward()
-            times[route].append(_best_time(infer, repeats))
-            times[route + "-train"].append(_best_time(train, repeats))
+            return call
+        for kind, make in (("", infer), ("-train", train)):
+            fused, stepped = _best_times([make("cpu-fused"), make("cpu-stepped")], repeats)
+            times["fused" + kind].append(fused)
+            times["stepped" + kind].append(stepped)
     fwd = crossover(macs, times["fused"], times["stepped"])
     # the backward's own crossover: training time minus the forward's
     bwd = crossover(macs, [a - b for a, b in zip(times["fused-train"], times["fused"])],
