@@ -73,8 +73,8 @@ class Tuning:
     onednn_min_macs: int = 4_000_000
     #: the same for a GEMM whose weight is packed afresh in the call (not kept by an inference program nor
     #: by the weight cache), called from a part run side by side on one thread of its own: a batch half or
-    #: a direction of a training call, its input projection over all steps and its input gradient. Measured by :func:`autotune` on both threads of a side-by-side
-    #: pair at once, as the parts run: torch.mm against oneDNN with the packing, a ladder of a half's
+    #: a direction of a training call, its input projection over all steps and its input gradient.
+    #: Measured by :func:`autotune` on both threads of a side-by-side pair at once, as the parts run: torch.mm against oneDNN with the packing, a ladder of a half's
     #: whole-sequence shapes (:data:`PART_LADDER`). Default: what the 2-core AMD EPYC (Zen 3) measured, MKL
     #: at every size: ms torch.mm / oneDNN, (1600, 64) x (64, 512) 1.45 / 1.75, (1600, 256) x (256, 1024)
     #: 9.9 / 11.6, (3200, 256) x (256, 1024) 19.4 / 23.1, (800, 512) x (512, 2048) 19.8 / 23.0 (oneDNN's own
@@ -326,7 +326,6 @@ def autotune(save: bool = True, repeats: int = 5, log: Optional[Callable[[str], 
                 set_tuning(base.replace(onednn_min_macs=onednn, source="autotuning"))
             fwd, bwd = _tune_loops(repeats)
             onednn_part = _tune_onednn_part(repeats) if G.ONEDNN else base.onednn_min_macs_part
-            set_tuning(base.replace(onednn_min_macs=onednn, onednn_min_macs_part=onednn_part, source="autotuning"))
             packed_k = _tune_projection(repeats)
         except BaseException:
             set_tuning(None)
@@ -368,9 +367,7 @@ PART_LADDER = [(800, 64, 256), (1600, 64, 512), (1600, 256, 768), (1600, 256, 10
 def _in_pair(measure: Callable[[], list]) -> list:
     """``measure()`` run on both threads of a side-by-side pair at once, as parts run (each on one thread,
     the other core busy with the same work): the two threads' results averaged element by element. Run
-    in the calling thread alone, on one thread, when nothing would run side by side. (The one-thread
-    projection crossover below is timed alone: timed in a pair it came out "never" on the Zen 3, and the
-    inference it decides then ran 4-10% slower at I >= 512 than with the packed GEMM.)"""
+    in the calling thread alone, on one thread, when nothing would run side by side."""
     from .concurrent import _restore_threads, _use_threads, side_by_side
     if not threads_enabled():
         saved = _use_threads(1)
@@ -404,6 +401,8 @@ PROJECTION_LADDER = [128, 256, 512, 1024]
 
 
 def _tune_projection(repeats: int) -> int:
+    # timed alone, not in a pair (:func:`_in_pair`): in a pair it came out "never" on the Zen 3, and the
+    # inference it decides then ran 4-10% slower at I >= 512 than with the packed GEMM
     from .concurrent import _restore_threads, _use_threads
     from .cpu.gemm import Linear
     torch_times, packed_times = [], []
@@ -565,7 +564,7 @@ _PART = threading.local()           # .threads: the share of a part run side by 
 def current_threads() -> int:
     """The threads the calling thread's work runs on: its share when it runs a part side by side
     (:mod:`lstmkit.kernels.concurrent` sets it), else torch's count."""
-    share = getattr(_PART, "threads", None)
+    share = part_share()
     return torch.get_num_threads() if share is None else share
 
 

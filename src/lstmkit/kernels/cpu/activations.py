@@ -22,6 +22,8 @@ import numba
 import numpy as np
 from numba.extending import overload
 
+from .jit import jit_inline
+
 __all__ = ["tanh", "sigmoid", "as_type_of"]
 
 _CLAMP = 7.90531110763549805
@@ -61,14 +63,14 @@ def _is_f32(x) -> bool:
     return isinstance(x, numba.types.Float) and x.bitwidth == 32
 
 
-@numba.njit(inline="always", fastmath=True)
+@jit_inline
 def _estrin7(y, a0, a1, a2, a3, a4, a5, a6):
     """a0 y^6 + a1 y^5 + ... + a6, as three levels of FMA (Estrin's scheme)."""
     y2 = y * y
     return (a0 * y2 + (a1 * y + a2)) * (y2 * y2) + ((a3 * y + a4) * y2 + (a5 * y + a6))
 
 
-@numba.njit(inline="always", fastmath=True)
+@jit_inline
 def _estrin4(y, a0, a1, a2, a3):
     """a0 y^3 + a1 y^2 + a2 y + a3 (Estrin's scheme)."""
     return (a0 * y + a1) * (y * y) + (a2 * y + a3)

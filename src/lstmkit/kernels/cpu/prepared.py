@@ -108,7 +108,7 @@ def source(w: Tensor) -> Optional[Tensor]:
 def prepared(kind: tuple, w: Tensor, make: Callable[[], V]) -> V:
     """``make()``, the prepared form of weight ``w`` (``kind`` names the preparation and its options); inside
     :func:`reusing`, the one kept from an earlier call when ``w`` still holds the same values."""
-    src = source(w) if getattr(_STATE, "on", False) and w.device.type == "cpu" else None
+    src = source(w) if reuse_on() and w.device.type == "cpu" else None
     limit = limit_bytes() if src is not None else 0
     if src is None or limit == 0:
         return make()
